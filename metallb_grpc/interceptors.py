@@ -1,0 +1,118 @@
+"""Server interceptors shared by every service: error mapping and request logging/metrics.
+
+Error mapping turns a `DomainError` into the gRPC status it names, with the offending field in
+the message, and any other exception into INTERNAL (logged with its traceback), so a client never
+sees a bare UNKNOWN.
+"""
+
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter
+
+from metallb_grpc.errors import DomainError
+
+log = logging.getLogger("metallb_grpc.rpc")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
+
+
+async def _abort_for(err: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(err, DomainError):
+        await context.abort(grpc.StatusCode[err.status], err.describe())
+    log.exception("%s failed", method, exc_info=err)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(err).__name__}: {err}")
+
+
+def _wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    method: str,
+    observe: Callable[[str, grpc.aio.ServicerContext, float], None],
+) -> grpc.RpcMethodHandler:
+    if handler.unary_unary is not None:
+        inner_uu: Callable[..., Awaitable[Any]] = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            try:
+                return await inner_uu(request, context)
+            except Exception as err:
+                if _is_abort(err):
+                    raise
+                await _abort_for(err, context, method)
+            finally:
+                observe(method, context, start)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        inner_us: Callable[..., Any] = handler.unary_stream
+
+        async def unary_stream(
+            request: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            start = time.perf_counter()
+            try:
+                result = inner_us(request, context)
+                if inspect.isawaitable(result):
+                    # A handler that writes with context.write() and returns nothing.
+                    await result
+                    return
+                async for item in result:
+                    yield item
+            except Exception as err:
+                if _is_abort(err):
+                    raise
+                await _abort_for(err, context, method)
+            finally:
+                observe(method, context, start)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
+def _is_abort(err: Exception) -> bool:
+    # context.abort() raises grpc.aio.AbortError; it must pass through untouched.
+    return isinstance(err, grpc.aio.AbortError)
+
+
+class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Maps errors to statuses, logs each call, and counts calls by method and code."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._calls = Counter(
+            "metallb_grpc_server_handled",
+            "gRPC calls completed by the server, by method and status code.",
+            ["method", "code"],
+            registry=registry,
+        )
+
+    def _observe(self, method: str, context: grpc.aio.ServicerContext, start: float) -> None:
+        code = context.code()
+        name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+        self._calls.labels(method, name).inc()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %.1f ms", method, name, (time.perf_counter() - start) * 1000)
+        elif name not in {"OK", "CANCELLED"}:
+            log.info("%s %s: %s", method, name, context.details())
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap_handler(handler, handler_call_details.method, self._observe)

@@ -1,0 +1,132 @@
+"""The one server skeleton every service starts through.
+
+A `grpc.aio` server with: `grpc.health.v1` (overall and per service name), server reflection
+(names taken from the generated descriptors), the observing interceptor (error mapping, logs,
+call counts), Prometheus metrics on their own HTTP port, `--listen` as `host:port` or
+`unix:/path`, and on SIGTERM or SIGINT: health NOT_SERVING, then a graceful stop.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, start_http_server
+
+from metallb_grpc.interceptors import ObservingInterceptor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceBinding:
+    """One gRPC service to host: its full name and how to add its servicer to a server."""
+
+    full_name: str
+    register: Callable[[grpc.aio.Server], None]
+    # Started before the server accepts calls, stopped after it has stopped.
+    start: Callable[[], Awaitable[None]] | None = None
+    stop: Callable[[], Awaitable[None]] | None = None
+
+
+def parse_listen(listen: str) -> str:
+    """Validate `host:port`, `[v6]:port` or `unix:/path`; return the address grpc expects."""
+    if listen.startswith("unix:"):
+        path = listen.removeprefix("unix:").removeprefix("//")
+        if not path:
+            raise ValueError(f"--listen {listen!r}: empty unix socket path")
+        return f"unix:{path}"
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {listen!r}: expected HOST:PORT or unix:/path")
+    return listen
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{value!r}: expected HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@dataclass
+class Server:
+    """A started gRPC server hosting some services; `address` is where it really listens."""
+
+    bindings: Sequence[ServiceBinding]
+    listen: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    grace: float = 5.0
+    server: grpc.aio.Server | None = None
+    health_servicer: HealthServicer | None = None
+    address: str = ""
+
+    async def start(self) -> str:
+        for binding in self.bindings:
+            if binding.start is not None:
+                await binding.start()
+        server = grpc.aio.server(interceptors=[ObservingInterceptor(self.registry)])
+        servicer = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        names = [b.full_name for b in self.bindings]
+        for binding in self.bindings:
+            binding.register(server)
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+        address = parse_listen(self.listen)
+        if address.startswith("unix:"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(address.removeprefix("unix:"))
+        port = server.add_insecure_port(address)
+        if not address.startswith("unix:"):
+            if port == 0:
+                raise OSError(f"cannot listen on {self.listen}")
+            host = address.rpartition(":")[0]
+            address = f"{host}:{port}"
+        await server.start()
+        for name in ["", *names]:
+            await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self.server, self.health_servicer, self.address = server, servicer, address
+        log.info("serving %s on %s", ", ".join(names), address)
+        return address
+
+    async def stop(self) -> None:
+        if self.server is None:
+            return
+        if self.health_servicer is not None:
+            await self.health_servicer.enter_graceful_shutdown()
+        await self.server.stop(self.grace)
+        self.server = None
+        for binding in reversed(self.bindings):
+            if binding.stop is not None:
+                await binding.stop()
+
+
+def start_metrics(listen: str, registry: CollectorRegistry) -> None:
+    """Serve Prometheus metrics over HTTP on `host:port` (empty: disabled)."""
+    if not listen:
+        return
+    host, port = parse_host_port(listen)
+    start_http_server(port, addr=host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, port)
+
+
+async def run_until_signalled(server: Server, metrics_listen: str = "") -> None:
+    """Start `server`, serve until SIGTERM/SIGINT, then drain and stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    start_metrics(metrics_listen, server.registry)
+    await stop.wait()
+    log.info("signal received: NOT_SERVING, draining for up to %.0f s", server.grace)
+    await server.stop()

@@ -1,0 +1,1 @@
+"""The BFD service: RFC 5880/5881/5883 sessions."""

@@ -1,0 +1,215 @@
+"""Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
+
+from collections.abc import Iterable, Sequence
+
+from metallb.common.v1 import common_pb2
+from metallb.ipam.v1 import ipam_pb2
+
+from metallb_grpc.labels import LabelSelector, SelectorError
+from services.ipam.core.errors import InvalidPoolsError, InvalidServiceError
+from services.ipam.core.model import (
+    Allocation,
+    Family,
+    FamilyPolicy,
+    PoolUsage,
+    Port,
+    ReleaseReason,
+    RequestedIPsSource,
+    ServiceRequest,
+)
+from services.ipam.core.pools import Pool, PoolSpec, ServiceAllocationSpec
+
+_FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
+_POLICIES = {
+    common_pb2.IP_FAMILY_POLICY_UNSPECIFIED: FamilyPolicy.SINGLE_STACK,
+    common_pb2.IP_FAMILY_POLICY_SINGLE_STACK: FamilyPolicy.SINGLE_STACK,
+    common_pb2.IP_FAMILY_POLICY_PREFER_DUAL_STACK: FamilyPolicy.PREFER_DUAL_STACK,
+    common_pb2.IP_FAMILY_POLICY_REQUIRE_DUAL_STACK: FamilyPolicy.REQUIRE_DUAL_STACK,
+}
+# Kubernetes defaults a port's protocol to TCP.
+_PROTOCOLS = {
+    common_pb2.PROTOCOL_UNSPECIFIED: "TCP",
+    common_pb2.PROTOCOL_TCP: "TCP",
+    common_pb2.PROTOCOL_UDP: "UDP",
+    common_pb2.PROTOCOL_SCTP: "SCTP",
+}
+_PROTOCOL_ENUM: dict[str, common_pb2.Protocol] = {
+    "TCP": common_pb2.PROTOCOL_TCP,
+    "UDP": common_pb2.PROTOCOL_UDP,
+    "SCTP": common_pb2.PROTOCOL_SCTP,
+}
+_REASONS: dict[ReleaseReason, ipam_pb2.ReleaseReason] = {
+    ReleaseReason.RELEASED: ipam_pb2.RELEASE_REASON_RELEASED,
+    ReleaseReason.NOT_IN_ANY_POOL: ipam_pb2.RELEASE_REASON_NOT_IN_ANY_POOL,
+    ReleaseReason.POOL_NOT_COMPATIBLE: ipam_pb2.RELEASE_REASON_POOL_NOT_COMPATIBLE,
+}
+
+
+def selector_from_proto(sel: common_pb2.LabelSelector) -> LabelSelector:
+    return LabelSelector.build(
+        dict(sel.match_labels),
+        [(r.key, r.operator, list(r.values)) for r in sel.match_expressions],
+    )
+
+
+def _selectors(
+    sels: Iterable[common_pb2.LabelSelector], kind: str, pool: str, field: str
+) -> tuple[LabelSelector, ...]:
+    out = []
+    for i, sel in enumerate(sels):
+        try:
+            out.append(selector_from_proto(sel))
+        except SelectorError as err:
+            raise InvalidPoolsError(
+                f"parsing address pool {pool}: invalid {kind} label selector {err} in ip pool "
+                f"{pool}",
+                field=f"{field}[{i}]",
+            ) from None
+    return tuple(out)
+
+
+def pool_spec_from_proto(pool: ipam_pb2.Pool, index: int) -> PoolSpec:
+    where = f"pools[{index}].service_allocation"
+    sa = None
+    if pool.HasField("service_allocation"):
+        msg = pool.service_allocation
+        sa = ServiceAllocationSpec(
+            priority=msg.priority,
+            namespaces=tuple(msg.namespaces),
+            namespace_selectors=_selectors(
+                msg.namespace_selectors, "namespace", pool.name, f"{where}.namespace_selectors"
+            ),
+            service_selectors=_selectors(
+                msg.service_selectors, "service", pool.name, f"{where}.service_selectors"
+            ),
+        )
+    return PoolSpec(
+        name=pool.name,
+        addresses=tuple(pool.addresses),
+        auto_assign=pool.auto_assign if pool.HasField("auto_assign") else True,
+        avoid_buggy_ips=pool.avoid_buggy_ips,
+        service_allocation=sa,
+    )
+
+
+def pool_specs_from_proto(pools: Sequence[ipam_pb2.Pool]) -> list[PoolSpec]:
+    return [pool_spec_from_proto(p, i) for i, p in enumerate(pools)]
+
+
+def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> ServiceRequest:
+    families = []
+    for i, fam in enumerate(svc.ip_families):
+        if fam not in _FAMILIES:
+            raise InvalidServiceError(
+                "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
+                field=f"{field}.ip_families[{i}]",
+            )
+        families.append(_FAMILIES[fam])
+    policy = _POLICIES.get(svc.ip_family_policy)
+    if policy is None:
+        raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
+    ports = []
+    for i, port in enumerate(svc.ports):
+        protocol = _PROTOCOLS.get(port.protocol)
+        if protocol is None:
+            raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
+        ports.append(Port(protocol, port.port))
+    source = (
+        RequestedIPsSource.SPEC
+        if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
+        else RequestedIPsSource.ANNOTATION
+    )
+    return ServiceRequest(
+        namespace=svc.namespace,
+        name=svc.name,
+        families=tuple(families),
+        policy=policy,
+        labels=dict(svc.labels),
+        namespace_labels=dict(svc.namespace_labels),
+        requested_ips=tuple(svc.requested_ips),
+        requested_ips_source=source,
+        requested_pool=svc.requested_pool,
+        sharing_key=svc.sharing_key,
+        backend_key=svc.backend_key,
+        ports=tuple(ports),
+    )
+
+
+def allocation_to_proto(alloc: Allocation) -> ipam_pb2.Allocation:
+    return ipam_pb2.Allocation(
+        namespace=alloc.namespace,
+        name=alloc.name,
+        ips=[str(ip) for ip in alloc.ips],
+        pool=alloc.pool,
+        sharing_key=alloc.sharing_key,
+        backend_key=alloc.backend_key,
+        ports=[
+            common_pb2.Port(
+                protocol=_PROTOCOL_ENUM.get(p.protocol, common_pb2.PROTOCOL_UNSPECIFIED),
+                port=p.port,
+            )
+            for p in alloc.ports
+        ],
+    )
+
+
+def reason_to_proto(reason: ReleaseReason | None) -> ipam_pb2.ReleaseReason:
+    return _REASONS[reason] if reason is not None else ipam_pb2.RELEASE_REASON_UNSPECIFIED
+
+
+def pool_to_proto(pool: Pool) -> ipam_pb2.Pool:
+    spec = pool.spec
+    msg = ipam_pb2.Pool(
+        name=spec.name,
+        addresses=list(spec.addresses),
+        auto_assign=spec.auto_assign,
+        avoid_buggy_ips=spec.avoid_buggy_ips,
+    )
+    if spec.service_allocation is not None:
+        sa = spec.service_allocation
+        msg.service_allocation.CopyFrom(
+            ipam_pb2.ServiceAllocation(
+                priority=sa.priority,
+                namespaces=list(sa.namespaces),
+                namespace_selectors=[selector_to_proto(s) for s in sa.namespace_selectors],
+                service_selectors=[selector_to_proto(s) for s in sa.service_selectors],
+            )
+        )
+    return msg
+
+
+def selector_to_proto(sel: LabelSelector) -> common_pb2.LabelSelector:
+    return common_pb2.LabelSelector(
+        match_labels=dict(sel.match_labels),
+        match_expressions=[
+            common_pb2.LabelSelectorRequirement(
+                key=r.key, operator=r.operator.value, values=list(r.values)
+            )
+            for r in sel.match_expressions
+        ],
+    )
+
+
+def usage_to_proto(usage: PoolUsage) -> ipam_pb2.PoolState:
+    return ipam_pb2.PoolState(
+        addresses_total=usage.total,
+        ipv4_addresses_total=usage.ipv4_total,
+        ipv6_addresses_total=usage.ipv6_total,
+        addresses_in_use=usage.in_use,
+        ipv4_addresses_in_use=usage.ipv4_in_use,
+        ipv6_addresses_in_use=usage.ipv6_in_use,
+        ipv4_addresses_available=usage.ipv4_available,
+        ipv6_addresses_available=usage.ipv6_available,
+        services_allocated=usage.services,
+    )
+
+
+def service_key_from_proto(key: common_pb2.ServiceKey, field: str = "service") -> str:
+    if not key.namespace or not key.name:
+        raise InvalidServiceError("namespace and name are required", field=field)
+    return f"{key.namespace}/{key.name}"
+
+
+def service_key_to_proto(key: str) -> common_pb2.ServiceKey:
+    namespace, _, name = key.partition("/")
+    return common_pb2.ServiceKey(namespace=namespace, name=name)

@@ -1,0 +1,160 @@
+"""Pool address entries: MetalLB's CIDR and range parsing, buggy IPs, and usable-address ranks.
+
+Theory of operation. A pool entry is a CIDR (`10.0.0.0/24`, host bits allowed as Go's
+`net.ParseCIDR` allows them) or a range (`10.0.0.10 - 10.0.0.20`, ends trimmed) that is summarised
+into the fewest CIDRs. Each CIDR becomes an `AddressSpace`: an inclusive integer interval plus the
+rule that says which of its addresses are usable (all of them, or, with avoidBuggyIPs, all IPv4
+addresses but the ones ending in .0 and .255). The space gives every usable address a rank
+(0, 1, 2, ... in address order) and back, in O(1), so the allocator can find the lowest free
+address with a binary search over the sorted in-use addresses, never walking the pool.
+"""
+
+import ipaddress
+from dataclasses import dataclass
+
+from metallb_grpc.gotext import quote
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MAX_INT64 = (1 << 63) - 1
+
+
+class AddressParseError(ValueError):
+    """An entry MetalLB's `ParseCIDR` rejects; the text is MetalLB's."""
+
+
+def parse_ip(text: str) -> IPAddress:
+    """Go's `net.ParseIP` for the forms Kubernetes users write (no zones, no leading zeros)."""
+    if "%" in text:
+        raise ValueError(text)
+    return ipaddress.ip_address(text)
+
+
+def is_buggy(ip: IPAddress) -> bool:
+    """IPv4 addresses ending in .0 or .255 confuse some CPE firmwares (MetalLB §1.5)."""
+    return ip.version == 4 and int(ip) & 0xFF in (0, 0xFF)
+
+
+def _parse_cidr(entry: str) -> list[IPNetwork]:
+    # Go's net.ParseCIDR: a "/" is required, surrounding space is not trimmed.
+    addr, slash, prefix = entry.partition("/")
+    if not slash or not prefix.isdigit() or addr != addr.strip() or not addr:
+        raise AddressParseError(f"invalid CIDR {quote(entry)}")
+    try:
+        parse_ip(addr)
+        return [ipaddress.ip_network(entry, strict=False)]
+    except ValueError:
+        raise AddressParseError(f"invalid CIDR {quote(entry)}") from None
+
+
+def _parse_range(entry: str) -> list[IPNetwork]:
+    first, _, last = entry.partition("-")
+    try:
+        start = parse_ip(first.strip())
+    except ValueError:
+        raise AddressParseError(
+            f"invalid IP range {quote(entry)}: invalid start IP {quote(first)}"
+        ) from None
+    try:
+        end = parse_ip(last.strip())
+    except ValueError:
+        raise AddressParseError(
+            f"invalid IP range {quote(entry)}: invalid end IP {quote(last)}"
+        ) from None
+    if start.version != end.version:
+        # Go summarises a mixed-family range to nothing; we refuse it (docs/ipam.md).
+        raise AddressParseError(f"invalid IP range {quote(entry)}")
+    if int(start) > int(end):
+        raise AddressParseError(
+            f"invalid IP range {quote(entry)}: start IP {quote(start)} is after the end IP "
+            f"{quote(end)}"
+        )
+    return list(ipaddress.summarize_address_range(start, end))
+
+
+def parse_entry(entry: str) -> list[IPNetwork]:
+    """One `spec.addresses` entry to its CIDRs, in address order (MetalLB's `ParseCIDR`)."""
+    return _parse_range(entry) if "-" in entry else _parse_cidr(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSpace:
+    """One CIDR of a pool, with the ranks of its usable addresses (all fields precomputed)."""
+
+    network: IPNetwork
+    avoid_buggy: bool
+    version: int
+    start: int
+    end: int
+    size: int
+    # Usable addresses, exactly (MetalLB's poolCount before saturation).
+    usable_count: int
+    first_usable: int
+    # avoidBuggyIPs over whole /24 blocks: two buggy addresses in each (MetalLB's poolCount).
+    per_block: bool
+
+    @classmethod
+    def of(cls, network: IPNetwork, avoid_buggy: bool) -> "AddressSpace":
+        start = int(network.network_address)
+        end = int(network.broadcast_address)
+        size = end - start + 1
+        v4_buggy = avoid_buggy and network.version == 4
+        per_block = v4_buggy and network.prefixlen <= 24
+        first_buggy = v4_buggy and is_buggy(network.network_address)
+        last_buggy = v4_buggy and is_buggy(network.broadcast_address)
+        count = size - 2 * (size // 256) if per_block else size - first_buggy - last_buggy
+        return cls(
+            network=network,
+            avoid_buggy=avoid_buggy,
+            version=network.version,
+            start=start,
+            end=end,
+            size=size,
+            usable_count=count,
+            first_usable=start + (1 if first_buggy else 0),
+            per_block=per_block,
+        )
+
+    def usable(self, value: int) -> bool:
+        if not self.start <= value <= self.end:
+            return False
+        return not (self.avoid_buggy and self.version == 4 and value & 0xFF in (0, 0xFF))
+
+    def rank(self, value: int) -> int:
+        """Number of usable addresses below the usable address `value`."""
+        if self.per_block:
+            offset = value - self.start
+            return (offset >> 8) * 254 + (offset & 0xFF) - 1
+        return value - self.first_usable
+
+    def unrank(self, rank: int) -> int:
+        """The usable address of the given rank."""
+        if self.per_block:
+            return self.start + (rank // 254) * 256 + rank % 254 + 1
+        return self.first_usable + rank
+
+    def to_ip(self, value: int) -> IPAddress:
+        if self.version == 4:
+            return ipaddress.IPv4Address(value)
+        return ipaddress.IPv6Address(value)
+
+
+def saturating_count(spaces: list[AddressSpace]) -> tuple[int, int, int]:
+    """(total, ipv4, ipv6) as MetalLB counts them: a CIDR with 62 or more host bits makes the
+    total and the IPv6 count 2^63-1 (MetalLB's MaxInt64), and no sum overflows int64."""
+    total = v4 = v6 = 0
+    huge = False
+    for space in spaces:
+        if space.network.max_prefixlen - space.network.prefixlen >= 62:
+            huge = True
+            continue
+        n = space.usable_count
+        total += n
+        if space.version == 4:
+            v4 += n
+        else:
+            v6 += n
+    if huge:
+        return MAX_INT64, min(v4, MAX_INT64), MAX_INT64
+    return min(total, MAX_INT64), min(v4, MAX_INT64), min(v6, MAX_INT64)

@@ -1,0 +1,298 @@
+"""The IPAM gRPC service: a thin servicer over the allocator, owned by one asyncio task.
+
+Each handler converts the request to domain types, submits one command to the state owner, and
+converts the result back. After every command the owner publishes the allocator's changes to the
+watchers and refreshes the gauges of the pools they touched.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import grpc
+from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
+from prometheus_client import CollectorRegistry
+
+from metallb_grpc.errors import ResourceExhaustedError
+from metallb_grpc.server import ServiceBinding
+from metallb_grpc.state_owner import StateOwner
+from services.ipam import convert
+from services.ipam.core.allocator import Allocator
+from services.ipam.core.errors import NoAllocationError
+from services.ipam.core.model import Change, ChangeType
+from services.ipam.metrics import AllocatorMetrics
+
+SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
+
+# A watcher further behind than this is disconnected (RESOURCE_EXHAUSTED) and must re-watch.
+WATCH_QUEUE_LIMIT = 100_000
+
+T = TypeVar("T")
+
+_EVENT_TYPES = {
+    ChangeType.ALLOCATED: ipam_pb2.ALLOCATION_EVENT_TYPE_ALLOCATED,
+    ChangeType.RELEASED: ipam_pb2.ALLOCATION_EVENT_TYPE_RELEASED,
+}
+
+
+def _event(change: Change) -> ipam_pb2.WatchAllocationsResponse:
+    return ipam_pb2.WatchAllocationsResponse(
+        type=_EVENT_TYPES[change.type],
+        allocation=convert.allocation_to_proto(change.allocation),
+        release_reason=convert.reason_to_proto(change.reason),
+    )
+
+
+class _Watcher:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[ipam_pb2.WatchAllocationsResponse | None] = asyncio.Queue()
+        self.overflowed = False
+
+    def push(self, event: ipam_pb2.WatchAllocationsResponse) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= WATCH_QUEUE_LIMIT:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+            return
+        self.queue.put_nowait(event)
+
+
+class IPAMState:
+    """The allocator, its owner task, its watchers and its metrics."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.allocator = Allocator()
+        self.instance_id = uuid.uuid4().hex
+        self.metrics = AllocatorMetrics(registry)
+        self.owner = StateOwner("ipam", after_each=self._publish)
+        self._watchers: set[_Watcher] = set()
+
+    async def start(self) -> None:
+        self.owner.start()
+
+    async def stop(self) -> None:
+        await self.owner.stop()
+        for watcher in self._watchers:
+            watcher.queue.put_nowait(None)
+
+    def refresh_all_metrics(self) -> None:
+        pools = [p.name for p in self.allocator.pools()]
+        for name in pools:
+            self.metrics.update(name, self.allocator.usage(name))
+        self.metrics.forget_except(pools)
+
+    def _publish(self) -> None:
+        changes = self.allocator.take_changes()
+        if not changes:
+            return
+        touched: set[str] = set()
+        for change in changes:
+            touched.add(change.allocation.pool)
+            if self._watchers:
+                event = _event(change)
+                for watcher in self._watchers:
+                    watcher.push(event)
+        known = {p.name for p in self.allocator.pools()}
+        for name in touched & known:
+            self.metrics.update(name, self.allocator.usage(name))
+
+    def subscribe(self) -> tuple[list[ipam_pb2.WatchAllocationsResponse], _Watcher]:
+        """Runs in the owner task: the snapshot and the subscription are one atomic step."""
+        watcher = _Watcher()
+        snapshot = [
+            ipam_pb2.WatchAllocationsResponse(
+                type=ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT,
+                allocation=convert.allocation_to_proto(a),
+            )
+            for a in self.allocator.allocations()
+        ]
+        self._watchers.add(watcher)
+        return snapshot, watcher
+
+    def unsubscribe(self, watcher: _Watcher) -> None:
+        self._watchers.discard(watcher)
+
+
+class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
+    def __init__(self, state: IPAMState) -> None:
+        self._state = state
+        self._alloc = state.allocator
+
+    async def _run(self, command: Callable[[], T]) -> T:
+        return await self._state.owner.submit(command)
+
+    def _pool_status(self, name: str) -> ipam_pb2.PoolStatus:
+        return ipam_pb2.PoolStatus(
+            conf=convert.pool_to_proto(self._alloc.pool(name)),
+            state=convert.usage_to_proto(self._alloc.usage(name)),
+        )
+
+    async def SetPools(
+        self, request: ipam_pb2.SetPoolsRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.SetPoolsResponse:
+        specs = convert.pool_specs_from_proto(request.pools)
+
+        def command() -> ipam_pb2.SetPoolsResponse:
+            lost, moved = self._alloc.set_pools(specs)
+            self._state.refresh_all_metrics()
+            return ipam_pb2.SetPoolsResponse(
+                lost=[
+                    ipam_pb2.LostAllocation(
+                        allocation=convert.allocation_to_proto(item.allocation),
+                        reason=convert.reason_to_proto(item.reason),
+                        message=item.message,
+                    )
+                    for item in lost
+                ],
+                moved=[
+                    ipam_pb2.MovedAllocation(
+                        allocation=convert.allocation_to_proto(item.allocation),
+                        previous_pool=item.previous_pool,
+                    )
+                    for item in moved
+                ],
+                pools=[self._pool_status(p.name) for p in self._alloc.pools()],
+            )
+
+        return await self._run(command)
+
+    async def ListPools(
+        self, request: ipam_pb2.ListPoolsRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.ListPoolsResponse:
+        return await self._run(
+            lambda: ipam_pb2.ListPoolsResponse(
+                pools=[self._pool_status(p.name) for p in self._alloc.pools()]
+            )
+        )
+
+    async def GetPool(
+        self, request: ipam_pb2.GetPoolRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.GetPoolResponse:
+        return await self._run(
+            lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
+        )
+
+    async def Allocate(
+        self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.AllocateResponse:
+        req = convert.service_from_proto(request.service)
+        alloc = await self._run(lambda: self._alloc.allocate(req))
+        return ipam_pb2.AllocateResponse(allocation=convert.allocation_to_proto(alloc))
+
+    async def AllocateAdditionalFamily(
+        self,
+        request: ipam_pb2.AllocateAdditionalFamilyRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ipam_pb2.AllocateAdditionalFamilyResponse:
+        req = convert.service_from_proto(request.service)
+        alloc, added = await self._run(lambda: self._alloc.allocate_additional_family(req))
+        return ipam_pb2.AllocateAdditionalFamilyResponse(
+            allocation=convert.allocation_to_proto(alloc), added_ip=str(added) if added else ""
+        )
+
+    async def Assign(
+        self, request: ipam_pb2.AssignRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.AssignResponse:
+        req = convert.service_from_proto(request.service)
+        ips = list(request.ips)
+        alloc = await self._run(lambda: self._alloc.assign(req, ips))
+        return ipam_pb2.AssignResponse(allocation=convert.allocation_to_proto(alloc))
+
+    async def Release(
+        self, request: ipam_pb2.ReleaseRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.ReleaseResponse:
+        key = convert.service_key_from_proto(request.service)
+        released = await self._run(lambda: self._alloc.release(key))
+        if released is None:
+            return ipam_pb2.ReleaseResponse()
+        return ipam_pb2.ReleaseResponse(released=convert.allocation_to_proto(released))
+
+    async def RestoreAllocations(
+        self, request: ipam_pb2.RestoreAllocationsRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.RestoreAllocationsResponse:
+        entries = [
+            (convert.service_from_proto(r.service, f"restorations[{i}].service"), list(r.ips))
+            for i, r in enumerate(request.restorations)
+        ]
+        results = await self._run(lambda: self._alloc.restore(entries, request.complete))
+        return ipam_pb2.RestoreAllocationsResponse(
+            results=[
+                ipam_pb2.RestoreResult(
+                    service=convert.service_key_to_proto(r.key),
+                    restored=r.allocation is not None,
+                    allocation=(
+                        convert.allocation_to_proto(r.allocation) if r.allocation else None
+                    ),
+                    error=r.error.message if r.error else "",
+                )
+                for r in results
+            ],
+            restore_complete=self._alloc.restore_complete,
+        )
+
+    async def GetAllocation(
+        self, request: ipam_pb2.GetAllocationRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.GetAllocationResponse:
+        key = convert.service_key_from_proto(request.service)
+        alloc = await self._run(lambda: self._alloc.get(key))
+        if alloc is None:
+            raise NoAllocationError(f"service {key} has no allocation", field="service")
+        return ipam_pb2.GetAllocationResponse(allocation=convert.allocation_to_proto(alloc))
+
+    async def ListAllocations(
+        self, request: ipam_pb2.ListAllocationsRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.ListAllocationsResponse:
+        allocs = await self._run(
+            lambda: self._alloc.allocations(pool=request.pool, namespace=request.namespace)
+        )
+        return ipam_pb2.ListAllocationsResponse(
+            allocations=[convert.allocation_to_proto(a) for a in allocs]
+        )
+
+    async def WatchAllocations(
+        self, request: ipam_pb2.WatchAllocationsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ipam_pb2.WatchAllocationsResponse]:
+        snapshot, watcher = await self._run(self._state.subscribe)
+        try:
+            for event in snapshot:
+                yield event
+            yield ipam_pb2.WatchAllocationsResponse(
+                type=ipam_pb2.ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT
+            )
+            while True:
+                item = await watcher.queue.get()
+                if item is None:
+                    if watcher.overflowed:
+                        raise ResourceExhaustedError(
+                            f"watcher fell more than {WATCH_QUEUE_LIMIT} events behind; watch again"
+                        )
+                    return
+                yield item
+        finally:
+            with contextlib.suppress(RuntimeError):
+                self._state.unsubscribe(watcher)
+
+    async def GetStatus(
+        self, request: ipam_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.GetStatusResponse:
+        return await self._run(
+            lambda: ipam_pb2.GetStatusResponse(
+                instance_id=self._state.instance_id,
+                restore_complete=self._alloc.restore_complete,
+                pools=len(self._alloc.pools()),
+                allocations=len(self._alloc.allocations()),
+            )
+        )
+
+
+def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
+    """The IPAM service, ready for `metallb_grpc.server.Server`."""
+    state = IPAMState(registry)
+
+    def register(server: grpc.aio.Server) -> None:
+        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state), server)
+
+    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)

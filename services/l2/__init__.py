@@ -1,0 +1,1 @@
+"""The L2 service: ARP and NDP responder with gratuitous announcements."""

@@ -1,0 +1,152 @@
+"""The IPAM server as its users drive it: the `metallb-grpc` command and the `grpcurl` binary.
+
+The grpcurl commands of the README are run here exactly as written, against a server started
+with the README's run command (on a free port instead of 50051).
+"""
+
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, require_binary
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def ipam_process() -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    exe = require_binary("metallb-grpc")
+    port, metrics = _free_port(), _free_port()
+    address = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [exe, "ipam", "--listen", address, "--metrics-listen", f"127.0.0.1:{metrics}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "metrics on" in line:
+            break
+    else:
+        pytest.fail(f"metallb-grpc ipam did not start: {proc.wait()}")
+    try:
+        yield proc, address, f"127.0.0.1:{metrics}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def grpcurl(address: str, *args: str, data: object = None) -> str:
+    cmd = [require_binary("grpcurl"), "-plaintext"]
+    if data is not None:
+        cmd += ["-d", json.dumps(data)]
+    proc = subprocess.run(
+        [*cmd, address, *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_grpcurl_list_describe_health_and_one_allocation(
+    ipam_process: tuple[subprocess.Popen[str], str, str],
+) -> None:
+    _, address, _ = ipam_process
+    assert grpcurl(address, "list").split() == [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "metallb.ipam.v1.IPAMService",
+    ]
+    described = grpcurl(address, "describe", "metallb.ipam.v1.IPAMService")
+    for rpc in ("SetPools", "Allocate", "RestoreAllocations", "WatchAllocations"):
+        assert f"rpc {rpc}" in described
+    assert "string sharing_key = 10;" in grpcurl(address, "describe", "metallb.ipam.v1.Service")
+    health = json.loads(grpcurl(address, "grpc.health.v1.Health/Check",
+                                data={"service": "metallb.ipam.v1.IPAMService"}))
+    assert health == {"status": "SERVING"}
+    grpcurl(address, "metallb.ipam.v1.IPAMService/SetPools",
+            data={"pools": [{"name": "default", "addresses": ["198.51.100.7-198.51.100.9"]}]})
+    grpcurl(address, "metallb.ipam.v1.IPAMService/RestoreAllocations", data={"complete": True})
+    reply = json.loads(grpcurl(
+        address, "metallb.ipam.v1.IPAMService/Allocate",
+        data={"service": {"namespace": "demo", "name": "web", "ipFamilies": ["IP_FAMILY_IPV4"],
+                          "sharingKey": "k", "ports": [{"protocol": "PROTOCOL_TCP", "port": 80}]}},
+    ))
+    assert reply["allocation"]["ips"] == ["198.51.100.7"]
+    assert reply["allocation"]["pool"] == "default"
+
+
+def _readme_grpcurl_commands() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Try it with grpcurl", 1)[1].split("\n## ", 1)[0]
+    joined = re.sub(r"\\\n\s*", " ", section)
+    return [
+        shlex.split(line.strip())
+        for line in joined.splitlines()
+        if line.strip().startswith("grpcurl ")
+    ]
+
+
+def test_readme_grpcurl_example_works_as_written(
+    ipam_process: tuple[subprocess.Popen[str], str, str],
+) -> None:
+    _, address, _ = ipam_process
+    commands = _readme_grpcurl_commands()
+    assert len(commands) >= 5
+    outputs = []
+    for cmd in commands:
+        cmd = [require_binary("grpcurl"), *[address if a == "127.0.0.1:50051" else a
+                                            for a in cmd[1:]]]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+        assert proc.returncode == 0, (cmd, proc.stderr)
+        outputs.append(proc.stdout)
+    allocated = json.loads(outputs[-2])["allocation"]
+    assert allocated["ips"] == ["192.0.2.0", "2001:db8::"]
+    pools = json.loads(outputs[-1])["pools"]
+    assert pools[0]["state"]["ipv4_addresses_in_use"] == "1"
+
+
+def test_sigterm_reports_not_serving_then_exits_cleanly(
+    ipam_process: tuple[subprocess.Popen[str], str, str],
+) -> None:
+    proc, address, metrics = ipam_process
+    import urllib.request
+
+    body = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5).read().decode()
+    assert "metallb_grpc_server_handled" in body
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stderr is not None
+    assert "NOT_SERVING" in proc.stderr.read()
+
+
+def test_cli_help_and_bad_listen() -> None:
+    exe = require_binary("metallb-grpc")
+    out = subprocess.run([exe, "ipam", "--help"], capture_output=True, text=True, check=True)
+    assert "--listen" in out.stdout and "unix:/path" in out.stdout
+    bad = subprocess.run([exe, "ipam", "--listen", "nonsense"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2
+    assert "expected HOST:PORT or unix:/path" in bad.stderr
+
+
+def test_module_entry_point_matches_console_script() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "metallb_grpc.cli", "--help"],
+        capture_output=True, text=True, check=True, cwd=Path(os.sep),
+    )
+    assert "ipam" in out.stdout
