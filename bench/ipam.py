@@ -73,7 +73,7 @@ def one_naive() -> None:
     """MetalLB's getIPFromCIDR: scan from the first address, first one not in use wins."""
     network = ipaddress.ip_network("10.1.0.0/22")
     count = network.num_addresses - 2
-    in_use: set[ipaddress.IPv4Address] = set()
+    in_use: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     start = time.perf_counter()
     for _ in range(count):
         for ip in network:
@@ -129,8 +129,18 @@ async def _grpc_rates(address: str) -> None:
 
 def one_grpc() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metallb_grpc.cli", "ipam", "--listen", "127.0.0.1:0",
-         "--metrics-listen", "", "--log-level", "info"],
+        [
+            sys.executable,
+            "-m",
+            "metallb_grpc.cli",
+            "ipam",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "",
+            "--log-level",
+            "info",
+        ],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,

@@ -30,8 +30,12 @@ def test_mypy_strict() -> None:
 def test_import_layering() -> None:
     # import-linter's contracts live in pyproject.toml: cores import no I/O library, services do
     # not import each other.
-    _run(sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-         "sys.exit(lint_imports_command())")
+    _run(
+        sys.executable,
+        "-c",
+        "import sys; from importlinter.cli import lint_imports_command; "
+        "sys.exit(lint_imports_command())",
+    )
 
 
 def test_generated_protos_are_current() -> None:

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 import grpc
-from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_grpc.errors import ResourceExhaustedError
 from metallb_grpc.server import ServiceBinding
 from metallb_grpc.state_owner import StateOwner

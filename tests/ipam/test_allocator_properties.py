@@ -37,6 +37,7 @@ pool_sets = st.lists(
     max_size=3,
 )
 
+
 def services(pool_names: Sequence[str]) -> st.SearchStrategy[ServiceRequest]:
     return st.builds(
         lambda key, fam, policy, share, backend, ports, pool_choice: svc(
@@ -52,9 +53,7 @@ def services(pool_names: Sequence[str]) -> st.SearchStrategy[ServiceRequest]:
     )
 
 
-def _naive_lowest(
-    alloc: Allocator, p: Pool, version: int, req: ServiceRequest
-) -> IPAddress | None:
+def _naive_lowest(alloc: Allocator, p: Pool, version: int, req: ServiceRequest) -> IPAddress | None:
     """MetalLB's getIPFromCIDR, literally: walk each CIDR from its first address."""
     holders: dict[IPAddress, list[Allocation]] = {}
     for a in alloc.allocations():
@@ -70,8 +69,11 @@ def _naive_lowest(
             if not users:
                 return ip
             first = users[0]
-            if not (first.sharing_key and req.sharing_key == first.sharing_key
-                    and req.backend_key == first.backend_key):
+            if not (
+                first.sharing_key
+                and req.sharing_key == first.sharing_key
+                and req.backend_key == first.backend_key
+            ):
                 continue
             taken = {port for u in users for port in u.ports}
             if not taken & set(req.ports):
@@ -93,8 +95,9 @@ class AllocatorMachine(RuleBasedStateMachine):
             fresh = sorted(blocks - seen)
             seen |= blocks
             if fresh:
-                specs.append(pool(f"p{i}", *fresh, avoid=avoid, auto=auto,
-                                  namespaces=[ns] if ns else []))
+                specs.append(
+                    pool(f"p{i}", *fresh, avoid=avoid, auto=auto, namespaces=[ns] if ns else [])
+                )
         before = {a.key: a for a in self.alloc.allocations()}
         lost, moved = self.alloc.set_pools(specs)
         after = {a.key: a for a in self.alloc.allocations()}
@@ -118,10 +121,12 @@ class AllocatorMachine(RuleBasedStateMachine):
             if p.namespaces and req.namespace not in p.namespaces:
                 expected = None
             else:
-                wanted = [4, 6] if req.family is Family.DUAL else [4 if req.family is Family.IPV4
-                                                                   else 6]
+                wanted = (
+                    [4, 6] if req.family is Family.DUAL else [4 if req.family is Family.IPV4 else 6]
+                )
                 expected = [
-                    ip for ip in (_naive_lowest(self.alloc, p, v, req) for v in wanted)
+                    ip
+                    for ip in (_naive_lowest(self.alloc, p, v, req) for v in wanted)
                     if ip is not None
                 ]
         try:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from metallb_grpc.errors import FailedPreconditionError
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import (
     AddressInUseError,
-    FailedPreconditionError,
     InvalidPoolsError,
     InvalidServiceError,
     NoAllocationError,
@@ -152,12 +152,21 @@ SCENARIOS: dict[str, list[Row]] = {
         Pools([pool("b", "1.2.2.0/23", avoid=True)]),
         READY,
         Alloc(a("ns/a"), ["1.2.2.1"]),
-        Alloc(a("ns/b", ips=["1.2.2.0"]), error=NotAllowedError,
-              text='["1.2.2.0"] is not allowed in config'),
-        Alloc(a("ns/c", ips=["1.2.2.255"]), error=NotAllowedError,
-              text='["1.2.2.255"] is not allowed in config'),
-        Alloc(a("ns/d", ips=["1.2.3.0"]), error=NotAllowedError,
-              text='["1.2.3.0"] is not allowed in config'),
+        Alloc(
+            a("ns/b", ips=["1.2.2.0"]),
+            error=NotAllowedError,
+            text='["1.2.2.0"] is not allowed in config',
+        ),
+        Alloc(
+            a("ns/c", ips=["1.2.2.255"]),
+            error=NotAllowedError,
+            text='["1.2.2.255"] is not allowed in config',
+        ),
+        Alloc(
+            a("ns/d", ips=["1.2.3.0"]),
+            error=NotAllowedError,
+            text='["1.2.3.0"] is not allowed in config',
+        ),
         Alloc(a("ns/e", ips=["1.2.2.254"]), ["1.2.2.254"]),
         Alloc(a("ns/f"), ["1.2.2.2"]),
     ],
@@ -171,52 +180,93 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("ns/e", ips=["10.0.0.3"]), ["10.0.0.3"], "manual"),
     ],
     "requested pool: unknown, exhausted per family, incompatible, requested IP mismatch": [
-        Pools([
-            pool("p4", "10.0.0.0/31"),
-            pool("p6", "fd00::/127"),
-            pool("team", "10.0.9.0/30", namespaces=["team"]),
-        ]),
+        Pools(
+            [
+                pool("p4", "10.0.0.0/31"),
+                pool("p6", "fd00::/127"),
+                pool("team", "10.0.9.0/30", namespaces=["team"]),
+            ]
+        ),
         READY,
         Alloc(a("ns/a", pool="nope"), error=UnknownPoolError, text='unknown pool "nope"'),
-        Alloc(a("ns/b", pool="p6"), error=PoolExhaustedError,
-              text="no available IPs in pool p6 for ipv4 IPFamily"),
-        Alloc(a("ns/c", "46", pool="p4"), error=PoolExhaustedError,
-              text="no available IPs in pool p4 for ipv6 IPFamily"),
+        Alloc(
+            a("ns/b", pool="p6"),
+            error=PoolExhaustedError,
+            text="no available IPs in pool p6 for ipv4 IPFamily",
+        ),
+        Alloc(
+            a("ns/c", "46", pool="p4"),
+            error=PoolExhaustedError,
+            text="no available IPs in pool p4 for ipv6 IPFamily",
+        ),
         Alloc(a("ns/d", "46", "prefer", pool="p4"), ["10.0.0.0"], "p4"),
-        Alloc(a("ns/e", pool="team"), error=NotAllowedError,
-              text="pool team not compatible for ip assignment"),
+        Alloc(
+            a("ns/e", pool="team"),
+            error=NotAllowedError,
+            text="pool team not compatible for ip assignment",
+        ),
         Alloc(a("team/f", pool="team"), ["10.0.9.0"], "team"),
-        Alloc(a("ns/g", ips=["10.0.0.1"], pool="p6"), error=NotAllowedError,
-              text='requested loadBalancer IP(s) ["10.0.0.1"] is not compatible with requested '
-              "address pool p6"),
+        Alloc(
+            a("ns/g", ips=["10.0.0.1"], pool="p6"),
+            error=NotAllowedError,
+            text='requested loadBalancer IP(s) ["10.0.0.1"] is not compatible with requested '
+            "address pool p6",
+        ),
         Alloc(a("ns/h", ips=["10.0.0.1"], pool="p4"), ["10.0.0.1"], "p4"),
         Alloc(a("ns/i", "6", pool="p6"), ["fd00::"], "p6"),
         Alloc(a("ns/j", "6", pool="p6"), ["fd00::1"], "p6"),
-        Alloc(a("ns/k", "6", "prefer", pool="p6"), error=PoolExhaustedError,
-              text="no available IPs in pool p6 for ipv6 IPFamily"),
+        Alloc(
+            a("ns/k", "6", "prefer", pool="p6"),
+            error=PoolExhaustedError,
+            text="no available IPs in pool p6 for ipv6 IPFamily",
+        ),
     ],
     "requested IPs: parse errors per source, families, lengths, addresses not in a pool": [
         Pools([pool("p", "10.0.0.0/29", "fd00::/125")]),
         READY,
-        Alloc(a("ns/a", ips=["10.0.0.300"]), error=InvalidServiceError,
-              text='invalid metallb.io/loadBalancerIPs: "10.0.0.300"'),
-        Alloc(a("ns/a", ips=["10.0.0.1", "bad"]), error=InvalidServiceError,
-              text='invalid metallb.io/loadBalancerIPs: "10.0.0.1,bad"'),
-        Alloc(a("ns/a", spec_ip="nope"), error=InvalidServiceError,
-              text='invalid spec.loadBalancerIP "nope"'),
-        Alloc(a("ns/a", ips=["10.0.0.1", "10.0.0.2"]), error=InvalidServiceError,
-              text='IPFamilyForAddresses: same address family ["10.0.0.1" "10.0.0.2"]'),
-        Alloc(a("ns/a", ips=["10.0.0.1", "fd00::1", "10.0.0.2"]), error=InvalidServiceError,
-              text='IPFamilyForAddresses: invalid ips length 3 ["10.0.0.1" "fd00::1" "10.0.0.2"]'),
-        Alloc(a("ns/a", "6", ips=["10.0.0.1"]), error=InvalidServiceError,
-              text='requested loadBalancer IP(s) ["10.0.0.1"] does not match the ipFamily of the '
-              "service"),
-        Alloc(a("ns/a", ips=["192.0.2.1"]), error=NotAllowedError,
-              text='["192.0.2.1"] is not allowed in config'),
+        Alloc(
+            a("ns/a", ips=["10.0.0.300"]),
+            error=InvalidServiceError,
+            text='invalid metallb.io/loadBalancerIPs: "10.0.0.300"',
+        ),
+        Alloc(
+            a("ns/a", ips=["10.0.0.1", "bad"]),
+            error=InvalidServiceError,
+            text='invalid metallb.io/loadBalancerIPs: "10.0.0.1,bad"',
+        ),
+        Alloc(
+            a("ns/a", spec_ip="nope"),
+            error=InvalidServiceError,
+            text='invalid spec.loadBalancerIP "nope"',
+        ),
+        Alloc(
+            a("ns/a", ips=["10.0.0.1", "10.0.0.2"]),
+            error=InvalidServiceError,
+            text='IPFamilyForAddresses: same address family ["10.0.0.1" "10.0.0.2"]',
+        ),
+        Alloc(
+            a("ns/a", ips=["10.0.0.1", "fd00::1", "10.0.0.2"]),
+            error=InvalidServiceError,
+            text='IPFamilyForAddresses: invalid ips length 3 ["10.0.0.1" "fd00::1" "10.0.0.2"]',
+        ),
+        Alloc(
+            a("ns/a", "6", ips=["10.0.0.1"]),
+            error=InvalidServiceError,
+            text='requested loadBalancer IP(s) ["10.0.0.1"] does not match the ipFamily of the '
+            "service",
+        ),
+        Alloc(
+            a("ns/a", ips=["192.0.2.1"]),
+            error=NotAllowedError,
+            text='["192.0.2.1"] is not allowed in config',
+        ),
         Alloc(a("ns/a", spec_ip=" 10.0.0.5"), ["10.0.0.5"]),
         Alloc(a("ns/b", "64", ips=["fd00::3", "10.0.0.3"]), ["fd00::3", "10.0.0.3"]),
-        Alloc(a("ns/c", ips=["10.0.0.5"]), error=AddressInUseError,
-              text='can\'t change sharing key for "ns/c", address also in use by ns/a'),
+        Alloc(
+            a("ns/c", ips=["10.0.0.5"]),
+            error=AddressInUseError,
+            text='can\'t change sharing key for "ns/c", address also in use by ns/a',
+        ),
         Alloc(a("ns/d"), ["10.0.0.0"]),
     ],
     "sharing: same key, same backend, disjoint ports; lowest compatible address first": [
@@ -231,11 +281,17 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("ns/local2", share="k", backend="app=x", ports=["TCP/23"]), ["1.2.3.3"]),
         Alloc(a("ns/nokey", ports=["TCP/9"]), ["1.2.3.4"]),  # no key: never shares
         Alloc(a("ns/ssh", share="k", ports=["TCP/22"]), ["1.2.3.0"]),
-        Alloc(a("ns/clash", share="k", ports=["TCP/443"], ips=["1.2.3.0"]),
-              error=AddressInUseError, text='port TCP/443 is already in use on "1.2.3.0"'),
-        Alloc(a("ns/rekey", share="z", ips=["1.2.3.0"]), error=AddressInUseError,
-              text='can\'t change sharing key for "ns/rekey", address also in use by '
-              "ns/dns,ns/ssh,ns/tls,ns/web"),
+        Alloc(
+            a("ns/clash", share="k", ports=["TCP/443"], ips=["1.2.3.0"]),
+            error=AddressInUseError,
+            text='port TCP/443 is already in use on "1.2.3.0"',
+        ),
+        Alloc(
+            a("ns/rekey", share="z", ips=["1.2.3.0"]),
+            error=AddressInUseError,
+            text='can\'t change sharing key for "ns/rekey", address also in use by '
+            "ns/dns,ns/ssh,ns/tls,ns/web",
+        ),
         # The sole user of an address may change its own key in place.
         Alloc(a("ns/other", share="changed", ports=["TCP/22"]), ["1.2.3.2"]),
         Release("ns/web", ["1.2.3.0"]),
@@ -250,9 +306,11 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("ns/a", share="k", ports=["TCP/80"]), ["1.2.3.0"]),
         Alloc(a("ns/b", share="k", ports=["TCP/81"]), ["1.2.3.0"]),
         # b turns Local: its re-validation fails while a still holds the address.
-        Alloc(a("ns/b", share="k", backend="app=b", ports=["TCP/81"]),
-              error=AddressInUseError,
-              text='can\'t change sharing key for "ns/b", address also in use by ns/a'),
+        Alloc(
+            a("ns/b", share="k", backend="app=b", ports=["TCP/81"]),
+            error=AddressInUseError,
+            text='can\'t change sharing key for "ns/b", address also in use by ns/a',
+        ),
         Release("ns/b", ["1.2.3.0"]),
         Alloc(a("ns/b", share="k", backend="app=b", ports=["TCP/81"]), ["1.2.3.1"]),
         # a turns Local too: cleared and re-allocated, it takes the lowest compatible address.
@@ -263,15 +321,17 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("ns/d", share="k", backend="app=b", ports=["TCP/80"]), ["1.2.3.1"]),
     ],
     "serviceAllocation: namespaces, selectors, priorities, ties by name, no fallback": [
-        Pools([
-            pool("common", "10.9.0.0/31"),
-            pool("prio-low", "10.1.0.0/31", priority=20, namespaces=["team"]),
-            pool("prio-high", "10.2.0.0/31", priority=10, namespaces=["team"]),
-            pool("prio-tie-b", "10.3.0.0/32", priority=5, svc_selectors=[{"tier": "gold"}]),
-            pool("prio-tie-a", "10.4.0.0/32", priority=5, svc_selectors=[{"tier": "gold"}]),
-            pool("by-ns-label", "10.5.0.0/32", ns_selectors=[{"env": "prod"}]),
-            pool("no-prio", "10.6.0.0/32", namespaces=["team"]),
-        ]),
+        Pools(
+            [
+                pool("common", "10.9.0.0/31"),
+                pool("prio-low", "10.1.0.0/31", priority=20, namespaces=["team"]),
+                pool("prio-high", "10.2.0.0/31", priority=10, namespaces=["team"]),
+                pool("prio-tie-b", "10.3.0.0/32", priority=5, svc_selectors=[{"tier": "gold"}]),
+                pool("prio-tie-a", "10.4.0.0/32", priority=5, svc_selectors=[{"tier": "gold"}]),
+                pool("by-ns-label", "10.5.0.0/32", ns_selectors=[{"env": "prod"}]),
+                pool("no-prio", "10.6.0.0/32", namespaces=["team"]),
+            ]
+        ),
         READY,
         Alloc(a("other/x"), ["10.9.0.0"], "common"),
         Alloc(a("team/x"), ["10.2.0.0"], "prio-high"),
@@ -284,16 +344,28 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("gold/b", labels={"tier": "gold"}), ["10.3.0.0"], "prio-tie-b"),
         Alloc(a("prod/a", ns_labels={"env": "prod"}), ["10.5.0.0"], "by-ns-label"),
         # Pools with a serviceAllocation are never a fallback.
-        Alloc(a("prod/b", ns_labels={"env": "prod"}), error=PoolExhaustedError,
-              text="no available IPs"),
-        Alloc(a("other/y", pool="no-prio"), error=NotAllowedError,
-              text="pool no-prio not compatible for ip assignment"),
+        Alloc(
+            a("prod/b", ns_labels={"env": "prod"}),
+            error=PoolExhaustedError,
+            text="no available IPs",
+        ),
+        Alloc(
+            a("other/y", pool="no-prio"),
+            error=NotAllowedError,
+            text="pool no-prio not compatible for ip assignment",
+        ),
         # MetalLB's Assign checks sharing before compatibility.
-        Alloc(a("other/y", ips=["10.6.0.0"]), error=AddressInUseError,
-              text='can\'t change sharing key for "other/y", address also in use by team/v'),
+        Alloc(
+            a("other/y", ips=["10.6.0.0"]),
+            error=AddressInUseError,
+            text='can\'t change sharing key for "other/y", address also in use by team/v',
+        ),
         Release("team/v", ["10.6.0.0"]),
-        Alloc(a("other/y", ips=["10.6.0.0"]), error=NotAllowedError,
-              text="pool no-prio not compatible for ip assignment"),
+        Alloc(
+            a("other/y", ips=["10.6.0.0"]),
+            error=NotAllowedError,
+            text="pool no-prio not compatible for ip assignment",
+        ),
     ],
     "serviceAllocation with only a priority pins the pool for every service": [
         Pools([pool("a-plain", "10.0.0.0/32"), pool("z-prio", "10.1.0.0/32", priority=1)]),
@@ -302,43 +374,73 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("ns/b"), ["10.0.0.0"], "a-plain"),
     ],
     "dual stack: require both, prefer either, primary family, additional family": [
-        Pools([
-            pool("a-v4only", "10.0.0.0/31"),
-            pool("b-dual", "10.1.0.0/32", "fd01::/127"),
-            pool("c-v6only", "fd02::/127"),
-        ]),
+        Pools(
+            [
+                pool("a-v4only", "10.0.0.0/31"),
+                pool("b-dual", "10.1.0.0/32", "fd01::/127"),
+                pool("c-v6only", "fd02::/127"),
+            ]
+        ),
         READY,
         Alloc(a("ns/r1", "46", "require"), ["10.1.0.0", "fd01::"], "b-dual"),
         Alloc(a("ns/r2", "64", "require"), error=PoolExhaustedError, text="no available IPs"),
         Alloc(a("ns/p1", "46", "prefer"), ["10.0.0.0"], "a-v4only"),
         Alloc(a("ns/p2", "64", "prefer"), ["fd01::1"], "b-dual"),
         Alloc(a("ns/p3", "64", "prefer"), ["fd02::"], "c-v6only"),
-        AddFamily(a("ns/p3", "64", "prefer"), error=PoolExhaustedError,
-                  text="no available IPs in pool c-v6only for ipv4 IPFamily"),
+        AddFamily(
+            a("ns/p3", "64", "prefer"),
+            error=PoolExhaustedError,
+            text="no available IPs in pool c-v6only for ipv4 IPFamily",
+        ),
         Release("ns/r1", ["10.1.0.0", "fd01::"]),
         AddFamily(a("ns/p2", "64", "prefer"), ["fd01::1", "10.1.0.0"], "b-dual"),
         AddFamily(a("ns/p2", "64", "prefer"), ["fd01::1", "10.1.0.0"], "b-dual"),
         # Quirk 3 fixed: a single-stack service never gains a second family.
-        AddFamily(a("ns/p1", "4", "prefer"), error=FailedPreconditionError,
-                  text='service "ns/p1" is not a dual-stack PreferDualStack service'),
-        AddFamily(a("ns/none", "46", "prefer"), error=NoAllocationError,
-                  text='service "ns/none" has no allocation'),
+        AddFamily(
+            a("ns/p1", "4", "prefer"),
+            error=FailedPreconditionError,
+            text='service "ns/p1" is not a dual-stack PreferDualStack service',
+        ),
+        AddFamily(
+            a("ns/none", "46", "prefer"),
+            error=NoAllocationError,
+            text='service "ns/none" has no allocation',
+        ),
     ],
     "assign: validates count, families, pool, sharing and compatibility": [
         Pools([pool("p", "10.0.0.0/30", "fd00::/126"), pool("q", "10.0.1.0/30")]),
         READY,
-        Assign(a("ns/a"), assign_ips=["10.0.0.1", "fd00::1", "10.0.0.2"],
-               error=InvalidServiceError,
-               text='more than two addresses ["10.0.0.1" "fd00::1" "10.0.0.2"]'),
-        Assign(a("ns/a"), assign_ips=["10.0.0.1", "10.0.0.2"], error=InvalidServiceError,
-               text='"10.0.0.1" "10.0.0.2" has the same family'),
-        Assign(a("ns/a", "46"), assign_ips=["10.0.0.1", "fd00::9"], error=NotAllowedError,
-               text='["10.0.0.1" "fd00::9"] is not allowed in config'),
-        Assign(a("ns/a", "46"), assign_ips=["10.0.1.1", "fd00::1"], error=NotAllowedError,
-               text='["10.0.1.1" "fd00::1"] is not allowed in config'),
+        Assign(
+            a("ns/a"),
+            assign_ips=["10.0.0.1", "fd00::1", "10.0.0.2"],
+            error=InvalidServiceError,
+            text='more than two addresses ["10.0.0.1" "fd00::1" "10.0.0.2"]',
+        ),
+        Assign(
+            a("ns/a"),
+            assign_ips=["10.0.0.1", "10.0.0.2"],
+            error=InvalidServiceError,
+            text='"10.0.0.1" "10.0.0.2" has the same family',
+        ),
+        Assign(
+            a("ns/a", "46"),
+            assign_ips=["10.0.0.1", "fd00::9"],
+            error=NotAllowedError,
+            text='["10.0.0.1" "fd00::9"] is not allowed in config',
+        ),
+        Assign(
+            a("ns/a", "46"),
+            assign_ips=["10.0.1.1", "fd00::1"],
+            error=NotAllowedError,
+            text='["10.0.1.1" "fd00::1"] is not allowed in config',
+        ),
         Assign(a("ns/a", "46"), assign_ips=["fd00::1", "10.0.0.1"], ips=["fd00::1", "10.0.0.1"]),
-        Assign(a("ns/b"), assign_ips=["10.0.0.1"], error=AddressInUseError,
-               text='can\'t change sharing key for "ns/b", address also in use by ns/a'),
+        Assign(
+            a("ns/b"),
+            assign_ips=["10.0.0.1"],
+            error=AddressInUseError,
+            text='can\'t change sharing key for "ns/b", address also in use by ns/a',
+        ),
     ],
     "pool changes: expand, shrink, rename, split, buggy on, selectors changed": [
         Pools([pool("test", "1.2.3.0/30"), pool("t2", "10.0.0.0/31", namespaces=["team"])]),
@@ -348,38 +450,68 @@ SCENARIOS: dict[str, list[Row]] = {
         Alloc(a("team/c", pool="t2"), ["10.0.0.0"], "t2"),
         Pools([pool("test", "1.2.3.0/24"), pool("t2", "10.0.0.0/31", namespaces=["team"])]),
         Pools([pool("test", "1.2.3.0/30"), pool("t2", "10.0.0.0/31", namespaces=["team"])]),
-        Pools([pool("renamed", "1.2.3.0/30"), pool("t2", "10.0.0.0/31", namespaces=["team"])],
-              moved={"ns/a": "renamed", "ns/b": "renamed"}),
-        Pools([pool("lo", "1.2.3.0/31"), pool("hi", "1.2.3.2/31"),
-               pool("t2", "10.0.0.0/31", namespaces=["team"])],
-              moved={"ns/a": "lo", "ns/b": "hi"}),
-        Pools([pool("lo", "1.2.3.0/31", avoid=True), pool("hi", "1.2.3.2/31"),
-               pool("t2", "10.0.0.0/31", namespaces=["team"])],
-              lost={"ns/a": ReleaseReason.NOT_IN_ANY_POOL}),
-        Pools([pool("lo", "1.2.3.0/31", avoid=True), pool("hi", "1.2.3.2/31"),
-               pool("t2", "10.0.0.0/31", namespaces=["other"])],
-              lost={"team/c": ReleaseReason.POOL_NOT_COMPATIBLE}),
-        Pools([pool("x", "1.2.3.0/24"), pool("y", "1.2.3.128/25")],
-              error='CIDR "1.2.3.128/25" in pool "y" overlaps with already defined CIDR '
-              '"1.2.3.0/24"'),
+        Pools(
+            [pool("renamed", "1.2.3.0/30"), pool("t2", "10.0.0.0/31", namespaces=["team"])],
+            moved={"ns/a": "renamed", "ns/b": "renamed"},
+        ),
+        Pools(
+            [
+                pool("lo", "1.2.3.0/31"),
+                pool("hi", "1.2.3.2/31"),
+                pool("t2", "10.0.0.0/31", namespaces=["team"]),
+            ],
+            moved={"ns/a": "lo", "ns/b": "hi"},
+        ),
+        Pools(
+            [
+                pool("lo", "1.2.3.0/31", avoid=True),
+                pool("hi", "1.2.3.2/31"),
+                pool("t2", "10.0.0.0/31", namespaces=["team"]),
+            ],
+            lost={"ns/a": ReleaseReason.NOT_IN_ANY_POOL},
+        ),
+        Pools(
+            [
+                pool("lo", "1.2.3.0/31", avoid=True),
+                pool("hi", "1.2.3.2/31"),
+                pool("t2", "10.0.0.0/31", namespaces=["other"]),
+            ],
+            lost={"team/c": ReleaseReason.POOL_NOT_COMPATIBLE},
+        ),
+        Pools(
+            [pool("x", "1.2.3.0/24"), pool("y", "1.2.3.128/25")],
+            error='CIDR "1.2.3.128/25" in pool "y" overlaps with already defined CIDR "1.2.3.0/24"',
+        ),
         Pools([pool("hi", "1.2.3.3/32")], lost={"ns/b": ReleaseReason.NOT_IN_ANY_POOL}),
         Pools([]),
         Alloc(a("ns/z"), error=PoolExhaustedError, text="no available IPs"),
     ],
     "restore: nothing new until complete; status order; conflicts reported": [
         Pools([pool("p", "10.0.0.0/30", "fd00::/126")]),
-        Alloc(a("ns/new"), error=RestoreInProgressError,
-              text="restoration of existing assignments is not complete: no new address is "
-              "handed out until the caller calls RestoreAllocations with complete=true"),
-        Alloc(a("ns/new", ips=["10.0.0.3"]), error=RestoreInProgressError,
-              text="restoration of existing assignments is not complete: no new address is "
-              "handed out until the caller calls RestoreAllocations with complete=true"),
-        Restore([(a("ns/one"), ["10.0.0.0"]), (a("ns/dual", "46"), ["10.0.0.0", "fd00::"])],
-                complete=False,
-                failed={"ns/one": 'can\'t change sharing key for "ns/one", address also in use '
-                        "by ns/dual"}),
-        Restore([(a("ns/gone"), ["192.0.2.1"]), (a("ns/two"), ["10.0.0.1"])], complete=True,
-                failed={"ns/gone": '["192.0.2.1"] is not allowed in config'}),
+        Alloc(
+            a("ns/new"),
+            error=RestoreInProgressError,
+            text="restoration of existing assignments is not complete: no new address is "
+            "handed out until the caller calls RestoreAllocations with complete=true",
+        ),
+        Alloc(
+            a("ns/new", ips=["10.0.0.3"]),
+            error=RestoreInProgressError,
+            text="restoration of existing assignments is not complete: no new address is "
+            "handed out until the caller calls RestoreAllocations with complete=true",
+        ),
+        Restore(
+            [(a("ns/one"), ["10.0.0.0"]), (a("ns/dual", "46"), ["10.0.0.0", "fd00::"])],
+            complete=False,
+            failed={
+                "ns/one": 'can\'t change sharing key for "ns/one", address also in use by ns/dual'
+            },
+        ),
+        Restore(
+            [(a("ns/gone"), ["192.0.2.1"]), (a("ns/two"), ["10.0.0.1"])],
+            complete=True,
+            failed={"ns/gone": '["192.0.2.1"] is not allowed in config'},
+        ),
         Alloc(a("ns/one"), ["10.0.0.2"]),
         Alloc(a("ns/dual", "46"), ["10.0.0.0", "fd00::"]),
     ],

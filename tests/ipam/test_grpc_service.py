@@ -31,7 +31,7 @@ async def ipam_server(listen: str = "127.0.0.1:0") -> AsyncIterator[tuple[Server
         await server.stop()
 
 
-def service(name: str, *families: int, **kw: Any) -> ipam_pb2.Service:
+def service(name: str, *families: Any, **kw: Any) -> ipam_pb2.Service:
     return ipam_pb2.Service(namespace="default", name=name, ip_families=list(families), **kw)
 
 
@@ -44,32 +44,46 @@ async def _error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
 def test_allocate_flow_pools_status_and_metrics(arun: Callable[..., Any]) -> None:
     async def scenario() -> None:
         async with ipam_server() as (server, stub):
-            pools = await stub.SetPools(ipam_pb2.SetPoolsRequest(pools=[
-                ipam_pb2.Pool(name="default", addresses=["192.0.2.0/30", "2001:db8::/126"])
-            ]))
+            pools = await stub.SetPools(
+                ipam_pb2.SetPoolsRequest(
+                    pools=[
+                        ipam_pb2.Pool(name="default", addresses=["192.0.2.0/30", "2001:db8::/126"])
+                    ]
+                )
+            )
             assert pools.pools[0].state.ipv4_addresses_total == 4
             status = await stub.GetStatus(ipam_pb2.GetStatusRequest())
             assert not status.restore_complete and status.instance_id
             err = await _error(stub.Allocate(ipam_pb2.AllocateRequest(service=service("a", V4))))
             assert err.code() == grpc.StatusCode.UNAVAILABLE
             await stub.RestoreAllocations(ipam_pb2.RestoreAllocationsRequest(complete=True))
-            dual = await stub.Allocate(ipam_pb2.AllocateRequest(service=service(
-                "dual", V4, V6,
-                ip_family_policy=common_pb2.IP_FAMILY_POLICY_REQUIRE_DUAL_STACK,
-            )))
+            dual = await stub.Allocate(
+                ipam_pb2.AllocateRequest(
+                    service=service(
+                        "dual",
+                        V4,
+                        V6,
+                        ip_family_policy=common_pb2.IP_FAMILY_POLICY_REQUIRE_DUAL_STACK,
+                    )
+                )
+            )
             assert list(dual.allocation.ips) == ["192.0.2.0", "2001:db8::"]
-            got = await stub.GetAllocation(ipam_pb2.GetAllocationRequest(
-                service=common_pb2.ServiceKey(namespace="default", name="dual")
-            ))
+            got = await stub.GetAllocation(
+                ipam_pb2.GetAllocationRequest(
+                    service=common_pb2.ServiceKey(namespace="default", name="dual")
+                )
+            )
             assert got.allocation == dual.allocation
             state = (await stub.GetPool(ipam_pb2.GetPoolRequest(name="default"))).pool.state
             assert (state.ipv4_addresses_in_use, state.ipv6_addresses_available) == (1, 3)
             metrics = generate_latest(server.registry).decode()
             assert 'metallb_allocator_ipv6_addresses_in_use_total{pool="default"} 1.0' in metrics
             assert 'metallb_allocator_addresses_total{pool="default"} 8.0' in metrics
-            released = await stub.Release(ipam_pb2.ReleaseRequest(
-                service=common_pb2.ServiceKey(namespace="default", name="dual")
-            ))
+            released = await stub.Release(
+                ipam_pb2.ReleaseRequest(
+                    service=common_pb2.ServiceKey(namespace="default", name="dual")
+                )
+            )
             assert list(released.released.ips) == ["192.0.2.0", "2001:db8::"]
             listed = await stub.ListAllocations(ipam_pb2.ListAllocationsRequest())
             assert not listed.allocations
@@ -82,31 +96,50 @@ def test_bad_input_gets_the_right_code_names_the_field_and_changes_nothing(
 ) -> None:
     async def scenario() -> None:
         async with ipam_server() as (_, stub):
-            await stub.SetPools(ipam_pb2.SetPoolsRequest(
-                pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/31"])]
-            ))
+            await stub.SetPools(
+                ipam_pb2.SetPoolsRequest(pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/31"])])
+            )
             await stub.RestoreAllocations(ipam_pb2.RestoreAllocationsRequest(complete=True))
-            err = await _error(stub.SetPools(ipam_pb2.SetPoolsRequest(
-                pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/33"])]
-            )))
+            err = await _error(
+                stub.SetPools(
+                    ipam_pb2.SetPoolsRequest(
+                        pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/33"])]
+                    )
+                )
+            )
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert err.details() == (
                 'pools[0].addresses[0]: parsing address pool p: invalid CIDR "10.0.0.0/33" in '
                 'pool "p": invalid CIDR "10.0.0.0/33"'
             )
             cases = [
-                (service("a", V4, requested_pool="nope"), grpc.StatusCode.NOT_FOUND,
-                 'service.requested_pool: unknown pool "nope"'),
-                (service("a", V6, requested_ips=["10.0.0.1"]), grpc.StatusCode.INVALID_ARGUMENT,
-                 'service.requested_ips: requested loadBalancer IP(s) ["10.0.0.1"] does not match '
-                 "the ipFamily of the service"),
-                (service("a", V4, requested_ips=["x"]), grpc.StatusCode.INVALID_ARGUMENT,
-                 'service.requested_ips: invalid metallb.io/loadBalancerIPs: "x"'),
-                (service("a"), grpc.StatusCode.INVALID_ARGUMENT,
-                 "service.ip_families: a service has one IP family, or two different ones (from "
-                 "its cluster IPs)"),
-                (service("a", 7), grpc.StatusCode.INVALID_ARGUMENT,
-                 "service.ip_families[0]: IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6"),
+                (
+                    service("a", V4, requested_pool="nope"),
+                    grpc.StatusCode.NOT_FOUND,
+                    'service.requested_pool: unknown pool "nope"',
+                ),
+                (
+                    service("a", V6, requested_ips=["10.0.0.1"]),
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    'service.requested_ips: requested loadBalancer IP(s) ["10.0.0.1"] does not '
+                    "match the ipFamily of the service",
+                ),
+                (
+                    service("a", V4, requested_ips=["x"]),
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    'service.requested_ips: invalid metallb.io/loadBalancerIPs: "x"',
+                ),
+                (
+                    service("a"),
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "service.ip_families: a service has one IP family, or two different ones (from "
+                    "its cluster IPs)",
+                ),
+                (
+                    service("a", 7),
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "service.ip_families[0]: IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
+                ),
             ]
             for svc, code, text in cases:
                 err = await _error(stub.Allocate(ipam_pb2.AllocateRequest(service=svc)))
@@ -115,15 +148,17 @@ def test_bad_input_gets_the_right_code_names_the_field_and_changes_nothing(
             await stub.Allocate(ipam_pb2.AllocateRequest(service=service("b", V4)))
             err = await _error(stub.Allocate(ipam_pb2.AllocateRequest(service=service("c", V4))))
             assert (err.code(), err.details()) == (
-                grpc.StatusCode.RESOURCE_EXHAUSTED, "no available IPs"
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "no available IPs",
             )
-            err = await _error(stub.Assign(ipam_pb2.AssignRequest(
-                service=service("c", V4), ips=["10.0.0.0"]
-            )))
+            err = await _error(
+                stub.Assign(ipam_pb2.AssignRequest(service=service("c", V4), ips=["10.0.0.0"]))
+            )
             assert err.code() == grpc.StatusCode.ALREADY_EXISTS
             err = await _error(stub.GetPool(ipam_pb2.GetPoolRequest(name="zzz")))
             assert (err.code(), err.details()) == (
-                grpc.StatusCode.NOT_FOUND, 'name: unknown pool "zzz"'
+                grpc.StatusCode.NOT_FOUND,
+                'name: unknown pool "zzz"',
             )
             listed = await stub.ListAllocations(ipam_pb2.ListAllocationsRequest())
             assert [a.name for a in listed.allocations] == ["a", "b"]
@@ -134,13 +169,17 @@ def test_bad_input_gets_the_right_code_names_the_field_and_changes_nothing(
 def test_watch_streams_snapshot_marker_then_changes(arun: Callable[..., Any]) -> None:
     async def scenario() -> None:
         async with ipam_server() as (_, stub):
-            await stub.SetPools(ipam_pb2.SetPoolsRequest(
-                pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/30"])]
-            ))
-            await stub.RestoreAllocations(ipam_pb2.RestoreAllocationsRequest(
-                restorations=[ipam_pb2.Restoration(service=service("old", V4), ips=["10.0.0.2"])],
-                complete=True,
-            ))
+            await stub.SetPools(
+                ipam_pb2.SetPoolsRequest(pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/30"])])
+            )
+            await stub.RestoreAllocations(
+                ipam_pb2.RestoreAllocationsRequest(
+                    restorations=[
+                        ipam_pb2.Restoration(service=service("old", V4), ips=["10.0.0.2"])
+                    ],
+                    complete=True,
+                )
+            )
             call = stub.WatchAllocations(ipam_pb2.WatchAllocationsRequest())
             first = await call.read()
             assert first.type == ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT
@@ -151,9 +190,9 @@ def test_watch_streams_snapshot_marker_then_changes(arun: Callable[..., Any]) ->
             assert event.type == ipam_pb2.ALLOCATION_EVENT_TYPE_ALLOCATED
             assert (event.allocation.name, list(event.allocation.ips)) == ("new", ["10.0.0.0"])
             # Shrinking the pool releases "old": the watcher learns why.
-            lost = await stub.SetPools(ipam_pb2.SetPoolsRequest(
-                pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/31"])]
-            ))
+            lost = await stub.SetPools(
+                ipam_pb2.SetPoolsRequest(pools=[ipam_pb2.Pool(name="p", addresses=["10.0.0.0/31"])])
+            )
             assert [x.allocation.name for x in lost.lost] == ["old"]
             assert lost.lost[0].message == '["10.0.0.2"] is not allowed in config'
             event = await asyncio.wait_for(call.read(), 5)

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,17 +76,33 @@ def test_grpcurl_list_describe_health_and_one_allocation(
     for rpc in ("SetPools", "Allocate", "RestoreAllocations", "WatchAllocations"):
         assert f"rpc {rpc}" in described
     assert "string sharing_key = 10;" in grpcurl(address, "describe", "metallb.ipam.v1.Service")
-    health = json.loads(grpcurl(address, "grpc.health.v1.Health/Check",
-                                data={"service": "metallb.ipam.v1.IPAMService"}))
+    health = json.loads(
+        grpcurl(
+            address, "grpc.health.v1.Health/Check", data={"service": "metallb.ipam.v1.IPAMService"}
+        )
+    )
     assert health == {"status": "SERVING"}
-    grpcurl(address, "metallb.ipam.v1.IPAMService/SetPools",
-            data={"pools": [{"name": "default", "addresses": ["198.51.100.7-198.51.100.9"]}]})
+    grpcurl(
+        address,
+        "metallb.ipam.v1.IPAMService/SetPools",
+        data={"pools": [{"name": "default", "addresses": ["198.51.100.7-198.51.100.9"]}]},
+    )
     grpcurl(address, "metallb.ipam.v1.IPAMService/RestoreAllocations", data={"complete": True})
-    reply = json.loads(grpcurl(
-        address, "metallb.ipam.v1.IPAMService/Allocate",
-        data={"service": {"namespace": "demo", "name": "web", "ipFamilies": ["IP_FAMILY_IPV4"],
-                          "sharingKey": "k", "ports": [{"protocol": "PROTOCOL_TCP", "port": 80}]}},
-    ))
+    reply = json.loads(
+        grpcurl(
+            address,
+            "metallb.ipam.v1.IPAMService/Allocate",
+            data={
+                "service": {
+                    "namespace": "demo",
+                    "name": "web",
+                    "ipFamilies": ["IP_FAMILY_IPV4"],
+                    "sharingKey": "k",
+                    "ports": [{"protocol": "PROTOCOL_TCP", "port": 80}],
+                }
+            },
+        )
+    )
     assert reply["allocation"]["ips"] == ["198.51.100.7"]
     assert reply["allocation"]["pool"] == "default"
 
@@ -108,9 +125,9 @@ def test_readme_grpcurl_example_works_as_written(
     commands = _readme_grpcurl_commands()
     assert len(commands) >= 5
     outputs = []
-    for cmd in commands:
-        cmd = [require_binary("grpcurl"), *[address if a == "127.0.0.1:50051" else a
-                                            for a in cmd[1:]]]
+    for readme_cmd in commands:
+        args = [address if a == "127.0.0.1:50051" else a for a in readme_cmd[1:]]
+        cmd = [require_binary("grpcurl"), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
         assert proc.returncode == 0, (cmd, proc.stderr)
         outputs.append(proc.stdout)
@@ -123,9 +140,7 @@ def test_readme_grpcurl_example_works_as_written(
 def test_sigterm_reports_not_serving_then_exits_cleanly(
     ipam_process: tuple[subprocess.Popen[str], str, str],
 ) -> None:
-    proc, address, metrics = ipam_process
-    import urllib.request
-
+    proc, _, metrics = ipam_process
     body = urllib.request.urlopen(f"http://{metrics}/metrics", timeout=5).read().decode()
     assert "metallb_grpc_server_handled" in body
     proc.send_signal(signal.SIGTERM)
@@ -138,8 +153,9 @@ def test_cli_help_and_bad_listen() -> None:
     exe = require_binary("metallb-grpc")
     out = subprocess.run([exe, "ipam", "--help"], capture_output=True, text=True, check=True)
     assert "--listen" in out.stdout and "unix:/path" in out.stdout
-    bad = subprocess.run([exe, "ipam", "--listen", "nonsense"], capture_output=True, text=True,
-                         check=False)
+    bad = subprocess.run(
+        [exe, "ipam", "--listen", "nonsense"], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2
     assert "expected HOST:PORT or unix:/path" in bad.stderr
 
@@ -147,6 +163,9 @@ def test_cli_help_and_bad_listen() -> None:
 def test_module_entry_point_matches_console_script() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "metallb_grpc.cli", "--help"],
-        capture_output=True, text=True, check=True, cwd=Path(os.sep),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(os.sep),
     )
     assert "ipam" in out.stdout

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from metallb_grpc.labels import LabelSelector
 from services.ipam.core.addresses import MAX_INT64, AddressSpace, parse_entry
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import InvalidPoolsError
 from services.ipam.core.pools import PoolSpec, ServiceAllocationSpec, parse_pools
-from metallb_grpc.labels import LabelSelector
 from tests.ipam.helpers import pool, svc
 
 
@@ -68,23 +68,43 @@ from tests.ipam.helpers import pool, svc
         ),
         (
             [PoolSpec("b", ("10.20.30.40/24",)), PoolSpec("a", ("10.20.30.0/24",))],
-            'CIDR "10.20.30.0/24" in pool "b" overlaps with already defined CIDR '
-            '"10.20.30.0/24"',
+            'CIDR "10.20.30.0/24" in pool "b" overlaps with already defined CIDR "10.20.30.0/24"',
         ),
         (
-            [PoolSpec("p", ("1.2.3.0/24",), service_allocation=ServiceAllocationSpec(
-                namespaces=("a", "a")))],
+            [
+                PoolSpec(
+                    "p",
+                    ("1.2.3.0/24",),
+                    service_allocation=ServiceAllocationSpec(namespaces=("a", "a")),
+                )
+            ],
             "parsing address pool p: duplicate definition in namespaces field",
         ),
         (
-            [PoolSpec("p", ("1.2.3.0/24",), service_allocation=ServiceAllocationSpec(
-                service_selectors=(LabelSelector.build({"a": "b"}),
-                                   LabelSelector.build({"a": "b"}))))],
+            [
+                PoolSpec(
+                    "p",
+                    ("1.2.3.0/24",),
+                    service_allocation=ServiceAllocationSpec(
+                        service_selectors=(
+                            LabelSelector.build({"a": "b"}),
+                            LabelSelector.build({"a": "b"}),
+                        )
+                    ),
+                )
+            ],
             'parsing address pool p: duplicate definition of serviceSelectors "a=b"',
         ),
         (
-            [PoolSpec("p", ("1.2.3.0/24",), service_allocation=ServiceAllocationSpec(
-                namespace_selectors=(LabelSelector.build(None, [("k", "In", ["x", "x"])]),)))],
+            [
+                PoolSpec(
+                    "p",
+                    ("1.2.3.0/24",),
+                    service_allocation=ServiceAllocationSpec(
+                        namespace_selectors=(LabelSelector.build(None, [("k", "In", ["x", "x"])]),)
+                    ),
+                )
+            ],
             "parsing address pool p: duplicate definition of match expression value in label "
             'selector "k in (x,x)"',
         ),
@@ -100,7 +120,9 @@ def test_invalid_pools_carry_metallb_text(specs: list[PoolSpec], text: str) -> N
 def test_host_bits_allowed_and_ranges_summarised() -> None:
     assert [str(n) for n in parse_entry("10.20.30.40/24")] == ["10.20.30.0/24"]
     assert [str(n) for n in parse_entry(" 3.3.3.2 - 3.3.3.9 ")] == [
-        "3.3.3.2/31", "3.3.3.4/30", "3.3.3.8/31"
+        "3.3.3.2/31",
+        "3.3.3.4/30",
+        "3.3.3.8/31",
     ]
 
 
@@ -147,10 +169,7 @@ def test_in_use_counts_distinct_addresses_per_family() -> None:
 def test_ranks_enumerate_exactly_the_usable_addresses(prefix: int, base: int, avoid: bool) -> None:
     network = ipaddress.IPv4Network((base, prefix), strict=False)
     space = AddressSpace.of(network, avoid)
-    usable = [
-        int(ip) for ip in network
-        if not (avoid and int(ip) & 0xFF in (0, 255))
-    ]
+    usable = [int(ip) for ip in network if not (avoid and int(ip) & 0xFF in (0, 255))]
     assert space.usable_count == len(usable)
     for rank, value in enumerate(usable):
         assert space.rank(value) == rank
