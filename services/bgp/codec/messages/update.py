@@ -1,0 +1,102 @@
+"""UPDATE (RFC 4271 §4.3): Withdrawn Routes Length (2), Withdrawn Routes, Total Path Attribute
+Length (2), Path Attributes, NLRI (the rest).
+
+Classic Withdrawn Routes and NLRI are IPv4 unicast; other families travel in MP_REACH_NLRI /
+MP_UNREACH_NLRI attributes (RFC 4760). Checks, RFC 4271 §6.3: the two length fields must fit in
+the message (Malformed Attribute List); the attribute list rules in attributes/__init__.py; a
+prefix that is syntactically wrong is an Invalid Network Field; if the UPDATE announces routes,
+ORIGIN and AS_PATH must be present, and NEXT_HOP too when the classic NLRI field is non-empty
+(RFC 4760 §3 lifts it for MP_REACH-only updates): Missing Well-known Attribute, data = its type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import ClassVar, Self, cast
+
+from ..attributes import (
+    AsPath,
+    MpReachNlri,
+    NextHop,
+    Origin,
+    PathAttribute,
+    decode_attribute_list,
+    encode_attributes,
+    find,
+)
+from ..attributes.base import AttrType
+from ..errors import BGPEncodeError, UpdateSubcode, update_error
+from ..header import MessageType
+from ..negotiated import AFI, Negotiated
+from ..prefixes import decode_prefixes, encode_prefixes
+from .base import Message
+
+
+def _invalid_network(why: str) -> Exception:
+    return update_error(UpdateSubcode.INVALID_NETWORK_FIELD, b"", why)
+
+
+@dataclass(frozen=True)
+class Update(Message):
+    TYPE: ClassVar[MessageType] = MessageType.UPDATE
+    withdrawn: tuple[IPv4Network, ...] = ()
+    attributes: tuple[PathAttribute, ...] = ()
+    nlri: tuple[IPv4Network, ...] = ()
+    #: Attribute types sent with Extended Length although their value is short (FRR does this
+    #: for AS_PATH, FRR and BIRD for MP_REACH_NLRI). A wire detail kept only so that a received
+    #: UPDATE re-encodes to the same bytes; not part of equality.
+    extended_length: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
+
+    def encode_body(self, ctx: Negotiated) -> bytes:
+        withdrawn = encode_prefixes(list(self.withdrawn), AFI.IPV4)
+        attrs = encode_attributes(self.attributes, ctx, self.extended_length)
+        if len(withdrawn) > 0xFFFF or len(attrs) > 0xFFFF:
+            raise BGPEncodeError("UPDATE field too long")
+        return (
+            len(withdrawn).to_bytes(2, "big")
+            + withdrawn
+            + len(attrs).to_bytes(2, "big")
+            + attrs
+            + encode_prefixes(list(self.nlri), AFI.IPV4)
+        )
+
+    @classmethod
+    def decode_body(cls, body: bytes, ctx: Negotiated) -> Self:
+        malformed = UpdateSubcode.MALFORMED_ATTRIBUTE_LIST
+        if len(body) < 4:
+            raise update_error(malformed, b"", f"UPDATE body of {len(body)} < 4 octets")
+        wlen = int.from_bytes(body[0:2], "big")
+        if 2 + wlen + 2 > len(body):  # §6.3: Withdrawn Routes Length too large
+            raise update_error(malformed, b"", f"withdrawn routes length {wlen}")
+        withdrawn = decode_prefixes(body[2 : 2 + wlen], AFI.IPV4, _invalid_network)
+        alen = int.from_bytes(body[2 + wlen : 4 + wlen], "big")
+        if 4 + wlen + alen > len(body):  # §6.3: Total Attribute Length too large
+            raise update_error(malformed, b"", f"total path attribute length {alen}")
+        attributes, extended = decode_attribute_list(body[4 + wlen : 4 + wlen + alen], ctx)
+        nlri = decode_prefixes(body[4 + wlen + alen :], AFI.IPV4, _invalid_network)
+        update = cls(
+            cast(tuple[IPv4Network, ...], withdrawn),
+            attributes,
+            cast(tuple[IPv4Network, ...], nlri),
+            extended,
+        )
+        update.check_mandatory()
+        return update
+
+    def check_mandatory(self) -> None:
+        """§6.3 / RFC 4760 §3: well-known mandatory attributes of an UPDATE with routes."""
+        announces = bool(self.nlri) or find(self.attributes, MpReachNlri) is not None
+        if not announces:
+            return
+        required: list[tuple[int, type[PathAttribute]]] = [
+            (AttrType.ORIGIN, Origin),
+            (AttrType.AS_PATH, AsPath),
+        ]
+        if self.nlri:
+            required.append((AttrType.NEXT_HOP, NextHop))
+        for code, kind in required:
+            if find(self.attributes, kind) is None:
+                raise update_error(
+                    UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE, bytes([code]), f"no type {code}"
+                )

@@ -1,0 +1,62 @@
+"""NLRI prefixes: <length in bits, the fewest octets that hold them> (RFC 4271 §4.3, RFC 4760 §5).
+
+Theory of operation: one length octet, then ceil(length / 8) octets of address; the trailing
+bits of the last octet are irrelevant (RFC 4271 §4.3) and are cleared on decode, so decoding is
+total over well-formed input and encoding is canonical. What error a bad prefix becomes depends
+on where it sits (Invalid Network Field in the NLRI field, Optional Attribute Error inside
+MP_REACH_NLRI), so the caller passes the exception to raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from .errors import BGPEncodeError
+from .negotiated import AFI
+
+Prefix = IPv4Network | IPv6Network
+
+
+def prefix_size(prefix: Prefix) -> int:
+    """Octets `prefix` takes on the wire."""
+    return 1 + (prefix.prefixlen + 7) // 8
+
+
+def encode_prefix(prefix: Prefix) -> bytes:
+    octets = (prefix.prefixlen + 7) // 8
+    return bytes([prefix.prefixlen]) + prefix.network_address.packed[:octets]
+
+
+def encode_prefixes(prefixes: tuple[Prefix, ...] | list[Prefix], afi: int) -> bytes:
+    want = IPv4Network if afi == AFI.IPV4 else IPv6Network
+    out = bytearray()
+    for prefix in prefixes:
+        if not isinstance(prefix, want):
+            raise BGPEncodeError(f"{prefix} is not an AFI {afi} prefix")
+        out += encode_prefix(prefix)
+    return bytes(out)
+
+
+def decode_prefixes(data: bytes, afi: int, error: Callable[[str], Exception]) -> tuple[Prefix, ...]:
+    """All prefixes in `data` (a whole NLRI / withdrawn routes field) for `afi`."""
+    width = 4 if afi == AFI.IPV4 else 16
+    out: list[Prefix] = []
+    pos = 0
+    while pos < len(data):
+        bits = data[pos]
+        octets = (bits + 7) // 8
+        if bits > width * 8:
+            raise error(f"prefix length {bits} exceeds {width * 8}")
+        if pos + 1 + octets > len(data):
+            raise error("prefix runs past the end of its field")
+        raw = bytearray(data[pos + 1 : pos + 1 + octets])
+        if bits % 8:
+            raw[-1] &= (0xFF << (8 - bits % 8)) & 0xFF  # trailing bits are irrelevant (§4.3)
+        addr = bytes(raw) + bytes(width - octets)
+        if width == 4:
+            out.append(IPv4Network((IPv4Address(addr), bits)))
+        else:
+            out.append(IPv6Network((IPv6Address(addr), bits)))
+        pos += 1 + octets
+    return tuple(out)
