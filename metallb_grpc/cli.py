@@ -1,4 +1,8 @@
-"""The `metallb-grpc` command: one subcommand per server."""
+"""The `metallb-grpc` command: one subcommand per server.
+
+Default gRPC ports: ipam 50051, bgp 50052, bfd 50053, l2 50054; metrics on 9120 + the same
+offset. Each service describes its subcommand in `services/<name>/main.py` (a `ServiceCommand`).
+"""
 
 import argparse
 import asyncio
@@ -8,13 +12,12 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
+from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.runtime import tune_gc
 from metallb_grpc.server import Server, parse_host_port, parse_listen, run_until_signalled
-from services.ipam.service import ipam_binding
+from services.ipam.main import COMMAND as IPAM
 
-# Default gRPC ports: ipam 50051, bgp 50052, bfd 50053, l2 50054. Metrics: 9120 + the same offset.
-DEFAULT_LISTEN = {"ipam": "127.0.0.1:50051"}
-DEFAULT_METRICS = {"ipam": "127.0.0.1:9121"}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM,)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -36,46 +39,42 @@ def _metrics(value: str) -> str:
     return value
 
 
-def _add_server_options(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument(
-        "--listen",
-        type=_listen,
-        default=DEFAULT_LISTEN[name],
-        help="gRPC address: HOST:PORT or unix:/path (default %(default)s)",
-    )
-    parser.add_argument(
-        "--metrics-listen",
-        type=_metrics,
-        default=DEFAULT_METRICS[name],
-        help="Prometheus metrics HOST:PORT; empty disables (default %(default)s)",
-    )
-    parser.add_argument(
-        "--grace",
-        type=float,
-        default=5.0,
-        help="seconds to drain calls on SIGTERM (default %(default)s)",
-    )
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metallb-grpc",
         description="MetalLB's load balancer for bare-metal Kubernetes, as gRPC services.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ipam = sub.add_parser(
-        "ipam",
-        help="the IPAM service (metallb.ipam.v1.IPAMService): MetalLB's address allocator",
-        description="Serve metallb.ipam.v1.IPAMService.",
-    )
-    _add_server_options(ipam, "ipam")
+    for command in COMMANDS.values():
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        p.add_argument(
+            "--listen",
+            type=_listen,
+            default=command.default_listen,
+            help="gRPC address: HOST:PORT or unix:/path (default %(default)s)",
+        )
+        p.add_argument(
+            "--metrics-listen",
+            type=_metrics,
+            default=command.default_metrics,
+            help="Prometheus metrics HOST:PORT; empty disables (default %(default)s)",
+        )
+        p.add_argument(
+            "--grace",
+            type=float,
+            default=5.0,
+            help="seconds to drain calls on SIGTERM (default %(default)s)",
+        )
+        p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+        if command.add_arguments is not None:
+            command.add_arguments(p)
     return parser
 
 
-async def _serve_ipam(args: argparse.Namespace) -> None:
+async def _serve(command: ServiceCommand, args: argparse.Namespace) -> None:
     registry = CollectorRegistry()
-    server = Server([ipam_binding(registry)], args.listen, registry=registry, grace=args.grace)
+    bindings = command.bindings(args, registry)
+    server = Server(bindings, args.listen, registry=registry, grace=args.grace)
     await run_until_signalled(server, args.metrics_listen)
 
 
@@ -87,8 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tune_gc()
     try:
-        if args.command == "ipam":
-            asyncio.run(_serve_ipam(args))
+        asyncio.run(_serve(COMMANDS[args.command], args))
     except OSError as err:
         print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
         return 1
