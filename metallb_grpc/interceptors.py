@@ -97,6 +97,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             ["method", "code"],
             registry=registry,
         )
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _observe(self, method: str, context: grpc.aio.ServicerContext, start: float) -> None:
         code = context.code()
@@ -115,4 +116,10 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        return _wrap_handler(handler, handler_call_details.method, self._observe)
+        # Handlers are fixed per method: wrap each once, not on every call.
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            cached = (handler, _wrap_handler(handler, method, self._observe))
+            self._wrapped[method] = cached
+        return cached[1]

@@ -218,6 +218,7 @@ def test_health_reflection_and_graceful_stop(arun: Callable[..., Any]) -> None:
             stopping = asyncio.ensure_future(server.stop())
             assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
             await stopping
+            watch.cancel()
 
     arun(scenario())
 

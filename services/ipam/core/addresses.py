@@ -1,81 +1,18 @@
-"""Pool address entries: MetalLB's CIDR and range parsing, buggy IPs, and usable-address ranks.
+"""Usable-address ranks inside a pool's CIDRs, and MetalLB's pool counting.
 
-Theory of operation. A pool entry is a CIDR (`10.0.0.0/24`, host bits allowed as Go's
-`net.ParseCIDR` allows them) or a range (`10.0.0.10 - 10.0.0.20`, ends trimmed) that is summarised
-into the fewest CIDRs. Each CIDR becomes an `AddressSpace`: an inclusive integer interval plus the
-rule that says which of its addresses are usable (all of them, or, with avoidBuggyIPs, all IPv4
-addresses but the ones ending in .0 and .255). The space gives every usable address a rank
-(0, 1, 2, ... in address order) and back, in O(1), so the allocator can find the lowest free
+Theory of operation. Each CIDR of a pool becomes an `AddressSpace`: an inclusive integer interval
+plus the rule that says which of its addresses are usable (all of them, or, with avoidBuggyIPs,
+all IPv4 addresses but the ones ending in .0 and .255). The space gives every usable address a
+rank (0, 1, 2, ... in address order) and back, in O(1), so the allocator can find the lowest free
 address with a binary search over the sorted in-use addresses, never walking the pool.
 """
 
 import ipaddress
 from dataclasses import dataclass
 
-from metallb_grpc.gotext import quote
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from metallb_grpc.addresses import IPAddress, IPNetwork, is_buggy
 
 MAX_INT64 = (1 << 63) - 1
-
-
-class AddressParseError(ValueError):
-    """An entry MetalLB's `ParseCIDR` rejects; the text is MetalLB's."""
-
-
-def parse_ip(text: str) -> IPAddress:
-    """Go's `net.ParseIP` for the forms Kubernetes users write (no zones, no leading zeros)."""
-    if "%" in text:
-        raise ValueError(text)
-    return ipaddress.ip_address(text)
-
-
-def is_buggy(ip: IPAddress) -> bool:
-    """IPv4 addresses ending in .0 or .255 confuse some CPE firmwares (MetalLB §1.5)."""
-    return ip.version == 4 and int(ip) & 0xFF in (0, 0xFF)
-
-
-def _parse_cidr(entry: str) -> list[IPNetwork]:
-    # Go's net.ParseCIDR: a "/" is required, surrounding space is not trimmed.
-    addr, slash, prefix = entry.partition("/")
-    if not slash or not prefix.isdigit() or addr != addr.strip() or not addr:
-        raise AddressParseError(f"invalid CIDR {quote(entry)}")
-    try:
-        parse_ip(addr)
-        return [ipaddress.ip_network(entry, strict=False)]
-    except ValueError:
-        raise AddressParseError(f"invalid CIDR {quote(entry)}") from None
-
-
-def _parse_range(entry: str) -> list[IPNetwork]:
-    first, _, last = entry.partition("-")
-    try:
-        start = parse_ip(first.strip())
-    except ValueError:
-        raise AddressParseError(
-            f"invalid IP range {quote(entry)}: invalid start IP {quote(first)}"
-        ) from None
-    try:
-        end = parse_ip(last.strip())
-    except ValueError:
-        raise AddressParseError(
-            f"invalid IP range {quote(entry)}: invalid end IP {quote(last)}"
-        ) from None
-    if start.version != end.version:
-        # Go summarises a mixed-family range to nothing; we refuse it (docs/ipam.md).
-        raise AddressParseError(f"invalid IP range {quote(entry)}")
-    if int(start) > int(end):
-        raise AddressParseError(
-            f"invalid IP range {quote(entry)}: start IP {quote(start)} is after the end IP "
-            f"{quote(end)}"
-        )
-    return list(ipaddress.summarize_address_range(start, end))
-
-
-def parse_entry(entry: str) -> list[IPNetwork]:
-    """One `spec.addresses` entry to its CIDRs, in address order (MetalLB's `ParseCIDR`)."""
-    return _parse_range(entry) if "-" in entry else _parse_cidr(entry)
 
 
 @dataclass(frozen=True, slots=True)

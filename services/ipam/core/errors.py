@@ -8,10 +8,18 @@ from metallb_grpc.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
+from metallb_grpc.pools import InvalidPoolsError
 
-
-class InvalidPoolsError(InvalidArgumentError):
-    """The pool set does not parse (MetalLB's `config.For` pool rules)."""
+__all__ = [
+    "AddressInUseError",
+    "InvalidPoolsError",
+    "InvalidServiceError",
+    "NoAllocationError",
+    "NotAllowedError",
+    "PoolExhaustedError",
+    "RestoreInProgressError",
+    "UnknownPoolError",
+]
 
 
 class InvalidServiceError(InvalidArgumentError):
