@@ -1,0 +1,1 @@
+"""The gateway's configuration: metallb.io custom resources to one validated `Config`."""
