@@ -8,7 +8,9 @@ Figures (each run in a fresh process so its peak RSS is its own):
 - unary Allocate calls per second over loopback gRPC from one client, against a separate
   `metallb-grpc ipam` process: one call at a time, and 64 calls in flight (target >= 3,000/s);
 - the reference MetalLB's algorithm names: a linear lowest-first scan, reimplemented naively here
-  and timed against ours on a /22, where it still finishes (MetalLB is O(n^2) to fill a pool).
+  and timed against ours on a /22, where it still finishes (MetalLB is O(n^2) to fill a pool);
+- the ceiling of the gRPC framework itself on this machine: the same client against a grpc.aio
+  server whose Allocate does nothing, so the share of the time that is ours is visible.
 """
 
 import argparse
@@ -87,7 +89,7 @@ def one_naive() -> None:
     print(f"ipam_fill_slash22_speedup_vs_metallb_scan {naive / ours:.1f} ratio")
 
 
-async def _grpc_rates(address: str) -> None:
+async def _grpc_rates(address: str, prefix: str = "ipam_grpc_allocate") -> None:
     import grpc  # noqa: PLC0415
 
     from metallb.common.v1 import common_pb2  # noqa: PLC0415
@@ -123,24 +125,49 @@ async def _grpc_rates(address: str) -> None:
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(in_flight)))
         pipelined = n / (time.perf_counter() - start)
-    print(f"ipam_grpc_allocate_sequential_rate {sequential:.0f} calls/s")
-    print(f"ipam_grpc_allocate_pipelined_rate {pipelined:.0f} calls/s")
+    print(f"{prefix}_sequential_rate {sequential:.0f} calls/s")
+    print(f"{prefix}_pipelined_rate {pipelined:.0f} calls/s")
+
+
+def serve_empty() -> None:
+    """A grpc.aio server answering every IPAM call with an empty response (the ceiling)."""
+    import grpc  # noqa: PLC0415
+
+    from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc  # noqa: PLC0415
+
+    class Empty(ipam_pb2_grpc.IPAMServiceServicer):
+        async def SetPools(self, request: object, context: object) -> object:  # noqa: N802
+            return ipam_pb2.SetPoolsResponse()
+
+        async def RestoreAllocations(self, request: object, context: object) -> object:  # noqa: N802
+            return ipam_pb2.RestoreAllocationsResponse()
+
+        async def Allocate(self, request: object, context: object) -> object:  # noqa: N802
+            return ipam_pb2.AllocateResponse()
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(Empty(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(f"serving empty on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(main())
 
 
 def one_grpc() -> None:
+    cli = [sys.executable, "-m", "metallb_grpc.cli", "ipam", "--listen", "127.0.0.1:0"]
+    _measure_server([*cli, "--metrics-listen", ""], "ipam_grpc_allocate")
+
+
+def one_ceiling() -> None:
+    _measure_server([sys.executable, __file__, "--serve-empty"], "grpc_aio_empty_allocate")
+
+
+def _measure_server(command: list[str], prefix: str) -> None:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "metallb_grpc.cli",
-            "ipam",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "",
-            "--log-level",
-            "info",
-        ],
+        command,
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
@@ -156,35 +183,51 @@ def one_grpc() -> None:
                 break
         if not address:
             raise SystemExit("ipam server did not start")
-        asyncio.run(_grpc_rates(address))
+        asyncio.run(_grpc_rates(address, prefix))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-ONES = {"fill16": one_fill16, "v6": one_v6, "naive": one_naive, "grpc": one_grpc}
+ONES = {
+    "fill16": one_fill16,
+    "v6": one_v6,
+    "naive": one_naive,
+    "grpc": one_grpc,
+    "ceiling": one_ceiling,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--one", choices=sorted(ONES))
+    parser.add_argument("--serve-empty", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_empty:
+        serve_empty()
+        return
     if args.one:
         ONES[args.one]()
         return
-    for name in ("fill16", "v6", "naive", "grpc"):
+    rates: dict[str, float] = {}
+    for name in ("fill16", "v6", "naive", "grpc", "ceiling"):
         out = subprocess.run(
             [sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True
         ).stdout
         for line in out.splitlines():
             print(line)
             metric, value, _ = line.split()
+            rates[metric] = float(value)
             if metric in TARGETS:
                 target, kind = TARGETS[metric]
                 ratio = float(value) / target
                 verdict = "met" if (ratio <= 1 if kind == "max" else ratio >= 1) else "MISSED"
                 print(f"{metric}_vs_target {ratio:.2f} ratio ({kind} {target:g}: {verdict})")
         sys.stdout.flush()
+    ours = rates.get("ipam_grpc_allocate_pipelined_rate")
+    ceiling = rates.get("grpc_aio_empty_allocate_pipelined_rate")
+    if ours and ceiling:
+        print(f"ipam_grpc_allocate_pipelined_vs_empty_grpc_aio_server {ours / ceiling:.2f} ratio")
 
 
 if __name__ == "__main__":
