@@ -1,0 +1,1 @@
+"""The controller role: MetalLB's controller (allocation and Service status), over the IPAM API."""
