@@ -6,18 +6,30 @@ offset. Each service describes its subcommand in `services/<name>/main.py` (a `S
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
+import grpc
 from prometheus_client import CollectorRegistry
 
+from gateway.controller.ipam_client import GrpcIpam
+from gateway.manifests import ManifestError, load
+from gateway.reconcile import reconcile_once
+from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.runtime import tune_gc
 from metallb_grpc.server import Server, parse_host_port, parse_listen, run_until_signalled
+from services.bfd.main import COMMAND as BFD
+from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
+from services.ipam.service import ipam_binding
+from services.l2.main import COMMAND as L2
 
-COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM,)}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, BFD, L2)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -68,7 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
         if command.add_arguments is not None:
             command.add_arguments(p)
+    rec = sub.add_parser(
+        "reconcile",
+        help="one pass over a manifests folder: print what would be allocated and announced",
+        description="Run one reconcile pass over a folder of manifests with an in-process IPAM "
+        "and print the result; writes nothing. Exit status 0 when the configuration is valid, "
+        "1 when it is not.",
+    )
+    rec.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
+    rec.add_argument("--node", help="also compute this node's L2 and BGP announcements")
+    rec.add_argument("--output", choices=["json"], default="json")
+    rec.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
+    rec.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
     return parser
+
+
+async def _reconcile(args: argparse.Namespace) -> int:
+    snapshot = load(args.manifests)
+    registry = CollectorRegistry()
+    with tempfile.TemporaryDirectory(prefix="metallb-grpc-") as tmp:
+        server = Server([ipam_binding(registry)], f"unix:{tmp}/ipam.sock", registry=registry)
+        address = await server.start()
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+                valid, report = await reconcile_once(snapshot, ipam, args.node, args.lb_class)
+        finally:
+            await server.stop()
+    print(json.dumps(report, indent=2))
+    return 0 if valid else 1
 
 
 async def _serve(command: ServiceCommand, args: argparse.Namespace) -> None:
@@ -86,7 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tune_gc()
     try:
+        if args.command == "reconcile":
+            return asyncio.run(_reconcile(args))
         asyncio.run(_serve(COMMANDS[args.command], args))
+    except ManifestError as err:
+        print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
+        return 2
     except OSError as err:
         print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
         return 1

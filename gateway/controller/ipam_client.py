@@ -1,6 +1,7 @@
 """`IpamPort` over the `metallb.ipam.v1` gRPC stub."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import grpc
 
@@ -58,8 +59,60 @@ class GrpcIpam:
         assert isinstance(reply, ipam_pb2.AllocateAdditionalFamilyResponse)
         return reply.allocation
 
+    async def set_pools(self, pools: Sequence[ipam_pb2.Pool]) -> ipam_pb2.SetPoolsResponse:
+        reply = await self._call(self._stub.SetPools, ipam_pb2.SetPoolsRequest(pools=pools))
+        assert isinstance(reply, ipam_pb2.SetPoolsResponse)
+        return reply
+
+    async def restore(
+        self, restorations: Sequence[ipam_pb2.Restoration], complete: bool
+    ) -> ipam_pb2.RestoreAllocationsResponse:
+        reply = await self._call(
+            self._stub.RestoreAllocations,
+            ipam_pb2.RestoreAllocationsRequest(restorations=restorations, complete=complete),
+        )
+        assert isinstance(reply, ipam_pb2.RestoreAllocationsResponse)
+        return reply
+
     async def release(self, namespace: str, name: str) -> None:
         await self._call(
             self._stub.Release,
             ipam_pb2.ReleaseRequest(service=common_pb2.ServiceKey(namespace=namespace, name=name)),
         )
+
+
+def pool_to_proto(obj: Mapping[str, Any]) -> ipam_pb2.Pool:
+    """An IPAddressPool CR (Kubernetes JSON) as `metallb.ipam.v1.Pool`."""
+    spec = obj.get("spec") or {}
+    pool = ipam_pb2.Pool(
+        name=str((obj.get("metadata") or {}).get("name") or ""),
+        addresses=[str(a) for a in spec.get("addresses") or []],
+        avoid_buggy_ips=bool(spec.get("avoidBuggyIPs")),
+    )
+    if spec.get("autoAssign") is not None:
+        pool.auto_assign = bool(spec["autoAssign"])
+    sa = spec.get("serviceAllocation")
+    if isinstance(sa, Mapping):
+        pool.service_allocation.CopyFrom(
+            ipam_pb2.ServiceAllocation(
+                priority=int(sa.get("priority") or 0),
+                namespaces=[str(n) for n in sa.get("namespaces") or []],
+                namespace_selectors=[_selector(s) for s in sa.get("namespaceSelectors") or []],
+                service_selectors=[_selector(s) for s in sa.get("serviceSelectors") or []],
+            )
+        )
+    return pool
+
+
+def _selector(raw: Mapping[str, Any]) -> common_pb2.LabelSelector:
+    return common_pb2.LabelSelector(
+        match_labels={str(k): str(v) for k, v in (raw.get("matchLabels") or {}).items()},
+        match_expressions=[
+            common_pb2.LabelSelectorRequirement(
+                key=str(e.get("key") or ""),
+                operator=str(e.get("operator") or ""),
+                values=[str(v) for v in e.get("values") or []],
+            )
+            for e in raw.get("matchExpressions") or []
+        ],
+    )

@@ -1,0 +1,59 @@
+"""The embedded default source: a folder of the YAML a user would `kubectl apply`.
+
+Every `*.yaml`/`*.yml`/`*.json` file below the folder is read (multi-document YAML allowed, `List`
+objects flattened); hidden folders are skipped, so the status the gateway writes (under
+`.status/`, in the same form) never feeds back into its input.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.snapshot import Obj, Snapshot
+
+STATUS_DIR = ".status"
+
+
+class ManifestError(ValueError):
+    """A file that is not valid YAML/JSON or holds something that is not a Kubernetes object."""
+
+
+def _objects(doc: Any, where: str) -> list[Obj]:
+    if doc is None:
+        return []
+    if not isinstance(doc, dict) or "kind" not in doc:
+        raise ManifestError(f"{where}: not a Kubernetes object (no kind)")
+    if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+        return [o for item in doc["items"] for o in _objects(item, where)]
+    meta = doc.get("metadata") or {}
+    if not meta.get("name"):
+        raise ManifestError(f"{where}: {doc['kind']} has no metadata.name")
+    if doc["kind"] in ("Service", "EndpointSlice", "Secret") and not meta.get("namespace"):
+        doc = {**doc, "metadata": {**meta, "namespace": "default"}}
+    return [doc]
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in (".yaml", ".yml", ".json")
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def load(folder: Path, namespace: str = "metallb-system") -> Snapshot:
+    snap = Snapshot(namespace=namespace)
+    for path in manifest_files(folder):
+        text = path.read_text()
+        try:
+            docs = [json.loads(text)] if path.suffix == ".json" else list(yaml.safe_load_all(text))
+        except (yaml.YAMLError, json.JSONDecodeError) as err:
+            raise ManifestError(f"{path}: {err}") from None
+        for i, doc in enumerate(docs):
+            for obj in _objects(doc, f"{path}#{i}"):
+                snap.add(obj)
+    return snap

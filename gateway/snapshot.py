@@ -1,0 +1,79 @@
+"""One consistent view of the cluster objects the gateway reads, whatever their source.
+
+Both sources (the Kubernetes API and a folder of manifests) fill a `Snapshot`: plain Kubernetes
+JSON objects by kind. Converting it to the configuration inputs is pure.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.model import Node
+from gateway.config.resources import ClusterResources
+
+Obj = Mapping[str, Any]
+
+# kind -> ClusterResources attribute, for the metallb.io kinds.
+METALLB_KINDS = {
+    "IPAddressPool": "pools",
+    "BGPPeer": "peers",
+    "BFDProfile": "bfd_profiles",
+    "BGPAdvertisement": "bgp_advertisements",
+    "L2Advertisement": "l2_advertisements",
+    "Community": "communities",
+}
+CORE_KINDS = ("Service", "Namespace", "Node", "EndpointSlice", "Secret")
+
+
+def key_of(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace") or ""
+    return f"{ns}/{meta.get('name', '')}" if ns else str(meta.get("name", ""))
+
+
+@dataclass
+class Snapshot:
+    objects: dict[str, dict[str, Obj]] = field(default_factory=dict)  # kind -> key -> object
+    namespace: str = "metallb-system"
+
+    def add(self, obj: Obj) -> None:
+        self.objects.setdefault(str(obj.get("kind", "")), {})[key_of(obj)] = obj
+
+    def of(self, kind: str) -> list[Obj]:
+        return [self.objects.get(kind, {})[k] for k in sorted(self.objects.get(kind, {}))]
+
+    def nodes(self) -> list[Node]:
+        out = []
+        for obj in self.of("Node"):
+            meta = obj.get("metadata") or {}
+            conditions = (obj.get("status") or {}).get("conditions") or []
+            unavailable = any(
+                c.get("type") == "NetworkUnavailable" and c.get("status") == "True"
+                for c in conditions
+            )
+            out.append(Node(str(meta.get("name")), dict(meta.get("labels") or {}), unavailable))
+        return out
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        obj = self.objects.get("Namespace", {}).get(namespace)
+        return dict(((obj or {}).get("metadata") or {}).get("labels") or {})
+
+    def cluster_resources(self) -> ClusterResources:
+        res = ClusterResources(nodes=self.nodes(), namespace=self.namespace)
+        for kind, attr in METALLB_KINDS.items():
+            getattr(res, attr).extend(self.of(kind))
+        res.secrets = {
+            str((s.get("metadata") or {}).get("name")): s
+            for s in self.of("Secret")
+            if (s.get("metadata") or {}).get("namespace", self.namespace) == self.namespace
+        }
+        return res
+
+    def endpoint_slices_for(self, namespace: str, service: str) -> Iterable[Obj]:
+        for obj in self.of("EndpointSlice"):
+            meta = obj.get("metadata") or {}
+            if (
+                meta.get("namespace", "default") == namespace
+                and (meta.get("labels") or {}).get("kubernetes.io/service-name") == service
+            ):
+                yield obj
