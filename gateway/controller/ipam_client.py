@@ -74,6 +74,20 @@ class GrpcIpam:
         assert isinstance(reply, ipam_pb2.RestoreAllocationsResponse)
         return reply
 
+    async def status(self) -> ipam_pb2.GetStatusResponse:
+        reply = await self._call(self._stub.GetStatus, ipam_pb2.GetStatusRequest())
+        assert isinstance(reply, ipam_pb2.GetStatusResponse)
+        return reply
+
+    async def release_allocation(self, namespace: str, name: str) -> bool:
+        """Release; True when the service held addresses."""
+        reply = await self._call(
+            self._stub.Release,
+            ipam_pb2.ReleaseRequest(service=common_pb2.ServiceKey(namespace=namespace, name=name)),
+        )
+        assert isinstance(reply, ipam_pb2.ReleaseResponse)
+        return reply.HasField("released")
+
     async def release(self, namespace: str, name: str) -> None:
         await self._call(
             self._stub.Release,

@@ -1,0 +1,195 @@
+"""The controller role: keep every LoadBalancer Service's address in step with the configuration.
+
+Level-triggered, one key at a time, as MetalLB's controller: a change to configuration objects
+(metallb.io kinds, Namespaces, Nodes, Secrets) re-runs every service ("reprocess all"); a Service
+change re-runs that service; deleting a service that held addresses re-runs all (pending services
+may take the freed address). Before every pass IPAM's instance id is checked: a restarted IPAM is
+first given the pools and every assignment from Service status, then allowed to allocate again.
+An invalid configuration keeps the last valid one in force (`stale`).
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gateway.config.model import Config, ConfigError
+from gateway.config.parse import parse
+from gateway.controller.converge import ConvergeResult, Event, converge, ipam_service
+from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
+from gateway.controller.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
+from gateway.snapshot import Snapshot
+from metallb.ipam.v1 import ipam_pb2
+
+log = logging.getLogger(__name__)
+
+CONFIG_KINDS = {
+    "IPAddressPool",
+    "BGPPeer",
+    "BFDProfile",
+    "BGPAdvertisement",
+    "L2Advertisement",
+    "Community",
+    "Namespace",
+    "Node",
+    "Secret",
+}
+
+
+class Source(Protocol):
+    changes: asyncio.Queue[tuple[str, str]]
+
+    def snapshot(self) -> Snapshot: ...
+
+
+class Writer(Protocol):
+    def write_service_status(
+        self, namespace: str, name: str, ingress: list[str], pool: str | None
+    ) -> bool: ...
+
+    def emit_event(self, involved: dict[str, Any], event: Event) -> None: ...
+
+
+class ControllerRole:
+    def __init__(self, source: Source, writer: Writer, ipam: GrpcIpam, lb_class: str = "") -> None:
+        self._source = source
+        self._writer = writer
+        self._ipam = ipam
+        self._lb_class = lb_class
+        self.config: Config | None = None
+        self.config_error: ConfigError | None = None
+        self._ipam_instance = ""
+        self.passes = 0
+
+    @property
+    def stale(self) -> bool:
+        return self.config_error is not None and self.config is not None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.full_pass()
+        while not stop.is_set():
+            try:
+                first = await asyncio.wait_for(self._source.changes.get(), timeout=1.0)
+            except TimeoutError:
+                if await self._ipam_restarted():
+                    await self.full_pass()
+                continue
+            batch = [first]
+            while not self._source.changes.empty():
+                batch.append(self._source.changes.get_nowait())
+            if await self._ipam_restarted() or any(k in CONFIG_KINDS for k, _ in batch):
+                await self.full_pass()
+                continue
+            keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
+            snap = self._source.snapshot()
+            for key in keys:
+                if await self._one(snap, key):
+                    await self.full_pass()
+                    break
+
+    async def _ipam_restarted(self) -> bool:
+        status = await self._ipam.status()
+        return status.instance_id != self._ipam_instance or not status.restore_complete
+
+    async def full_pass(self) -> None:
+        """Reprocess all: configuration, pools, restore if needed, then every service."""
+        self.passes += 1
+        snap = self._source.snapshot()
+        try:
+            self.config = parse(snap.cluster_resources())
+            self.config_error = None
+        except ConfigError as err:
+            self.config_error = err
+            log.error(
+                "configuration error: %s (keeping the last valid configuration)", err.describe()
+            )
+        if self.config is None:
+            return
+        await self._ipam.set_pools(
+            [
+                pool_to_proto(o)
+                for o in snap.of("IPAddressPool")
+                if o.get("metadata", {}).get("name") in self.config.pools
+            ]
+        )
+        services = self._services(snap)
+        status = await self._ipam.status()
+        if status.instance_id != self._ipam_instance or not status.restore_complete:
+            restorations = [
+                ipam_pb2.Restoration(
+                    service=ipam_service(s, snap.namespace_labels(s.namespace)),
+                    ips=s.ingress_ips,
+                )
+                for s in sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
+                if s.ingress_ips
+            ]
+            await self._ipam.restore(restorations, complete=True)
+            self._ipam_instance = status.instance_id
+            log.info(
+                "IPAM instance %s: restored %d assignments", status.instance_id, len(restorations)
+            )
+        order = sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
+        for svc in order:
+            await self._converge(snap, svc)
+
+    def _ours(self, spec: ServiceSpec) -> bool:
+        """MetalLB `filterByLoadBalancerClass`: other classes are never touched."""
+        if not self._lb_class:
+            return spec.load_balancer_class is None
+        return spec.load_balancer_class == self._lb_class
+
+    def _relevant(self, spec: ServiceSpec) -> bool:
+        """Ours, and a LoadBalancer or still carrying MetalLB state (a former LoadBalancer)."""
+        return self._ours(spec) and (
+            spec.type == "LoadBalancer"
+            or bool(spec.ingress_ips)
+            or ALLOCATED_FROM in spec.annotations
+        )
+
+    def _services(self, snap: Snapshot) -> dict[str, ServiceSpec]:
+        specs = (service_from_k8s(obj) for obj in snap.of("Service"))
+        return {spec.key: spec for spec in specs if self._relevant(spec)}
+
+    async def _one(self, snap: Snapshot, key: str) -> bool:
+        """Converge one service; True when every service must be re-run."""
+        obj = snap.objects.get("Service", {}).get(key)
+        if obj is None:
+            namespace, _, name = key.partition("/")
+            released = await self._ipam.release_allocation(namespace, name)
+            return released
+        if self.config is None:
+            return False
+        spec = service_from_k8s(obj)
+        if not self._relevant(spec):
+            return False
+        before = list(spec.ingress_ips)
+        result = await self._converge(snap, spec)
+        return bool(before) and not result.ingress
+
+    async def _converge(self, snap: Snapshot, svc: ServiceSpec) -> ConvergeResult:
+        assert self.config is not None
+        obj = snap.objects.get("Service", {}).get(svc.key) or {}
+        result = await converge(
+            svc, self._ipam, bool(self.config.pools), snap.namespace_labels(svc.namespace)
+        )
+        annotations: Mapping[str, str] = (obj.get("metadata") or {}).get("annotations") or {}
+        changed = (
+            result.ingress != list(svc.ingress_ips)
+            or annotations.get(ALLOCATED_FROM) != result.pool
+        )
+        events = list(result.events)
+        if changed:
+            events = [
+                Event("Warning", "deprecatedAnnotation", f"Service uses deprecated annotation {k}")
+                for k in svc.deprecated_annotations
+            ] + events
+            await asyncio.to_thread(
+                self._writer.write_service_status,
+                svc.namespace,
+                svc.name,
+                result.ingress,
+                result.pool,
+            )
+        for event in events:
+            await asyncio.to_thread(self._writer.emit_event, dict(obj), event)
+        return result

@@ -1,0 +1,1 @@
+"""The Kubernetes source: the official `kubernetes` client, list-then-watch, status writes."""

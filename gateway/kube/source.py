@@ -1,0 +1,121 @@
+"""The Kubernetes source: a reflector per kind feeding one `Snapshot`, with change notices.
+
+Kinds read: Services, Namespaces, Nodes, EndpointSlices (all namespaces), the Secrets of the
+MetalLB namespace (BGPPeer passwordSecret), and the metallb.io kinds of the MetalLB namespace
+(BGPPeer in v1beta2). Every change is reported as (kind, key) to an asyncio queue, in the order
+the API delivered it; the consumer handles one key at a time.
+"""
+
+import asyncio
+import copy
+import threading
+from typing import Any
+
+from kubernetes import client
+
+from gateway.kube.reflector import ListFunctions, Obj, Reflector
+from gateway.snapshot import Snapshot, key_of
+
+METALLB_GROUP = "metallb.io"
+# kind -> (version, plural)
+METALLB_RESOURCES = {
+    "IPAddressPool": ("v1beta1", "ipaddresspools"),
+    "BGPPeer": ("v1beta2", "bgppeers"),
+    "BFDProfile": ("v1beta1", "bfdprofiles"),
+    "BGPAdvertisement": ("v1beta1", "bgpadvertisements"),
+    "L2Advertisement": ("v1beta1", "l2advertisements"),
+    "Community": ("v1beta1", "communities"),
+}
+
+
+def list_functions(api: client.ApiClient, namespace: str) -> list[ListFunctions]:
+    core = client.CoreV1Api(api)
+    discovery = client.DiscoveryV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    fns = [
+        ListFunctions("Service", core.list_service_for_all_namespaces),
+        ListFunctions("Namespace", core.list_namespace),
+        ListFunctions("Node", core.list_node),
+        ListFunctions("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
+        ListFunctions("Secret", lambda **kw: core.list_namespaced_secret(namespace, **kw)),
+    ]
+    for kind, (version, plural) in METALLB_RESOURCES.items():
+
+        def crs(version: str = version, plural: str = plural, **kw: Any) -> Any:
+            return custom.list_namespaced_custom_object(
+                METALLB_GROUP, version, namespace, plural, **kw
+            )
+
+        fns.append(ListFunctions(kind, crs))
+    return fns
+
+
+class KubeSource:
+    """Keeps a `Snapshot` of the cluster current and queues (kind, key) for every change."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, *, watch_timeout: int = 300) -> None:
+        self.namespace = namespace
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot(namespace=namespace)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._reflectors = [
+            Reflector(fns, self, watch_timeout=watch_timeout)
+            for fns in list_functions(api, namespace)
+        ]
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        for reflector in self._reflectors:
+            reflector.start()
+        await asyncio.wait_for(
+            asyncio.to_thread(lambda: all(r.synced.wait(timeout) for r in self._reflectors)),
+            timeout + 1,
+        )
+
+    async def stop(self) -> None:
+        def stop_all() -> None:
+            for reflector in self._reflectors:
+                reflector.stop()
+
+        await asyncio.to_thread(stop_all)
+
+    def snapshot(self) -> Snapshot:
+        """A copy that later changes do not alter."""
+        with self._lock:
+            return Snapshot(
+                {kind: dict(objs) for kind, objs in self._snapshot.objects.items()},
+                self.namespace,
+            )
+
+    def get(self, kind: str, key: str) -> Obj | None:
+        with self._lock:
+            return self._snapshot.objects.get(kind, {}).get(key)
+
+    def _notify(self, kind: str, key: str) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.changes.put_nowait, (kind, key))
+
+    # ReflectorConsumer, called from the reflector threads.
+    def replace(self, kind: str, objects: list[Obj]) -> None:
+        fresh: dict[str, Obj] = {}
+        for item in objects:
+            obj = {**copy.deepcopy(dict(item)), "kind": kind}
+            fresh[key_of(obj)] = obj
+        with self._lock:
+            old = self._snapshot.objects.get(kind, {})
+            self._snapshot.objects[kind] = fresh
+        for key in set(old) | set(fresh):
+            if old.get(key) != fresh.get(key):
+                self._notify(kind, key)
+
+    def apply(self, kind: str, event_type: str, obj: Obj) -> None:
+        obj = {**dict(obj), "kind": kind}
+        key = key_of(obj)
+        with self._lock:
+            objs = self._snapshot.objects.setdefault(kind, {})
+            if event_type == "DELETED":
+                objs.pop(key, None)
+            else:
+                objs[key] = obj
+        self._notify(kind, key)

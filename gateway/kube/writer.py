@@ -1,0 +1,104 @@
+"""Writes to Kubernetes: Service status with the pool annotation, and Events.
+
+MetalLB writes `status.loadBalancer.ingress` and the `metallb.io/ip-allocated-from-pool`
+annotation with one status update of the full object (the status subresource keeps metadata
+changes for Services). A 409 Conflict re-reads the Service and tries again (at most 5 times).
+"""
+
+import datetime
+import json
+import logging
+import uuid
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from gateway.controller.converge import Event
+from gateway.controller.service import ALLOCATED_FROM
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "metallb-controller"
+
+
+class KubeWriter:
+    def __init__(self, api: client.ApiClient) -> None:
+        # Typed as Any: we send and read raw JSON, not the client's model classes.
+        self._core: Any = client.CoreV1Api(api)
+        self.status_writes = 0
+
+    def write_service_status(
+        self, namespace: str, name: str, ingress: list[str], pool: str | None
+    ) -> bool:
+        """Set ingress and the pool annotation; False if the Service is gone."""
+        for _ in range(5):
+            try:
+                raw = self._core.read_namespaced_service(name, namespace, _preload_content=False)
+            except ApiException as err:
+                if err.status == 404:
+                    return False
+                raise
+            obj: dict[str, Any] = json.loads(raw.data)
+            meta = obj.setdefault("metadata", {})
+            annotations = meta.get("annotations") or {}
+            if pool:
+                annotations[ALLOCATED_FROM] = pool
+            else:
+                annotations.pop(ALLOCATED_FROM, None)
+            meta["annotations"] = annotations
+            obj["status"] = {
+                "loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]} if ingress else {}
+            }
+            try:
+                self._core.replace_namespaced_service_status(
+                    name, namespace, obj, _preload_content=False
+                )
+                self.status_writes += 1
+                return True
+            except ApiException as err:
+                if err.status == 409:
+                    continue
+                if err.status == 404:
+                    return False
+                raise
+        raise RuntimeError(f"status of {namespace}/{name}: conflicts did not settle")
+
+    def emit_event(self, involved: dict[str, Any], event: Event) -> None:
+        meta = involved.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
+                "namespace": namespace,
+            },
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self._core.create_namespaced_event(namespace, body, _preload_content=False)
+        except ApiException as err:
+            log.warning(
+                "event %s for %s/%s not written: %s",
+                event.reason,
+                namespace,
+                meta.get("name"),
+                err.status,
+            )

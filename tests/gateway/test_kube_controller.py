@@ -1,0 +1,118 @@
+"""The controller role against the fake API server, through the real `kubernetes` client.
+
+Pools and Services are created as a user would; the role must write the address and the
+`metallb.io/ip-allocated-from-pool` annotation through the status subresource, emit events, keep
+every address across a restart of IPAM, and clear status when the pool goes away.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from gateway.controller.ipam_client import GrpcIpam
+from gateway.controller.role import ControllerRole
+from gateway.kube.source import KubeSource
+from gateway.kube.writer import KubeWriter
+from metallb.ipam.v1 import ipam_pb2_grpc
+from metallb_grpc.server import Server
+from services.ipam.service import ipam_binding
+from tests.fakekube import FakeKube
+
+POOL = {
+    "apiVersion": "metallb.io/v1beta1",
+    "kind": "IPAddressPool",
+    "metadata": {"name": "default", "namespace": "metallb-system"},
+    "spec": {"addresses": ["192.0.2.0/30"]},
+}
+
+
+def service(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "type": "LoadBalancer",
+            "clusterIP": "10.96.0.1",
+            "ports": [{"port": 80, "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress(kube: FakeKube, name: str) -> list[str]:
+    obj = kube.get("services", name, "default")
+    return [i["ip"] for i in (obj.get("status", {}).get("loadBalancer", {}).get("ingress") or [])]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def start_ipam(socket: Path) -> Server:
+    registry = CollectorRegistry()
+    server = Server([ipam_binding(registry)], f"unix:{socket}", registry=registry, grace=0.1)
+    await server.start()
+    return server
+
+
+def test_controller_role_end_to_end(arun: Callable[..., Any], tmp_path: Path) -> None:
+    async def scenario() -> None:
+        socket = tmp_path / "ipam.sock"
+        with FakeKube() as kube:
+            api = kube.api_client()
+            kube.create(POOL)
+            kube.create(service("first"))
+            ipam_server = await start_ipam(socket)
+            source = KubeSource(api, "metallb-system", watch_timeout=5)
+            await source.start()
+            async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
+                role = ControllerRole(
+                    source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+                )
+                stop = asyncio.Event()
+                task = asyncio.create_task(role.run(stop))
+                try:
+                    await until(lambda: ingress(kube, "first") == ["192.0.2.0"])
+                    annotations = kube.get("services", "first", "default")["metadata"][
+                        "annotations"
+                    ]
+                    assert annotations["metallb.io/ip-allocated-from-pool"] == "default"
+                    reasons = [e["reason"] for e in kube.list("events", "default")]
+                    assert "IPAllocated" in reasons
+                    # IPAM restarts: nothing is lost, and the next service gets the next address.
+                    await ipam_server.stop()
+                    ipam_server = await start_ipam(socket)
+                    kube.create(service("second"))
+                    await until(lambda: ingress(kube, "second") == ["192.0.2.1"])
+                    assert ingress(kube, "first") == ["192.0.2.0"]
+                    # Deleting a service frees its address for a pending one.
+                    for name in ("third", "fourth", "fifth"):
+                        kube.create(service(name))
+                    await until(lambda: ingress(kube, "fourth") == ["192.0.2.3"])
+                    assert ingress(kube, "fifth") == []
+                    kube.delete("services", "second", "default")
+                    await until(lambda: ingress(kube, "fifth") == ["192.0.2.1"])
+                    # The pool goes away: every status is cleared.
+                    kube.delete("ipaddresspools.metallb.io", "default", "metallb-system")
+                    await until(lambda: ingress(kube, "first") == [])
+                    annotations = (
+                        kube.get("services", "first", "default")["metadata"].get("annotations")
+                        or {}
+                    )
+                    assert "metallb.io/ip-allocated-from-pool" not in annotations
+                finally:
+                    stop.set()
+                    await task
+                    await source.stop()
+                    await ipam_server.stop()
+                    api.close()
+
+    arun(scenario())
