@@ -59,6 +59,7 @@ class ControllerRole:
         self.config: Config | None = None
         self.config_error: ConfigError | None = None
         self._ipam_instance = ""
+        self._pools: list[ipam_pb2.Pool] = []
         self.passes = 0
 
     @property
@@ -98,6 +99,7 @@ class ControllerRole:
         try:
             self.config = parse(snap.cluster_resources())
             self.config_error = None
+            self._pools = [pool_to_proto(o) for o in snap.of("IPAddressPool")]
         except ConfigError as err:
             self.config_error = err
             log.error(
@@ -105,13 +107,7 @@ class ControllerRole:
             )
         if self.config is None:
             return
-        await self._ipam.set_pools(
-            [
-                pool_to_proto(o)
-                for o in snap.of("IPAddressPool")
-                if o.get("metadata", {}).get("name") in self.config.pools
-            ]
-        )
+        await self._ipam.set_pools(self._pools)
         services = self._services(snap)
         status = await self._ipam.status()
         if status.instance_id != self._ipam_instance or not status.restore_complete:

@@ -1,0 +1,176 @@
+"""The manifests folder as a live cluster: watched for changes, status written beside it.
+
+`FolderSource` polls the folder (every `interval` seconds; cheap: file sizes and mtimes) and
+reports each object that appeared, changed or went away, like the Kubernetes source. The status
+the gateway writes lives in `<folder>/.status/` in the same form as the API holds it: one YAML
+Service per file (`.status/services/<namespace>/<name>.yaml`: the pool annotation and
+`status.loadBalancer.ingress`), merged back into the Services when the folder is read, and
+events appended to `.status/events.yaml`. The hidden folder is never read as input manifests.
+"""
+
+import asyncio
+import contextlib
+import copy
+import datetime
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.controller.converge import Event
+from gateway.controller.service import ALLOCATED_FROM
+from gateway.manifests import STATUS_DIR, load, manifest_files
+from gateway.snapshot import Obj, Snapshot
+
+MAX_EVENTS_BYTES = 1 << 20
+
+
+def _status_path(folder: Path, namespace: str, name: str) -> Path:
+    return folder / STATUS_DIR / "services" / namespace / f"{name}.yaml"
+
+
+def _merge_status(folder: Path, snap: Snapshot) -> None:
+    services = snap.objects.get("Service", {})
+    for key, obj in list(services.items()):
+        meta = obj.get("metadata") or {}
+        path = _status_path(folder, str(meta.get("namespace")), str(meta.get("name")))
+        if not path.exists():
+            continue
+        written = yaml.safe_load(path.read_text()) or {}
+        merged = copy.deepcopy(dict(obj))
+        annotations = dict(merged.get("metadata", {}).get("annotations") or {})
+        pool = (written.get("metadata", {}).get("annotations") or {}).get(ALLOCATED_FROM)
+        if pool:
+            annotations[ALLOCATED_FROM] = pool
+        merged.setdefault("metadata", {})["annotations"] = annotations
+        merged["status"] = written.get("status") or {}
+        services[key] = merged
+
+
+def read_folder(folder: Path, namespace: str = "metallb-system") -> Snapshot:
+    snap = load(folder, namespace)
+    _merge_status(folder, snap)
+    return snap
+
+
+class FolderSource:
+    def __init__(self, folder: Path, namespace: str = "metallb-system", interval: float = 0.5):
+        self.folder = folder
+        self.namespace = namespace
+        self.interval = interval
+        self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._snapshot = Snapshot(namespace=namespace)
+        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._task: asyncio.Task[None] | None = None
+        self.errors: list[str] = []
+
+    def _current_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        files = manifest_files(self.folder)
+        status = self.folder / STATUS_DIR / "services"
+        if status.exists():
+            files += sorted(p for p in status.rglob("*.yaml"))
+        out = []
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                out.append((str(path), st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def _reload(self) -> None:
+        fingerprint = self._current_fingerprint()
+        if fingerprint == self._fingerprint:
+            return
+        self._fingerprint = fingerprint
+        try:
+            fresh = read_folder(self.folder, self.namespace)
+        except ValueError as err:  # a half-written or invalid file: keep the last good view
+            self.errors.append(str(err))
+            return
+        old = self._snapshot
+        self._snapshot = fresh
+        kinds = set(old.objects) | set(fresh.objects)
+        for kind in sorted(kinds):
+            before, after = old.objects.get(kind, {}), fresh.objects.get(kind, {})
+            for key in sorted(set(before) | set(after)):
+                if before.get(key) != after.get(key):
+                    self.changes.put_nowait((kind, key))
+
+    async def start(self) -> None:
+        self._reload()
+        self._task = asyncio.get_running_loop().create_task(self._poll(), name="folder-source")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self._reload()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            {kind: dict(objs) for kind, objs in self._snapshot.objects.items()}, self.namespace
+        )
+
+
+class FolderWriter:
+    """Writes Service status and events under `<folder>/.status/` (atomically, by rename)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock = threading.Lock()
+        self.status_writes = 0
+
+    def write_service_status(
+        self, namespace: str, name: str, ingress: list[str], pool: str | None
+    ) -> bool:
+        path = _status_path(self.folder, namespace, name)
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "annotations": {ALLOCATED_FROM: pool} if pool else {},
+            },
+            "status": {
+                "loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]} if ingress else {}
+            },
+        }
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(yaml.safe_dump(body, sort_keys=False))
+            os.replace(tmp, path)
+            self.status_writes += 1
+        return True
+
+    def emit_event(self, involved: Obj, event: Event) -> None:
+        meta = involved.get("metadata") or {}
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "involvedObject": {
+                "kind": "Service",
+                "namespace": meta.get("namespace"),
+                "name": meta.get("name"),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "source": {"component": "metallb-controller"},
+            "lastTimestamp": now,
+        }
+        path = self.folder / STATUS_DIR / "events.yaml"
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
+                os.replace(path, path.with_suffix(".1.yaml"))  # keep one older file
+            with path.open("a") as out:
+                out.write("---\n" + yaml.safe_dump(record, sort_keys=False))
