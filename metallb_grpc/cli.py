@@ -8,6 +8,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from pathlib import Path
 import grpc
 from prometheus_client import CollectorRegistry
 
+from gateway.controller.app import ControllerOptions, run_controller
 from gateway.controller.ipam_client import GrpcIpam
 from gateway.manifests import ManifestError, load
 from gateway.reconcile import reconcile_once
@@ -80,6 +83,40 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
         if command.add_arguments is not None:
             command.add_arguments(p)
+    gw = sub.add_parser(
+        "gateway", help="the gateway: Kubernetes (or a manifests folder) in, RPCs out"
+    )
+    roles = gw.add_subparsers(dest="role", required=True, metavar="ROLE")
+    ctl = roles.add_parser(
+        "controller",
+        help="one per cluster: allocation through IPAM, Service status",
+        description="The controller role: MetalLB's controller over the IPAM service. With "
+        "--manifests it serves a folder of manifests (status written beside it); otherwise "
+        "it watches Kubernetes and runs while it holds the leader Lease.",
+    )
+    ctl.add_argument(
+        "--ipam",
+        type=_listen,
+        default="127.0.0.1:50051",
+        help="IPAM service address (default %(default)s)",
+    )
+    ctl.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
+    ctl.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
+    ctl.add_argument("--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system"))
+    ctl.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
+    ctl.add_argument(
+        "--identity",
+        default=os.environ.get("METALLB_POD_NAME", socket.gethostname()),
+        help="leader-election identity (default: $METALLB_POD_NAME or host name)",
+    )
+    ctl.add_argument(
+        "--listen",
+        type=_listen,
+        default="127.0.0.1:50050",
+        help="grpc.health.v1 address for probes (default %(default)s)",
+    )
+    ctl.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
+    ctl.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
@@ -128,6 +165,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reconcile":
             return asyncio.run(_reconcile(args))
+        if args.command == "gateway":
+            asyncio.run(
+                run_controller(
+                    ControllerOptions(
+                        ipam=args.ipam,
+                        listen=args.listen,
+                        metrics_listen=args.metrics_listen,
+                        manifests=args.manifests,
+                        kubeconfig=args.kubeconfig,
+                        namespace=args.namespace,
+                        lb_class=args.lb_class,
+                        identity=args.identity,
+                    )
+                )
+            )
+            return 0
         asyncio.run(_serve(COMMANDS[args.command], args))
     except ManifestError as err:
         print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)

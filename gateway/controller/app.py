@@ -1,0 +1,145 @@
+"""`metallb-grpc gateway controller`: the controller role as a process.
+
+Source: `--manifests DIR` (the embedded default) or Kubernetes (`--kubeconfig`, else the
+in-cluster service account). In Kubernetes the role runs only while this process holds the
+`metallb-grpc-controller` Lease (leader election); a standby takes over when the Lease expires.
+The process serves grpc.health.v1 on `--listen` for probes and its metrics on `--metrics-listen`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from gateway.controller.ipam_client import GrpcIpam
+from gateway.controller.role import ControllerRole
+from gateway.folder import FolderSource, FolderWriter
+from metallb.ipam.v1 import ipam_pb2_grpc
+from metallb_grpc.server import Server, start_metrics
+
+if TYPE_CHECKING:
+    from gateway.kube.lease import LeaseLock
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "metallb-grpc-controller"
+
+
+@dataclass
+class ControllerOptions:
+    ipam: str
+    listen: str
+    metrics_listen: str = ""
+    manifests: Path | None = None
+    kubeconfig: str | None = None
+    namespace: str = "metallb-system"
+    lb_class: str = ""
+    identity: str = "controller"
+    lease_duration: int = 15
+
+
+def _kube_client(kubeconfig: str | None) -> Any:
+    from kubernetes import client, config  # noqa: PLC0415 - only for the Kubernetes source
+
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig)
+    else:
+        config.load_incluster_config()
+    return client.ApiClient()
+
+
+async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    registry = CollectorRegistry()
+    health = Server([], opts.listen, registry=registry, grace=1.0)
+    await health.start()
+    start_metrics(opts.metrics_listen, registry)
+    async with grpc.aio.insecure_channel(opts.ipam) as channel:
+        ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+        try:
+            if opts.manifests is not None:
+                source = FolderSource(opts.manifests, opts.namespace)
+                await source.start()
+                role = ControllerRole(source, FolderWriter(opts.manifests), ipam, opts.lb_class)
+                try:
+                    await role.run(stop)
+                finally:
+                    await source.stop()
+            else:
+                await _run_in_kubernetes(opts, ipam, stop)
+        finally:
+            await health.stop()
+
+
+async def _run_in_kubernetes(opts: ControllerOptions, ipam: GrpcIpam, stop: asyncio.Event) -> None:
+    from gateway.kube.lease import LeaseLock  # noqa: PLC0415 - only for the Kubernetes source
+
+    api = _kube_client(opts.kubeconfig)
+    lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
+    renew = max(1.0, opts.lease_duration / 3)
+    while not stop.is_set():
+        if not await asyncio.to_thread(lock.try_hold):
+            log.info("standby: the controller Lease is held by %s", lock.holder())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), renew)
+            continue
+        log.info("leading as %s", opts.identity)
+        if not await _lead(api, lock, opts, ipam, stop, renew=renew):
+            return
+
+
+async def _lead(
+    api: Any,
+    lock: "LeaseLock",
+    opts: ControllerOptions,
+    ipam: GrpcIpam,
+    stop: asyncio.Event,
+    *,
+    renew: float,
+) -> bool:
+    """One term as leader; True if the Lease was lost (try to lead again), False on stop."""
+    from gateway.kube.source import KubeSource  # noqa: PLC0415
+    from gateway.kube.writer import KubeWriter  # noqa: PLC0415
+
+    source = KubeSource(api, opts.namespace)
+    await source.start()
+    role_stop = asyncio.Event()
+    lost = False
+
+    async def keep_lease() -> None:
+        nonlocal lost
+        while not role_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(role_stop.wait(), renew)
+            if role_stop.is_set():
+                return
+            if not await asyncio.to_thread(lock.try_hold):
+                log.warning("lost the controller Lease: stopping")
+                lost = True
+                role_stop.set()
+
+    async def relay_stop() -> None:
+        await stop.wait()
+        role_stop.set()
+
+    role = ControllerRole(source, KubeWriter(api), ipam, opts.lb_class)
+    tasks = [asyncio.create_task(keep_lease()), asyncio.create_task(relay_stop())]
+    try:
+        await role.run(role_stop)
+    finally:
+        role_stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await source.stop()
+    return lost
