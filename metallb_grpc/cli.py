@@ -26,13 +26,10 @@ from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.runtime import tune_gc
 from metallb_grpc.server import Server, parse_host_port, parse_listen, run_until_signalled
-from services.bfd.main import COMMAND as BFD
-from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
 from services.ipam.service import ipam_binding
-from services.l2.main import COMMAND as L2
 
-COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, BFD, L2)}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM,)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -105,9 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system"))
     ctl.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
     ctl.add_argument(
-        "--identity",
+        "--pod-name",
+        dest="identity",
         default=os.environ.get("METALLB_POD_NAME", socket.gethostname()),
-        help="leader-election identity (default: $METALLB_POD_NAME or host name)",
+        help="leader-election identity (default: $METALLB_POD_NAME or the host name)",
+    )
+    ctl.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="in Kubernetes, run only while holding the controller Lease (default: on)",
     )
     ctl.add_argument(
         "--listen",
@@ -117,6 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ctl.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     ctl.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    up = sub.add_parser(
+        "up",
+        help="the embedded default: every service and gateway role for one node, on a folder",
+        description="Run the IPAM service and the gateway's controller role over a folder of "
+        "manifests in one process (status is written under DIR/.status). The node-side services "
+        "(BGP, BFD, L2) and the node role join as they land.",
+    )
+    up.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
+    up.add_argument("--node", default=socket.gethostname(), help="this node's name")
+    up.add_argument(
+        "--ipam-listen",
+        type=_listen,
+        default="127.0.0.1:50051",
+        help="where IPAM also listens, for grpcurl (default %(default)s)",
+    )
+    up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
+    up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
@@ -130,6 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
     rec.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
     return parser
+
+
+async def _up(args: argparse.Namespace) -> int:
+    if not args.manifests.is_dir():
+        print(f"metallb-grpc up: {args.manifests} is not a folder", file=sys.stderr)
+        return 2
+    registry = CollectorRegistry()
+    ipam = Server([ipam_binding(registry)], args.ipam_listen, registry=registry, grace=2.0)
+    await ipam.start()
+    try:
+        await run_controller(
+            ControllerOptions(
+                ipam=ipam.address,
+                listen="127.0.0.1:0",
+                metrics_listen=args.metrics_listen,
+                manifests=args.manifests,
+                identity=args.node,
+            )
+        )
+    finally:
+        await ipam.stop()
+    return 0
 
 
 async def _reconcile(args: argparse.Namespace) -> int:
@@ -165,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reconcile":
             return asyncio.run(_reconcile(args))
+        if args.command == "up":
+            return asyncio.run(_up(args))
         if args.command == "gateway":
             asyncio.run(
                 run_controller(
@@ -177,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         namespace=args.namespace,
                         lb_class=args.lb_class,
                         identity=args.identity,
+                        leader_elect=args.leader_elect,
                     )
                 )
             )

@@ -95,7 +95,7 @@ class Server:
         for name in ["", *names]:
             await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self.server, self.health_servicer, self.address = server, servicer, address
-        log.info("serving %s on %s", ", ".join(names), address)
+        log.info("serving %s on %s", ", ".join([*names, health.SERVICE_NAME]), address)
         return address
 
     async def stop(self) -> None:

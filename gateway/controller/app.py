@@ -41,6 +41,7 @@ class ControllerOptions:
     namespace: str = "metallb-system"
     lb_class: str = ""
     identity: str = "controller"
+    leader_elect: bool = True
     lease_duration: int = 15
 
 
@@ -87,6 +88,9 @@ async def _run_in_kubernetes(opts: ControllerOptions, ipam: GrpcIpam, stop: asyn
     api = _kube_client(opts.kubeconfig)
     lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
     renew = max(1.0, opts.lease_duration / 3)
+    if not opts.leader_elect:
+        await _lead(api, None, opts, ipam, stop, renew=renew)
+        return
     while not stop.is_set():
         if not await asyncio.to_thread(lock.try_hold):
             log.info("standby: the controller Lease is held by %s", lock.holder())
@@ -100,7 +104,7 @@ async def _run_in_kubernetes(opts: ControllerOptions, ipam: GrpcIpam, stop: asyn
 
 async def _lead(
     api: Any,
-    lock: "LeaseLock",
+    lock: "LeaseLock | None",
     opts: ControllerOptions,
     ipam: GrpcIpam,
     stop: asyncio.Event,
@@ -121,7 +125,7 @@ async def _lead(
         while not role_stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(role_stop.wait(), renew)
-            if role_stop.is_set():
+            if role_stop.is_set() or lock is None:
                 return
             if not await asyncio.to_thread(lock.try_hold):
                 log.warning("lost the controller Lease: stopping")
