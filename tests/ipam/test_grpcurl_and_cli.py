@@ -8,10 +8,12 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,34 +109,93 @@ def test_grpcurl_list_describe_health_and_one_allocation(
     assert reply["allocation"]["pool"] == "default"
 
 
-def _readme_grpcurl_commands() -> list[list[str]]:
+def _readme_section(title: str) -> list[list[str]]:
+    """The command lines of one README section (continuations joined), split like a shell."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Try it with grpcurl", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
     joined = re.sub(r"\\\n\s*", " ", section)
     return [
         shlex.split(line.strip())
         for line in joined.splitlines()
-        if line.strip().startswith("grpcurl ")
+        if line.startswith("    ") and line.strip().startswith(("grpcurl ", "metallb-grpc "))
     ]
 
 
-def test_readme_grpcurl_example_works_as_written(
-    ipam_process: tuple[subprocess.Popen[str], str, str],
-) -> None:
-    _, address, _ = ipam_process
-    commands = _readme_grpcurl_commands()
-    assert len(commands) >= 5
+def _run_readme_commands(commands: list[list[str]], address: str, readme: str) -> list[str]:
     outputs = []
     for readme_cmd in commands:
-        args = [address if a == "127.0.0.1:50051" else a for a in readme_cmd[1:]]
-        cmd = [require_binary("grpcurl"), *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+        args = [address if a == readme else a for a in readme_cmd[1:]]
+        cmd = [require_binary(readme_cmd[0]), *args]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT
+        )
         assert proc.returncode == 0, (cmd, proc.stderr)
         outputs.append(proc.stdout)
-    allocated = json.loads(outputs[-2])["allocation"]
-    assert allocated["ips"] == ["192.0.2.0", "2001:db8::"]
-    pools = json.loads(outputs[-1])["pools"]
-    assert pools[0]["state"]["ipv4_addresses_in_use"] == "1"
+    return outputs
+
+
+def test_readme_run_command_and_grpcurl_examples_work_as_written(tmp_path: Path) -> None:
+    commands = _readme_section("Install, run, test")
+    run = next(c for c in commands if c[:2] == ["metallb-grpc", "up"])
+    folder = tmp_path / "manifests"
+    shutil.copytree(ROOT / "examples" / "manifests", folder)
+    port = _free_port()
+    args = [str(folder) if a == "examples/manifests" else a for a in run[1:]]
+    proc = subprocess.Popen(
+        [
+            require_binary("metallb-grpc"),
+            *args,
+            "--ipam-listen",
+            f"127.0.0.1:{port}",
+            "--metrics-listen",
+            "",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not (folder / ".status" / "services" / "demo" / "web.yaml").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "up did not allocate"
+            time.sleep(0.1)
+        try_it = _readme_section("Try it with grpcurl")
+        assert len(try_it) >= 5
+        outputs = _run_readme_commands(try_it, address, "127.0.0.1:50051")
+        assert json.loads(outputs[3])["allocation"]["ips"] == ["192.0.2.0", "2001:db8:1::"]
+        assert json.loads(outputs[4])["config"]["valid"] is True
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+
+
+def test_readme_ipam_example_works_as_written() -> None:
+    commands = _readme_section("Drive IPAM directly")
+    serve, calls = commands[0], commands[1:]
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            require_binary(serve[0]),
+            *[address if a == "127.0.0.1:50061" else a for a in serve[1:]],
+            "--metrics-listen",
+            "",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "serving" in line:
+                break
+        outputs = _run_readme_commands(calls, address, "127.0.0.1:50061")
+        allocated = json.loads(outputs[-2])["allocation"]
+        assert allocated["ips"] == ["192.0.2.0", "2001:db8::"]
+        pools = json.loads(outputs[-1])["pools"]
+        assert pools[0]["state"]["ipv4_addresses_in_use"] == "1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 def test_sigterm_reports_not_serving_then_exits_cleanly(
