@@ -142,13 +142,41 @@ class FolderWriter:
                 "loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]} if ingress else {}
             },
         }
+        self._write_object(path, body)
+        self.status_writes += 1
+        return True
+
+    def _write_object(self, path: Path, body: dict[str, Any]) -> None:
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(yaml.safe_dump(body, sort_keys=False))
             os.replace(tmp, path)
-            self.status_writes += 1
-        return True
+
+    def write_configuration_state(self, valid: bool, message: str) -> None:
+        self._write_object(
+            self.folder / STATUS_DIR / "configurationstates" / "controller.yaml",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "ConfigurationState",
+                "metadata": {
+                    "name": "controller",
+                    "labels": {"metallb.io/component-type": "controller"},
+                },
+                "status": {"result": "Valid" if valid else "Invalid", "errorSummary": message},
+            },
+        )
+
+    def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
+        self._write_object(
+            self.folder / STATUS_DIR / "ipaddresspools" / f"{pool}.yaml",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "IPAddressPool",
+                "metadata": {"name": pool},
+                "status": status,
+            },
+        )
 
     def emit_event(self, involved: Obj, event: Event) -> None:
         meta = involved.get("metadata") or {}

@@ -18,6 +18,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
+from gateway.controller.metrics import ClientMetrics
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter
 from metallb.ipam.v1 import ipam_pb2_grpc
@@ -71,25 +72,33 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             if opts.manifests is not None:
                 source = FolderSource(opts.manifests, opts.namespace)
                 await source.start()
-                role = ControllerRole(source, FolderWriter(opts.manifests), ipam, opts.lb_class)
+                role = ControllerRole(
+                    source,
+                    FolderWriter(opts.manifests),
+                    ipam,
+                    opts.lb_class,
+                    ClientMetrics(registry),
+                )
                 try:
                     await role.run(stop)
                 finally:
                     await source.stop()
             else:
-                await _run_in_kubernetes(opts, ipam, stop)
+                await _run_in_kubernetes(opts, ipam, stop, ClientMetrics(registry))
         finally:
             await health.stop()
 
 
-async def _run_in_kubernetes(opts: ControllerOptions, ipam: GrpcIpam, stop: asyncio.Event) -> None:
+async def _run_in_kubernetes(
+    opts: ControllerOptions, ipam: GrpcIpam, stop: asyncio.Event, metrics: ClientMetrics
+) -> None:
     from gateway.kube.lease import LeaseLock  # noqa: PLC0415 - only for the Kubernetes source
 
     api = _kube_client(opts.kubeconfig)
     lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
     renew = max(1.0, opts.lease_duration / 3)
     if not opts.leader_elect:
-        await _lead(api, None, opts, ipam, stop, renew=renew)
+        await _lead(api, None, opts, ipam, stop, renew=renew, metrics=metrics)
         return
     while not stop.is_set():
         if not await asyncio.to_thread(lock.try_hold):
@@ -98,7 +107,7 @@ async def _run_in_kubernetes(opts: ControllerOptions, ipam: GrpcIpam, stop: asyn
                 await asyncio.wait_for(stop.wait(), renew)
             continue
         log.info("leading as %s", opts.identity)
-        if not await _lead(api, lock, opts, ipam, stop, renew=renew):
+        if not await _lead(api, lock, opts, ipam, stop, renew=renew, metrics=metrics):
             return
 
 
@@ -110,6 +119,7 @@ async def _lead(
     stop: asyncio.Event,
     *,
     renew: float,
+    metrics: ClientMetrics,
 ) -> bool:
     """One term as leader; True if the Lease was lost (try to lead again), False on stop."""
     from gateway.kube.source import KubeSource  # noqa: PLC0415
@@ -136,7 +146,7 @@ async def _lead(
         await stop.wait()
         role_stop.set()
 
-    role = ControllerRole(source, KubeWriter(api), ipam, opts.lb_class)
+    role = ControllerRole(source, KubeWriter(api, opts.namespace), ipam, opts.lb_class, metrics)
     tasks = [asyncio.create_task(keep_lease()), asyncio.create_task(relay_stop())]
     try:
         await role.run(role_stop)

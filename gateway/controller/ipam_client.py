@@ -74,6 +74,11 @@ class GrpcIpam:
         assert isinstance(reply, ipam_pb2.RestoreAllocationsResponse)
         return reply
 
+    async def list_pools(self) -> ipam_pb2.ListPoolsResponse:
+        reply = await self._call(self._stub.ListPools, ipam_pb2.ListPoolsRequest())
+        assert isinstance(reply, ipam_pb2.ListPoolsResponse)
+        return reply
+
     async def status(self) -> ipam_pb2.GetStatusResponse:
         reply = await self._call(self._stub.GetStatus, ipam_pb2.GetStatusRequest())
         assert isinstance(reply, ipam_pb2.GetStatusResponse)

@@ -17,6 +17,7 @@ from gateway.config.model import Config, ConfigError
 from gateway.config.parse import parse
 from gateway.controller.converge import ConvergeResult, Event, converge, ipam_service
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
+from gateway.controller.metrics import ClientMetrics
 from gateway.controller.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
 from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
@@ -49,9 +50,23 @@ class Writer(Protocol):
 
     def emit_event(self, involved: dict[str, Any], event: Event) -> None: ...
 
+    def write_configuration_state(self, valid: bool, message: str) -> None: ...
+
+    def write_pool_status(self, pool: str, status: dict[str, int]) -> None: ...
+
 
 class ControllerRole:
-    def __init__(self, source: Source, writer: Writer, ipam: GrpcIpam, lb_class: str = "") -> None:
+    def __init__(
+        self,
+        source: Source,
+        writer: Writer,
+        ipam: GrpcIpam,
+        lb_class: str = "",
+        metrics: ClientMetrics | None = None,
+    ) -> None:
+        self.metrics = metrics or ClientMetrics()
+        self._state_written: tuple[bool, str] | None = None
+        self._pool_status: dict[str, dict[str, int]] = {}
         self._source = source
         self._writer = writer
         self._ipam = ipam
@@ -87,6 +102,9 @@ class ControllerRole:
                 if await self._one(snap, key):
                     await self.full_pass()
                     break
+            else:
+                if keys:
+                    await self._report_pools()
 
     async def _ipam_restarted(self) -> bool:
         status = await self._ipam.status()
@@ -105,6 +123,9 @@ class ControllerRole:
             log.error(
                 "configuration error: %s (keeping the last valid configuration)", err.describe()
             )
+        self.metrics.config_loaded.set(1 if self.config is not None else 0)
+        self.metrics.config_stale.set(1 if self.config_error is not None else 0)
+        await self._report_configuration()
         if self.config is None:
             return
         await self._ipam.set_pools(self._pools)
@@ -127,6 +148,29 @@ class ControllerRole:
         order = sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
         for svc in order:
             await self._converge(snap, svc)
+        await self._report_pools()
+
+    async def _report_configuration(self) -> None:
+        """ConfigurationState `controller`: Valid, or Invalid with the error (when it changes)."""
+        err = self.config_error
+        state = (err is None, "" if err is None else f"configuration error: {err.describe()}")
+        if state != self._state_written:
+            await asyncio.to_thread(self._writer.write_configuration_state, *state)
+            self._state_written = state
+
+    async def _report_pools(self) -> None:
+        """IPAddressPool status from IPAM's counts (written when they change)."""
+        for pool in (await self._ipam.list_pools()).pools:
+            st = pool.state
+            status = {
+                "assignedIPv4": st.ipv4_addresses_in_use,
+                "assignedIPv6": st.ipv6_addresses_in_use,
+                "availableIPv4": st.ipv4_addresses_available,
+                "availableIPv6": st.ipv6_addresses_available,
+            }
+            if self._pool_status.get(pool.conf.name) != status:
+                await asyncio.to_thread(self._writer.write_pool_status, pool.conf.name, status)
+                self._pool_status[pool.conf.name] = status
 
     def _ours(self, spec: ServiceSpec) -> bool:
         """MetalLB `filterByLoadBalancerClass`: other classes are never touched."""
@@ -173,6 +217,7 @@ class ControllerRole:
             result.ingress != list(svc.ingress_ips)
             or annotations.get(ALLOCATED_FROM) != result.pool
         )
+        self.metrics.updates.inc()
         events = list(result.events)
         if changed:
             events = [

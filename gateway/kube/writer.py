@@ -23,7 +23,10 @@ COMPONENT = "metallb-controller"
 
 
 class KubeWriter:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str = "metallb-system") -> None:
+        self._status = _CustomStatus(api, namespace)
+        self.write_configuration_state = self._status.write_configuration_state
+        self.write_pool_status = self._status.write_pool_status
         # Typed as Any: we send and read raw JSON, not the client's model classes.
         self._core: Any = client.CoreV1Api(api)
         self.status_writes = 0
@@ -102,3 +105,88 @@ class KubeWriter:
                 meta.get("name"),
                 err.status,
             )
+
+
+CONFIGURATION_STATE = "controller"
+METALLB_GROUP = "metallb.io"
+
+
+class _CustomStatus:
+    """Status writes for metallb.io objects through the status subresource."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self._custom: Any = client.CustomObjectsApi(api)
+        self.namespace = namespace
+
+    def write_configuration_state(self, valid: bool, message: str) -> None:
+        """ConfigurationState `controller` (reference §5), created when missing."""
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status = {
+            "conditions": [
+                {
+                    "type": "poolReconcilerValid",
+                    "status": "True" if valid else "False",
+                    "reason": "Reconciled" if valid else "ConfigurationError",
+                    "message": message,
+                    "lastTransitionTime": now,
+                }
+            ],
+            "result": "Valid" if valid else "Invalid",
+            "errorSummary": message,
+        }
+        args = (METALLB_GROUP, "v1beta1", self.namespace, "configurationstates")
+        for _ in range(5):
+            try:
+                obj = json.loads(
+                    self._custom.get_namespaced_custom_object(
+                        *args, CONFIGURATION_STATE, _preload_content=False
+                    ).data
+                )
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                body = {
+                    "apiVersion": f"{METALLB_GROUP}/v1beta1",
+                    "kind": "ConfigurationState",
+                    "metadata": {
+                        "name": CONFIGURATION_STATE,
+                        "namespace": self.namespace,
+                        "labels": {"metallb.io/component-type": "controller"},
+                    },
+                    "spec": {},
+                }
+                try:
+                    obj = json.loads(
+                        self._custom.create_namespaced_custom_object(
+                            *args, body, _preload_content=False
+                        ).data
+                    )
+                except ApiException as create_err:
+                    if create_err.status == 409:
+                        continue
+                    raise
+            obj["status"] = status
+            try:
+                self._custom.replace_namespaced_custom_object_status(
+                    *args, CONFIGURATION_STATE, obj, _preload_content=False
+                )
+                return
+            except ApiException as err:
+                if err.status not in (404, 409):
+                    raise
+        log.warning("ConfigurationState not written: conflicts did not settle")
+
+    def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
+        try:
+            self._custom.patch_namespaced_custom_object_status(
+                METALLB_GROUP,
+                "v1beta1",
+                self.namespace,
+                "ipaddresspools",
+                pool,
+                {"status": status},
+                _preload_content=False,
+            )
+        except ApiException as err:
+            if err.status != 404:  # the pool was deleted meanwhile
+                raise

@@ -91,6 +91,11 @@ def test_folder_controller(arun: Callable[..., Any], tmp_path: Path) -> None:
             (folder / "pool.yaml").write_text(POOL % "192.0.2.8/33")
             await until(lambda: role.stale)
             assert ingress(folder, "a") == ["192.0.2.8"]
+            state = yaml.safe_load(
+                (folder / ".status" / "configurationstates" / "controller.yaml").read_text()
+            )
+            assert state["status"]["result"] == "Invalid"
+            assert "invalid CIDR" in state["status"]["errorSummary"]
             (folder / "pool.yaml").write_text(POOL % "192.0.2.8/30")
             await until(lambda: not role.stale)
         # Restarted (gateway and IPAM): the status written beside the folder is the truth.

@@ -87,6 +87,41 @@ def test_controller_role_end_to_end(arun: Callable[..., Any], tmp_path: Path) ->
                     assert annotations["metallb.io/ip-allocated-from-pool"] == "default"
                     reasons = [e["reason"] for e in kube.list("events", "default")]
                     assert "IPAllocated" in reasons
+                    state = kube.get(
+                        "configurationstates.metallb.io", "controller", "metallb-system"
+                    )
+                    assert state["status"]["result"] == "Valid"
+                    await until(
+                        lambda: (
+                            kube.get("ipaddresspools.metallb.io", "default", "metallb-system").get(
+                                "status"
+                            )
+                            == {
+                                "assignedIPv4": 1,
+                                "assignedIPv6": 0,
+                                "availableIPv4": 3,
+                                "availableIPv6": 0,
+                            }
+                        )
+                    )
+                    # A typo: Invalid, the last valid configuration stays (stale).
+                    bad = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
+                    bad["spec"]["addresses"] = ["192.0.2.0/33"]
+                    kube.update(bad)
+                    await until(
+                        lambda: (
+                            kube.get(
+                                "configurationstates.metallb.io", "controller", "metallb-system"
+                            )["status"]["result"]
+                            == "Invalid"
+                        )
+                    )
+                    assert role.metrics.config_stale._value.get() == 1
+                    assert ingress(kube, "first") == ["192.0.2.0"]
+                    good = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
+                    good["spec"]["addresses"] = ["192.0.2.0/30"]
+                    kube.update(good)
+                    await until(lambda: not role.stale)
                     # IPAM restarts: nothing is lost, and the next service gets the next address.
                     await ipam_server.stop()
                     ipam_server = await start_ipam(socket)
