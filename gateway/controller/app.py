@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
@@ -22,6 +21,7 @@ from gateway.controller.metrics import ClientMetrics
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter
 from metallb.ipam.v1 import ipam_pb2_grpc
+from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server, start_metrics
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
     health = Server([], opts.listen, registry=registry, grace=1.0)
     await health.start()
     start_metrics(opts.metrics_listen, registry)
-    async with grpc.aio.insecure_channel(opts.ipam) as channel:
+    async with service_channel(opts.ipam) as channel:
         ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
         try:
             if opts.manifests is not None:

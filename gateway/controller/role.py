@@ -9,9 +9,12 @@ An invalid configuration keeps the last valid one in force (`stale`).
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
+
+import grpc
 
 from gateway.config.model import Config, ConfigError
 from gateway.config.parse import parse
@@ -23,6 +26,13 @@ from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
 
 log = logging.getLogger(__name__)
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, grpc.aio.AioRpcError):
+        return f"{err.code().name}: {err.details()}"
+    return str(err)
+
 
 CONFIG_KINDS = {
     "IPAddressPool",
@@ -82,29 +92,43 @@ class ControllerRole:
         return self.config_error is not None and self.config is not None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.full_pass()
+        """Process changes until `stop`; an unreachable IPAM (or API) is retried with backoff,
+        then everything is re-run, so nothing is lost while a service restarts."""
+        backoff = 0.2
+        need_full = True
         while not stop.is_set():
             try:
-                first = await asyncio.wait_for(self._source.changes.get(), timeout=1.0)
-            except TimeoutError:
-                if await self._ipam_restarted():
+                if need_full:
                     await self.full_pass()
-                continue
-            batch = [first]
-            while not self._source.changes.empty():
-                batch.append(self._source.changes.get_nowait())
-            if await self._ipam_restarted() or any(k in CONFIG_KINDS for k, _ in batch):
-                await self.full_pass()
-                continue
-            keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
-            snap = self._source.snapshot()
-            for key in keys:
-                if await self._one(snap, key):
-                    await self.full_pass()
-                    break
-            else:
-                if keys:
-                    await self._report_pools()
+                    need_full = False
+                need_full = await self._next_batch()
+                backoff = 0.2
+            except (grpc.aio.AioRpcError, OSError) as err:
+                log.warning("pass failed (%s); retrying in %.1f s", _describe(err), backoff)
+                need_full = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _next_batch(self) -> bool:
+        """Handle the next batch of changes; True when every service must be re-run."""
+        try:
+            first = await asyncio.wait_for(self._source.changes.get(), timeout=1.0)
+        except TimeoutError:
+            return await self._ipam_restarted()
+        batch = [first]
+        while not self._source.changes.empty():
+            batch.append(self._source.changes.get_nowait())
+        if await self._ipam_restarted() or any(k in CONFIG_KINDS for k, _ in batch):
+            return True
+        keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
+        snap = self._source.snapshot()
+        for key in keys:
+            if await self._one(snap, key):
+                return True
+        if keys:
+            await self._report_pools()
+        return False
 
     async def _ipam_restarted(self) -> bool:
         status = await self._ipam.status()

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import grpc
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -15,6 +14,7 @@ from gateway.controller.ipam_client import GrpcIpam
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter, read_folder
 from metallb.ipam.v1 import ipam_pb2_grpc
+from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server
 from services.ipam.service import ipam_binding
 
@@ -43,7 +43,7 @@ def ingress(folder: Path, name: str) -> list[str]:
     return [i["ip"] for i in (obj.get("status", {}).get("loadBalancer", {}).get("ingress") or [])]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -59,7 +59,7 @@ async def controller(folder: Path, socket: Path) -> AsyncIterator[ControllerRole
     await source.start()
     stop = asyncio.Event()
     try:
-        async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
+        async with service_channel(f"unix:{socket}") as channel:
             role = ControllerRole(
                 source, FolderWriter(folder), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
             )

@@ -11,7 +11,7 @@ import yaml
 from tests.conftest import ROOT, require_binary
 
 
-def wait_for(path: Path, timeout: float = 20.0) -> None:
+def wait_for(path: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} not written"

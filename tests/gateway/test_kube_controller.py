@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
@@ -19,6 +18,7 @@ from gateway.controller.role import ControllerRole
 from gateway.kube.source import KubeSource
 from gateway.kube.writer import KubeWriter
 from metallb.ipam.v1 import ipam_pb2_grpc
+from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server
 from services.ipam.service import ipam_binding
 from tests.fakekube import FakeKube
@@ -49,7 +49,7 @@ def ingress(kube: FakeKube, name: str) -> list[str]:
     return [i["ip"] for i in (obj.get("status", {}).get("loadBalancer", {}).get("ingress") or [])]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -73,7 +73,7 @@ def test_controller_role_end_to_end(arun: Callable[..., Any], tmp_path: Path) ->
             ipam_server = await start_ipam(socket)
             source = KubeSource(api, "metallb-system", watch_timeout=5)
             await source.start()
-            async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
+            async with service_channel(f"unix:{socket}") as channel:
                 role = ControllerRole(
                     source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
                 )
