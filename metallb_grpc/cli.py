@@ -26,10 +26,11 @@ from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.runtime import tune_gc
 from metallb_grpc.server import Server, parse_host_port, parse_listen, run_until_signalled
+from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
 from services.ipam.service import ipam_binding
 
-COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM,)}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -112,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="in Kubernetes, run only while holding the controller Lease (default: on)",
+    )
+    ctl.add_argument(
+        "--webhook-listen",
+        type=_metrics,
+        default="",
+        help="serve the validating webhooks (HTTPS) on HOST:PORT, e.g. 0.0.0.0:9443 (default: off)",
+    )
+    ctl.add_argument(
+        "--webhook-cert-dir",
+        default="/tmp/k8s-webhook-server/serving-certs",
+        help="folder holding tls.crt and tls.key for the webhooks (default %(default)s)",
     )
     ctl.add_argument(
         "--listen",
@@ -223,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         lb_class=args.lb_class,
                         identity=args.identity,
                         leader_elect=args.leader_elect,
+                        webhook_listen=args.webhook_listen,
+                        webhook_cert_dir=args.webhook_cert_dir,
                     )
                 )
             )

@@ -12,7 +12,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -20,12 +20,13 @@ from gateway.controller.ipam_client import GrpcIpam
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter
+from gateway.kube.lease import LeaseLock
+from gateway.kube.source import KubeSource
+from gateway.kube.writer import KubeWriter
+from gateway.webhook.server import WebhookServer
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server, start_metrics
-
-if TYPE_CHECKING:
-    from gateway.kube.lease import LeaseLock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class ControllerOptions:
     lb_class: str = ""
     identity: str = "controller"
     leader_elect: bool = True
+    webhook_listen: str = ""
+    webhook_cert_dir: str = "/tmp/k8s-webhook-server/serving-certs"
     lease_duration: int = 15
 
 
@@ -63,42 +66,66 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     registry = CollectorRegistry()
+    metrics = ClientMetrics(registry)
     health = Server([], opts.listen, registry=registry, grace=1.0)
     await health.start()
     start_metrics(opts.metrics_listen, registry)
-    async with service_channel(opts.ipam) as channel:
-        ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
-        try:
-            if opts.manifests is not None:
-                source = FolderSource(opts.manifests, opts.namespace)
-                await source.start()
-                role = ControllerRole(
-                    source,
-                    FolderWriter(opts.manifests),
-                    ipam,
-                    opts.lb_class,
-                    ClientMetrics(registry),
-                )
-                try:
-                    await role.run(stop)
-                finally:
-                    await source.stop()
-            else:
-                await _run_in_kubernetes(opts, ipam, stop, ClientMetrics(registry))
-        finally:
-            await health.stop()
+    api: Any = None
+    folder: FolderSource | None = None
+    kube: KubeSource | None = None
+    if opts.manifests is not None:
+        folder = FolderSource(opts.manifests, opts.namespace)
+        await folder.start()
+    else:
+        api = _kube_client(opts.kubeconfig)
+        kube = KubeSource(api, opts.namespace)
+        await kube.start()
+    source = folder or kube
+    assert source is not None
+    webhook = _start_webhook(opts, source)
+    try:
+        async with service_channel(opts.ipam) as channel:
+            ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+            if folder is not None and opts.manifests is not None:
+                writer = FolderWriter(opts.manifests)
+                await ControllerRole(folder, writer, ipam, opts.lb_class, metrics).run(stop)
+            elif kube is not None:
+                await _run_in_kubernetes(opts, api, kube, ipam, stop, metrics=metrics)
+    finally:
+        if webhook is not None:
+            webhook.stop()
+        await source.stop()
+        await health.stop()
+
+
+def _start_webhook(opts: ControllerOptions, source: FolderSource | KubeSource) -> Any:
+    if not opts.webhook_listen:
+        return None
+
+    def existing() -> dict[str, list[Any]]:
+        snap = source.snapshot()
+        return {kind: list(objs.values()) for kind, objs in snap.objects.items()}
+
+    server = WebhookServer(
+        opts.webhook_listen, Path(opts.webhook_cert_dir), existing, opts.namespace
+    )
+    server.start()
+    return server
 
 
 async def _run_in_kubernetes(
-    opts: ControllerOptions, ipam: GrpcIpam, stop: asyncio.Event, metrics: ClientMetrics
+    opts: ControllerOptions,
+    api: Any,
+    source: KubeSource,
+    ipam: GrpcIpam,
+    stop: asyncio.Event,
+    *,
+    metrics: ClientMetrics,
 ) -> None:
-    from gateway.kube.lease import LeaseLock  # noqa: PLC0415 - only for the Kubernetes source
-
-    api = _kube_client(opts.kubeconfig)
     lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
     renew = max(1.0, opts.lease_duration / 3)
     if not opts.leader_elect:
-        await _lead(api, None, opts, ipam, stop, renew=renew, metrics=metrics)
+        await _lead(api, None, opts, source, ipam, stop=stop, renew=renew, metrics=metrics)
         return
     while not stop.is_set():
         if not await asyncio.to_thread(lock.try_hold):
@@ -107,26 +134,24 @@ async def _run_in_kubernetes(
                 await asyncio.wait_for(stop.wait(), renew)
             continue
         log.info("leading as %s", opts.identity)
-        if not await _lead(api, lock, opts, ipam, stop, renew=renew, metrics=metrics):
+        if not await _lead(api, lock, opts, source, ipam, stop=stop, renew=renew, metrics=metrics):
             return
 
 
 async def _lead(
     api: Any,
-    lock: "LeaseLock | None",
+    lock: LeaseLock | None,
     opts: ControllerOptions,
+    source: KubeSource,
     ipam: GrpcIpam,
-    stop: asyncio.Event,
     *,
+    stop: asyncio.Event,
     renew: float,
     metrics: ClientMetrics,
 ) -> bool:
     """One term as leader; True if the Lease was lost (try to lead again), False on stop."""
-    from gateway.kube.source import KubeSource  # noqa: PLC0415
-    from gateway.kube.writer import KubeWriter  # noqa: PLC0415
-
-    source = KubeSource(api, opts.namespace)
-    await source.start()
+    while not source.changes.empty():  # a new term starts with a full pass anyway
+        source.changes.get_nowait()
     role_stop = asyncio.Event()
     lost = False
 
@@ -155,5 +180,4 @@ async def _lead(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await source.stop()
     return lost

@@ -28,7 +28,9 @@ METALLB_RESOURCES = {
 }
 
 
-def list_functions(api: client.ApiClient, namespace: str) -> list[ListFunctions]:
+def list_functions(
+    api: client.ApiClient, namespace: str, leases: bool = False
+) -> list[ListFunctions]:
     core = client.CoreV1Api(api)
     discovery = client.DiscoveryV1Api(api)
     custom = client.CustomObjectsApi(api)
@@ -39,6 +41,11 @@ def list_functions(api: client.ApiClient, namespace: str) -> list[ListFunctions]
         ListFunctions("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ListFunctions("Secret", lambda **kw: core.list_namespaced_secret(namespace, **kw)),
     ]
+    if leases:
+        coordination = client.CoordinationV1Api(api)
+        fns.append(
+            ListFunctions("Lease", lambda **kw: coordination.list_namespaced_lease(namespace, **kw))
+        )
     for kind, (version, plural) in METALLB_RESOURCES.items():
 
         def crs(version: str = version, plural: str = plural, **kw: Any) -> Any:
@@ -53,7 +60,14 @@ def list_functions(api: client.ApiClient, namespace: str) -> list[ListFunctions]
 class KubeSource:
     """Keeps a `Snapshot` of the cluster current and queues (kind, key) for every change."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, *, watch_timeout: int = 300) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        *,
+        watch_timeout: int = 300,
+        leases: bool = False,
+    ) -> None:
         self.namespace = namespace
         self._lock = threading.Lock()
         self._snapshot = Snapshot(namespace=namespace)
@@ -61,7 +75,7 @@ class KubeSource:
         self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._reflectors = [
             Reflector(fns, self, watch_timeout=watch_timeout)
-            for fns in list_functions(api, namespace)
+            for fns in list_functions(api, namespace, leases)
         ]
 
     async def start(self, timeout: float = 30.0) -> None:

@@ -29,12 +29,17 @@ def encode_prefix(prefix: Prefix) -> bytes:
 
 
 def encode_prefixes(prefixes: tuple[Prefix, ...] | list[Prefix], afi: int) -> bytes:
-    want = IPv4Network if afi == AFI.IPV4 else IPv6Network
+    want, width = (IPv4Network, 4) if afi == AFI.IPV4 else (IPv6Network, 16)
     out = bytearray()
     for prefix in prefixes:
         if not isinstance(prefix, want):
             raise BGPEncodeError(f"{prefix} is not an AFI {afi} prefix")
-        out += encode_prefix(prefix)
+        bits = prefix.prefixlen
+        octets = (bits + 7) // 8
+        # the address as an int, shifted so that only its first `octets` octets remain
+        value = int(prefix.network_address) >> (8 * (width - octets))
+        out.append(bits)
+        out += value.to_bytes(octets, "big")
     return bytes(out)
 
 

@@ -1,0 +1,1 @@
+"""The validating admission webhooks MetalLB serves (behaviour reference §2.4)."""

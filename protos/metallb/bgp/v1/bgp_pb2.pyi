@@ -1,0 +1,387 @@
+from metallb.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DynamicASN(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DYNAMIC_ASN_UNSPECIFIED: _ClassVar[DynamicASN]
+    DYNAMIC_ASN_INTERNAL: _ClassVar[DynamicASN]
+    DYNAMIC_ASN_EXTERNAL: _ClassVar[DynamicASN]
+
+class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_STATE_UNSPECIFIED: _ClassVar[SessionState]
+    SESSION_STATE_IDLE: _ClassVar[SessionState]
+    SESSION_STATE_CONNECT: _ClassVar[SessionState]
+    SESSION_STATE_ACTIVE: _ClassVar[SessionState]
+    SESSION_STATE_OPEN_SENT: _ClassVar[SessionState]
+    SESSION_STATE_OPEN_CONFIRM: _ClassVar[SessionState]
+    SESSION_STATE_ESTABLISHED: _ClassVar[SessionState]
+
+class StateReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STATE_REASON_UNSPECIFIED: _ClassVar[StateReason]
+    STATE_REASON_ADMIN_START: _ClassVar[StateReason]
+    STATE_REASON_AUTOMATIC_START: _ClassVar[StateReason]
+    STATE_REASON_CONNECTING: _ClassVar[StateReason]
+    STATE_REASON_CONNECT_FAILED: _ClassVar[StateReason]
+    STATE_REASON_OPEN_SENT: _ClassVar[StateReason]
+    STATE_REASON_OPEN_RECEIVED: _ClassVar[StateReason]
+    STATE_REASON_ESTABLISHED: _ClassVar[StateReason]
+    STATE_REASON_CONNECTION_CLOSED: _ClassVar[StateReason]
+    STATE_REASON_HOLD_TIMER_EXPIRED: _ClassVar[StateReason]
+    STATE_REASON_NOTIFICATION_RECEIVED: _ClassVar[StateReason]
+    STATE_REASON_PROTOCOL_ERROR: _ClassVar[StateReason]
+    STATE_REASON_FSM_ERROR: _ClassVar[StateReason]
+    STATE_REASON_COLLISION: _ClassVar[StateReason]
+    STATE_REASON_ADMIN_STOP: _ClassVar[StateReason]
+    STATE_REASON_ADMIN_RESET: _ClassVar[StateReason]
+    STATE_REASON_PEER_DELETED: _ClassVar[StateReason]
+    STATE_REASON_CONFIG_CHANGED: _ClassVar[StateReason]
+    STATE_REASON_BFD_DOWN: _ClassVar[StateReason]
+
+class PeerEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PEER_EVENT_TYPE_UNSPECIFIED: _ClassVar[PeerEventType]
+    PEER_EVENT_TYPE_SNAPSHOT: _ClassVar[PeerEventType]
+    PEER_EVENT_TYPE_END_OF_SNAPSHOT: _ClassVar[PeerEventType]
+    PEER_EVENT_TYPE_ADDED: _ClassVar[PeerEventType]
+    PEER_EVENT_TYPE_CHANGED: _ClassVar[PeerEventType]
+    PEER_EVENT_TYPE_DELETED: _ClassVar[PeerEventType]
+DYNAMIC_ASN_UNSPECIFIED: DynamicASN
+DYNAMIC_ASN_INTERNAL: DynamicASN
+DYNAMIC_ASN_EXTERNAL: DynamicASN
+SESSION_STATE_UNSPECIFIED: SessionState
+SESSION_STATE_IDLE: SessionState
+SESSION_STATE_CONNECT: SessionState
+SESSION_STATE_ACTIVE: SessionState
+SESSION_STATE_OPEN_SENT: SessionState
+SESSION_STATE_OPEN_CONFIRM: SessionState
+SESSION_STATE_ESTABLISHED: SessionState
+STATE_REASON_UNSPECIFIED: StateReason
+STATE_REASON_ADMIN_START: StateReason
+STATE_REASON_AUTOMATIC_START: StateReason
+STATE_REASON_CONNECTING: StateReason
+STATE_REASON_CONNECT_FAILED: StateReason
+STATE_REASON_OPEN_SENT: StateReason
+STATE_REASON_OPEN_RECEIVED: StateReason
+STATE_REASON_ESTABLISHED: StateReason
+STATE_REASON_CONNECTION_CLOSED: StateReason
+STATE_REASON_HOLD_TIMER_EXPIRED: StateReason
+STATE_REASON_NOTIFICATION_RECEIVED: StateReason
+STATE_REASON_PROTOCOL_ERROR: StateReason
+STATE_REASON_FSM_ERROR: StateReason
+STATE_REASON_COLLISION: StateReason
+STATE_REASON_ADMIN_STOP: StateReason
+STATE_REASON_ADMIN_RESET: StateReason
+STATE_REASON_PEER_DELETED: StateReason
+STATE_REASON_CONFIG_CHANGED: StateReason
+STATE_REASON_BFD_DOWN: StateReason
+PEER_EVENT_TYPE_UNSPECIFIED: PeerEventType
+PEER_EVENT_TYPE_SNAPSHOT: PeerEventType
+PEER_EVENT_TYPE_END_OF_SNAPSHOT: PeerEventType
+PEER_EVENT_TYPE_ADDED: PeerEventType
+PEER_EVENT_TYPE_CHANGED: PeerEventType
+PEER_EVENT_TYPE_DELETED: PeerEventType
+
+class PeerConf(_message.Message):
+    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "local_asn", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time_seconds", "keepalive_time_seconds", "connect_time_seconds", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MY_ASN_FIELD_NUMBER: _ClassVar[int]
+    PEER_ASN_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_ASN_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ASN_FIELD_NUMBER: _ClassVar[int]
+    PEER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PEER_PORT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    HOLD_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EBGP_MULTIHOP_FIELD_NUMBER: _ClassVar[int]
+    VRF_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_GRACEFUL_RESTART_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_MP_FIELD_NUMBER: _ClassVar[int]
+    DUAL_STACK_ADDRESS_FAMILY_FIELD_NUMBER: _ClassVar[int]
+    BFD_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    my_asn: int
+    peer_asn: int
+    dynamic_asn: DynamicASN
+    local_asn: int
+    peer_address: str
+    peer_port: int
+    source_address: str
+    router_id: str
+    password: str
+    hold_time_seconds: float
+    keepalive_time_seconds: float
+    connect_time_seconds: float
+    ebgp_multihop: bool
+    vrf: str
+    enable_graceful_restart: bool
+    disable_mp: bool
+    dual_stack_address_family: bool
+    bfd_profile: str
+    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., local_asn: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time_seconds: _Optional[float] = ..., keepalive_time_seconds: _Optional[float] = ..., connect_time_seconds: _Optional[float] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ...) -> None: ...
+
+class MessageCounters(_message.Message):
+    __slots__ = ("open", "update", "notification", "keepalive", "route_refresh", "total")
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    open: int
+    update: int
+    notification: int
+    keepalive: int
+    route_refresh: int
+    total: int
+    def __init__(self, open: _Optional[int] = ..., update: _Optional[int] = ..., notification: _Optional[int] = ..., keepalive: _Optional[int] = ..., route_refresh: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
+
+class NegotiatedCapabilities(_message.Message):
+    __slots__ = ("four_octet_as", "families", "extended_next_hop", "route_refresh", "graceful_restart")
+    FOUR_OCTET_AS_FIELD_NUMBER: _ClassVar[int]
+    FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_NEXT_HOP_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    GRACEFUL_RESTART_FIELD_NUMBER: _ClassVar[int]
+    four_octet_as: bool
+    families: _containers.RepeatedScalarFieldContainer[_common_pb2.IPFamily]
+    extended_next_hop: _containers.RepeatedScalarFieldContainer[_common_pb2.IPFamily]
+    route_refresh: bool
+    graceful_restart: bool
+    def __init__(self, four_octet_as: _Optional[bool] = ..., families: _Optional[_Iterable[_Union[_common_pb2.IPFamily, str]]] = ..., extended_next_hop: _Optional[_Iterable[_Union[_common_pb2.IPFamily, str]]] = ..., route_refresh: _Optional[bool] = ..., graceful_restart: _Optional[bool] = ...) -> None: ...
+
+class NotificationInfo(_message.Message):
+    __slots__ = ("code", "subcode", "data", "description", "sent")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SUBCODE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    subcode: int
+    data: bytes
+    description: str
+    sent: bool
+    def __init__(self, code: _Optional[int] = ..., subcode: _Optional[int] = ..., data: _Optional[bytes] = ..., description: _Optional[str] = ..., sent: _Optional[bool] = ...) -> None: ...
+
+class LastError(_message.Message):
+    __slots__ = ("reason", "message", "notification", "time")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    reason: StateReason
+    message: str
+    notification: NotificationInfo
+    time: float
+    def __init__(self, reason: _Optional[_Union[StateReason, str]] = ..., message: _Optional[str] = ..., notification: _Optional[_Union[NotificationInfo, _Mapping]] = ..., time: _Optional[float] = ...) -> None: ...
+
+class PeerState(_message.Message):
+    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime_seconds", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status")
+    SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REASON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NEGOTIATED_HOLD_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PEER_ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PEER_ASN_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    PREFIXES_ADVERTISED_FIELD_NUMBER: _ClassVar[int]
+    PREFIXES_PENDING_FIELD_NUMBER: _ClassVar[int]
+    PREFIXES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    ESTABLISHED_TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    BFD_STATUS_FIELD_NUMBER: _ClassVar[int]
+    session_state: SessionState
+    reason: StateReason
+    reason_message: str
+    last_transition_time: float
+    uptime_seconds: float
+    negotiated_hold_time: int
+    keepalive_interval: int
+    capabilities: NegotiatedCapabilities
+    local_address: str
+    peer_router_id: str
+    peer_asn: int
+    sent: MessageCounters
+    received: MessageCounters
+    prefixes_advertised: int
+    prefixes_pending: int
+    prefixes_received: int
+    established_transitions: int
+    last_error: LastError
+    bfd_status: str
+    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., negotiated_hold_time: _Optional[int] = ..., keepalive_interval: _Optional[int] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ...) -> None: ...
+
+class Peer(_message.Message):
+    __slots__ = ("conf", "state")
+    CONF_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    conf: PeerConf
+    state: PeerState
+    def __init__(self, conf: _Optional[_Union[PeerConf, _Mapping]] = ..., state: _Optional[_Union[PeerState, _Mapping]] = ...) -> None: ...
+
+class AddPeerRequest(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: PeerConf
+    def __init__(self, peer: _Optional[_Union[PeerConf, _Mapping]] = ...) -> None: ...
+
+class AddPeerResponse(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: Peer
+    def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
+
+class UpdatePeerRequest(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: PeerConf
+    def __init__(self, peer: _Optional[_Union[PeerConf, _Mapping]] = ...) -> None: ...
+
+class UpdatePeerResponse(_message.Message):
+    __slots__ = ("peer", "restarted")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    peer: Peer
+    restarted: bool
+    def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ..., restarted: _Optional[bool] = ...) -> None: ...
+
+class DeletePeerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeletePeerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetPeerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetPeerResponse(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: Peer
+    def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
+
+class ListPeersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPeersResponse(_message.Message):
+    __slots__ = ("peers",)
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    peers: _containers.RepeatedCompositeFieldContainer[Peer]
+    def __init__(self, peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ...) -> None: ...
+
+class ResetPeerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ResetPeerResponse(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: Peer
+    def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
+
+class Advertisement(_message.Message):
+    __slots__ = ("prefix", "communities", "local_pref", "peers")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PREF_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    communities: _containers.RepeatedScalarFieldContainer[str]
+    local_pref: int
+    peers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[str]] = ..., local_pref: _Optional[int] = ..., peers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetAdvertisementsRequest(_message.Message):
+    __slots__ = ("advertisements",)
+    ADVERTISEMENTS_FIELD_NUMBER: _ClassVar[int]
+    advertisements: _containers.RepeatedCompositeFieldContainer[Advertisement]
+    def __init__(self, advertisements: _Optional[_Iterable[_Union[Advertisement, _Mapping]]] = ...) -> None: ...
+
+class PeerAdvertisementChange(_message.Message):
+    __slots__ = ("peer", "announced", "withdrawn")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCED_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    announced: int
+    withdrawn: int
+    def __init__(self, peer: _Optional[str] = ..., announced: _Optional[int] = ..., withdrawn: _Optional[int] = ...) -> None: ...
+
+class SetAdvertisementsResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[PeerAdvertisementChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[PeerAdvertisementChange, _Mapping]]] = ...) -> None: ...
+
+class AdvertisedRoute(_message.Message):
+    __slots__ = ("prefix", "communities", "local_pref", "sent")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PREF_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    communities: _containers.RepeatedScalarFieldContainer[str]
+    local_pref: int
+    sent: bool
+    def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[str]] = ..., local_pref: _Optional[int] = ..., sent: _Optional[bool] = ...) -> None: ...
+
+class PeerAdvertisements(_message.Message):
+    __slots__ = ("peer", "routes")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    routes: _containers.RepeatedCompositeFieldContainer[AdvertisedRoute]
+    def __init__(self, peer: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[AdvertisedRoute, _Mapping]]] = ...) -> None: ...
+
+class ListAdvertisementsRequest(_message.Message):
+    __slots__ = ("peer",)
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    def __init__(self, peer: _Optional[str] = ...) -> None: ...
+
+class ListAdvertisementsResponse(_message.Message):
+    __slots__ = ("peers",)
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    peers: _containers.RepeatedCompositeFieldContainer[PeerAdvertisements]
+    def __init__(self, peers: _Optional[_Iterable[_Union[PeerAdvertisements, _Mapping]]] = ...) -> None: ...
+
+class WatchPeersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WatchPeersResponse(_message.Message):
+    __slots__ = ("type", "peer")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    type: PeerEventType
+    peer: Peer
+    def __init__(self, type: _Optional[_Union[PeerEventType, str]] = ..., peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,23 @@
+"""`metallb-grpc bgp`: serve `metallb.bgp.v1.BGPService`, a BGP-4 speaker."""
+
+import argparse
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+
+from metallb_grpc.commands import ServiceCommand
+from metallb_grpc.server import ServiceBinding
+from services.bgp.service import bgp_binding
+
+
+def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
+    return [bgp_binding(registry)]
+
+
+COMMAND = ServiceCommand(
+    name="bgp",
+    help="the BGP service (metallb.bgp.v1.BGPService): a BGP-4 speaker advertising service IPs",
+    default_listen="127.0.0.1:50052",
+    default_metrics="127.0.0.1:9122",
+    bindings=_bindings,
+)

@@ -1,0 +1,266 @@
+"""The BGP gRPC service: a thin servicer over the speaker, commands serialised by one task.
+
+Each handler converts the request to domain types (convert.py, which validates), submits one
+command to the state owner, and converts the result back. Peer state changes (from RPCs and
+from the protocol itself) are published to WatchPeers streams as they happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from metallb_grpc.errors import AlreadyExistsError, NotFoundError, ResourceExhaustedError
+from metallb_grpc.server import ServiceBinding
+from metallb_grpc.state_owner import StateOwner
+from services.bgp import convert, metrics
+from services.bgp.speaker import BfdClient, Speaker
+
+SERVICE_NAME = bgp_pb2.DESCRIPTOR.services_by_name["BGPService"].full_name
+WATCH_QUEUE_LIMIT = 10_000
+
+T = TypeVar("T")
+
+
+class PeerNotFoundError(NotFoundError):
+    """No peer of that name."""
+
+
+class PeerExistsError(AlreadyExistsError):
+    """A peer of that name exists already."""
+
+
+class _Watcher:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bgp_pb2.WatchPeersResponse | None] = asyncio.Queue()
+        self.overflowed = False
+
+    def push(self, event: bgp_pb2.WatchPeersResponse) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= WATCH_QUEUE_LIMIT:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+            return
+        self.queue.put_nowait(event)
+
+
+class BGPState:
+    """The speaker, its owner task, its watchers."""
+
+    def __init__(self, registry: CollectorRegistry, bfd: BfdClient | None = None) -> None:
+        self.speaker = Speaker(self._changed, bfd=bfd)
+        self.owner = StateOwner("bgp")
+        self._watchers: set[_Watcher] = set()
+        metrics.register(registry, lambda: [d.peer for d in self.speaker.drivers.values()])
+
+    async def start(self) -> None:
+        self.owner.start()
+
+    async def stop(self) -> None:
+        await self.speaker.close()
+        await self.owner.stop()
+        for watcher in self._watchers:
+            watcher.queue.put_nowait(None)
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def peer_proto(self, name: str) -> bgp_pb2.Peer:
+        driver = self.speaker.drivers.get(name)
+        if driver is None:
+            raise PeerNotFoundError(f"peer {name!r} not found", "name")
+        return convert.peer_to_proto(driver.peer, self.now(), driver.bfd_status)
+
+    def _publish(self, kind: bgp_pb2.PeerEventType, peer: bgp_pb2.Peer) -> None:
+        if self._watchers:
+            event = bgp_pb2.WatchPeersResponse(type=kind, peer=peer)
+            for watcher in self._watchers:
+                watcher.push(event)
+
+    def _changed(self, name: str) -> None:
+        if self._watchers and name in self.speaker.drivers:
+            self._publish(bgp_pb2.PEER_EVENT_TYPE_CHANGED, self.peer_proto(name))
+
+    def subscribe(self) -> tuple[list[bgp_pb2.WatchPeersResponse], _Watcher]:
+        watcher = _Watcher()
+        snapshot = [
+            bgp_pb2.WatchPeersResponse(
+                type=bgp_pb2.PEER_EVENT_TYPE_SNAPSHOT, peer=self.peer_proto(name)
+            )
+            for name in sorted(self.speaker.drivers)
+        ]
+        self._watchers.add(watcher)
+        return snapshot, watcher
+
+    def unsubscribe(self, watcher: _Watcher) -> None:
+        self._watchers.discard(watcher)
+
+
+class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
+    def __init__(self, state: BGPState) -> None:
+        self._state = state
+        self._speaker = state.speaker
+        # Adding, updating and deleting a peer await socket set-up and tear-down; this keeps them
+        # whole with respect to one another (the StateOwner runs synchronous commands only).
+        self._peer_changes = asyncio.Lock()
+
+    async def _run(self, command: Callable[[], T]) -> T:
+        return await self._state.owner.submit(command)
+
+    async def _run_async(self, command: Callable[[], Awaitable[T]]) -> T:
+        """An async command: started by the owner task, one such command at a time.
+
+        Synchronous commands (SetAdvertisements, GetPeer...) may run at its await points; they
+        see the peer either absent or present, never half-built (the speaker registers a peer
+        before its first await and forgets it before its last).
+        """
+        async with self._peer_changes:
+            future = await self._run(lambda: asyncio.ensure_future(command()))
+            return await future
+
+    def _require(self, name: str) -> None:
+        if name not in self._speaker.drivers:
+            raise PeerNotFoundError(f"peer {name!r} not found", "name")
+
+    async def AddPeer(
+        self, request: bgp_pb2.AddPeerRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.AddPeerResponse:
+        cfg = convert.peer_conf_from_proto(request.peer)
+
+        async def command() -> bgp_pb2.AddPeerResponse:
+            if cfg.name in self._speaker.drivers:
+                raise PeerExistsError(f"peer {cfg.name} already exists", "peer.name")
+            await self._speaker.add_peer(cfg)
+            peer = self._state.peer_proto(cfg.name)
+            self._state._publish(bgp_pb2.PEER_EVENT_TYPE_ADDED, peer)
+            return bgp_pb2.AddPeerResponse(peer=peer)
+
+        return await self._run_async(command)
+
+    async def UpdatePeer(
+        self, request: bgp_pb2.UpdatePeerRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.UpdatePeerResponse:
+        cfg = convert.peer_conf_from_proto(request.peer)
+
+        async def command() -> bgp_pb2.UpdatePeerResponse:
+            self._require(cfg.name)
+            restarted = await self._speaker.update_peer(cfg)
+            return bgp_pb2.UpdatePeerResponse(
+                peer=self._state.peer_proto(cfg.name), restarted=restarted
+            )
+
+        return await self._run_async(command)
+
+    async def DeletePeer(
+        self, request: bgp_pb2.DeletePeerRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.DeletePeerResponse:
+        async def command() -> bgp_pb2.DeletePeerResponse:
+            self._require(request.name)
+            last = self._state.peer_proto(request.name)
+            await self._speaker.delete_peer(request.name)
+            self._state._publish(bgp_pb2.PEER_EVENT_TYPE_DELETED, last)
+            return bgp_pb2.DeletePeerResponse()
+
+        return await self._run_async(command)
+
+    async def GetPeer(
+        self, request: bgp_pb2.GetPeerRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.GetPeerResponse:
+        return await self._run(
+            lambda: bgp_pb2.GetPeerResponse(peer=self._state.peer_proto(request.name))
+        )
+
+    async def ListPeers(
+        self, request: bgp_pb2.ListPeersRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.ListPeersResponse:
+        return await self._run(
+            lambda: bgp_pb2.ListPeersResponse(
+                peers=[self._state.peer_proto(n) for n in sorted(self._speaker.drivers)]
+            )
+        )
+
+    async def ResetPeer(
+        self, request: bgp_pb2.ResetPeerRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.ResetPeerResponse:
+        def command() -> bgp_pb2.ResetPeerResponse:
+            self._require(request.name)
+            self._speaker.reset_peer(request.name)
+            return bgp_pb2.ResetPeerResponse(peer=self._state.peer_proto(request.name))
+
+        return await self._run(command)
+
+    async def SetAdvertisements(
+        self, request: bgp_pb2.SetAdvertisementsRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.SetAdvertisementsResponse:
+        ads = convert.advertisements_from_proto(request.advertisements)
+
+        def command() -> bgp_pb2.SetAdvertisementsResponse:
+            changes = self._speaker.set_advertisements(ads)
+            return bgp_pb2.SetAdvertisementsResponse(
+                changes=[
+                    bgp_pb2.PeerAdvertisementChange(peer=p, announced=a, withdrawn=w)
+                    for p, a, w in changes
+                ]
+            )
+
+        return await self._run(command)
+
+    async def ListAdvertisements(
+        self, request: bgp_pb2.ListAdvertisementsRequest, context: grpc.aio.ServicerContext
+    ) -> bgp_pb2.ListAdvertisementsResponse:
+        def command() -> bgp_pb2.ListAdvertisementsResponse:
+            if request.peer:
+                self._require(request.peer)
+            out = []
+            for name in sorted(self._speaker.drivers):
+                if request.peer and name != request.peer:
+                    continue
+                rib = self._speaker.drivers[name].peer.rib
+                routes = [
+                    convert.route_to_proto(prefix, attrs, rib.sent.get(prefix) == attrs)
+                    for prefix, attrs in sorted(
+                        rib.desired.items(), key=lambda kv: (kv[0].version, kv[0])
+                    )
+                ]
+                out.append(bgp_pb2.PeerAdvertisements(peer=name, routes=routes))
+            return bgp_pb2.ListAdvertisementsResponse(peers=out)
+
+        return await self._run(command)
+
+    async def WatchPeers(
+        self, request: bgp_pb2.WatchPeersRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bgp_pb2.WatchPeersResponse]:
+        snapshot, watcher = await self._run(self._state.subscribe)
+        try:
+            for event in snapshot:
+                yield event
+            yield bgp_pb2.WatchPeersResponse(type=bgp_pb2.PEER_EVENT_TYPE_END_OF_SNAPSHOT)
+            while True:
+                item = await watcher.queue.get()
+                if item is None:
+                    if watcher.overflowed:
+                        raise ResourceExhaustedError(
+                            f"watcher fell more than {WATCH_QUEUE_LIMIT} events behind; watch again"
+                        )
+                    return
+                yield item
+        finally:
+            with contextlib.suppress(RuntimeError):
+                self._state.unsubscribe(watcher)
+
+
+def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> ServiceBinding:
+    """The BGP service, ready for `metallb_grpc.server.Server`."""
+    state = BGPState(registry, bfd)
+
+    def register(server: grpc.aio.Server) -> None:
+        bgp_pb2_grpc.add_BGPServiceServicer_to_server(BGPServicer(state), server)
+
+    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)

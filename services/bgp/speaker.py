@@ -1,0 +1,492 @@
+"""The asyncio adapter: sockets, timers and BFD around the sans-I/O peers of services/bgp/fsm.
+
+Theory of operation (STYLE.md §1, layer 4). Each peer is a `fsm.Peer` plus a `_Driver` that
+does what the peer asks after every call: `Connect` opens a socket (MD5, TTL, VRF and source
+address set before the SYN, sockets.py), `Send` writes, `Close` closes; one `loop.call_at`
+timer is re-armed at `peer.next_deadline()`. Incoming connections arrive on one listening
+socket per (address family, port, VRF) that some peer needs and are handed to the peer whose
+address they come from. The core's `now` is `loop.time()`.
+
+All of it runs on the event loop's thread: RPC commands reach the speaker through the
+service's StateOwner task, protocol callbacks run as loop callbacks, and no call awaits in the
+middle of a change, so nothing here needs a lock.
+
+BFD: a peer with a bfdProfile registers a session through the `BfdClient` seam when it is
+Established; a Down report tears the session down at once (Cease / BFD Down). The BFD service's
+API does not exist yet, so no real client is wired: without one the peer's bfd_status says so
+and nothing is ever torn down (an unreachable BFD service must not take sessions down either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import socket
+import struct
+import zlib
+from collections.abc import Callable, Coroutine, Iterable
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any, Protocol
+
+from services.bgp import sockets
+from services.bgp.codec import CeaseSubcode
+from services.bgp.codec.prefixes import Prefix
+from services.bgp.fsm import Advertisement, Peer, PeerConfig, Reason, routes_for_peer
+from services.bgp.fsm.config import DynamicASN, IPAddress
+from services.bgp.fsm.peer import Close, Connect, Send
+from services.bgp.fsm.rib import RouteAttrs, family_of
+
+log = logging.getLogger(__name__)
+
+SIOCGIFADDR = 0x8915  # linux/sockios.h
+
+
+class BfdClient(Protocol):
+    """The seam to the BFD service (`metallb.bfd.v1`). Not wired yet: see docs/bgp.md."""
+
+    async def register(
+        self,
+        peer: str,
+        peer_address: IPAddress,
+        local_address: IPAddress,
+        profile: str,
+        on_down: Callable[[str], None],
+    ) -> None: ...
+
+    async def unregister(self, peer: str) -> None: ...
+
+
+def _addr(value: str) -> IPAddress:
+    return ip_address(value.split("%", 1)[0])
+
+
+def _ipv4_of(name: str) -> IPv4Address | None:
+    """The primary IPv4 address of interface `name` (SIOCGIFADDR), if any."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            raw = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return IPv4Address(raw[20:24])
+
+
+def _ipv6_entries() -> list[tuple[IPv6Address, int, str]]:
+    """(address, scope, interface) from /proc/net/if_inet6."""
+    out: list[tuple[IPv6Address, int, str]] = []
+    try:
+        with open("/proc/net/if_inet6") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 6:
+                    out.append((IPv6Address(int(fields[0], 16)), int(fields[3], 16), fields[5]))
+    except OSError:
+        pass
+    return out
+
+
+def interface_addresses(local: IPAddress) -> list[IPAddress]:
+    """Global addresses on the interface that holds `local` (empty if it cannot be found)."""
+    v6 = _ipv6_entries()
+    if isinstance(local, IPv6Address):
+        name = next((n for a, _, n in v6 if a == local), None)
+    else:
+        name = next((n for _, n in socket.if_nameindex() if _ipv4_of(n) == local), None)
+    if name is None:
+        return []
+    out: list[IPAddress] = []
+    v4 = _ipv4_of(name)
+    if v4 is not None:
+        out.append(v4)
+    out += [a for a, scope, n in v6 if n == name and scope == 0]
+    return out
+
+
+class _Driver:
+    """Runs one peer's actions and timer on the event loop."""
+
+    def __init__(self, speaker: Speaker, peer: Peer) -> None:
+        self.speaker = speaker
+        self.peer = peer
+        self.loop = asyncio.get_running_loop()
+        self.transports: dict[int, asyncio.Transport] = {}
+        self.connecting: dict[int, asyncio.Task[None]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at: float | None = None
+        self.bfd_status = "" if not peer.config.bfd_profile else "not registered"
+        self.bfd_registered = False
+
+    @property
+    def name(self) -> str:
+        return self.peer.config.name
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def ttl(self) -> int:
+        cfg = self.peer.config
+        internal = cfg.dynamic_asn is DynamicASN.INTERNAL or (
+            cfg.dynamic_asn is DynamicASN.NONE and cfg.peer_asn == cfg.local_as
+        )
+        return 255 if internal or cfg.ebgp_multihop else 1
+
+    def flush(self) -> None:
+        for action in self.peer.take_actions():
+            if isinstance(action, Send):
+                transport = self.transports.get(action.conn)
+                if transport is not None and not transport.is_closing():
+                    transport.write(action.data)
+            elif isinstance(action, Close):
+                task = self.connecting.pop(action.conn, None)
+                if task is not None:
+                    task.cancel()
+                transport = self.transports.pop(action.conn, None)
+                if transport is not None:
+                    transport.close()
+            elif isinstance(action, Connect):
+                self.connecting[action.conn] = self.loop.create_task(
+                    self._connect(action.conn), name=f"bgp-connect-{self.name}"
+                )
+        deadline = self.peer.next_deadline()
+        if deadline != self.timer_at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._fire) if deadline is not None else None
+            self.timer_at = deadline
+        if self.peer.take_changed():
+            self._bfd_follow()
+            self.speaker.on_change(self.name)
+
+    def _fire(self) -> None:
+        due = self.timer_at
+        self.timer = self.timer_at = None
+        self.peer.handle_timer(max(self.now(), due or 0.0))
+        self.flush()
+
+    def prepare(self, local: IPAddress) -> None:
+        """Addresses the core cannot know: a default router ID, other-family next hops."""
+        cfg = self.peer.config
+        others: list[IPAddress] = []
+        if cfg.dual_stack or (cfg.router_id is None and not isinstance(local, IPv4Address)):
+            others = interface_addresses(local)
+        v4 = next((a for a in others if isinstance(a, IPv4Address)), None)
+        v6 = next((a for a in others if isinstance(a, IPv6Address)), None)
+        self.peer.default_router_id = v4 or self.speaker.default_router_id
+        if cfg.dual_stack:
+            self.peer.extra_next_hop4, self.peer.extra_next_hop6 = v4, v6
+
+    async def _connect(self, conn: int) -> None:
+        cfg = self.peer.config
+        sock: socket.socket | None = None
+        try:
+            sock = sockets.client_socket(
+                cfg.peer_address,
+                password=cfg.password,
+                ttl=self.ttl(),
+                source=cfg.source_address,
+                vrf=cfg.vrf,
+            )
+            await self.loop.sock_connect(sock, (str(cfg.peer_address), cfg.peer_port))
+            await self.loop.create_connection(
+                lambda: _BGPProtocol(self.speaker, self, conn), sock=sock
+            )
+            sock = None  # the transport owns it now
+        except asyncio.CancelledError:
+            raise
+        except OSError as err:
+            self.peer.connection_failed(conn, self.now(), err.strerror or str(err))
+            self.flush()
+        finally:
+            self.connecting.pop(conn, None)
+            if sock is not None:
+                sock.close()
+
+    def attach(self, conn: int, transport: asyncio.Transport) -> None:
+        self.transports[conn] = transport
+
+    def _bfd_follow(self) -> None:
+        """Register the BFD session once Established (the seam; see the module docstring)."""
+        cfg = self.peer.config
+        if not cfg.bfd_profile or self.bfd_registered:
+            return
+        client = self.speaker.bfd
+        if client is None:
+            self.bfd_status = "BFD service not wired (no BFD client)"
+            return
+        conn = self.peer.established()
+        if conn is None or conn.local is None:
+            return
+        self.bfd_registered = True
+        self.bfd_status = "registering"
+        self.speaker.spawn(self._bfd_register(client, conn.local))
+
+    async def _bfd_register(self, client: BfdClient, local: IPAddress) -> None:
+        cfg = self.peer.config
+        try:
+            await client.register(cfg.name, cfg.peer_address, local, cfg.bfd_profile, self.bfd_down)
+            self.bfd_status = "registered"
+        except Exception as err:  # BFD unreachable: never tear the session down for it
+            self.bfd_status = f"BFD service unreachable: {err}"
+            self.bfd_registered = False
+
+    def bfd_down(self, reason: str) -> None:
+        self.bfd_status = f"down: {reason}"
+        self.peer.bfd_down(self.now(), reason)
+        self.flush()
+
+    async def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = self.timer_at = None
+        tasks = list(self.connecting.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.connecting.clear()
+        for transport in self.transports.values():
+            transport.close()
+        self.transports.clear()
+        if self.bfd_registered and self.speaker.bfd is not None:
+            with contextlib.suppress(Exception):
+                await self.speaker.bfd.unregister(self.name)
+
+
+class _BGPProtocol(asyncio.Protocol):
+    """One TCP connection; outgoing ones know their driver, incoming ones find it."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        driver: _Driver | None,
+        conn: int | None,
+        listener: ListenKey | None = None,
+    ) -> None:
+        self.speaker = speaker
+        self.driver = driver
+        self.conn = conn
+        self.listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        local = _addr(transport.get_extra_info("sockname")[0])
+        remote = _addr(transport.get_extra_info("peername")[0])
+        if self.driver is not None and self.conn is not None:
+            self.driver.attach(self.conn, transport)
+            self.driver.prepare(local)
+            self.driver.peer.connection_made(self.conn, self.driver.now(), local, remote)
+            self.driver.flush()
+            return
+        driver = self.speaker.driver_for(remote, self.listener)
+        if driver is None:
+            transport.close()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sockets.set_ttl(sock, sock.family, driver.ttl())
+        driver.prepare(local)
+        conn = driver.peer.incoming(driver.now(), local, remote)
+        if conn is None:
+            transport.close()
+            driver.flush()
+            return
+        self.driver, self.conn = driver, conn
+        driver.attach(conn, transport)
+        driver.flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self.driver is not None and self.conn is not None:
+            self.driver.peer.data_received(self.conn, data, self.driver.now())
+            self.driver.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        driver, conn = self.driver, self.conn
+        if driver is None or conn is None:
+            return
+        if driver.transports.get(conn) is not None:
+            driver.transports.pop(conn, None)
+        message = str(exc) if exc else "connection closed"
+        driver.peer.connection_lost(conn, driver.now(), message)
+        driver.flush()
+
+
+ListenKey = tuple[int, int, str]  # (address family, port, vrf)
+
+
+class Speaker:
+    """The peers, their listeners, and the advertisement set."""
+
+    def __init__(
+        self,
+        on_change: Callable[[str], None] = lambda name: None,
+        *,
+        default_router_id: IPv4Address | None = None,
+        bfd: BfdClient | None = None,
+    ) -> None:
+        self.on_change = on_change
+        self.default_router_id = default_router_id or IPv4Address(
+            zlib.crc32(socket.gethostname().encode()).to_bytes(4, "little")
+        )
+        self.bfd = bfd
+        self.drivers: dict[str, _Driver] = {}
+        self.advertisements: list[Advertisement] = []
+        self.advertisements_set = False
+        self.listeners: dict[ListenKey, asyncio.Server] = {}
+        self.listen_errors: dict[ListenKey, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._process_start = True
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- peers -----------------------------------------------------------------------------
+
+    def driver_for(self, remote: IPAddress, listener: ListenKey | None = None) -> _Driver | None:
+        """The peer a connection from `remote` on `listener` (family, port, VRF) belongs to."""
+        for driver in self.drivers.values():
+            cfg = driver.peer.config
+            if cfg.peer_address == remote and (listener is None or self._key(cfg) == listener):
+                return driver
+        return None
+
+    def peer(self, name: str) -> Peer | None:
+        driver = self.drivers.get(name)
+        return driver.peer if driver is not None else None
+
+    async def add_peer(self, config: PeerConfig) -> None:
+        loop = asyncio.get_running_loop()
+        peer = Peer(config, loop.time(), default_router_id=self.default_router_id, restarting=True)
+        driver = _Driver(self, peer)
+        self.drivers[config.name] = driver
+        await self._listen_for(config)
+        if self.advertisements_set:
+            peer.set_routes(self._routes(peer))
+        peer.start(loop.time())
+        driver.flush()
+
+    async def update_peer(self, config: PeerConfig) -> bool:
+        """Replace a peer's configuration; restarts the session if anything changed."""
+        driver = self.drivers[config.name]
+        if driver.peer.config == config:
+            return False
+        await self.delete_peer(
+            config.name,
+            reason=Reason.CONFIG_CHANGED,
+            subcode=CeaseSubcode.OTHER_CONFIGURATION_CHANGE,
+        )
+        await self.add_peer(config)
+        return True
+
+    async def delete_peer(
+        self,
+        name: str,
+        *,
+        reason: Reason = Reason.PEER_DELETED,
+        subcode: int = CeaseSubcode.PEER_DECONFIGURED,
+    ) -> None:
+        driver = self.drivers.pop(name)
+        driver.peer.stop(driver.now(), reason=reason, subcode=subcode)
+        driver.flush()
+        await driver.close()
+        await self._release_listener(driver.peer.config)
+
+    def reset_peer(self, name: str) -> None:
+        driver = self.drivers[name]
+        driver.peer.stop(
+            driver.now(),
+            reason=Reason.ADMIN_RESET,
+            subcode=CeaseSubcode.ADMINISTRATIVE_RESET,
+            restart=True,
+        )
+        driver.flush()
+
+    # ---- advertisements --------------------------------------------------------------------
+
+    def set_advertisements(self, ads: Iterable[Advertisement]) -> list[tuple[str, int, int]]:
+        """Replace the desired set; returns (peer, announced, withdrawn) for each peer."""
+        self.advertisements = list(ads)
+        self.advertisements_set = True
+        out: list[tuple[str, int, int]] = []
+        for name, driver in self.drivers.items():
+            routes = self._routes(driver.peer)
+            before: dict[Prefix, RouteAttrs] = driver.peer.rib.desired
+            announced = sum(1 for p, a in routes.items() if before.get(p) != a)
+            withdrawn = sum(1 for p in before if p not in routes)
+            driver.peer.set_routes(routes)
+            driver.flush()
+            out.append((name, announced, withdrawn))
+        return out
+
+    def _routes(self, peer: Peer) -> dict[Prefix, RouteAttrs]:
+        """The ads for `peer`, in the families its session carries (its own, or both)."""
+        families = peer.families()
+        return {
+            prefix: attrs
+            for prefix, attrs in routes_for_peer(self.advertisements, peer.config.name).items()
+            if family_of(prefix) in families
+        }
+
+    # ---- listeners -------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(config: PeerConfig) -> ListenKey:
+        family = socket.AF_INET if isinstance(config.peer_address, IPv4Address) else socket.AF_INET6
+        return family, config.peer_port, config.vrf
+
+    async def _listen_for(self, config: PeerConfig) -> None:
+        key = self._key(config)
+        server = self.listeners.get(key)
+        if server is None and key not in self.listen_errors:
+            try:
+                sock = sockets.listening_socket(*key)
+            except OSError as err:
+                # the session still works actively; the state says why nothing listens
+                self.listen_errors[key] = str(err)
+                log.warning("cannot listen on port %d (%s): %s", key[1], key[2] or "default", err)
+                return
+            server = await asyncio.get_running_loop().create_server(
+                lambda: _BGPProtocol(self, None, None, key), sock=sock
+            )
+            self.listeners[key] = server
+        if server is not None and config.password:
+            for sock in server.sockets:
+                with contextlib.suppress(OSError):
+                    sockets.set_md5(sock, config.peer_address, config.password)
+
+    async def _release_listener(self, config: PeerConfig) -> None:
+        key = self._key(config)
+        server = self.listeners.get(key)
+        if server is not None and config.password:
+            for sock in server.sockets:
+                with contextlib.suppress(OSError):
+                    sockets.set_md5(sock, config.peer_address, "")
+        if any(self._key(d.peer.config) == key for d in self.drivers.values()):
+            return
+        self.listen_errors.pop(key, None)
+        if server is not None:
+            del self.listeners[key]
+            server.close()
+            await server.wait_closed()
+
+    async def close(self) -> None:
+        """Stop every session with Cease / Administrative Shutdown and close every socket."""
+        for name in list(self.drivers):
+            await self.delete_peer(
+                name, reason=Reason.ADMIN_STOP, subcode=CeaseSubcode.ADMINISTRATIVE_SHUTDOWN
+            )
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for server in self.listeners.values():
+            server.close()
+            await server.wait_closed()
+        self.listeners.clear()
+
+
+__all__ = ["BfdClient", "Speaker", "interface_addresses"]
