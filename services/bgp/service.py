@@ -8,7 +8,6 @@ from the protocol itself) are published to WatchPeers streams as they happen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -16,9 +15,10 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_grpc.errors import AlreadyExistsError, NotFoundError, ResourceExhaustedError
+from metallb_grpc.errors import AlreadyExistsError, NotFoundError
 from metallb_grpc.server import ServiceBinding
 from metallb_grpc.state_owner import StateOwner
+from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.bgp import convert, metrics
 from services.bgp.speaker import BfdClient, Speaker
 
@@ -36,28 +36,13 @@ class PeerExistsError(AlreadyExistsError):
     """A peer of that name exists already."""
 
 
-class _Watcher:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bgp_pb2.WatchPeersResponse | None] = asyncio.Queue()
-        self.overflowed = False
-
-    def push(self, event: bgp_pb2.WatchPeersResponse) -> None:
-        if self.overflowed:
-            return
-        if self.queue.qsize() >= WATCH_QUEUE_LIMIT:
-            self.overflowed = True
-            self.queue.put_nowait(None)
-            return
-        self.queue.put_nowait(event)
-
-
 class BGPState:
     """The speaker, its owner task, its watchers."""
 
     def __init__(self, registry: CollectorRegistry, bfd: BfdClient | None = None) -> None:
         self.speaker = Speaker(self._changed, bfd=bfd)
         self.owner = StateOwner("bgp")
-        self._watchers: set[_Watcher] = set()
+        self.watchers: WatchHub[bgp_pb2.WatchPeersResponse] = WatchHub(WATCH_QUEUE_LIMIT)
         metrics.register(registry, lambda: [d.peer for d in self.speaker.drivers.values()])
 
     async def start(self) -> None:
@@ -66,8 +51,7 @@ class BGPState:
     async def stop(self) -> None:
         await self.speaker.close()
         await self.owner.stop()
-        for watcher in self._watchers:
-            watcher.queue.put_nowait(None)
+        self.watchers.close_all()
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -79,28 +63,23 @@ class BGPState:
         return convert.peer_to_proto(driver.peer, self.now(), driver.bfd_status)
 
     def _publish(self, kind: bgp_pb2.PeerEventType, peer: bgp_pb2.Peer) -> None:
-        if self._watchers:
-            event = bgp_pb2.WatchPeersResponse(type=kind, peer=peer)
-            for watcher in self._watchers:
-                watcher.push(event)
+        if self.watchers:
+            self.watchers.publish(bgp_pb2.WatchPeersResponse(type=kind, peer=peer))
 
     def _changed(self, name: str) -> None:
-        if self._watchers and name in self.speaker.drivers:
+        if self.watchers and name in self.speaker.drivers:
             self._publish(bgp_pb2.PEER_EVENT_TYPE_CHANGED, self.peer_proto(name))
 
-    def subscribe(self) -> tuple[list[bgp_pb2.WatchPeersResponse], _Watcher]:
-        watcher = _Watcher()
+    def subscribe(
+        self,
+    ) -> tuple[list[bgp_pb2.WatchPeersResponse], Watcher[bgp_pb2.WatchPeersResponse]]:
         snapshot = [
             bgp_pb2.WatchPeersResponse(
                 type=bgp_pb2.PEER_EVENT_TYPE_SNAPSHOT, peer=self.peer_proto(name)
             )
             for name in sorted(self.speaker.drivers)
         ]
-        self._watchers.add(watcher)
-        return snapshot, watcher
-
-    def unsubscribe(self, watcher: _Watcher) -> None:
-        self._watchers.discard(watcher)
+        return snapshot, self.watchers.subscribe()
 
 
 class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
@@ -238,22 +217,9 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         self, request: bgp_pb2.WatchPeersRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bgp_pb2.WatchPeersResponse]:
         snapshot, watcher = await self._run(self._state.subscribe)
-        try:
-            for event in snapshot:
-                yield event
-            yield bgp_pb2.WatchPeersResponse(type=bgp_pb2.PEER_EVENT_TYPE_END_OF_SNAPSHOT)
-            while True:
-                item = await watcher.queue.get()
-                if item is None:
-                    if watcher.overflowed:
-                        raise ResourceExhaustedError(
-                            f"watcher fell more than {WATCH_QUEUE_LIMIT} events behind; watch again"
-                        )
-                    return
-                yield item
-        finally:
-            with contextlib.suppress(RuntimeError):
-                self._state.unsubscribe(watcher)
+        end = bgp_pb2.WatchPeersResponse(type=bgp_pb2.PEER_EVENT_TYPE_END_OF_SNAPSHOT)
+        async for event in stream(snapshot, end, watcher, self._state.watchers.unsubscribe):
+            yield event
 
 
 def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> ServiceBinding:

@@ -5,8 +5,6 @@ converts the result back. After every command the owner publishes the allocator'
 watchers and refreshes the gauges of the pools they touched.
 """
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
@@ -15,9 +13,9 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from metallb_grpc.errors import ResourceExhaustedError
 from metallb_grpc.server import ServiceBinding
 from metallb_grpc.state_owner import StateOwner
+from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.ipam import convert
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import NoAllocationError
@@ -25,9 +23,6 @@ from services.ipam.core.model import Change, ChangeType
 from services.ipam.metrics import AllocatorMetrics
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
-
-# A watcher further behind than this is disconnected (RESOURCE_EXHAUSTED) and must re-watch.
-WATCH_QUEUE_LIMIT = 100_000
 
 T = TypeVar("T")
 
@@ -45,21 +40,6 @@ def _event(change: Change) -> ipam_pb2.WatchAllocationsResponse:
     )
 
 
-class _Watcher:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[ipam_pb2.WatchAllocationsResponse | None] = asyncio.Queue()
-        self.overflowed = False
-
-    def push(self, event: ipam_pb2.WatchAllocationsResponse) -> None:
-        if self.overflowed:
-            return
-        if self.queue.qsize() >= WATCH_QUEUE_LIMIT:
-            self.overflowed = True
-            self.queue.put_nowait(None)
-            return
-        self.queue.put_nowait(event)
-
-
 class IPAMState:
     """The allocator, its owner task, its watchers and its metrics."""
 
@@ -68,15 +48,14 @@ class IPAMState:
         self.instance_id = uuid.uuid4().hex
         self.metrics = AllocatorMetrics(registry)
         self.owner = StateOwner("ipam", after_each=self._publish)
-        self._watchers: set[_Watcher] = set()
+        self.watchers: WatchHub[ipam_pb2.WatchAllocationsResponse] = WatchHub()
 
     async def start(self) -> None:
         self.owner.start()
 
     async def stop(self) -> None:
         await self.owner.stop()
-        for watcher in self._watchers:
-            watcher.queue.put_nowait(None)
+        self.watchers.close_all()
 
     def refresh_all_metrics(self) -> None:
         pools = [p.name for p in self.allocator.pools()]
@@ -91,17 +70,16 @@ class IPAMState:
         touched: set[str] = set()
         for change in changes:
             touched.add(change.allocation.pool)
-            if self._watchers:
-                event = _event(change)
-                for watcher in self._watchers:
-                    watcher.push(event)
+            if self.watchers:
+                self.watchers.publish(_event(change))
         known = {p.name for p in self.allocator.pools()}
         for name in touched & known:
             self.metrics.update(name, self.allocator.usage(name))
 
-    def subscribe(self) -> tuple[list[ipam_pb2.WatchAllocationsResponse], _Watcher]:
+    def subscribe(
+        self,
+    ) -> tuple[list[ipam_pb2.WatchAllocationsResponse], Watcher[ipam_pb2.WatchAllocationsResponse]]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
-        watcher = _Watcher()
         snapshot = [
             ipam_pb2.WatchAllocationsResponse(
                 type=ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT,
@@ -109,11 +87,7 @@ class IPAMState:
             )
             for a in self.allocator.allocations()
         ]
-        self._watchers.add(watcher)
-        return snapshot, watcher
-
-    def unsubscribe(self, watcher: _Watcher) -> None:
-        self._watchers.discard(watcher)
+        return snapshot, self.watchers.subscribe()
 
 
 class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
@@ -256,24 +230,9 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         self, request: ipam_pb2.WatchAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ipam_pb2.WatchAllocationsResponse]:
         snapshot, watcher = await self._run(self._state.subscribe)
-        try:
-            for event in snapshot:
-                yield event
-            yield ipam_pb2.WatchAllocationsResponse(
-                type=ipam_pb2.ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT
-            )
-            while True:
-                item = await watcher.queue.get()
-                if item is None:
-                    if watcher.overflowed:
-                        raise ResourceExhaustedError(
-                            f"watcher fell more than {WATCH_QUEUE_LIMIT} events behind; watch again"
-                        )
-                    return
-                yield item
-        finally:
-            with contextlib.suppress(RuntimeError):
-                self._state.unsubscribe(watcher)
+        end = ipam_pb2.WatchAllocationsResponse(type=ipam_pb2.ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT)
+        async for event in stream(snapshot, end, watcher, self._state.watchers.unsubscribe):
+            yield event
 
     async def GetStatus(
         self, request: ipam_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
