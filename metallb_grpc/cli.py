@@ -6,9 +6,11 @@ offset. Each service describes its subcommand in `services/<name>/main.py` (a `S
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -21,18 +23,28 @@ from prometheus_client import CollectorRegistry
 from gateway.controller.app import ControllerOptions, run_controller
 from gateway.controller.ipam_client import GrpcIpam
 from gateway.manifests import ManifestError, load
+from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.runtime import tune_gc
-from metallb_grpc.server import Server, parse_host_port, parse_listen, run_until_signalled
+from metallb_grpc.server import (
+    Server,
+    parse_host_port,
+    parse_listen,
+    run_until_signalled,
+    start_metrics,
+)
 from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
 from services.ipam.service import ipam_binding
+from services.l2.main import COMMAND as L2
 
-COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP)}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, L2)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+log = logging.getLogger("metallb_grpc.cli")
 
 
 def _listen(value: str) -> str:
@@ -136,9 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up",
         help="the embedded default: every service and gateway role for one node, on a folder",
-        description="Run the IPAM service and the gateway's controller role over a folder of "
-        "manifests in one process (status is written under DIR/.status). The node-side services "
-        "(BGP, BFD, L2) and the node role join as they land.",
+        description="Run the IPAM, BGP, BFD and L2 services and both gateway roles for one "
+        "node, in one process, over a folder of manifests (status is written under "
+        "DIR/.status). Without root, BGP and L2 say why they cannot start, and allocation "
+        "still works.",
     )
     up.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
     up.add_argument("--node", default=socket.gethostname(), help="this node's name")
@@ -150,6 +163,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    node = roles.add_parser(
+        "node",
+        help="one per node: what this node announces, sent to its L2 and BGP services",
+        description="The node role: L2 ownership and BGP announcements for this node, kept in "
+        "its L2 and BGP services. With --manifests it serves a folder of manifests; otherwise "
+        "it watches Kubernetes and renews this node's liveness Lease.",
+    )
+    node.add_argument(
+        "--node",
+        required=True,
+        default=os.environ.get("METALLB_NODE_NAME"),
+        help="this node's name (MetalLB's --node-name)",
+    )
+    node.add_argument("--l2", type=_listen, help="the L2 service address (omit: no L2)")
+    node.add_argument("--bgp", type=_listen, help="the BGP service address (omit: no BGP)")
+    node.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
+    node.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
+    node.add_argument("--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system"))
+    node.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
+    node.add_argument(
+        "--listen",
+        type=_listen,
+        default="127.0.0.1:50055",
+        help="grpc.health.v1 address for probes (default %(default)s)",
+    )
+    node.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9125")
+    node.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
@@ -165,25 +205,74 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _start_optional(name: str, server: Server) -> Server | None:
+    """Start a node-side service; without the privileges it needs, say so and go on."""
+    try:
+        await server.start()
+        return server
+    except (PermissionError, OSError) as err:
+        log.error(
+            "%s: cannot start (%s); it needs root or its capabilities (L2: CAP_NET_RAW). "
+            "Allocation still works; %s announcements are off.",
+            name,
+            err,
+            name,
+        )
+        with contextlib.suppress(Exception):
+            await server.stop()
+        return None
+
+
 async def _up(args: argparse.Namespace) -> int:
     if not args.manifests.is_dir():
         print(f"metallb-grpc up: {args.manifests} is not a folder", file=sys.stderr)
         return 2
     registry = CollectorRegistry()
-    ipam = Server([ipam_binding(registry)], args.ipam_listen, registry=registry, grace=2.0)
-    await ipam.start()
-    try:
-        await run_controller(
-            ControllerOptions(
-                ipam=ipam.address,
-                listen="127.0.0.1:0",
-                metrics_listen=args.metrics_listen,
-                manifests=args.manifests,
-                identity=args.node,
+    parser = build_parser()
+    with tempfile.TemporaryDirectory(prefix="metallb-grpc-up-") as run_dir:
+        servers: dict[str, Server] = {}
+        ipam = Server([ipam_binding(registry)], args.ipam_listen, registry=registry, grace=2.0)
+        await ipam.start()
+        servers["ipam"] = ipam
+        for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
+            sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock"])
+            bindings = COMMANDS[name].bindings(sub, registry)
+            started = await _start_optional(
+                name, Server(bindings, sub.listen, registry=registry, grace=2.0)
             )
-        )
-    finally:
-        await ipam.stop()
+            if started is not None:
+                servers[name] = started
+        start_metrics(args.metrics_listen, registry)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        roles = [
+            run_controller(
+                ControllerOptions(
+                    ipam=ipam.address,
+                    listen="127.0.0.1:0",
+                    manifests=args.manifests,
+                    identity=args.node,
+                ),
+                stop,
+            ),
+            run_node(
+                NodeOptions(
+                    node=args.node,
+                    listen="127.0.0.1:0",
+                    l2=servers["l2"].address if "l2" in servers else "",
+                    bgp=servers["bgp"].address if "bgp" in servers else "",
+                    manifests=args.manifests,
+                ),
+                stop,
+            ),
+        ]
+        try:
+            await asyncio.gather(*roles)
+        finally:
+            for server in reversed(list(servers.values())):
+                await server.stop()
     return 0
 
 
@@ -222,6 +311,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(args))
         if args.command == "up":
             return asyncio.run(_up(args))
+        if args.command == "gateway" and args.role == "node":
+            asyncio.run(
+                run_node(
+                    NodeOptions(
+                        node=args.node,
+                        listen=args.listen,
+                        l2=args.l2 or "",
+                        bgp=args.bgp or "",
+                        metrics_listen=args.metrics_listen,
+                        manifests=args.manifests,
+                        kubeconfig=args.kubeconfig,
+                        namespace=args.namespace,
+                        lb_class=args.lb_class,
+                    )
+                )
+            )
+            return 0
         if args.command == "gateway":
             asyncio.run(
                 run_controller(

@@ -1,0 +1,116 @@
+"""`metallb-grpc gateway node --node NAME`: the node role as a process.
+
+Source: `--manifests DIR` (every Node in the folder counts as live) or Kubernetes, where this
+process renews the Lease `metallb-grpc-node-<node>` in the MetalLB namespace and only nodes with a
+current Lease are L2 candidates (MetalLB's memberlist membership). It drives the node's L2 and
+BGP services (`--l2`, `--bgp`; either may be omitted) and serves grpc.health.v1 on `--listen`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from gateway.folder import FolderSource
+from gateway.node.role import NODE_LEASE_PREFIX, NodeRole, live_nodes_from_leases
+from gateway.snapshot import Snapshot
+from metallb.bgp.v1 import bgp_pb2_grpc
+from metallb.l2.v1 import l2_pb2_grpc
+from metallb_grpc.channel import service_channel
+from metallb_grpc.server import Server, start_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NodeOptions:
+    node: str
+    listen: str
+    l2: str = ""
+    bgp: str = ""
+    metrics_listen: str = ""
+    manifests: Path | None = None
+    kubeconfig: str | None = None
+    namespace: str = "metallb-system"
+    lb_class: str = ""
+    lease_duration: int = 15
+
+
+async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    registry = CollectorRegistry()
+    health = Server([], opts.listen, registry=registry, grace=1.0)
+    await health.start()
+    start_metrics(opts.metrics_listen, registry)
+    async with contextlib.AsyncExitStack() as stack:
+        l2 = bgp = None
+        if opts.l2:
+            channel = await stack.enter_async_context(service_channel(opts.l2))
+            l2 = l2_pb2_grpc.L2ServiceStub(channel)
+        if opts.bgp:
+            channel = await stack.enter_async_context(service_channel(opts.bgp))
+            bgp = bgp_pb2_grpc.BGPServiceStub(channel)
+        try:
+            if opts.manifests is not None:
+                source = FolderSource(opts.manifests, opts.namespace)
+                await source.start()
+                try:
+                    await NodeRole(source, opts.node, l2=l2, bgp=bgp, lb_class=opts.lb_class).run(
+                        stop
+                    )
+                finally:
+                    await source.stop()
+            else:
+                await _run_in_kubernetes(opts, l2, bgp, stop)
+        finally:
+            await health.stop()
+
+
+async def _run_in_kubernetes(
+    opts: NodeOptions,
+    l2: l2_pb2_grpc.L2ServiceStub | None,
+    bgp: bgp_pb2_grpc.BGPServiceStub | None,
+    stop: asyncio.Event,
+) -> None:
+    from gateway.controller.app import _kube_client  # noqa: PLC0415
+    from gateway.kube.lease import LeaseLock  # noqa: PLC0415
+    from gateway.kube.source import KubeSource  # noqa: PLC0415
+
+    api: Any = _kube_client(opts.kubeconfig)
+    lease = LeaseLock(
+        api, opts.namespace, NODE_LEASE_PREFIX + opts.node, opts.node, opts.lease_duration
+    )
+    source = KubeSource(api, opts.namespace, leases=True)
+    await source.start()
+
+    async def renew() -> None:
+        while not stop.is_set():
+            try:
+                if not await asyncio.to_thread(lease.try_hold):
+                    log.warning("node Lease %s is held by another process", lease.name)
+            except Exception as err:
+                log.warning("node Lease not renewed: %s", err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(1.0, opts.lease_duration / 3))
+
+    def live(snap: Snapshot) -> Collection[str]:
+        return live_nodes_from_leases(snap)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        role = NodeRole(source, opts.node, l2=l2, bgp=bgp, live=live, lb_class=opts.lb_class)
+        await role.run(stop)
+    finally:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+        await source.stop()

@@ -1,0 +1,241 @@
+"""The node role: keep this node's L2 and BGP services holding exactly what it must announce.
+
+After every change (or a restart of either service) it recomputes the node's desired state and
+sends the difference: the full announcement set to L2 (`SetAnnouncements`, declarative), peers
+to BGP (`AddPeer`/`UpdatePeer`/`DeletePeer`) and the full route set (`SetAdvertisements`).
+A restart is noticed by a broken watch stream (`WatchEvents`, `WatchPeers`): what the service
+held is then sent again, so within a moment of being back it holds what it held before. An
+unreachable service is retried with backoff; the other one is still served. An invalid
+configuration keeps the last valid one in force.
+"""
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable, Collection
+from typing import Any, Protocol
+
+import grpc
+
+from gateway.config.model import Config, ConfigError
+from gateway.config.parse import parse
+from gateway.node.desired import NodeDesired, desired_for_node, services_with_ingress
+from gateway.node.rpc import advertisements, announcement_specs, peer_conf
+from gateway.snapshot import Snapshot
+from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+NODE_LEASE_PREFIX = "metallb-grpc-node-"
+
+
+class Source(Protocol):
+    changes: asyncio.Queue[tuple[str, str]]
+
+    def snapshot(self) -> Snapshot: ...
+
+
+def live_nodes_from_leases(snap: Snapshot, now: datetime.datetime | None = None) -> set[str]:
+    """Nodes whose `metallb-grpc-node-<node>` Lease was renewed within its duration."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    live = set()
+    for lease in snap.of("Lease"):
+        name = str((lease.get("metadata") or {}).get("name") or "")
+        if not name.startswith(NODE_LEASE_PREFIX):
+            continue
+        spec = lease.get("spec") or {}
+        renewed = spec.get("renewTime")
+        if not renewed:
+            continue
+        at = datetime.datetime.fromisoformat(str(renewed).replace("Z", "+00:00"))
+        if at + datetime.timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15)) >= now:
+            live.add(name.removeprefix(NODE_LEASE_PREFIX))
+    return live
+
+
+class NodeRole:
+    def __init__(
+        self,
+        source: Source,
+        node: str,
+        *,
+        l2: l2_pb2_grpc.L2ServiceStub | None,
+        bgp: bgp_pb2_grpc.BGPServiceStub | None,
+        live: Callable[[Snapshot], Collection[str] | None] = lambda snap: None,
+        lb_class: str = "",
+    ) -> None:
+        self._source = source
+        self.node = node
+        self._l2 = l2
+        self._bgp = bgp
+        self._live = live
+        self._lb_class = lb_class
+        self.config: Config | None = None
+        self.config_error: ConfigError | None = None
+        self.desired = NodeDesired()
+        # What each service holds as far as we know; None: unknown, send everything.
+        self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
+        self._peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
+        self._ads_sent: list[bgp_pb2.Advertisement] | None = None
+        self._wake = asyncio.Event()
+        self.syncs = 0
+
+    def _compute(self) -> None:
+        snap = self._source.snapshot()
+        try:
+            self.config = parse(snap.cluster_resources())
+            self.config_error = None
+        except ConfigError as err:
+            self.config_error = err
+            log.error("configuration error: %s (keeping the last valid one)", err.describe())
+        if self.config is None:
+            return
+        self.desired = desired_for_node(
+            snap,
+            self.config,
+            self.node,
+            services_with_ingress(snap, self._lb_class),
+            self._live(snap),
+        )
+
+    async def _sync_l2(self) -> None:
+        if self._l2 is None:
+            return
+        specs = announcement_specs(self.desired.layer2)
+        if specs != self._l2_sent:
+            await self._l2.SetAnnouncements(l2_pb2.SetAnnouncementsRequest(announcements=specs))
+            self._l2_sent = specs
+
+    async def _sync_bgp(self) -> None:
+        if self._bgp is None:
+            return
+        wanted = {p.name: peer_conf(p) for p in self.desired.peers}
+        if self._peers_sent is None:
+            held = await self._bgp.ListPeers(bgp_pb2.ListPeersRequest())
+            self._peers_sent = {p.conf.name: p.conf for p in held.peers}
+        for name in sorted(set(self._peers_sent) - set(wanted)):
+            await self._bgp.DeletePeer(bgp_pb2.DeletePeerRequest(name=name))
+            del self._peers_sent[name]
+        for name, conf in sorted(wanted.items()):
+            if name not in self._peers_sent:
+                await self._bgp.AddPeer(bgp_pb2.AddPeerRequest(peer=conf))
+            elif self._peers_sent[name] != conf:
+                await self._bgp.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=conf))
+            self._peers_sent[name] = conf
+        ads = advertisements(self.desired.routes)
+        if ads != self._ads_sent:
+            await self._bgp.SetAdvertisements(bgp_pb2.SetAdvertisementsRequest(advertisements=ads))
+            self._ads_sent = ads
+
+    async def _watch(
+        self,
+        name: str,
+        open_stream: Callable[[], Any],
+        forget: Callable[[], None],
+        stop: asyncio.Event,
+    ) -> None:
+        """Keep a watch stream open; when it breaks the service restarted: resend everything."""
+        backoff = 0.1
+        while not stop.is_set():
+            call = open_stream()
+            try:
+                async for _ in call:
+                    backoff = 0.1
+            except grpc.aio.AioRpcError as err:
+                if stop.is_set():
+                    return
+                log.info("%s watch ended (%s): will resend on reconnect", name, err.code().name)
+            finally:
+                call.cancel()
+            forget()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def _forget_l2(self) -> None:
+        self._l2_sent = None
+
+    def _forget_bgp(self) -> None:
+        self._peers_sent = None
+        self._ads_sent = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        watchers = []
+        if self._l2 is not None:
+            l2 = self._l2
+            watchers.append(
+                asyncio.create_task(
+                    self._watch(
+                        "l2",
+                        lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest()),
+                        self._forget_l2,
+                        stop,
+                    )
+                )
+            )
+        if self._bgp is not None:
+            bgp = self._bgp
+            watchers.append(
+                asyncio.create_task(
+                    self._watch(
+                        "bgp",
+                        lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest()),
+                        self._forget_bgp,
+                        stop,
+                    )
+                )
+            )
+        backoff = 0.2
+        try:
+            dirty = True
+            while not stop.is_set():
+                if dirty:
+                    self._compute()
+                failed = False
+                for sync in (self._sync_l2, self._sync_bgp):
+                    try:
+                        await sync()
+                    except grpc.aio.AioRpcError as err:
+                        failed = True
+                        log.warning(
+                            "%s failed (%s: %s)", sync.__name__, err.code().name, err.details()
+                        )
+                        if sync == self._sync_l2:
+                            self._forget_l2()
+                        else:
+                            self._forget_bgp()
+                self.syncs += 1
+                dirty = await self._wait_for_work(stop, backoff if failed else None)
+                backoff = min(backoff * 2, 5.0) if failed else 0.2
+        finally:
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _wait_for_work(self, stop: asyncio.Event, retry_after: float | None) -> bool:
+        """Wait for source changes (True) or a wake-up / retry (False: recompute not needed)."""
+        queue = self._source.changes
+        get = asyncio.create_task(queue.get())
+        wake = asyncio.create_task(self._wake.wait())
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {get, wake, stopped},
+                timeout=retry_after or 1.0,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for task in (get, wake, stopped):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(get, wake, stopped, return_exceptions=True)
+        self._wake.clear()
+        changed = get in done and not get.cancelled()
+        while not queue.empty():
+            queue.get_nowait()
+            changed = True
+        # Lease renewals change liveness with time alone: recompute at least every second.
+        return changed or not done

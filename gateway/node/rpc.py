@@ -1,0 +1,72 @@
+"""The node role's desired state as `metallb.l2.v1` and `metallb.bgp.v1` messages."""
+
+from collections.abc import Iterable
+
+from gateway.config.model import Peer
+from gateway.node.desired import BGPRoute, L2Announcement
+from metallb.bgp.v1 import bgp_pb2
+from metallb.l2.v1 import l2_pb2
+
+_DYNAMIC = {
+    "": bgp_pb2.DYNAMIC_ASN_UNSPECIFIED,
+    "internal": bgp_pb2.DYNAMIC_ASN_INTERNAL,
+    "external": bgp_pb2.DYNAMIC_ASN_EXTERNAL,
+}
+
+
+def announcement_specs(items: Iterable[L2Announcement]) -> list[l2_pb2.AnnouncementSpec]:
+    return [
+        l2_pb2.AnnouncementSpec(
+            ip=a.ip,
+            all_interfaces=not a.interfaces,
+            interfaces=list(a.interfaces),
+            owner=a.service,
+        )
+        for a in sorted(items)
+    ]
+
+
+def peer_conf(peer: Peer) -> bgp_pb2.PeerConf:
+    conf = bgp_pb2.PeerConf(
+        name=peer.name,
+        my_asn=peer.my_asn,
+        peer_asn=peer.peer_asn,
+        dynamic_asn=_DYNAMIC[peer.dynamic_asn],
+        local_asn=peer.local_asn,
+        peer_address=peer.address,
+        peer_port=peer.port,
+        source_address=peer.source_address,
+        router_id=peer.router_id,
+        password=peer.password,
+        ebgp_multihop=peer.ebgp_multihop,
+        vrf=peer.vrf,
+        enable_graceful_restart=peer.enable_graceful_restart,
+        disable_mp=peer.disable_mp,
+        dual_stack_address_family=peer.dual_stack_address_family,
+        bfd_profile=peer.bfd_profile,
+    )
+    if peer.hold_time is not None:
+        conf.hold_time_seconds = peer.hold_time
+    if peer.keepalive_time is not None:
+        conf.keepalive_time_seconds = peer.keepalive_time
+    if peer.connect_time is not None:
+        conf.connect_time_seconds = peer.connect_time
+    return conf
+
+
+def advertisements(routes: Iterable[BGPRoute]) -> list[bgp_pb2.Advertisement]:
+    """Routes with the same prefix and attributes become one advertisement to their peers."""
+    grouped: dict[tuple[str, tuple[str, ...], int | None], list[str]] = {}
+    for r in routes:
+        grouped.setdefault((r.prefix, r.communities, r.local_pref), []).append(r.peer)
+    out = []
+    for (prefix, communities, local_pref), peers in sorted(
+        grouped.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+    ):
+        adv = bgp_pb2.Advertisement(
+            prefix=prefix, communities=list(communities), peers=sorted(set(peers))
+        )
+        if local_pref is not None:
+            adv.local_pref = local_pref
+        out.append(adv)
+    return out

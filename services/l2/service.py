@@ -1,0 +1,159 @@
+"""The L2 gRPC service: a thin servicer over the engine, whose state one asyncio task owns.
+
+RPC handlers and the netlink follower submit commands to the state owner; each command applies
+a change to the table through the engine (which re-syncs sockets, groups and gratuitous timers)
+and publishes the resulting events to the watchers.
+"""
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
+
+import grpc
+from prometheus_client import CollectorRegistry
+
+from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+from metallb_grpc.server import ServiceBinding
+from metallb_grpc.state_owner import StateOwner
+from metallb_grpc.watch import Watcher, WatchHub, stream
+from services.l2 import convert
+from services.l2.core.interfaces import compile_excludes
+from services.l2.core.table import Event
+from services.l2.engine import Engine
+from services.l2.metrics import L2Metrics
+from services.l2.netlink import LinkEvents, read_links
+
+SERVICE_NAME = l2_pb2.DESCRIPTOR.services_by_name["L2Service"].full_name
+
+
+T = TypeVar("T")
+
+
+def _event(event: Event) -> l2_pb2.WatchEventsResponse:
+    kind = convert.EVENT_TYPES[event.type]
+    if event.announcement is not None:
+        return l2_pb2.WatchEventsResponse(
+            type=kind, announcement=convert.announcement_to_proto(event.announcement)
+        )
+    assert event.interface is not None
+    return l2_pb2.WatchEventsResponse(
+        type=kind, interface=convert.interface_to_proto(event.interface)
+    )
+
+
+class L2State:
+    """The engine, its owner task, the netlink follower and the watchers."""
+
+    def __init__(
+        self, registry: CollectorRegistry, excludes: Sequence[str], hot_path: str = "thread"
+    ) -> None:
+        self.metrics = L2Metrics(registry)
+        self.engine = Engine(compile_excludes(excludes), self.metrics, hot_path)
+        self.owner = StateOwner("l2")
+        self.links = LinkEvents(self.rescan)
+        self.watchers: WatchHub[l2_pb2.WatchEventsResponse] = WatchHub()
+
+    async def start(self) -> None:
+        self.engine.start()  # raises, naming CAP_NET_RAW, if raw sockets are not allowed
+        self.owner.start()
+        try:
+            await self.links.start()
+            await self.rescan()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        await self.links.stop()
+        await self.owner.stop()
+        self.engine.close()
+        self.watchers.close_all()
+
+    async def rescan(self) -> None:
+        links = await read_links()
+        await self.owner.submit(lambda: self.publish(self.engine.apply_links(links)))
+
+    def publish(self, events: Sequence[Event]) -> None:
+        if self.watchers:
+            for event in events:
+                self.watchers.publish(_event(event))
+
+    def subscribe(
+        self,
+    ) -> tuple[list[l2_pb2.WatchEventsResponse], Watcher[l2_pb2.WatchEventsResponse]]:
+        """Runs in the owner task: the snapshot and the subscription are one atomic step."""
+        snapshot_type = l2_pb2.EVENT_TYPE_SNAPSHOT
+        snapshot = [
+            l2_pb2.WatchEventsResponse(
+                type=snapshot_type, announcement=convert.announcement_to_proto(a)
+            )
+            for a in self.engine.table.announcements()
+        ] + [
+            l2_pb2.WatchEventsResponse(type=snapshot_type, interface=convert.interface_to_proto(i))
+            for i in self.engine.table.interfaces()
+        ]
+        return snapshot, self.watchers.subscribe()
+
+
+class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
+    def __init__(self, state: L2State) -> None:
+        self._state = state
+        self._table = state.engine.table
+
+    async def _run(self, command: Callable[[], T]) -> T:
+        return await self._state.owner.submit(command)
+
+    def _announcements(self) -> list[l2_pb2.Announcement]:
+        return [convert.announcement_to_proto(a) for a in self._table.announcements()]
+
+    async def SetAnnouncements(
+        self, request: l2_pb2.SetAnnouncementsRequest, context: grpc.aio.ServicerContext
+    ) -> l2_pb2.SetAnnouncementsResponse:
+        specs = convert.specs_from_proto(request.announcements)
+
+        def command() -> l2_pb2.SetAnnouncementsResponse:
+            result = self._state.engine.set_announcements(specs)
+            self._state.publish(result.events)
+            return l2_pb2.SetAnnouncementsResponse(
+                announced=[str(ip) for ip in result.announced],
+                withdrawn=[str(ip) for ip in result.withdrawn],
+                updated=[str(ip) for ip in result.updated],
+                announcements=self._announcements(),
+            )
+
+        return await self._run(command)
+
+    async def ListAnnouncements(
+        self, request: l2_pb2.ListAnnouncementsRequest, context: grpc.aio.ServicerContext
+    ) -> l2_pb2.ListAnnouncementsResponse:
+        return await self._run(
+            lambda: l2_pb2.ListAnnouncementsResponse(announcements=self._announcements())
+        )
+
+    async def ListInterfaces(
+        self, request: l2_pb2.ListInterfacesRequest, context: grpc.aio.ServicerContext
+    ) -> l2_pb2.ListInterfacesResponse:
+        return await self._run(
+            lambda: l2_pb2.ListInterfacesResponse(
+                interfaces=[convert.interface_to_proto(i) for i in self._table.interfaces()]
+            )
+        )
+
+    async def WatchEvents(
+        self, request: l2_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[l2_pb2.WatchEventsResponse]:
+        snapshot, watcher = await self._run(self._state.subscribe)
+        end = l2_pb2.WatchEventsResponse(type=l2_pb2.EVENT_TYPE_END_OF_SNAPSHOT)
+        async for event in stream(snapshot, end, watcher, self._state.watchers.unsubscribe):
+            yield event
+
+
+def l2_binding(
+    registry: CollectorRegistry, excludes: Sequence[str], hot_path: str = "thread"
+) -> ServiceBinding:
+    """The L2 service, ready for `metallb_grpc.server.Server`."""
+    state = L2State(registry, excludes, hot_path)
+
+    def register(server: grpc.aio.Server) -> None:
+        l2_pb2_grpc.add_L2ServiceServicer_to_server(L2Servicer(state), server)
+
+    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
