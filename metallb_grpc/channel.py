@@ -6,10 +6,13 @@ restart takes well under a second, so we retry from 100 ms up to 2 s.
 
 import grpc
 
+from metallb_grpc.server import MESSAGE_SIZE_OPTIONS
+
 RECONNECT_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    *MESSAGE_SIZE_OPTIONS,
 )
 
 

@@ -24,6 +24,14 @@ from metallb_grpc.interceptors import ObservingInterceptor
 
 log = logging.getLogger(__name__)
 
+# Declarative RPCs carry whole sets (SetAdvertisements with 200,000 routes is ~10 MB): allow
+# messages well past gRPC's default 4 MB, in both directions.
+MAX_MESSAGE_BYTES = 256 << 20
+MESSAGE_SIZE_OPTIONS = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
+
 
 @dataclass
 class ServiceBinding:
@@ -72,7 +80,9 @@ class Server:
         for binding in self.bindings:
             if binding.start is not None:
                 await binding.start()
-        server = grpc.aio.server(interceptors=[ObservingInterceptor(self.registry)])
+        server = grpc.aio.server(
+            interceptors=[ObservingInterceptor(self.registry)], options=MESSAGE_SIZE_OPTIONS
+        )
         servicer = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         names = [b.full_name for b in self.bindings]
