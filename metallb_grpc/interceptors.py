@@ -8,6 +8,7 @@ sees a bare UNKNOWN.
 import inspect
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -82,6 +83,22 @@ def _wrap_handler(
     return handler
 
 
+_COUNTERS: "weakref.WeakKeyDictionary[CollectorRegistry, Counter]" = weakref.WeakKeyDictionary()
+
+
+def _calls_counter(registry: CollectorRegistry) -> Counter:
+    """One call counter per registry, shared by every server that reports into it."""
+    counter = _COUNTERS.get(registry)
+    if counter is None:
+        counter = _COUNTERS[registry] = Counter(
+            "metallb_grpc_server_handled",
+            "gRPC calls completed by the server, by method and status code.",
+            ["method", "code"],
+            registry=registry,
+        )
+    return counter
+
+
 def _is_abort(err: Exception) -> bool:
     # context.abort() raises grpc.aio.AbortError; it must pass through untouched.
     return isinstance(err, grpc.aio.AbortError)
@@ -91,12 +108,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Maps errors to statuses, logs each call, and counts calls by method and code."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._calls = Counter(
-            "metallb_grpc_server_handled",
-            "gRPC calls completed by the server, by method and status code.",
-            ["method", "code"],
-            registry=registry,
-        )
+        self._calls = _calls_counter(registry)
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _observe(self, method: str, context: grpc.aio.ServicerContext, start: float) -> None:
