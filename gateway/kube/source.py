@@ -57,6 +57,15 @@ def list_functions(
     return fns
 
 
+def _without_status(obj: Obj) -> dict[str, Any]:
+    meta = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k not in ("resourceVersion", "managedFields")
+    }
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
 class KubeSource:
     """Keeps a `Snapshot` of the cluster current and queues (kind, key) for every change."""
 
@@ -128,8 +137,16 @@ class KubeSource:
         key = key_of(obj)
         with self._lock:
             objs = self._snapshot.objects.setdefault(kind, {})
+            previous = objs.get(key)
             if event_type == "DELETED":
                 objs.pop(key, None)
             else:
                 objs[key] = obj
+        if (
+            kind in METALLB_RESOURCES
+            and previous is not None
+            and event_type == "MODIFIED"
+            and (_without_status(previous) == _without_status(obj))
+        ):
+            return  # our own status write (IPAddressPool.status): not a configuration change
         self._notify(kind, key)
