@@ -64,6 +64,24 @@ def _metrics(value: str) -> str:
     return value
 
 
+def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metrics: str) -> None:
+    """What both gateway roles take: their source, namespace, class, health and metrics."""
+    parser.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument(
+        "--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system")
+    )
+    parser.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
+    parser.add_argument(
+        "--listen",
+        type=_listen,
+        default=listen,
+        help="grpc.health.v1 address for probes (default %(default)s)",
+    )
+    parser.add_argument("--metrics-listen", type=_metrics, default=metrics)
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metallb-grpc",
@@ -110,10 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1:50051",
         help="IPAM service address (default %(default)s)",
     )
-    ctl.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
-    ctl.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
-    ctl.add_argument("--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system"))
-    ctl.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
+    _add_gateway_options(ctl, listen="127.0.0.1:50050", metrics="127.0.0.1:9120")
     ctl.add_argument(
         "--pod-name",
         dest="identity",
@@ -137,14 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="/tmp/k8s-webhook-server/serving-certs",
         help="folder holding tls.crt and tls.key for the webhooks (default %(default)s)",
     )
-    ctl.add_argument(
-        "--listen",
-        type=_listen,
-        default="127.0.0.1:50050",
-        help="grpc.health.v1 address for probes (default %(default)s)",
-    )
-    ctl.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
-    ctl.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     up = sub.add_parser(
         "up",
         help="the embedded default: every service and gateway role for one node, on a folder",
@@ -178,18 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--l2", type=_listen, help="the L2 service address (omit: no L2)")
     node.add_argument("--bgp", type=_listen, help="the BGP service address (omit: no BGP)")
-    node.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
-    node.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
-    node.add_argument("--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system"))
-    node.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
-    node.add_argument(
-        "--listen",
-        type=_listen,
-        default="127.0.0.1:50055",
-        help="grpc.health.v1 address for probes (default %(default)s)",
-    )
-    node.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9125")
-    node.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    _add_gateway_options(node, listen="127.0.0.1:50055", metrics="127.0.0.1:9125")
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
