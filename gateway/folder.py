@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import logging
 import os
 import threading
 from pathlib import Path
@@ -25,6 +26,8 @@ from gateway.manifests import STATUS_DIR, load, manifest_files
 from gateway.snapshot import Obj, Snapshot
 
 MAX_EVENTS_BYTES = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 def _status_path(folder: Path, namespace: str, name: str) -> Path:
@@ -82,12 +85,15 @@ class FolderSource:
         fingerprint = self._current_fingerprint()
         if fingerprint == self._fingerprint:
             return
-        self._fingerprint = fingerprint
         try:
             fresh = read_folder(self.folder, self.namespace)
-        except ValueError as err:  # a half-written or invalid file: keep the last good view
+        except (ValueError, OSError) as err:
+            # A half-written or invalid file, or one removed while we read: keep the last good
+            # view and read again at the next poll (the fingerprint is left unchanged for that).
+            log.warning("manifests folder %s: %s (keeping the last good view)", self.folder, err)
             self.errors.append(str(err))
             return
+        self._fingerprint = fingerprint
         old = self._snapshot
         self._snapshot = fresh
         kinds = set(old.objects) | set(fresh.objects)
@@ -104,7 +110,10 @@ class FolderSource:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            self._reload()
+            try:
+                self._reload()
+            except Exception:  # never stop following the folder
+                log.exception("manifests folder %s: reload failed", self.folder)
 
     async def stop(self) -> None:
         if self._task is not None:
