@@ -141,7 +141,12 @@ class NodeRole:
         while not stop.is_set():
             call = open_stream()
             try:
+                first = True
                 async for _ in call:
+                    if first:
+                        # The service is (back) up: sync now rather than at the next retry.
+                        first = False
+                        self._wake.set()
                     backoff = 0.1
             except grpc.aio.AioRpcError as err:
                 if stop.is_set():
@@ -153,7 +158,7 @@ class NodeRole:
             self._wake.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, 2.0)
+            backoff = min(backoff * 2, 0.5)
 
     def _forget_l2(self) -> None:
         self._l2_sent = None
@@ -170,7 +175,7 @@ class NodeRole:
                 asyncio.create_task(
                     self._watch(
                         "l2",
-                        lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest()),
+                        lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest(), wait_for_ready=True),
                         self._forget_l2,
                         stop,
                     )
@@ -182,7 +187,7 @@ class NodeRole:
                 asyncio.create_task(
                     self._watch(
                         "bgp",
-                        lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest()),
+                        lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest(), wait_for_ready=True),
                         self._forget_bgp,
                         stop,
                     )
@@ -209,7 +214,7 @@ class NodeRole:
                             self._forget_bgp()
                 self.syncs += 1
                 dirty = await self._wait_for_work(stop, backoff if failed else None)
-                backoff = min(backoff * 2, 5.0) if failed else 0.2
+                backoff = min(backoff * 2, 1.0) if failed else 0.2
         finally:
             for task in watchers:
                 task.cancel()
