@@ -106,8 +106,16 @@ def _start_webhook(opts: ControllerOptions, source: FolderSource | KubeSource) -
         snap = source.snapshot()
         return {kind: list(objs.values()) for kind, objs in snap.objects.items()}
 
-    server = WebhookServer(
-        opts.webhook_listen, Path(opts.webhook_cert_dir), existing, opts.namespace
+    cert_dir = Path(opts.webhook_cert_dir)
+    if not (cert_dir / "tls.crt").is_file() or not (cert_dir / "tls.key").is_file():
+        # The controller does not create the certificate (MetalLB's cert-controller does there);
+        # without one the webhooks stay off rather than crash-looping the controller.
+        log.error(
+            "webhooks disabled: no tls.crt/tls.key in %s (create the metallb-webhook-cert Secret)",
+            cert_dir,
+        )
+        return None
+    server = WebhookServer(opts.webhook_listen, cert_dir, existing, opts.namespace)
     )
     server.start()
     return server
