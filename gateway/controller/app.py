@@ -116,7 +116,6 @@ def _start_webhook(opts: ControllerOptions, source: FolderSource | KubeSource) -
         )
         return None
     server = WebhookServer(opts.webhook_listen, cert_dir, existing, opts.namespace)
-    )
     server.start()
     return server
 
