@@ -129,6 +129,14 @@ def start_metrics(listen: str, registry: CollectorRegistry) -> None:
     log.info("metrics on http://%s:%d/metrics", host, port)
 
 
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGTERM or SIGINT (when running in the main thread's loop)."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+
 async def run_until_signalled(server: Server, metrics_listen: str = "") -> None:
     """Start `server`, serve until SIGTERM/SIGINT, then drain and stop gracefully."""
     stop = asyncio.Event()

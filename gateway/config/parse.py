@@ -437,6 +437,21 @@ def _communities(objs: list[RawObject]) -> dict[str, Community]:
 # ----------------------------------------------------------------------------------- advertisements
 
 
+def _pool_references(
+    spec: Mapping[str, Any], fail: Callable[[str], Callable[[str], ConfigError]]
+) -> tuple[list[str], tuple[LabelSelector, ...]]:
+    """An advertisement's `ipAddressPools` and `ipAddressPoolSelectors`, duplicates refused."""
+    pool_names = [str(p) for p in spec.get("ipAddressPools") or []]
+    _duplicates(pool_names, "ipAddressPools", fail("ipAddressPools"))
+    pool_sels = _selectors(
+        spec.get("ipAddressPoolSelectors"),
+        "ipAddressPoolSelectors",
+        "spec.ipAddressPoolSelectors",
+        fail("ipAddressPoolSelectors"),
+    )
+    return pool_names, pool_sels
+
+
 def _pools_for(
     names: Sequence[str],
     selectors: Sequence[LabelSelector],
@@ -464,14 +479,7 @@ def _bgp_advertisement(
     def fail(field: str) -> Callable[[str], ConfigError]:
         return _error_for("bgpadvertisements", name, f"spec.{field}")
 
-    pool_names = [str(p) for p in spec.get("ipAddressPools") or []]
-    _duplicates(pool_names, "ipAddressPools", fail("ipAddressPools"))
-    pool_sels = _selectors(
-        spec.get("ipAddressPoolSelectors"),
-        "ipAddressPoolSelectors",
-        "spec.ipAddressPoolSelectors",
-        fail("ipAddressPoolSelectors"),
-    )
+    pool_names, pool_sels = _pool_references(spec, fail)
     node_sels = _selectors(
         spec.get("nodeSelectors"), "nodeSelectors", "spec.nodeSelectors", fail("nodeSelectors")
     )
@@ -639,14 +647,7 @@ def _l2_advertisement(
 
         return make
 
-    pool_names = [str(p) for p in spec.get("ipAddressPools") or []]
-    _duplicates(pool_names, "ipAddressPools", fail("ipAddressPools"))
-    pool_sels = _selectors(
-        spec.get("ipAddressPoolSelectors"),
-        "ipAddressPoolSelectors",
-        "spec.ipAddressPoolSelectors",
-        fail("ipAddressPoolSelectors"),
-    )
+    pool_names, pool_sels = _pool_references(spec, fail)
     node_sels = _selectors(
         spec.get("nodeSelectors"),
         "nodeSelectors",

@@ -9,7 +9,6 @@ The process serves grpc.health.v1 on `--listen` for probes and its metrics on `-
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,14 @@ from gateway.controller.ipam_client import GrpcIpam
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter
+from gateway.kube.client import kube_client
 from gateway.kube.lease import LeaseLock
 from gateway.kube.source import KubeSource
 from gateway.kube.writer import KubeWriter
 from gateway.webhook.server import WebhookServer
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server, start_metrics
+from metallb_grpc.server import Server, start_metrics, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +49,9 @@ class ControllerOptions:
     lease_duration: int = 15
 
 
-def _kube_client(kubeconfig: str | None) -> Any:
-    from kubernetes import client, config  # noqa: PLC0415 - only for the Kubernetes source
-
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig)
-    else:
-        config.load_incluster_config()
-    return client.ApiClient()
-
-
 async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     registry = CollectorRegistry()
     metrics = ClientMetrics(registry)
     health = Server([], opts.listen, registry=registry, grace=1.0)
@@ -77,7 +64,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
         folder = FolderSource(opts.manifests, opts.namespace)
         await folder.start()
     else:
-        api = _kube_client(opts.kubeconfig)
+        api = kube_client(opts.kubeconfig)
         kube = KubeSource(api, opts.namespace)
         await kube.start()
     source = folder or kube

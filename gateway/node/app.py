@@ -9,7 +9,6 @@ BGP services (`--l2`, `--bgp`; either may be omitted) and serves grpc.health.v1 
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
 from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server, start_metrics
+from metallb_grpc.server import Server, start_metrics, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,7 @@ class NodeOptions:
 
 async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     registry = CollectorRegistry()
     health = Server([], opts.listen, registry=registry, grace=1.0)
     await health.start()
@@ -82,11 +78,11 @@ async def _run_in_kubernetes(
     bgp: bgp_pb2_grpc.BGPServiceStub | None,
     stop: asyncio.Event,
 ) -> None:
-    from gateway.controller.app import _kube_client  # noqa: PLC0415
+    from gateway.kube.client import kube_client  # noqa: PLC0415
     from gateway.kube.lease import LeaseLock  # noqa: PLC0415
     from gateway.kube.source import KubeSource  # noqa: PLC0415
 
-    api: Any = _kube_client(opts.kubeconfig)
+    api: Any = kube_client(opts.kubeconfig)
     lease = LeaseLock(
         api, opts.namespace, NODE_LEASE_PREFIX + opts.node, opts.node, opts.lease_duration
     )
