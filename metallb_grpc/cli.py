@@ -35,12 +35,13 @@ from metallb_grpc.server import (
     run_until_signalled,
     start_metrics,
 )
+from services.bfd.main import COMMAND as BFD
 from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
 from services.ipam.service import ipam_binding
 from services.l2.main import COMMAND as L2
 
-COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, L2)}
+COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, BFD, L2)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -243,3 +243,30 @@ def test_discriminators_are_nonzero_unique_and_reusable() -> None:
     assert len(set(values)) == 500 and 0 not in values
     allocator.release(values[0])
     assert values[0] not in allocator._in_use
+
+
+def test_a_packet_on_the_other_hop_modes_port_is_dropped() -> None:
+    """RFC 5881 §4 / RFC 5883 §5: single hop on 3784, multihop on 4784, never crossed."""
+    table = SessionTable(random.Random(3))
+    single = SessionKey(B_ADDR, "eth0")
+    multi = SessionKey(IPv4Address("10.77.9.9"), "")
+    table.add(single, SessionParams(), 0.0)
+    table.add(multi, SessionParams(), 0.0, multihop=True)
+    down = encode(ControlPacket(State.DOWN, 5, 0, 3, 1_000_000, 300_000))
+    events = table.receive_packet(down, 255, B_ADDR, "eth0", 1.0, multihop=True)
+    assert [e.event for e in events] == [PacketDropped(DropReason.WRONG_PORT)]
+    events = table.receive_packet(down, 255, multi.peer, "", 1.0, multihop=False)
+    assert [e.event for e in events] == [PacketDropped(DropReason.WRONG_PORT)]
+    events = table.receive_packet(down, 255, multi.peer, "", 1.0, multihop=True)
+    assert [type(e.event) for e in events] == [StateChanged]
+
+
+def test_timer_heap_stays_small_and_correct_under_many_touches() -> None:
+    """Touches that leave a session's deadline alone push nothing (the dedupe of _touched)."""
+    pair = TablePair(20)
+    pair.run_until(30.0)
+    assert all(s.state is State.UP for _, s in pair.a.items())
+    assert len(pair.a._heap) <= 4 * 20 + 64
+    # Every session still has a live heap entry at its own deadline.
+    deadlines = {d for d, _, _ in pair.a._heap}
+    assert all(s.next_timer() in deadlines for _, s in pair.a.items())

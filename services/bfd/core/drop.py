@@ -38,6 +38,7 @@ class DropReason(enum.Enum):
     TTL_NOT_255 = "ttl_not_255"  # RFC 5881 §5, single hop (GTSM)
     TTL_BELOW_MINIMUM = "ttl_below_minimum"  # RFC 5883, multihop minimum TTL
     SESSION_ADMIN_DOWN = "session_admin_down"  # RFC 5880 §6.8.6: discard in AdminDown
+    WRONG_PORT = "wrong_port"  # a single-hop session's packet on 4784 or a multihop's on 3784
     # --- echo (our own format, RFC 5880 §6.4) ---
     ECHO_MALFORMED = "echo_malformed"
     ECHO_NOT_OURS = "echo_not_ours"  # another session's or another system's echo

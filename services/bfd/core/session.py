@@ -172,6 +172,7 @@ class Session:
         self._echo_deadline: float | None = None
         self._echo_sequence = 0
         self.last_echo_rtt: float | None = None
+        self.last_received_at: float | None = None  # last control packet that passed §6.8.6
         self._hold_until: float | None = None
         self._deleting = False
         self.finished = False
@@ -257,18 +258,12 @@ class Session:
 
     def next_timer(self) -> float | None:
         """Earliest instant at which `handle_timer` or `packets_to_send` has work, or None."""
-        deadlines = [
-            t
-            for t in (
-                self._next_tx,
-                self._detect_deadline,
-                self._echo_next,
-                self._echo_deadline,
-                self._hold_until,
-            )
-            if t is not None
-        ]
-        return min(deadlines) if deadlines else None
+        # Called for every heap check of the session table: no temporary list (hot path).
+        earliest = self._next_tx
+        for t in (self._detect_deadline, self._echo_next, self._echo_deadline, self._hold_until):
+            if t is not None and (earliest is None or t < earliest):
+                earliest = t
+        return earliest
 
     # ------------------------------------------------------------------ state machine
 
@@ -362,6 +357,7 @@ class Session:
         if packet.auth is not None:
             return self._drop(DropReason.AUTH_NOT_IN_USE)
         events: list[Event] = []
+        self.last_received_at = now
         # §6.8.6: record the remote variables from the packet.
         self.remote_discriminator = packet.my_discriminator
         self.remote_state = packet.state

@@ -94,6 +94,8 @@ class SessionTable:
         self._heap: list[tuple[float, int, int]] = []
         self._tiebreak = itertools.count()
         self._dirty: set[int] = set()
+        # discriminator -> deadline of its newest heap entry (`_touched` skips re-pushing it)
+        self._queued: dict[int, float] = {}
         self.drops: dict[DropReason, int] = {}
 
     # ------------------------------------------------------------------ membership
@@ -139,7 +141,7 @@ class SessionTable:
         """Delete: AdminDown for a few detection times (§6.8.16), then the session is dropped."""
         session = self._by_key[key]
         events = self._keyed(key, session, session.delete(now))
-        self._purge_finished()
+        self._purge_finished([session])
         return events
 
     def forget(self, key: SessionKey) -> None:
@@ -148,11 +150,15 @@ class SessionTable:
         del self._by_discriminator[session.local_discriminator]
         self._allocator.release(session.local_discriminator)
         self._dirty.discard(session.local_discriminator)
+        self._queued.pop(session.local_discriminator, None)
 
-    def _purge_finished(self) -> None:
-        for key, session in list(self._by_key.items()):
+    def _purge_finished(self, sessions: list[Session]) -> None:
+        """Forget the finished ones among `sessions` (only a session just handled can finish)."""
+        for session in sessions:
             if session.finished:
-                self.forget(key)
+                entry = self._by_discriminator.get(session.local_discriminator)
+                if entry is not None and entry[1] is session:
+                    self.forget(entry[0])
 
     # ------------------------------------------------------------------ input
 
@@ -167,8 +173,14 @@ class SessionTable:
         peer: IPv4Address | IPv6Address,
         interface: str,
         now: float,
+        *,
+        multihop: bool | None = None,
     ) -> list[KeyedEvent]:
-        """A control datagram from `peer` on `interface` ("" for the multihop socket)."""
+        """A control datagram from `peer` on `interface` ("" for the multihop socket).
+
+        `multihop` says which port it came in on (4784 or 3784); a session of the other kind
+        drops it (RFC 5881 §4 and RFC 5883 §5 give each its own port). None skips the check.
+        """
         source = SessionKey(peer, interface)
         parsed = parse_control(data)
         if isinstance(parsed, DropReason):
@@ -185,6 +197,8 @@ class SessionTable:
             if found is None:
                 return self._table_drop(source, DropReason.NO_SESSION_FOR_PEER)
             key, session = source, found
+        if multihop is not None and multihop != session.multihop:
+            return self._table_drop(key, DropReason.WRONG_PORT)
         return self._keyed(key, session, session.receive_control(parsed, ttl, now))
 
     def receive_echo(self, data: bytes, now: float) -> list[KeyedEvent] | DropReason:
@@ -204,20 +218,25 @@ class SessionTable:
     # ------------------------------------------------------------------ timers and output
 
     def _touched(self, session: Session) -> None:
-        self._dirty.add(session.local_discriminator)
+        discriminator = session.local_discriminator
+        self._dirty.add(discriminator)
         deadline = session.next_timer()
-        if deadline is not None:
-            entry = (deadline, next(self._tiebreak), session.local_discriminator)
-            heapq.heappush(self._heap, entry)
+        # Most touches (a received packet) leave the earliest deadline where it was: the heap
+        # already holds an entry for it, so push only when it moved.
+        if deadline is not None and self._queued.get(discriminator) != deadline:
+            heapq.heappush(self._heap, (deadline, next(self._tiebreak), discriminator))
+            self._queued[discriminator] = deadline
         if len(self._heap) > 4 * len(self._by_key) + 64:
             self._compact()
 
     def _compact(self) -> None:
         self._heap = []
+        self._queued = {}
         for _key, session in self._by_discriminator.values():
             deadline = session.next_timer()
             if deadline is not None:
                 self._heap.append((deadline, next(self._tiebreak), session.local_discriminator))
+                self._queued[session.local_discriminator] = deadline
         heapq.heapify(self._heap)
 
     def _keyed(self, key: SessionKey, session: Session, events: list[Event]) -> list[KeyedEvent]:
@@ -245,11 +264,12 @@ class SessionTable:
         due: dict[int, Session] = {}
         while (top := self._live_top()) is not None and top[0] <= now:
             heapq.heappop(self._heap)
+            self._queued.pop(top[1].local_discriminator, None)  # its entry is gone
             due[top[1].local_discriminator] = top[1]
         for session in due.values():
             key = self._by_discriminator[session.local_discriminator][0]
             events += self._keyed(key, session, session.handle_timer(now))
-        self._purge_finished()
+        self._purge_finished(list(due.values()))
         return events
 
     def datagrams_to_send(self, now: float) -> list[Outgoing]:

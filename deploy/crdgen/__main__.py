@@ -1,0 +1,5 @@
+import sys
+
+from deploy.crdgen import main
+
+sys.exit(main())
