@@ -33,6 +33,15 @@ def arun() -> Callable[[Coroutine[Any, Any, T]], T]:
     return run_async
 
 
+def require_root(why: str) -> None:
+    """Fail (under CI) or skip (elsewhere) unless running as root, which `why` needs."""
+    if os.geteuid() != 0:
+        message = f"this test needs root ({why})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def require_binary(name: str) -> str:
     """The path of a required executable. Under CI a missing prerequisite fails the test."""
     path = shutil.which(name)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import os
 import signal
 import subprocess
 import threading
@@ -29,6 +28,7 @@ import pytest
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 from tests.conftest import require_binary
+from tests.conftest import require_root as shared_require_root
 from tests.e2e.lab import CLIENT_IP, LINK, NODE_IPS, SUBNET, Bird, Lab, Route, sh, wait_for
 from tests.e2e.world import COMMUNITIES, LOCAL_PREF, SERVICES, World, build, ipam_allocations
 from tests.e2e.world import ingress as status_ingress
@@ -37,11 +37,7 @@ POOL = [ipaddress.ip_address(f"{SUBNET}.{i}") for i in range(200, 221)]
 
 
 def require_root() -> None:
-    if os.geteuid() != 0:
-        message = "the end-to-end test needs root (network namespaces, raw sockets, port 179)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    shared_require_root("network namespaces, raw sockets, port 179")
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,17 @@ Node-side links (peer side in brackets):
 The node owns 10.77.1.2 and fd77:1::2 on ens1 (kernel-answered); the peer 10.77.x.100.
 """
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import require_binary
+from tests.conftest import require_root as shared_require_root
 from tests.l2.lab import L2Process, Lab
 
 
 def require_root() -> None:
-    if os.geteuid() != 0:
-        message = "the L2 tests need root (network namespaces, raw sockets)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    shared_require_root("network namespaces, raw sockets")
 
 
 def build_topology(lab: Lab) -> None:

@@ -38,13 +38,9 @@ def run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.Compl
 
 def require_root() -> None:
     """Namespaces, TCP MD5 and SO_BINDTODEVICE need root; under CI its absence fails."""
-    if os.geteuid() != 0:
-        import pytest
+    from tests.conftest import require_root as shared_require_root
 
-        message = "this test needs root (network namespaces, socket options)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    shared_require_root("network namespaces, socket options")
 
 
 def wait_for(
