@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from metallb_grpc.server import (
     parse_listen,
     run_until_signalled,
     start_metrics,
+    stop_on_signals,
 )
 from services.bfd.main import COMMAND as BFD
 from services.bgp.main import COMMAND as BGP
@@ -207,7 +207,7 @@ async def _start_optional(name: str, server: Server) -> Server | None:
     try:
         await server.start()
         return server
-    except (PermissionError, OSError) as err:
+    except OSError as err:  # PermissionError among them (the L2 service names CAP_NET_RAW)
         log.error(
             "%s: cannot start (%s); it needs root or its capabilities (L2: CAP_NET_RAW). "
             "Allocation still works; %s announcements are off.",
@@ -241,9 +241,7 @@ async def _up(args: argparse.Namespace) -> int:
                 servers[name] = started
         start_metrics(args.metrics_listen, registry)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop_on_signals(stop)
         roles = [
             run_controller(
                 ControllerOptions(
