@@ -232,7 +232,8 @@ async def _up(args: argparse.Namespace) -> int:
         await ipam.start()
         servers["ipam"] = ipam
         for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
-            sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock"])
+            extra = ["--bfd", servers["bfd"].address] if name == "bgp" and "bfd" in servers else []
+            sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock", *extra])
             bindings = COMMANDS[name].bindings(sub, registry)
             started = await _start_optional(
                 name, Server(bindings, sub.listen, registry=registry, grace=2.0)

@@ -111,7 +111,8 @@ class NodeRole:
     async def _sync_bgp(self) -> None:
         if self._bgp is None:
             return
-        wanted = {p.name: peer_conf(p) for p in self.desired.peers}
+        profiles = self.config.bfd_profiles if self.config is not None else {}
+        wanted = {p.name: peer_conf(p, profiles) for p in self.desired.peers}
         if self._peers_sent is None:
             held = await self._bgp.ListPeers(bgp_pb2.ListPeersRequest())
             self._peers_sent = {p.conf.name: p.conf for p in held.peers}

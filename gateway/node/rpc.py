@@ -1,11 +1,13 @@
 """The node role's desired state as `metallb.l2.v1` and `metallb.bgp.v1` messages."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from gateway.config.model import Peer
 from gateway.node.desired import BGPRoute, L2Announcement
+from metallb.bfd.v1 import bfd_pb2
 from metallb.bgp.v1 import bgp_pb2
 from metallb.l2.v1 import l2_pb2
+from metallb_grpc.bfd_profile import BFDProfile
 
 _DYNAMIC = {
     "": bgp_pb2.DYNAMIC_ASN_UNSPECIFIED,
@@ -26,7 +28,20 @@ def announcement_specs(items: Iterable[L2Announcement]) -> list[l2_pb2.Announcem
     ]
 
 
-def peer_conf(peer: Peer) -> bgp_pb2.PeerConf:
+def bfd_profile(profile: BFDProfile) -> bfd_pb2.Profile:
+    return bfd_pb2.Profile(
+        name=profile.name,
+        receive_interval_ms=profile.receive_interval,
+        transmit_interval_ms=profile.transmit_interval,
+        detect_multiplier=profile.detect_multiplier,
+        echo_interval_ms=profile.echo_interval,
+        echo_mode=profile.echo_mode,
+        passive_mode=profile.passive_mode,
+        minimum_ttl=profile.minimum_ttl,
+    )
+
+
+def peer_conf(peer: Peer, profiles: Mapping[str, BFDProfile] | None = None) -> bgp_pb2.PeerConf:
     conf = bgp_pb2.PeerConf(
         name=peer.name,
         my_asn=peer.my_asn,
@@ -51,6 +66,8 @@ def peer_conf(peer: Peer) -> bgp_pb2.PeerConf:
         conf.keepalive_time_seconds = peer.keepalive_time
     if peer.connect_time is not None:
         conf.connect_time_seconds = peer.connect_time
+    if peer.bfd_profile and profiles and peer.bfd_profile in profiles:
+        conf.bfd_profile_settings.CopyFrom(bfd_profile(profiles[peer.bfd_profile]))
     return conf
 
 

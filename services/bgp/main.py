@@ -7,11 +7,23 @@ from prometheus_client import CollectorRegistry
 
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.server import ServiceBinding
+from services.bgp.bfd_client import GrpcBfdClient
 from services.bgp.service import bgp_binding
 
 
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bfd",
+        default="",
+        metavar="ADDRESS",
+        help="the BFD service (HOST:PORT or unix:/path) for peers with a bfdProfile; without it "
+        "such peers report that BFD is not wired",
+    )
+
+
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
-    return [bgp_binding(registry)]
+    bfd = GrpcBfdClient(args.bfd) if args.bfd else None
+    return [bgp_binding(registry, bfd)]
 
 
 COMMAND = ServiceCommand(
@@ -20,4 +32,5 @@ COMMAND = ServiceCommand(
     default_listen="127.0.0.1:50052",
     default_metrics="127.0.0.1:9122",
     bindings=_bindings,
+    add_arguments=_add_arguments,
 )

@@ -108,10 +108,16 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         if name not in self._speaker.drivers:
             raise PeerNotFoundError(f"peer {name!r} not found", "name")
 
+    def _remember_bfd_settings(self, conf: bgp_pb2.PeerConf) -> None:
+        remember = getattr(self._state.speaker.bfd, "remember", None)
+        if remember is not None:
+            remember(conf)
+
     async def AddPeer(
         self, request: bgp_pb2.AddPeerRequest, context: grpc.aio.ServicerContext
     ) -> bgp_pb2.AddPeerResponse:
         cfg = convert.peer_conf_from_proto(request.peer)
+        self._remember_bfd_settings(request.peer)
 
         async def command() -> bgp_pb2.AddPeerResponse:
             if cfg.name in self._speaker.drivers:
@@ -127,6 +133,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         self, request: bgp_pb2.UpdatePeerRequest, context: grpc.aio.ServicerContext
     ) -> bgp_pb2.UpdatePeerResponse:
         cfg = convert.peer_conf_from_proto(request.peer)
+        self._remember_bfd_settings(request.peer)
 
         async def command() -> bgp_pb2.UpdatePeerResponse:
             self._require(cfg.name)

@@ -12,9 +12,9 @@ service's StateOwner task, protocol callbacks run as loop callbacks, and no call
 middle of a change, so nothing here needs a lock.
 
 BFD: a peer with a bfdProfile registers a session through the `BfdClient` seam when it is
-Established; a Down report tears the session down at once (Cease / BFD Down). The BFD service's
-API does not exist yet, so no real client is wired: without one the peer's bfd_status says so
-and nothing is ever torn down (an unreachable BFD service must not take sessions down either).
+Established; a Down report tears the session down at once (Cease / BFD Down). The real client is
+`bfd_client.GrpcBfdClient` (`metallb-grpc bgp --bfd ADDR`); without one the peer's bfd_status says
+so and nothing is ever torn down (an unreachable BFD service must not take sessions down either).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SIOCGIFADDR = 0x8915  # linux/sockios.h
 
 
 class BfdClient(Protocol):
-    """The seam to the BFD service (`metallb.bfd.v1`). Not wired yet: see docs/bgp.md."""
+    """The seam to the BFD service (`metallb.bfd.v1`); see bfd_client.GrpcBfdClient."""
 
     async def register(
         self,

@@ -6,9 +6,8 @@ judges. The tests run in file order over one world: allocation, routes, ARP, the
 IPAM, one node's BGP and one node's L2 process (nothing BIRD or the client sees may change), and
 last the deletion of a service file (its route and its ARP answers go away).
 
-BFD: every node runs `metallb-grpc bfd` and BIRD runs BFD towards both nodes, but the BGP service
-does not call the BFD service yet (docs/bgp.md, "Not wired yet"): the BFD test is a strict xfail
-until it does.
+BFD: every node runs `metallb-grpc bfd`, its BGP service registers the peer's session there
+(`--bfd`), and BIRD runs BFD towards both nodes: BIRD must see both sessions Up.
 """
 
 from __future__ import annotations
@@ -329,13 +328,6 @@ def bird_bfd_up(world: World) -> set[str]:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BFD is not wired: services/bgp/main.py builds bgp_binding(registry) with no "
-    "BfdClient (no --bfd address, no gRPC client of metallb.bfd.v1), so a BGPPeer with "
-    "bfdProfile only gets bfd_status 'BFD service not wired (no BFD client)' "
-    "(services/bgp/speaker.py:215) and no node opens a BFD session towards BIRD",
-)
 def test_bird_sees_bfd_up_towards_every_node(world: World) -> None:
     converged(world)
     peers = {node: bgp_peer(world, node) for node in NODE_IPS}

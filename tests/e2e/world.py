@@ -198,10 +198,11 @@ def build(lab: Lab) -> World:
     for node in NODE_IPS:
         folder = run / node
         folder.mkdir()
-        for service in ("bgp", "bfd", "l2"):
+        for service in ("bfd", "bgp", "l2"):
             sock = sockets[f"{node}-{service}"] = folder / f"{service}.sock"
+            extra = ["--bfd", f"unix:{folder / 'bfd.sock'}"] if service == "bgp" else []
             lab.metallb(f"{node}-{service}", node, service, "--listen", f"unix:{sock}",
-                        "--grace", "0.5", ready=sock)  # fmt: skip
+                        "--grace", "0.5", *extra, ready=sock)  # fmt: skip
     lab.wait_ready("bird", "ipam", *(f"{n}-{s}" for n in NODE_IPS for s in ("bgp", "bfd", "l2")))
 
     lab.metallb("controller", None, "gateway", "controller", "--ipam", f"unix:{sockets['ipam']}",

@@ -1,3 +1,4 @@
+from metallb.bfd.v1 import bfd_pb2 as _bfd_pb2
 from metallb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -91,7 +92,7 @@ PEER_EVENT_TYPE_CHANGED: PeerEventType
 PEER_EVENT_TYPE_DELETED: PeerEventType
 
 class PeerConf(_message.Message):
-    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "local_asn", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time_seconds", "keepalive_time_seconds", "connect_time_seconds", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile")
+    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "local_asn", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time_seconds", "keepalive_time_seconds", "connect_time_seconds", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd_profile_settings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MY_ASN_FIELD_NUMBER: _ClassVar[int]
     PEER_ASN_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +112,7 @@ class PeerConf(_message.Message):
     DISABLE_MP_FIELD_NUMBER: _ClassVar[int]
     DUAL_STACK_ADDRESS_FAMILY_FIELD_NUMBER: _ClassVar[int]
     BFD_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    BFD_PROFILE_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     my_asn: int
     peer_asn: int
@@ -130,7 +132,8 @@ class PeerConf(_message.Message):
     disable_mp: bool
     dual_stack_address_family: bool
     bfd_profile: str
-    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., local_asn: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time_seconds: _Optional[float] = ..., keepalive_time_seconds: _Optional[float] = ..., connect_time_seconds: _Optional[float] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ...) -> None: ...
+    bfd_profile_settings: _bfd_pb2.Profile
+    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., local_asn: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time_seconds: _Optional[float] = ..., keepalive_time_seconds: _Optional[float] = ..., connect_time_seconds: _Optional[float] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd_profile_settings: _Optional[_Union[_bfd_pb2.Profile, _Mapping]] = ...) -> None: ...
 
 class MessageCounters(_message.Message):
     __slots__ = ("open", "update", "notification", "keepalive", "route_refresh", "total")
