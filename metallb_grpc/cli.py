@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
 from gateway.controller.ipam_client import GrpcIpam
+from gateway.kube.webhook_certs import CERT_SERVICE_NAME, WEBHOOK_SECRET
 from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
@@ -151,7 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument(
         "--webhook-cert-dir",
         default="/tmp/k8s-webhook-server/serving-certs",
-        help="folder holding tls.crt and tls.key for the webhooks (default %(default)s)",
+        help="folder holding tls.crt and tls.key for the webhooks, read with "
+        "--disable-cert-rotation or --manifests (default %(default)s)",
+    )
+    ctl.add_argument(
+        "--disable-cert-rotation",
+        action="store_true",
+        help="do not create, renew or inject the webhook certificate; serve the one in "
+        "--webhook-cert-dir instead",
+    )
+    ctl.add_argument(
+        "--cert-service-name",
+        default=CERT_SERVICE_NAME,
+        help="the webhook Service: the certificate is for <name>.<namespace>.svc "
+        "(default %(default)s)",
+    )
+    ctl.add_argument(
+        "--webhook-secret",
+        default=WEBHOOK_SECRET,
+        help="the Secret holding the webhook CA and certificate (default %(default)s)",
     )
     up = sub.add_parser(
         "up",
@@ -339,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         leader_elect=args.leader_elect,
                         webhook_listen=args.webhook_listen,
                         webhook_cert_dir=args.webhook_cert_dir,
+                        cert_rotation=not args.disable_cert_rotation,
+                        cert_service_name=args.cert_service_name,
+                        webhook_secret=args.webhook_secret,
                     )
                 )
             )

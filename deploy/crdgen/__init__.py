@@ -49,7 +49,9 @@ def crd(kind: Kind) -> dict[str, Any]:
         spec["conversion"] = {
             "strategy": "Webhook",
             "webhook": {
-                # The controller injects caBundle, as MetalLB's does (docs/deploy.md).
+                # No caBundle: the controller's rotator (gateway/kube/webhook_certs.py) patches
+                # in its CA and keeps it current, as MetalLB's cert-controller does; since the
+                # manifest never sets the field, `kubectl apply` leaves the injected one alone.
                 "clientConfig": {
                     "service": {
                         "name": WEBHOOK_SERVICE,

@@ -4,6 +4,11 @@ Source: `--manifests DIR` (the embedded default) or Kubernetes (`--kubeconfig`, 
 in-cluster service account). In Kubernetes the role runs only while this process holds the
 `metallb-grpc-controller` Lease (leader election); a standby takes over when the Lease expires.
 The process serves grpc.health.v1 on `--listen` for probes and its metrics on `--metrics-listen`.
+
+With `--webhook-listen` every replica (not only the leader) serves the webhooks. In Kubernetes
+their certificate comes from the rotator (gateway/kube/webhook_certs.py: it creates and renews
+the Secret `--webhook-secret` and injects its CA), unless `--disable-cert-rotation`; then, and
+with `--manifests`, it is read from `--webhook-cert-dir` and reloaded when it changes.
 """
 
 import asyncio
@@ -22,8 +27,14 @@ from gateway.folder import FolderSource, FolderWriter
 from gateway.kube.client import kube_client
 from gateway.kube.lease import LeaseLock
 from gateway.kube.source import KubeSource
+from gateway.kube.webhook_certs import (
+    CERT_SERVICE_NAME,
+    RESYNC,
+    WEBHOOK_SECRET,
+    WebhookCertRotator,
+)
 from gateway.kube.writer import KubeWriter
-from gateway.webhook.server import WebhookServer
+from gateway.webhook.server import WebhookServer, watch_cert_dir
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server, start_metrics, stop_on_signals
@@ -46,6 +57,10 @@ class ControllerOptions:
     leader_elect: bool = True
     webhook_listen: str = ""
     webhook_cert_dir: str = "/tmp/k8s-webhook-server/serving-certs"
+    cert_rotation: bool = True
+    cert_service_name: str = CERT_SERVICE_NAME
+    webhook_secret: str = WEBHOOK_SECRET
+    cert_resync: float = RESYNC
     lease_duration: int = 15
 
 
@@ -69,8 +84,15 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
         await kube.start()
     source = folder or kube
     assert source is not None
-    webhook = _start_webhook(opts, source)
+    webhook_stop = asyncio.Event()
+    webhook: WebhookServer | None = None
+    certificates: asyncio.Task[None] | None = None
     try:
+        webhook = _start_webhook(opts, source)
+        if webhook is not None:
+            certificates = asyncio.create_task(
+                _keep_webhook_certificate(opts, api, webhook, webhook_stop)
+            )
         async with service_channel(opts.ipam) as channel:
             ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
             if folder is not None and opts.manifests is not None:
@@ -79,13 +101,20 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             elif kube is not None:
                 await _run_in_kubernetes(opts, api, kube, ipam, stop, metrics=metrics)
     finally:
+        webhook_stop.set()
+        if certificates is not None:
+            certificates.cancel()
+            await asyncio.gather(certificates, return_exceptions=True)
         if webhook is not None:
             webhook.stop()
         await source.stop()
         await health.stop()
 
 
-def _start_webhook(opts: ControllerOptions, source: FolderSource | KubeSource) -> Any:
+def _start_webhook(
+    opts: ControllerOptions, source: FolderSource | KubeSource
+) -> WebhookServer | None:
+    """The webhook server, bound and serving, without a certificate yet (None: no webhooks)."""
     if not opts.webhook_listen:
         return None
 
@@ -93,18 +122,25 @@ def _start_webhook(opts: ControllerOptions, source: FolderSource | KubeSource) -
         snap = source.snapshot()
         return {kind: list(objs.values()) for kind, objs in snap.objects.items()}
 
-    cert_dir = Path(opts.webhook_cert_dir)
-    if not (cert_dir / "tls.crt").is_file() or not (cert_dir / "tls.key").is_file():
-        # The controller does not create the certificate (MetalLB's cert-controller does there);
-        # without one the webhooks stay off rather than crash-looping the controller.
-        log.error(
-            "webhooks disabled: no tls.crt/tls.key in %s (create the metallb-webhook-cert Secret)",
-            cert_dir,
-        )
-        return None
-    server = WebhookServer(opts.webhook_listen, cert_dir, existing, opts.namespace)
+    server = WebhookServer(opts.webhook_listen, existing, opts.namespace)
     server.start()
     return server
+
+
+async def _keep_webhook_certificate(
+    opts: ControllerOptions, api: Any, server: WebhookServer, stop: asyncio.Event
+) -> None:
+    """Give `server` its certificate and every renewal of it, until `stop`."""
+    if api is not None and opts.cert_rotation:
+        rotator = WebhookCertRotator(
+            api,
+            opts.namespace,
+            secret_name=opts.webhook_secret,
+            service_name=opts.cert_service_name,
+        )
+        await rotator.run(server.set_certificate, stop, opts.cert_resync)
+    else:
+        await watch_cert_dir(Path(opts.webhook_cert_dir), server, stop)
 
 
 async def _run_in_kubernetes(

@@ -1,15 +1,29 @@
 """The webhook HTTPS server: AdmissionReview and ConversionReview over TLS (reference §2.4).
 
-It serves the six validation paths and `/convert`, like MetalLB's controller on :9443, with the
-certificate and key from `--webhook-cert-dir` (`tls.crt`, `tls.key`, as the Secret mounts them).
-It runs in its own threads; the objects it validates against come from the gateway's source.
+It serves the six validation paths and `/convert`, like MetalLB's controller on :9443. It runs
+in its own threads; the objects it validates against come from the gateway's source.
+
+The certificate is held in memory and can be replaced while serving: `set_certificate()` builds
+a new TLS context and every connection accepted afterwards uses it (connections already open
+finish with the old one), so a rotation needs no restart. The socket is bound at construction,
+before any certificate is known, so a busy port fails the process at start; until the first
+`set_certificate()` connections are closed at once. Where the certificate comes from is the
+caller's business: the controller's rotator (gateway/kube/webhook_certs.py) hands it over from
+the Secret it keeps, and `watch_cert_dir()` reloads `tls.crt`/`tls.key` from a folder (the
+mounted Secret, when rotation is disabled and e.g. cert-manager fills it).
 """
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
 import ssl
+import sys
+import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,15 +34,86 @@ log = logging.getLogger(__name__)
 
 Existing = Callable[[], Mapping[str, Sequence[Obj]]]
 
+# A client that connects and sends nothing must not hold a handler thread for ever.
+HANDSHAKE_TIMEOUT = 10.0
+
+
+@contextlib.contextmanager
+def _pem_path(pem: bytes) -> Iterator[str]:
+    """A path to read `pem` from, for `load_cert_chain` (which takes paths only).
+
+    On Linux an anonymous memory file (memfd), so the private key never touches a file system;
+    elsewhere a private temporary folder, removed at once.
+    """
+    if sys.platform == "linux" and os.path.isdir("/proc/self/fd"):
+        fd = os.memfd_create("metallb-webhook-cert", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, pem)
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="metallb-webhook-") as folder:
+        path = Path(folder) / "tls.pem"
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+        yield str(path)
+
+
+def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """A TLS server context for this certificate and key; ssl.SSLError if they do not match."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with _pem_path(cert_pem.rstrip(b"\n") + b"\n" + key_pem) as path:
+        context.load_cert_chain(path)
+    return context
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that wraps each accepted connection with the current TLS context."""
+
+    daemon_threads = True
+    context: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = self.socket.accept()
+        context = self.context
+        if context is None:
+            sock.close()
+            raise OSError("no certificate yet")  # socketserver drops the connection quietly
+        # The handshake runs in the handler's thread (setup), not in the accept loop.
+        wrapped = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("webhook connection from %s failed", client_address, exc_info=True)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
 
 class WebhookServer:
-    def __init__(self, listen: str, cert_dir: Path, existing: Existing, namespace: str) -> None:
+    def __init__(
+        self,
+        listen: str,
+        existing: Existing,
+        namespace: str,
+        certificate: tuple[bytes, bytes] | None = None,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         self._existing = existing
         self._namespace = namespace
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = HANDSHAKE_TIMEOUT
+
+            def setup(self) -> None:
+                self.request.settimeout(HANDSHAKE_TIMEOUT)
+                self.request.do_handshake()
+                super().setup()
+
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug(format, *args)
 
@@ -47,17 +132,23 @@ class WebhookServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer((host.strip("[]") or "0.0.0.0", int(port)), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(cert_dir / "tls.crt", cert_dir / "tls.key")
-        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        address = host.strip("[]") or "0.0.0.0"
+        server_class = _Server6 if ":" in address else _Server
+        self._httpd = server_class((address, int(port)), Handler)
         self._thread: threading.Thread | None = None
+        self.certificate: tuple[bytes, bytes] | None = None
+        if certificate is not None:
+            self.set_certificate(*certificate)
 
     @property
     def port(self) -> int:
         port: int = self._httpd.server_address[1]
         return port
+
+    def set_certificate(self, cert_pem: bytes, key_pem: bytes) -> None:
+        """Serve this certificate from the next connection on; ssl.SSLError keeps the old one."""
+        self._httpd.context = server_context(cert_pem, key_pem)
+        self.certificate = (cert_pem, key_pem)
 
     def handle(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if path == "/convert":
@@ -91,3 +182,47 @@ class WebhookServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def read_cert_dir(cert_dir: Path) -> tuple[bytes, bytes] | None:
+    """`tls.crt` and `tls.key` from `cert_dir`, or None while either is missing or empty."""
+    try:
+        cert = (cert_dir / "tls.crt").read_bytes()
+        key = (cert_dir / "tls.key").read_bytes()
+    except OSError:
+        return None
+    return (cert, key) if cert.strip() and key.strip() else None
+
+
+async def watch_cert_dir(
+    cert_dir: Path, server: WebhookServer, stop: asyncio.Event, interval: float = 10.0
+) -> None:
+    """Serve the certificate in `cert_dir`, reloading it when the files change, until `stop`.
+
+    kubelet replaces a mounted Secret's files atomically some time after the Secret changes;
+    reading them every `interval` seconds (controller-runtime's certwatcher re-reads every 10 s
+    as well) picks up a renewal without a restart. A pair that does not load (a key that does
+    not match, read half-way through an update) keeps the previous one until the next read.
+    """
+    complained = False
+    while not stop.is_set():
+        pair = await asyncio.to_thread(read_cert_dir, cert_dir)
+        if pair is None:
+            if not complained:
+                log.error(
+                    "webhooks have no certificate: no tls.crt/tls.key in %s (fill the Secret, "
+                    "or let the controller rotate it: drop --disable-cert-rotation)",
+                    cert_dir,
+                )
+                complained = True
+        elif pair != server.certificate:
+            try:
+                server.set_certificate(*pair)
+                log.info("webhook certificate loaded from %s", cert_dir)
+                complained = False
+            except ssl.SSLError as err:
+                if not complained:
+                    log.error("webhook certificate in %s does not load: %s", cert_dir, err)
+                    complained = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

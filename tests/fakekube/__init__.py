@@ -12,7 +12,8 @@ or the `fake_kube` / `kube_api_client` fixtures (`from tests.fakekube.fixtures i
 conftest). The server listens on 127.0.0.1 (ephemeral port, plain HTTP, optional fixed bearer
 token) and serves the REST paths of the kinds in `kinds.DEFAULT_KINDS` (core services,
 namespaces, nodes, secrets, events, endpoints; endpointslices, leases, events.k8s.io events;
-every metallb.io kind; more kinds are one `ResourceKind` row each). Namespaces `default`,
+validatingwebhookconfigurations, customresourcedefinitions (stored only: a CRD serves nothing
+new); every metallb.io kind; more kinds are one `ResourceKind` row each). Namespaces `default`,
 `kube-system` and `metallb-system` exist from the start.
 
 Hooks for the failure paths a gateway must survive:

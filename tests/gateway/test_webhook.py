@@ -62,7 +62,8 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl
     def existing() -> Mapping[str, Sequence[dict[str, Any]]]:
         return EXISTING
 
-    server = WebhookServer("127.0.0.1:0", certs, existing, NS)
+    pair = ((certs / "tls.crt").read_bytes(), (certs / "tls.key").read_bytes())
+    server = WebhookServer("127.0.0.1:0", existing, NS, pair)
     server.start()
     context = ssl.create_default_context(cafile=str(certs / "tls.crt"))
     try:
