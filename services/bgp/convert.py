@@ -7,9 +7,10 @@ one; anything else is rejected with INVALID_ARGUMENT naming the field.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
-from ipaddress import ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from metallb.bgp.v1 import bgp_pb2
 from metallb.common.v1 import common_pb2
@@ -154,12 +155,18 @@ def community_text(value: int | LargeCommunity) -> str:
     return f"{value >> 16}:{value & 0xFFFF}"
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _prefix(text: str) -> IPv4Network | IPv6Network:
+    """A prefix string parsed once: a caller re-sends the whole set on every change."""
+    return ip_network(text)
+
+
 def advertisements_from_proto(ads: Sequence[bgp_pb2.Advertisement]) -> list[Advertisement]:
     out: list[Advertisement] = []
     for i, ad in enumerate(ads):
         base = f"advertisements[{i}]"
         try:
-            prefix = ip_network(ad.prefix)
+            prefix = _prefix(ad.prefix)
         except ValueError:
             raise InvalidPeerError(f"invalid prefix {ad.prefix!r}", f"{base}.prefix") from None
         legacy: set[int] = set()
@@ -261,7 +268,7 @@ def peer_to_proto(peer: Peer, now: float, bfd_status: str = "") -> bgp_pb2.Peer:
                 graceful_restart=conn.graceful_restart(),
             )
         )
-    error = _error(peer.last_error, time.time())
+    error = _error(peer.last_error, peer.last_error_at + offset)
     if error is not None:
         state.last_error.CopyFrom(error)
     return bgp_pb2.Peer(conf=peer_conf_to_proto(peer.config), state=state)

@@ -50,6 +50,8 @@ class BGPState:
 
     async def stop(self) -> None:
         await self.speaker.close()
+        if self.speaker.bfd is not None:
+            await self.speaker.bfd.close()
         await self.owner.stop()
         self.watchers.close_all()
 

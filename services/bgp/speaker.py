@@ -13,8 +13,9 @@ middle of a change, so nothing here needs a lock.
 
 BFD: a peer with a bfdProfile registers a session through the `BfdClient` seam when it is
 Established; a Down report tears the session down at once (Cease / BFD Down). The real client is
-`bfd_client.GrpcBfdClient` (`metallb-grpc bgp --bfd ADDR`); without one the peer's bfd_status says
-so and nothing is ever torn down (an unreachable BFD service must not take sessions down either).
+`bfd_client.GrpcBfdClient` (`metallb-grpc bgp --bfd ADDR`), which decides what counts as Down
+(not an AdminDown) and keeps the peer's bfd_status; without one the peer's bfd_status says so
+and nothing is ever torn down (an unreachable BFD service must not take sessions down either).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ SIOCGIFADDR = 0x8915  # linux/sockios.h
 
 
 class BfdClient(Protocol):
-    """The seam to the BFD service (`metallb.bfd.v1`); see bfd_client.GrpcBfdClient."""
+    """The seam to the BFD service (`metallb.bfd.v1`); see bfd_client.GrpcBfdClient.
+
+    `register` may raise (the BFD service is unreachable) but the client keeps the session and
+    adds it when the service answers; `on_down(reason)` tears the BGP session down; `on_status`
+    gets the session's state as text for the peer's bfd_status. `unregister` forgets it.
+    """
 
     async def register(
         self,
@@ -53,9 +59,13 @@ class BfdClient(Protocol):
         local_address: IPAddress,
         profile: str,
         on_down: Callable[[str], None],
+        *,
+        on_status: Callable[[str], None],
     ) -> None: ...
 
     async def unregister(self, peer: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 def _addr(value: str) -> IPAddress:
@@ -224,14 +234,26 @@ class _Driver:
     async def _bfd_register(self, client: BfdClient, local: IPAddress) -> None:
         cfg = self.peer.config
         try:
-            await client.register(cfg.name, cfg.peer_address, local, cfg.bfd_profile, self.bfd_down)
-            self.bfd_status = "registered"
+            await client.register(
+                cfg.name,
+                cfg.peer_address,
+                local,
+                cfg.bfd_profile,
+                self.bfd_down,
+                on_status=self.bfd_state,
+            )
+            if self.bfd_status == "registering":
+                self.bfd_state("registered")
         except Exception as err:  # BFD unreachable: never tear the session down for it
-            self.bfd_status = f"BFD service unreachable: {err}"
-            self.bfd_registered = False
+            # The client keeps the session and adds it when the service answers.
+            self.bfd_state(str(err) or f"BFD registration failed: {type(err).__name__}")
+
+    def bfd_state(self, status: str) -> None:
+        if status != self.bfd_status:
+            self.bfd_status = status
+            self.speaker.on_change(self.name)
 
     def bfd_down(self, reason: str) -> None:
-        self.bfd_status = f"down: {reason}"
         self.peer.bfd_down(self.now(), reason)
         self.flush()
 

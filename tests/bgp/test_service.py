@@ -236,7 +236,7 @@ def test_cli_has_the_bgp_subcommand() -> None:
 
 
 class FakeBfd:
-    """A stand-in for the BFD client seam (the real client is not wired yet)."""
+    """A stand-in for the BFD client seam (test_bfd_client.py runs the real one)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
@@ -244,7 +244,14 @@ class FakeBfd:
         self.on_down: Callable[[str], None] | None = None
 
     async def register(
-        self, peer: str, peer_address: Any, local_address: Any, profile: str, on_down: Any
+        self,
+        peer: str,
+        peer_address: Any,
+        local_address: Any,
+        profile: str,
+        on_down: Any,
+        *,
+        on_status: Any,
     ) -> None:
         if self.fail:
             raise ConnectionError("BFD service unreachable")
@@ -252,6 +259,9 @@ class FakeBfd:
         self.on_down = on_down
 
     async def unregister(self, peer: str) -> None:
+        pass
+
+    async def close(self) -> None:
         pass
 
 

@@ -258,13 +258,14 @@ class Connection:
     def _drop_no_count(self, now: float, event: Event, error: BGPNotificationError | None) -> None:
         self.release()
 
-    def _notify(self, notification: Notification, reason: Reason, message: str) -> None:
+    def _notify(self, now: float, notification: Notification, reason: Reason, message: str) -> None:
         self.send(notification)
-        self.peer.set_error(LastError(reason, message, notification, sent=True))
+        self.peer.set_error(LastError(reason, message, notification, sent=True), now)
         self.peer.note(reason, message)
 
     def _hold_expired(self, now: float, event: Event, error: BGPNotificationError | None) -> None:
         self._notify(
+            now,
             Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0),  # §6.5
             Reason.HOLD_TIMER_EXPIRED,
             f"no message from the peer for {self.hold_time or LARGE_HOLD_TIME:g} s",
@@ -274,7 +275,7 @@ class Connection:
     def _send_error(self, now: float, event: Event, error: BGPNotificationError | None) -> None:
         assert error is not None
         # §6: the decode error is the NOTIFICATION to send
-        self._notify(Notification.from_error(error), Reason.PROTOCOL_ERROR, str(error))
+        self._notify(now, Notification.from_error(error), Reason.PROTOCOL_ERROR, str(error))
         self._drop(now, event, error)
 
     def _collision_dump(self, now: float, event: Event, error: BGPNotificationError | None) -> None:
@@ -289,6 +290,7 @@ class Connection:
             State.ESTABLISHED: FsmSubcode.UNEXPECTED_MESSAGE_IN_ESTABLISHED,
         }.get(self.state, FsmSubcode.UNSPECIFIED)
         self._notify(
+            now,
             Notification(ErrorCode.FSM_ERROR, subcode),
             Reason.FSM_ERROR,
             f"{event.name} in {self.state.name}",
@@ -412,6 +414,7 @@ class Peer:
         self.reason = Reason.NONE
         self.reason_message = ""
         self.last_error: LastError | None = None
+        self.last_error_at = 0.0  # when it happened (the core's clock)
         self.received: set[Prefix] = set()
         self.eor_received: set[Family] = set()
         self.eor_sent: set[Family] = set()
@@ -506,7 +509,7 @@ class Peer:
         self.admin_up = False
         self.auto_start_at = None
         if any(c.tcp_up for c in self.connections):
-            self.set_error(LastError(reason, message, self.stop_notification, sent=True))
+            self.set_error(LastError(reason, message, self.stop_notification, sent=True), now)
         for conn in list(self.connections):
             conn.fire(Event.MANUAL_STOP, now)
         self.connections = []
@@ -521,7 +524,7 @@ class Peer:
         for conn in list(self.connections):
             if conn.tcp_up:
                 conn.send(notification)
-                self.set_error(LastError(Reason.BFD_DOWN, message, notification, sent=True))
+                self.set_error(LastError(Reason.BFD_DOWN, message, notification, sent=True), now)
                 self.note(Reason.BFD_DOWN, message)
                 conn.fire(Event.TCP_CONNECTION_FAILS, now)
 
@@ -591,7 +594,7 @@ class Peer:
         text = message or "connection closed by the peer"
         self.note(Reason.CONNECTION_CLOSED, text)
         if c.state == State.ESTABLISHED:
-            self.set_error(LastError(Reason.CONNECTION_CLOSED, text))
+            self.set_error(LastError(Reason.CONNECTION_CLOSED, text), now)
         c.fire(Event.TCP_CONNECTION_FAILS, now)
 
     # ---- messages --------------------------------------------------------------------------
@@ -670,7 +673,7 @@ class Peer:
         elif isinstance(message, Keepalive):
             conn.fire(Event.KEEPALIVE_MSG, now)
         elif isinstance(message, Notification):
-            self.set_error(LastError(Reason.NOTIFICATION_RECEIVED, str(message), message))
+            self.set_error(LastError(Reason.NOTIFICATION_RECEIVED, str(message), message), now)
             self.note(Reason.NOTIFICATION_RECEIVED, str(message))
             version = (ErrorCode.OPEN_MESSAGE_ERROR, OpenSubcode.UNSUPPORTED_VERSION_NUMBER)
             is_version = (message.code, message.subcode) == version
@@ -788,8 +791,9 @@ class Peer:
         self.reason, self.reason_message = reason, message
         self.changed = True
 
-    def set_error(self, error: LastError) -> None:
+    def set_error(self, error: LastError, now: float) -> None:
         self.last_error = error
+        self.last_error_at = now
         self.changed = True
 
     def _connection_state_changed(self, conn: Connection, before: State, now: float) -> None:

@@ -166,20 +166,30 @@ class Lab:
 
     # ---- our speaker -----------------------------------------------------------------------
 
-    def speaker(self, name: str = "speaker") -> Speaker:
+    def _service(self, command: str, name: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """`metallb-grpc COMMAND` in the speaker namespace, its gRPC API on a unix socket."""
         sock = self.dir / f"{name}.sock"
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'protos'}"}
         proc = self.spawn(
             self.spk_ns,
-            sys.executable, "-m", "metallb_grpc.cli", "bgp", "--listen", f"unix:{sock}",
-            "--metrics-listen", "", "--log-level", "info",
+            sys.executable, "-m", "metallb_grpc.cli", command, "--listen", f"unix:{sock}",
+            "--metrics-listen", "", "--log-level", "info", *args,
             log=f"{name}.log", cwd=ROOT, env=env,
         )  # fmt: skip
-        wait_for("the speaker's gRPC socket", lambda: sock.exists() or proc.poll() is not None)
+        wait_for(f"{command}'s gRPC socket", lambda: sock.exists() or proc.poll() is not None)
         assert proc.poll() is None, (self.dir / f"{name}.log").read_text()
-        return Speaker(proc, sock)
+        return proc, sock
+
+    def speaker(self, name: str = "speaker", *, bfd: Path | None = None) -> Speaker:
+        """Our BGP service; `bfd` is the unix socket of a BFD service (see `bfd_service`)."""
+        args = ("--bfd", f"unix:{bfd}") if bfd is not None else ()
+        return Speaker(*self._service("bgp", name, *args))
+
+    def bfd_service(self, name: str = "bfd") -> tuple[subprocess.Popen[bytes], Path]:
+        """Our BFD service beside the speaker (UDP 3784/4784 in the speaker namespace)."""
+        return self._service("bfd", name)
 
 
 class Bird:
@@ -240,7 +250,8 @@ FRR = Path("/usr/lib/frr")
 
 
 class Frr:
-    def __init__(self, lab: Lab, bgpd_conf: str) -> None:
+    def __init__(self, lab: Lab, bgpd_conf: str, bfdd_conf: str | None = None) -> None:
+        """zebra and bgpd; and bfdd when `bfdd_conf` is given (bgpd's `neighbor X bfd`)."""
         self.dir = lab.dir / "frr"
         self.dir.mkdir()
         (self.dir / "zebra.conf").write_text(f"hostname peer\nlog file {self.dir}/zebra.log\n")
@@ -248,23 +259,33 @@ class Frr:
             f"frr defaults traditional\nhostname peer\nlog file {self.dir}/bgpd.log\n!\n"
             + bgpd_conf
         )
+        daemons = ["zebra", "bgpd"]
+        if bfdd_conf is not None:
+            (self.dir / "bfdd.conf").write_text(
+                f"hostname peer\nlog file {self.dir}/bfdd.log\n!\n" + bfdd_conf
+            )
+            daemons.insert(1, "bfdd")
         run("chown", "-R", "frr:frr", str(self.dir))
         common = ["-d", "-u", "frr", "-g", "frr", "-P", "0", "-z", f"{self.dir}/zserv.api",
                   "--vty_socket", str(self.dir)]  # fmt: skip
-        for daemon in ("zebra", "bgpd"):
+        for daemon in daemons:
             pidfile = self.dir / f"{daemon}.pid"
             lab.pidfiles.append(pidfile)
-            run("ip", "netns", "exec", lab.peer_ns, str(FRR / daemon), *common,
+            extra = ["--bfdctl", str(self.dir / "bfdd.sock")] if daemon == "bfdd" else []
+            run("ip", "netns", "exec", lab.peer_ns, str(FRR / daemon), *common, *extra,
                 "-f", str(self.dir / f"{daemon}.conf"), "-i", str(pidfile))  # fmt: skip
             if daemon == "zebra":
                 wait_for("zebra's socket", (self.dir / "zserv.api").exists, 10)
-        wait_for("bgpd's vty", (self.dir / "bgpd.vty").exists, 10)
+            else:
+                wait_for(f"{daemon}'s vty", (self.dir / f"{daemon}.vty").exists, 10)
 
     def pid(self, daemon: str = "bgpd") -> int:
         return int((self.dir / f"{daemon}.pid").read_text().split()[0])
 
-    def cmd(self, command: str) -> str:
-        return run("vtysh", "--vty_socket", str(self.dir), "-c", command, check=False).stdout
+    def cmd(self, *commands: str) -> str:
+        """One vtysh call running `commands` in order (e.g. "configure", "bfd", ...)."""
+        args = [arg for command in commands for arg in ("-c", command)]
+        return run("vtysh", "--vty_socket", str(self.dir), *args, check=False).stdout
 
     def json(self, command: str) -> Any:
         import json
