@@ -4,7 +4,7 @@ Both sources (the Kubernetes API and a folder of manifests) fill a `Snapshot`: p
 JSON objects by kind. Converting it to the configuration inputs is pure.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +33,19 @@ def key_of(obj: Obj) -> str:
 
 @dataclass
 class Snapshot:
+    """Objects by kind and key. Fill it with `add`; once read, treat it as frozen (the sources
+    hand out copies), since lookups such as `endpoint_slices_for` index it on first use."""
+
     objects: dict[str, dict[str, Obj]] = field(default_factory=dict)  # kind -> key -> object
     namespace: str = "metallb-system"
+    # (namespace, service name) -> its EndpointSlices, built on first use.
+    _slices: dict[tuple[str, str], list[Obj]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def add(self, obj: Obj) -> None:
         self.objects.setdefault(str(obj.get("kind", "")), {})[key_of(obj)] = obj
+        self._slices = None
 
     def of(self, kind: str) -> list[Obj]:
         return [self.objects.get(kind, {})[k] for k in sorted(self.objects.get(kind, {}))]
@@ -69,11 +77,22 @@ class Snapshot:
         }
         return res
 
-    def endpoint_slices_for(self, namespace: str, service: str) -> Iterable[Obj]:
-        for obj in self.of("EndpointSlice"):
-            meta = obj.get("metadata") or {}
-            if (
-                meta.get("namespace", "default") == namespace
-                and (meta.get("labels") or {}).get("kubernetes.io/service-name") == service
-            ):
-                yield obj
+    def endpoint_slices_for(self, namespace: str, service: str) -> Sequence[Obj]:
+        """The EndpointSlices labelled `kubernetes.io/service-name: <service>` in `namespace`."""
+        if self._slices is None:
+            index: dict[tuple[str, str], list[Obj]] = {}
+            for obj in self.of("EndpointSlice"):
+                meta = obj.get("metadata") or {}
+                owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+                if owner is not None:
+                    key = (str(meta.get("namespace", "default")), str(owner))
+                    index.setdefault(key, []).append(obj)
+            self._slices = index
+        return self._slices.get((namespace, service), ())
+
+
+def view_of(snap: Snapshot, kind: str, keys: Iterable[str]) -> Snapshot:
+    objs = snap.objects.get(kind, {})
+    picked = {key: objs[key] for key in keys if key in objs}
+    namespaces = dict(snap.objects.get("Namespace", {}))
+    return Snapshot({kind: picked, "Namespace": namespaces}, snap.namespace)

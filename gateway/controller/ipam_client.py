@@ -1,5 +1,6 @@
 """`IpamPort` over the `metallb.ipam.v1` gRPC stub."""
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,15 +22,45 @@ _REFUSALS = {
 
 
 def _message(err: grpc.aio.AioRpcError) -> str:
+    return _text(err.details() or "")
+
+
+def _text(details: str) -> str:
     """IPAM's text without the `field: ` prefix it adds for API users."""
-    details = err.details() or ""
     head, sep, tail = details.partition(": ")
     return tail if sep and " " not in head else details
 
 
 class GrpcIpam:
+    """The IPAM gRPC API as the controller uses it.
+
+    It remembers which services IPAM holds an allocation for, once `learn_held()` has read
+    them: from then on every allocation, assignment, release and restoration goes through this
+    client (the controller is IPAM's only allocating client), so releasing a service that holds
+    nothing, as MetalLB's converge does before every new allocation, needs no call.
+
+    `allocate` calls made while the event loop is busy with other tasks (a controller converging
+    many services at once) go out together as one `AllocateBatch`, handled by IPAM in the order
+    they were made; each caller gets its own allocation or refusal."""
+
     def __init__(self, stub: ipam_pb2_grpc.IPAMServiceStub) -> None:
         self._stub = stub
+        self._held: set[tuple[str, str]] | None = None  # None: unknown, always call
+        self._queued: list[tuple[ipam_pb2.Service, asyncio.Future[ipam_pb2.Allocation]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def learn_held(self) -> None:
+        reply = await self._call(self._stub.ListAllocations, ipam_pb2.ListAllocationsRequest())
+        assert isinstance(reply, ipam_pb2.ListAllocationsResponse)
+        self._held = {(a.namespace, a.name) for a in reply.allocations}
+
+    def forget_held(self) -> None:
+        self._held = None
+
+    def _holds(self, alloc: ipam_pb2.Allocation) -> ipam_pb2.Allocation:
+        if self._held is not None:
+            self._held.add((alloc.namespace, alloc.name))
+        return alloc
 
     async def _call(self, rpc: object, request: object) -> object:
         try:
@@ -37,6 +68,7 @@ class GrpcIpam:
         except grpc.aio.AioRpcError as err:
             if err.code() in _REFUSALS:
                 raise IpamError(_message(err)) from None
+            self._held = None  # the call may have been made: ask IPAM again
             raise
 
     async def assign(self, service: ipam_pb2.Service, ips: Sequence[str]) -> ipam_pb2.Allocation:
@@ -44,12 +76,44 @@ class GrpcIpam:
             self._stub.Assign, ipam_pb2.AssignRequest(service=service, ips=list(ips))
         )
         assert isinstance(reply, ipam_pb2.AssignResponse)
-        return reply.allocation
+        return self._holds(reply.allocation)
 
     async def allocate(self, service: ipam_pb2.Service) -> ipam_pb2.Allocation:
-        reply = await self._call(self._stub.Allocate, ipam_pb2.AllocateRequest(service=service))
-        assert isinstance(reply, ipam_pb2.AllocateResponse)
-        return reply.allocation
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ipam_pb2.Allocation] = loop.create_future()
+        self._queued.append((service, future))
+        if len(self._queued) == 1:
+            # After the tasks already scheduled in this turn: they may queue theirs too.
+            loop.call_soon(self._send_queued)
+        return self._holds(await future)
+
+    def _send_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._send(queued))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(
+        self, queued: list[tuple[ipam_pb2.Service, asyncio.Future[ipam_pb2.Allocation]]]
+    ) -> None:
+        request = ipam_pb2.AllocateBatchRequest(
+            requests=[ipam_pb2.AllocateRequest(service=service) for service, _ in queued]
+        )
+        try:
+            reply = await self._call(self._stub.AllocateBatch, request)
+        except (IpamError, grpc.aio.AioRpcError) as err:
+            for _, future in queued:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        assert isinstance(reply, ipam_pb2.AllocateBatchResponse)
+        for (_, future), result in zip(queued, reply.results, strict=True):
+            if future.done():
+                continue
+            if result.HasField("allocation"):
+                future.set_result(result.allocation)
+            else:  # IPAM sends back refusals only (RESOURCE_EXHAUSTED, INVALID_ARGUMENT...)
+                future.set_exception(IpamError(_text(result.refusal.message)))
 
     async def allocate_additional_family(self, service: ipam_pb2.Service) -> ipam_pb2.Allocation:
         reply = await self._call(
@@ -57,11 +121,12 @@ class GrpcIpam:
             ipam_pb2.AllocateAdditionalFamilyRequest(service=service),
         )
         assert isinstance(reply, ipam_pb2.AllocateAdditionalFamilyResponse)
-        return reply.allocation
+        return self._holds(reply.allocation)
 
     async def set_pools(self, pools: Sequence[ipam_pb2.Pool]) -> ipam_pb2.SetPoolsResponse:
         reply = await self._call(self._stub.SetPools, ipam_pb2.SetPoolsRequest(pools=pools))
         assert isinstance(reply, ipam_pb2.SetPoolsResponse)
+        self._held = None  # new pools may have taken allocations away
         return reply
 
     async def restore(
@@ -72,6 +137,7 @@ class GrpcIpam:
             ipam_pb2.RestoreAllocationsRequest(restorations=restorations, complete=complete),
         )
         assert isinstance(reply, ipam_pb2.RestoreAllocationsResponse)
+        self._held = None  # what was restored is known only to IPAM (some may be refused)
         return reply
 
     async def list_pools(self) -> ipam_pb2.ListPoolsResponse:
@@ -86,18 +152,19 @@ class GrpcIpam:
 
     async def release_allocation(self, namespace: str, name: str) -> bool:
         """Release; True when the service held addresses."""
+        if self._held is not None and (namespace, name) not in self._held:
+            return False
         reply = await self._call(
             self._stub.Release,
             ipam_pb2.ReleaseRequest(service=common_pb2.ServiceKey(namespace=namespace, name=name)),
         )
         assert isinstance(reply, ipam_pb2.ReleaseResponse)
+        if self._held is not None:
+            self._held.discard((namespace, name))
         return reply.HasField("released")
 
     async def release(self, namespace: str, name: str) -> None:
-        await self._call(
-            self._stub.Release,
-            ipam_pb2.ReleaseRequest(service=common_pb2.ServiceKey(namespace=namespace, name=name)),
-        )
+        await self.release_allocation(namespace, name)
 
 
 def pool_to_proto(obj: Mapping[str, Any]) -> ipam_pb2.Pool:

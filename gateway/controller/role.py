@@ -10,8 +10,10 @@ An invalid configuration keeps the last valid one in force (`stale`).
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import grpc
@@ -22,6 +24,7 @@ from gateway.controller.converge import ConvergeResult, Event, converge, ipam_se
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
+from gateway.controller.writes import WriteQueue
 from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
 
@@ -33,6 +36,8 @@ def _describe(err: BaseException) -> str:
         return f"{err.code().name}: {err.details()}"
     return str(err)
 
+
+CONCURRENT_CONVERGES = 256
 
 CONFIG_KINDS = {
     "IPAddressPool",
@@ -52,10 +57,17 @@ class Source(Protocol):
 
     def snapshot(self) -> Snapshot: ...
 
+    def view(self, kind: str, keys: Iterable[str]) -> Snapshot: ...
+
 
 class Writer(Protocol):
     def write_service_status(
-        self, namespace: str, name: str, ingress: list[str], pool: str | None
+        self,
+        namespace: str,
+        name: str,
+        ingress: list[str],
+        pool: str | None,
+        current: Mapping[str, Any] | None = None,
     ) -> bool: ...
 
     def emit_event(self, involved: dict[str, Any], event: Event) -> None: ...
@@ -86,6 +98,12 @@ class ControllerRole:
         self._ipam_instance = ""
         self._pools: list[ipam_pb2.Pool] = []
         self.passes = 0
+        self._writes: WriteQueue | None = None
+        self._ipam_checked = 0.0  # loop time of the last instance check
+        # key -> (inputs of its last successful convergence, the ingress and pool written)
+        self._settled: dict[str, tuple[ServiceSpec, tuple[str, ...], str | None]] = {}
+        self._pools_dirty = False
+        self._pools_reported = 0.0
 
     @property
     def stale(self) -> bool:
@@ -93,7 +111,23 @@ class ControllerRole:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process changes until `stop`; an unreachable IPAM (or API) is retried with backoff,
-        then everything is re-run, so nothing is lost while a service restarts."""
+        then everything is re-run, so nothing is lost while a service restarts. Writes go
+        through a `WriteQueue`, finished before this returns."""
+        async with WriteQueue() as writes:
+            self._writes = writes
+            try:
+                await self._run(stop)
+            finally:
+                self._writes = None
+
+    def _write(self, key: str, fn: Callable[[], object]) -> Awaitable[object] | None:
+        """Queue a keyed write (inline, in a thread, when no queue runs: direct callers)."""
+        if self._writes is None:
+            return asyncio.to_thread(fn)
+        self._writes.put(key, fn)
+        return None
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         need_full = True
         while not stop.is_set():
@@ -111,32 +145,57 @@ class ControllerRole:
                 backoff = min(backoff * 2, 5.0)
 
     async def _next_batch(self) -> bool:
-        """Handle the next batch of changes; True when every service must be re-run."""
+        """Handle the next batch of changes; True when every service must be re-run.
+
+        IPAM's instance id is checked when idle and at most once a second while busy: a
+        restarted IPAM refuses to allocate (UNAVAILABLE) until it is restored, and that error
+        re-runs everything too. Pool status is reported when idle, at most once a second while
+        busy."""
+        queue = self._source.changes
         try:
-            first = await asyncio.wait_for(self._source.changes.get(), timeout=1.0)
+            first = await asyncio.wait_for(queue.get(), timeout=1.0)
         except TimeoutError:
+            if self._pools_dirty:
+                await self._report_pools()
             return await self._ipam_restarted()
         batch = [first]
-        while not self._source.changes.empty():
-            batch.append(self._source.changes.get_nowait())
-        if await self._ipam_restarted() or any(k in CONFIG_KINDS for k, _ in batch):
+        while not queue.empty():
+            batch.append(queue.get_nowait())
+        if any(k in CONFIG_KINDS for k, _ in batch):
+            return True
+        now = asyncio.get_running_loop().time()
+        if now - self._ipam_checked >= 1.0 and await self._ipam_restarted():
             return True
         keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
-        snap = self._source.snapshot()
-        for key in keys:
-            if await self._one(snap, key):
+        snap = self._source.view("Service", keys)
+        # Services are independent here: converge them together, so that their IPAM calls
+        # share round trips (IPAM still handles them one at a time, in this order).
+        for start in range(0, len(keys), CONCURRENT_CONVERGES):
+            chunk = keys[start : start + CONCURRENT_CONVERGES]
+            outcomes = await asyncio.gather(
+                *(self._one(snap, key) for key in chunk), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome  # every converge of the chunk has finished
+            if any(outcomes):
                 return True
         if keys:
+            self._pools_dirty = True
+        if self._pools_dirty and (queue.empty() or now - self._pools_reported >= 1.0):
             await self._report_pools()
         return False
 
     async def _ipam_restarted(self) -> bool:
         status = await self._ipam.status()
+        self._ipam_checked = asyncio.get_running_loop().time()
         return status.instance_id != self._ipam_instance or not status.restore_complete
 
     async def full_pass(self) -> None:
         """Reprocess all: configuration, pools, restore if needed, then every service."""
         self.passes += 1
+        if self._writes is not None:
+            await self._writes.flush()  # status is what restoring reads
         snap = self._source.snapshot()
         try:
             self.config = parse(snap.cluster_resources())
@@ -169,6 +228,8 @@ class ControllerRole:
             log.info(
                 "IPAM instance %s: restored %d assignments", status.instance_id, len(restorations)
             )
+        await self._ipam.learn_held()
+        self._settled.clear()
         order = sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
         for svc in order:
             await self._converge(snap, svc)
@@ -179,11 +240,18 @@ class ControllerRole:
         err = self.config_error
         state = (err is None, "" if err is None else f"configuration error: {err.describe()}")
         if state != self._state_written:
-            await asyncio.to_thread(self._writer.write_configuration_state, *state)
+            pending = self._write(
+                "ConfigurationState",
+                functools.partial(self._writer.write_configuration_state, *state),
+            )
+            if pending is not None:
+                await pending
             self._state_written = state
 
     async def _report_pools(self) -> None:
         """IPAddressPool status from IPAM's counts (written when they change)."""
+        self._pools_dirty = False
+        self._pools_reported = asyncio.get_running_loop().time()
         for pool in (await self._ipam.list_pools()).pools:
             st = pool.state
             status = {
@@ -193,7 +261,10 @@ class ControllerRole:
                 "availableIPv6": st.ipv6_addresses_available,
             }
             if self._pool_status.get(pool.conf.name) != status:
-                await asyncio.to_thread(self._writer.write_pool_status, pool.conf.name, status)
+                write = functools.partial(self._writer.write_pool_status, pool.conf.name, status)
+                pending = self._write(f"IPAddressPool/{pool.conf.name}", write)
+                if pending is not None:
+                    await pending
                 self._pool_status[pool.conf.name] = status
 
     def _ours(self, spec: ServiceSpec) -> bool:
@@ -218,6 +289,7 @@ class ControllerRole:
         """Converge one service; True when every service must be re-run."""
         obj = snap.objects.get("Service", {}).get(key)
         if obj is None:
+            self._settled.pop(key, None)
             namespace, _, name = key.partition("/")
             released = await self._ipam.release_allocation(namespace, name)
             return released
@@ -225,6 +297,9 @@ class ControllerRole:
             return False
         spec = service_from_k8s(obj)
         if not self._relevant(spec):
+            return False
+        if self._settled.get(key) == (_inputs(spec), spec.ingress_ips, _pool_annotation(spec)):
+            # The echo of our own status write: nothing the decision depends on changed.
             return False
         before = list(spec.ingress_ips)
         result = await self._converge(snap, spec)
@@ -242,19 +317,41 @@ class ControllerRole:
             or annotations.get(ALLOCATED_FROM) != result.pool
         )
         self.metrics.updates.inc()
+        if result.converged:
+            self._settled[svc.key] = (_inputs(svc), tuple(result.ingress), result.pool)
+        else:
+            self._settled.pop(svc.key, None)
         events = list(result.events)
         if changed:
             events = [
                 Event("Warning", "deprecatedAnnotation", f"Service uses deprecated annotation {k}")
                 for k in svc.deprecated_annotations
             ] + events
-            await asyncio.to_thread(
+            write = functools.partial(
                 self._writer.write_service_status,
                 svc.namespace,
                 svc.name,
                 result.ingress,
                 result.pool,
+                obj or None,
             )
+            pending = self._write(f"Service/{svc.key}", write)
+            if pending is not None:
+                await pending
         for event in events:
-            await asyncio.to_thread(self._writer.emit_event, dict(obj), event)
+            emit = functools.partial(self._writer.emit_event, dict(obj), event)
+            if self._writes is None:
+                await asyncio.to_thread(emit)
+            else:
+                self._writes.event(emit)
         return result
+
+
+def _pool_annotation(spec: ServiceSpec) -> str | None:
+    return spec.annotations.get(ALLOCATED_FROM)
+
+
+def _inputs(spec: ServiceSpec) -> ServiceSpec:
+    """What convergence reads from a Service, without what it writes (status, pool)."""
+    annotations = {k: v for k, v in spec.annotations.items() if k != ALLOCATED_FROM}
+    return dataclasses.replace(spec, ingress_ips=(), annotations=annotations)

@@ -2,13 +2,15 @@
 
 MetalLB writes `status.loadBalancer.ingress` and the `metallb.io/ip-allocated-from-pool`
 annotation with one status update of the full object (the status subresource keeps metadata
-changes for Services). A 409 Conflict re-reads the Service and tries again (at most 5 times).
+changes for Services). The update carries the resourceVersion the controller decided on; a
+409 Conflict re-reads the Service and tries again (at most 5 times).
 """
 
 import datetime
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
@@ -16,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gateway.controller.converge import Event
 from gateway.controller.service import ALLOCATED_FROM
+from gateway.kube.client import request_json
 
 log = logging.getLogger(__name__)
 
@@ -29,38 +32,57 @@ class KubeWriter:
         self.write_pool_status = self._status.write_pool_status
         # Typed as Any: we send and read raw JSON, not the client's model classes.
         self._core: Any = client.CoreV1Api(api)
+        self._api = api
         self.status_writes = 0
 
     def write_service_status(
-        self, namespace: str, name: str, ingress: list[str], pool: str | None
+        self,
+        namespace: str,
+        name: str,
+        ingress: list[str],
+        pool: str | None,
+        current: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Set ingress and the pool annotation; False if the Service is gone."""
+        """Set ingress and the pool annotation; False if the Service is gone.
+
+        `current` is the object as the controller last saw it: it is updated as is (one
+        request); a 409 (it changed meanwhile) re-reads the Service and tries again."""
         for _ in range(5):
-            try:
-                raw = self._core.read_namespaced_service(name, namespace, _preload_content=False)
-            except ApiException as err:
-                if err.status == 404:
-                    return False
-                raise
-            obj: dict[str, Any] = json.loads(raw.data)
-            meta = obj.setdefault("metadata", {})
-            annotations = meta.get("annotations") or {}
+            if current is None:
+                try:
+                    raw = self._core.read_namespaced_service(
+                        name, namespace, _preload_content=False
+                    )
+                except ApiException as err:
+                    if err.status == 404:
+                        return False
+                    raise
+                current = json.loads(raw.data)
+            obj: dict[str, Any] = {**current, "apiVersion": "v1", "kind": "Service"}
+            meta = dict(obj.get("metadata") or {})
+            annotations = dict(meta.get("annotations") or {})
             if pool:
                 annotations[ALLOCATED_FROM] = pool
             else:
                 annotations.pop(ALLOCATED_FROM, None)
             meta["annotations"] = annotations
+            obj["metadata"] = meta
             obj["status"] = {
                 "loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]} if ingress else {}
             }
             try:
-                self._core.replace_namespaced_service_status(
-                    name, namespace, obj, _preload_content=False
+                request_json(
+                    self._api,
+                    "PUT",
+                    "/api/v1/namespaces/{namespace}/services/{name}/status",
+                    obj,
+                    {"namespace": namespace, "name": name},
                 )
                 self.status_writes += 1
                 return True
             except ApiException as err:
                 if err.status == 409:
+                    current = None
                     continue
                 if err.status == 404:
                     return False
@@ -96,7 +118,13 @@ class KubeWriter:
             "count": 1,
         }
         try:
-            self._core.create_namespaced_event(namespace, body, _preload_content=False)
+            request_json(
+                self._api,
+                "POST",
+                "/api/v1/namespaces/{namespace}/events",
+                body,
+                {"namespace": namespace},
+            )
         except ApiException as err:
             log.warning(
                 "event %s for %s/%s not written: %s",

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from gateway.announce import bgp as bgp_decisions
 from gateway.announce import layer2 as l2_decisions
 from gateway.announce.inputs import Endpoint, ServiceView
-from gateway.config.model import Config, Peer
+from gateway.config.model import Config, Node, Peer
 from gateway.controller.service import ServiceSpec, service_from_k8s
-from gateway.snapshot import Snapshot
+from gateway.snapshot import Obj, Snapshot
 
 
 @dataclass(frozen=True, order=True)
@@ -42,6 +42,8 @@ class NodeDesired:
     layer2: list[L2Announcement] = field(default_factory=list)
     routes: list[BGPRoute] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
+    # Per service key (services this node does something for, or not).
+    services: dict[str, "ServiceDesired"] = field(default_factory=dict)
 
 
 def endpoints_of(snap: Snapshot, svc: ServiceSpec) -> tuple[Endpoint, ...]:
@@ -85,13 +87,83 @@ def services_with_ingress(
     out = {}
     for obj in snap.of("Service"):
         spec = service_from_k8s(obj)
-        ours = (
-            spec.load_balancer_class is None
-            if not lb_class
-            else (spec.load_balancer_class == lb_class)
-        )
-        if ours and spec.type == "LoadBalancer" and spec.ingress_ips:
+        if _announced_kind(spec, lb_class):
             out[spec.key] = (spec, list(spec.ingress_ips))
+    return out
+
+
+@dataclass(frozen=True)
+class ServiceDesired:
+    """What this node does for one service: its L2 announcements and BGP routes."""
+
+    layer2: tuple[L2Announcement, ...] = ()
+    routes: frozenset[BGPRoute] = frozenset()
+
+    @property
+    def bgp_peers(self) -> list[str]:
+        """ServiceBGPStatus `peers` (reference §5): the peers handed one of its prefixes."""
+        return sorted({r.peer for r in self.routes})
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """The node deciding, every node (for the L2 election), the live ones, and its peers."""
+
+    node: Node
+    nodes: list[Node]
+    live: Collection[str]
+    peers: list[Peer]
+
+
+def desired_for_service(
+    snap: Snapshot, config: Config, ctx: NodeContext, svc: ServiceSpec, ingress: list[str]
+) -> ServiceDesired:
+    """§3.1 steps 3 and 5 for one service with an ingress address, on `node`."""
+    pool = pool_of(config, ingress)
+    if pool is None:
+        return ServiceDesired()
+    view = ServiceView(
+        svc.namespace,
+        svc.name,
+        svc.type,
+        tuple(ingress),
+        svc.labels,
+        svc.annotations,
+        svc.external_traffic_policy,
+        endpoints_of(snap, svc),
+    )
+    layer2: tuple[L2Announcement, ...] = ()
+    decision = l2_decisions.should_announce(
+        view, config.l2_ads_for_pool(pool), ctx.node.name, ctx.nodes, ctx.live
+    )
+    if decision.announce:
+        layer2 = tuple(L2Announcement(svc.key, ip, decision.interfaces) for ip in ingress)
+    routes: set[BGPRoute] = set()
+    ads = config.bgp_ads_for_pool(pool)
+    if ads and bgp_decisions.should_announce(view, ads, ctx.node) is None:
+        for route in bgp_decisions.routes(view, ads, ctx.node):
+            for peer in ctx.peers:
+                if route.peers and peer.name not in route.peers:
+                    continue
+                routes.add(
+                    BGPRoute(
+                        peer.name,
+                        route.prefix,
+                        tuple(str(c) for c in route.communities),
+                        route.local_pref if is_ibgp(peer) else None,
+                    )
+                )
+    return ServiceDesired(layer2, frozenset(routes))
+
+
+def _combine(peers: list[Peer], per_service: Mapping[str, ServiceDesired]) -> NodeDesired:
+    out = NodeDesired(peers=peers, services=dict(per_service))
+    routes: set[BGPRoute] = set()
+    for key in sorted(per_service):
+        done = per_service[key]
+        out.layer2.extend(done.layer2)
+        routes.update(done.routes)
+    out.routes = sorted(routes, key=BGPRoute.sort_key)
     return out
 
 
@@ -104,45 +176,79 @@ def desired_for_node(
 ) -> NodeDesired:
     nodes = snap.nodes()
     node = next((n for n in nodes if n.name == node_name), None)
-    out = NodeDesired()
     if node is None:
-        return out
+        return NodeDesired()
     live = {n.name for n in nodes} if live is None else live
-    out.peers = [p for p in config.peers if node.name in p.nodes]
-    routes: set[BGPRoute] = set()
-    for key in sorted(services):
-        svc, ingress = services[key]
-        pool = pool_of(config, ingress)
-        if pool is None:
-            continue
-        view = ServiceView(
-            svc.namespace,
-            svc.name,
-            svc.type,
-            tuple(ingress),
-            svc.labels,
-            svc.annotations,
-            svc.external_traffic_policy,
-            endpoints_of(snap, svc),
-        )
-        decision = l2_decisions.should_announce(
-            view, config.l2_ads_for_pool(pool), node.name, nodes, live
-        )
-        if decision.announce:
-            out.layer2.extend(L2Announcement(key, ip, decision.interfaces) for ip in ingress)
-        ads = config.bgp_ads_for_pool(pool)
-        if ads and bgp_decisions.should_announce(view, ads, node) is None:
-            for route in bgp_decisions.routes(view, ads, node):
-                for peer in out.peers:
-                    if route.peers and peer.name not in route.peers:
-                        continue
-                    routes.add(
-                        BGPRoute(
-                            peer.name,
-                            route.prefix,
-                            tuple(str(c) for c in route.communities),
-                            route.local_pref if is_ibgp(peer) else None,
-                        )
-                    )
-    out.routes = sorted(routes, key=BGPRoute.sort_key)
-    return out
+    ctx = NodeContext(node, nodes, live, [p for p in config.peers if node.name in p.nodes])
+    per_service = {
+        key: desired_for_service(snap, config, ctx, svc, ingress)
+        for key, (svc, ingress) in services.items()
+    }
+    return _combine(ctx.peers, per_service)
+
+
+class DesiredMemo:
+    """`desired_for_node` that recomputes only the services that changed.
+
+    A service is recomputed when its Service object or its EndpointSlices are not the very
+    objects seen last time (sources replace an object on every change, never edit it), or when
+    the configuration, the nodes or their liveness differ; otherwise its last result is reused,
+    so a burst of 10,000 new services costs one pass over the changed ones per batch.
+    """
+
+    def __init__(self, node_name: str, lb_class: str = "") -> None:
+        self.node_name = node_name
+        self.lb_class = lb_class
+        self._context: tuple[Config, tuple[Node, ...], frozenset[str]] | None = None
+        # key -> (Service object, its EndpointSlices, result or None when not announced)
+        self._memo: dict[str, tuple[Obj, tuple[Obj, ...], ServiceDesired | None]] = {}
+        self.recomputed = 0
+
+    def compute(
+        self, snap: Snapshot, config: Config, live: Collection[str] | None = None
+    ) -> NodeDesired:
+        nodes = snap.nodes()
+        node = next((n for n in nodes if n.name == self.node_name), None)
+        if node is None:
+            self._memo.clear()
+            return NodeDesired()
+        alive = frozenset(n.name for n in nodes) if live is None else frozenset(live)
+        context = (config, tuple(nodes), alive)
+        if context != self._context:
+            self._memo.clear()
+            self._context = context
+        ctx = NodeContext(node, nodes, alive, [p for p in config.peers if node.name in p.nodes])
+        per_service: dict[str, ServiceDesired] = {}
+        memo: dict[str, tuple[Obj, tuple[Obj, ...], ServiceDesired | None]] = {}
+        for obj in snap.objects.get("Service", {}).values():
+            meta = obj.get("metadata") or {}
+            namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+            key = f"{namespace}/{name}"
+            slices = tuple(snap.endpoint_slices_for(namespace, name))
+            held = self._memo.get(key)
+            if held is not None and held[0] is obj and _same(held[1], slices):
+                result = held[2]
+            else:
+                self.recomputed += 1
+                result = None
+                svc = service_from_k8s(obj)
+                if _announced_kind(svc, self.lb_class):
+                    ingress = list(svc.ingress_ips)
+                    result = desired_for_service(snap, config, ctx, svc, ingress)
+            memo[key] = (obj, slices, result)
+            if result is not None:
+                per_service[key] = result
+        self._memo = memo
+        return _combine(ctx.peers, per_service)
+
+
+def _same(a: tuple[Obj, ...], b: tuple[Obj, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _announced_kind(spec: ServiceSpec, lb_class: str) -> bool:
+    """Ours (load-balancer class), a LoadBalancer, and holding an ingress address."""
+    ours = (
+        spec.load_balancer_class is None if not lb_class else spec.load_balancer_class == lb_class
+    )
+    return ours and spec.type == "LoadBalancer" and bool(spec.ingress_ips)

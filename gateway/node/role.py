@@ -20,7 +20,7 @@ import grpc
 
 from gateway.config.model import Config, ConfigError
 from gateway.config.parse import parse
-from gateway.node.desired import NodeDesired, desired_for_node, services_with_ingress
+from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.rpc import advertisements, announcement_specs, peer_conf
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
@@ -29,6 +29,8 @@ from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 log = logging.getLogger(__name__)
 
 NODE_LEASE_PREFIX = "metallb-grpc-node-"
+SETTLE_QUIET = 0.02  # seconds without a change that end a burst
+SETTLE_MAX = 0.5  # a steady stream of changes still gets a pass this often
 
 
 class Source(Protocol):
@@ -75,12 +77,14 @@ class NodeRole:
         self.config: Config | None = None
         self.config_error: ConfigError | None = None
         self.desired = NodeDesired()
+        self._memo = DesiredMemo(node, lb_class)
         # What each service holds as far as we know; None: unknown, send everything.
         self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
         self._peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
         self._ads_sent: list[bgp_pb2.Advertisement] | None = None
         self._wake = asyncio.Event()
         self.syncs = 0
+        self._pass_seconds = 0.0  # how long the last compute-and-sync pass took
 
     def _compute(self) -> None:
         snap = self._source.snapshot()
@@ -92,13 +96,7 @@ class NodeRole:
             log.error("configuration error: %s (keeping the last valid one)", err.describe())
         if self.config is None:
             return
-        self.desired = desired_for_node(
-            snap,
-            self.config,
-            self.node,
-            services_with_ingress(snap, self._lb_class),
-            self._live(snap),
-        )
+        self.desired = self._memo.compute(snap, self.config, self._live(snap))
 
     async def _sync_l2(self) -> None:
         if self._l2 is None:
@@ -198,6 +196,7 @@ class NodeRole:
         try:
             dirty = True
             while not stop.is_set():
+                started = asyncio.get_running_loop().time()
                 if dirty:
                     self._compute()
                 failed = False
@@ -214,12 +213,25 @@ class NodeRole:
                         else:
                             self._forget_bgp()
                 self.syncs += 1
+                self._pass_seconds = asyncio.get_running_loop().time() - started
                 dirty = await self._wait_for_work(stop, backoff if failed else None)
                 backoff = min(backoff * 2, 1.0) if failed else 0.2
         finally:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _settle(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
+        """Let a burst of changes finish before recomputing: each pass looks at every service
+        and sends whole sets, so passes are spaced out in proportion to their cost. Wait until
+        20 ms pass without a change, but no longer than 0.5 s or 5 times the last pass."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(SETTLE_MAX, 5 * self._pass_seconds)
+        while loop.time() < deadline:
+            seen = queue.qsize()
+            await asyncio.sleep(SETTLE_QUIET)
+            if queue.qsize() == seen:
+                return
 
     async def _wait_for_work(self, stop: asyncio.Event, retry_after: float | None) -> bool:
         """Wait for source changes (True) or a wake-up / retry (False: recompute not needed)."""
@@ -240,6 +252,8 @@ class NodeRole:
             await asyncio.gather(get, wake, stopped, return_exceptions=True)
         self._wake.clear()
         changed = get in done and not get.cancelled()
+        if changed:
+            await self._settle(queue)
         while not queue.empty():
             queue.get_nowait()
             changed = True

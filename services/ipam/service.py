@@ -13,13 +13,14 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
+from metallb_grpc.errors import DomainError, UnavailableError
 from metallb_grpc.server import ServiceBinding
 from metallb_grpc.state_owner import StateOwner
 from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.ipam import convert
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import NoAllocationError
-from services.ipam.core.model import Change, ChangeType
+from services.ipam.core.model import Allocation, Change, ChangeType, ServiceRequest
 from services.ipam.metrics import AllocatorMetrics
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
@@ -156,6 +157,33 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         alloc = await self._run(lambda: self._alloc.allocate(req))
         return ipam_pb2.AllocateResponse(allocation=convert.allocation_to_proto(alloc))
 
+    async def AllocateBatch(
+        self, request: ipam_pb2.AllocateBatchRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.AllocateBatchResponse:
+        items: list[ServiceRequest | DomainError] = []
+        for i, item in enumerate(request.requests):
+            try:
+                items.append(convert.service_from_proto(item.service, f"requests[{i}].service"))
+            except DomainError as err:
+                items.append(err)
+
+        def command() -> list[Allocation | DomainError]:
+            out: list[Allocation | DomainError] = []
+            for req in items:
+                if isinstance(req, DomainError):
+                    out.append(req)
+                    continue
+                try:
+                    out.append(self._alloc.allocate(req))
+                except UnavailableError:
+                    raise  # not restored yet: the whole call fails, as Allocate does
+                except DomainError as err:
+                    out.append(err)
+            return out
+
+        results = await self._run(command)
+        return ipam_pb2.AllocateBatchResponse(results=[_batch_result(r) for r in results])
+
     async def AllocateAdditionalFamily(
         self,
         request: ipam_pb2.AllocateAdditionalFamilyRequest,
@@ -255,3 +283,12 @@ def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
         ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state), server)
 
     return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
+
+
+def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:
+    if isinstance(result, DomainError):
+        code = grpc.StatusCode[result.status].value[0]
+        return ipam_pb2.AllocateResult(
+            refusal=ipam_pb2.Refusal(code=code, message=result.describe())
+        )
+    return ipam_pb2.AllocateResult(allocation=convert.allocation_to_proto(result))

@@ -17,7 +17,6 @@ store's history until its timeout, a test hook closes it, or the server stops.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import re
 import socket
@@ -37,7 +36,7 @@ from .errors import KubeError
 from .kinds import KindRegistry, ResourceKind
 from .patch import json_patch, merge_patch
 from .selectors import FieldSelector, LabelSelector
-from .store import ObjectStore, WatchEvent
+from .store import ObjectStore, WatchEvent, clone
 
 if TYPE_CHECKING:
     from .fake import FakeKube
@@ -152,9 +151,10 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
 
 def _out(kind: ResourceKind, version: str, obj: Obj) -> Obj:
-    """Serve a stored object at `version` (only apiVersion differs between versions)."""
-    obj["apiVersion"] = kind.api_version(version)
-    return obj
+    """Serve a stored object at `version` (only apiVersion differs between versions).
+
+    A shallow copy: history objects are shared by every watcher and never modified."""
+    return {**obj, "apiVersion": kind.api_version(version)}
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
@@ -458,7 +458,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if current is None:
                     if route.subresource:
                         raise errors.not_found(kind, name)
-                    obj = copy.deepcopy(body)
+                    obj = clone(body)
                     obj.setdefault("metadata", {}).setdefault("name", name)
                     return 201, store.create(kind, route.namespace, obj, route.version)
                 patched = merge_patch(current, body)
@@ -548,7 +548,8 @@ class _Handler(BaseHTTPRequestHandler):
             batch: list[WatchEvent] = []
             send_bookmark = False
             gone: KubeError | None = None
-            with store.changed:
+            changed = store.changed_kind(kind)
+            with changed:
                 while True:
                     if store.watch_epoch != w.epoch or self.fake.stopping:
                         return
@@ -572,7 +573,7 @@ class _Handler(BaseHTTPRequestHandler):
                         wait = max(0.0, w.last_bookmark + bookmark_interval - now)
                     if w.deadline is not None:
                         wait = min(wait, w.deadline - now)
-                    store.changed.wait(timeout=max(0.001, wait))
+                    changed.wait(timeout=max(0.001, wait))
             if gone is not None:
                 # Like the apiserver: a 200 stream whose (first) event is an ERROR Status.
                 self._emit("ERROR", gone.status())
@@ -588,14 +589,23 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                 )
                 continue
+            # One chunk per event, as the apiserver sends them, but one socket write per batch.
+            chunks = []
             for event in batch:
                 w.cursor = event.rv
                 translated = self._translate(w, event)
                 if translated is not None:
                     event_type, obj = translated
-                    self._emit(event_type, _out(kind, route.version, copy.deepcopy(obj)))
+                    out = {"type": event_type, "object": _out(kind, route.version, obj)}
+                    line = (json.dumps(out) + "\n").encode("utf-8")
+                    chunks.append(b"%x\r\n%s\r\n" % (len(line), line))
                 if w.deadline is not None and time.monotonic() >= w.deadline:
-                    return
+                    break
+            if chunks:
+                self.wfile.write(b"".join(chunks))
+                self.wfile.flush()
+            if w.deadline is not None and time.monotonic() >= w.deadline:
+                return
 
     @staticmethod
     def _translate(w: _Watch, event: WatchEvent) -> tuple[str, Obj] | None:

@@ -14,21 +14,23 @@ that watch streams wait on.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime
 import random
 import re
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from . import errors
 from .errors import KubeError
 from .kinds import KindRegistry, ResourceKind
 from .selectors import FieldSelector, LabelSelector
+
+_T = TypeVar("_T")
 
 __all__ = [
     "FieldCause",
@@ -58,6 +60,23 @@ _SYSTEM_METADATA = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
+
+
+def clone(value: _T) -> _T:
+    """A deep copy of JSON data (dicts, lists, scalars), several times faster than
+    `copy.deepcopy`; anything else is deep-copied the slow way."""
+    return cast(_T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if kind is list:
+        return [_clone(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 def now_rfc3339() -> str:
@@ -99,10 +118,16 @@ class ObjectStore:
         self.registry = registry
         self.require_namespaces = require_namespaces
         self.lock = threading.RLock()
+        # Notified on every change (and by compact/close_watches); `changed_kind(kind)` only on
+        # changes of one kind, so that a write wakes the watchers of its kind, not all of them.
         self.changed = threading.Condition(self.lock)
+        self._kind_changed: dict[StoreKey, threading.Condition] = {}
         self._rv = 0
         self._objects: dict[StoreKey, dict[ObjKey, Obj]] = {}
-        self._history: deque[WatchEvent] = deque()
+        # Events in resourceVersion order; `_history[_head:]` is the live part (a list, not a
+        # deque, so that a watcher finds its place by bisection instead of a scan).
+        self._history: list[WatchEvent] = []
+        self._head = 0
         self._history_limit = history_limit
         # Every event with rv > _floor is in _history; watching from below it is 410 Gone.
         self._floor = 0
@@ -132,9 +157,30 @@ class ObjectStore:
 
     def _record(self, event: WatchEvent) -> None:
         self._history.append(event)
-        while len(self._history) > self._history_limit:
-            self._floor = self._history.popleft().rv
+        excess = len(self._history) - self._head - self._history_limit
+        if excess > 0:
+            self._head += excess
+            self._floor = self._history[self._head - 1].rv
+            if self._head > self._history_limit:  # drop the forgotten prefix now and then
+                del self._history[: self._head]
+                self._head = 0
         self.changed.notify_all()
+        kind_changed = self._kind_changed.get((event.kind.group, event.kind.plural))
+        if kind_changed is not None:
+            kind_changed.notify_all()
+
+    def changed_kind(self, kind: ResourceKind) -> threading.Condition:
+        """A condition (on `lock`) notified when an object of `kind` changes, and by
+        `compact` and `close_watches`."""
+        with self.lock:
+            return self._kind_changed.setdefault(
+                (kind.group, kind.plural), threading.Condition(self.lock)
+            )
+
+    def _notify_everyone(self) -> None:
+        self.changed.notify_all()
+        for condition in self._kind_changed.values():
+            condition.notify_all()
 
     def compact(self) -> None:
         """Forget the whole event history (and list snapshots), as an etcd compaction does.
@@ -143,15 +189,16 @@ class ObjectStore:
         """
         with self.lock:
             self._history.clear()
+            self._head = 0
             self._floor = self._rv
             self._snapshots.clear()
-            self.changed.notify_all()
+            self._notify_everyone()
 
     def close_watches(self) -> None:
         """End every open watch stream; clients see a normal end of stream and reconnect."""
         with self.lock:
             self.watch_epoch += 1
-            self.changed.notify_all()
+            self._notify_everyone()
 
     def add_validator(self, kind: ResourceKind, validator: Validator) -> None:
         """Run `validator(new, old)` on every create and update of `kind`."""
@@ -163,7 +210,8 @@ class ObjectStore:
         with self.lock:
             if rv < self._floor:
                 raise errors.expired(f"too old resource version: {rv} ({self._floor + 1})")
-            return [e for e in self._history if e.rv > rv]
+            start = bisect.bisect_right(self._history, rv, lo=self._head, key=lambda e: e.rv)
+            return self._history[start:]
 
     # ----------------------------------------------------------------- helpers
 
@@ -176,7 +224,7 @@ class ObjectStore:
     def _validate(self, kind: ResourceKind, new: Obj, old: Obj | None) -> None:
         causes: list[FieldCause] = []
         for validator in self._validators.get((kind.group, kind.plural), []):
-            causes.extend(validator(copy.deepcopy(new), copy.deepcopy(old)))
+            causes.extend(validator(clone(new), clone(old)))
         if causes:
             raise errors.invalid(kind, new["metadata"].get("name", ""), causes)
 
@@ -208,7 +256,7 @@ class ObjectStore:
             obj = self._bucket(kind).get(self._obj_key(kind, namespace, name))
             if obj is None:
                 raise errors.not_found(kind, name)
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def find(self, kind: ResourceKind, namespace: str | None, name: str) -> Obj | None:
         """A copy of one object, or None."""
@@ -227,7 +275,7 @@ class ObjectStore:
         """Matching objects sorted by (namespace, name), and the store's resourceVersion."""
         with self.lock:
             items = [
-                copy.deepcopy(obj)
+                clone(obj)
                 for key, obj in sorted(self._bucket(kind).items())
                 if (namespace is None or key[0] == namespace)
                 and (labels is None or labels.matches(obj))
@@ -278,7 +326,7 @@ class ObjectStore:
                     continue
                 for (ns, _), obj in sorted(self._bucket(kind).items()):
                     if ns == namespace:
-                        yield kind, copy.deepcopy(obj)
+                        yield kind, clone(obj)
 
     # ----------------------------------------------------------------- writes
 
@@ -286,7 +334,7 @@ class ObjectStore:
         """Create an object (POST); returns the stored copy."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         self._check_type(kind, version, obj)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -353,7 +401,7 @@ class ObjectStore:
             if kind.status_subresource:
                 obj.pop("status", None)
                 if kind.initial_status:
-                    obj["status"] = copy.deepcopy(dict(kind.initial_status))
+                    obj["status"] = clone(dict(kind.initial_status))
             for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
                 meta.pop(field, None)
             self._validate(kind, obj, None)
@@ -363,8 +411,8 @@ class ObjectStore:
             rv = self._next_rv()
             meta["resourceVersion"] = str(rv)
             bucket[(namespace, name)] = obj
-            self._record(WatchEvent(rv, "ADDED", kind, namespace, None, copy.deepcopy(obj)))
-            return copy.deepcopy(obj)
+            self._record(WatchEvent(rv, "ADDED", kind, namespace, None, clone(obj)))
+            return clone(obj)
 
     def update(
         self,
@@ -384,7 +432,7 @@ class ObjectStore:
         """
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        new = copy.deepcopy(body)
+        new = clone(body)
         self._check_type(kind, version, new)
         meta = new.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
@@ -427,7 +475,7 @@ class ObjectStore:
                     ],
                 )
             if subresource == "status":
-                merged = copy.deepcopy(old)
+                merged = clone(old)
                 if "status" in new:
                     merged["status"] = new["status"]
                 else:
@@ -438,10 +486,10 @@ class ObjectStore:
                 merged = new
                 if kind.status_subresource:
                     if "status" in old:
-                        merged["status"] = copy.deepcopy(old["status"])
+                        merged["status"] = clone(old["status"])
                     else:
                         merged.pop("status", None)
-            return self._commit_update(kind, key, copy.deepcopy(old), merged)
+            return self._commit_update(kind, key, clone(old), merged)
 
     def _commit_update(self, kind: ResourceKind, key: ObjKey, old: Obj, merged: Obj) -> Obj:
         """Restore system metadata, bump generation/resourceVersion, store and record."""
@@ -457,7 +505,7 @@ class ObjectStore:
         if _spec_part(merged) != _spec_part(old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if merged == old:
-            return copy.deepcopy(old)
+            return clone(old)
         self._validate(kind, merged, old)
         bucket = self._bucket(kind)
         if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -466,19 +514,17 @@ class ObjectStore:
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
         bucket[key] = merged
-        self._record(
-            WatchEvent(rv, "MODIFIED", kind, key[0], copy.deepcopy(old), copy.deepcopy(merged))
-        )
-        return copy.deepcopy(merged)
+        self._record(WatchEvent(rv, "MODIFIED", kind, key[0], clone(old), clone(merged)))
+        return clone(merged)
 
     def _remove(self, kind: ResourceKind, key: ObjKey) -> Obj:
         bucket = self._bucket(kind)
         old = bucket.pop(key)
-        gone = copy.deepcopy(old)
+        gone = clone(old)
         rv = self._next_rv()
         gone["metadata"]["resourceVersion"] = str(rv)
-        self._record(WatchEvent(rv, "DELETED", kind, key[0], copy.deepcopy(old), gone))
-        return copy.deepcopy(gone)
+        self._record(WatchEvent(rv, "DELETED", kind, key[0], clone(old), gone))
+        return clone(gone)
 
     def delete(
         self,
@@ -517,15 +563,15 @@ class ObjectStore:
                 )
             if old["metadata"].get("finalizers"):
                 if old["metadata"].get("deletionTimestamp"):
-                    return copy.deepcopy(old), False
-                marked = copy.deepcopy(old)
+                    return clone(old), False
+                marked = clone(old)
                 marked["metadata"]["deletionTimestamp"] = now_rfc3339()
                 marked["metadata"]["deletionGracePeriodSeconds"] = 0
                 rv = self._next_rv()
                 marked["metadata"]["resourceVersion"] = str(rv)
                 self._bucket(kind)[key] = marked
-                self._record(WatchEvent(rv, "MODIFIED", kind, key[0], copy.deepcopy(old), marked))
-                return copy.deepcopy(marked), False
+                self._record(WatchEvent(rv, "MODIFIED", kind, key[0], clone(old), marked))
+                return clone(marked), False
             gone = self._remove(kind, key)
             if kind.ref == "namespaces":
                 # The namespace controller's job, done at once: delete what the namespace held.

@@ -225,6 +225,34 @@ class AllocateResponse(_message.Message):
     allocation: Allocation
     def __init__(self, allocation: _Optional[_Union[Allocation, _Mapping]] = ...) -> None: ...
 
+class AllocateBatchRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[AllocateRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[AllocateRequest, _Mapping]]] = ...) -> None: ...
+
+class AllocateBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AllocateResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AllocateResult, _Mapping]]] = ...) -> None: ...
+
+class AllocateResult(_message.Message):
+    __slots__ = ("allocation", "refusal")
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    allocation: Allocation
+    refusal: Refusal
+    def __init__(self, allocation: _Optional[_Union[Allocation, _Mapping]] = ..., refusal: _Optional[_Union[Refusal, _Mapping]] = ...) -> None: ...
+
+class Refusal(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class AllocateAdditionalFamilyRequest(_message.Message):
     __slots__ = ("service",)
     SERVICE_FIELD_NUMBER: _ClassVar[int]

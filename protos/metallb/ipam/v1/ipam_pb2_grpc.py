@@ -54,6 +54,11 @@ class IPAMServiceStub:
                 request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateRequest.SerializeToString,
                 response_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateResponse.FromString,
                 _registered_method=True)
+        self.AllocateBatch = channel.unary_unary(
+                '/metallb.ipam.v1.IPAMService/AllocateBatch',
+                request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchRequest.SerializeToString,
+                response_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchResponse.FromString,
+                _registered_method=True)
         self.AllocateAdditionalFamily = channel.unary_unary(
                 '/metallb.ipam.v1.IPAMService/AllocateAdditionalFamily',
                 request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateAdditionalFamilyRequest.SerializeToString,
@@ -123,6 +128,16 @@ class IPAMServiceServicer:
     def Allocate(self, request, context):
         """Gives a service its addresses: requested IPs, else the requested pool, else the automatic
         choice. A service that already holds addresses gets them re-validated and returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AllocateBatch(self, request, context):
+        """Many Allocate calls in one round trip, for a controller that converges a burst of new
+        services: the items are handled in order, each exactly as its own Allocate would be, and each
+        gets its own result; a refused item does not stop the others. The whole call fails with
+        UNAVAILABLE, as Allocate does, until the restoration is complete.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +217,11 @@ def add_IPAMServiceServicer_to_server(servicer, server):
                     servicer.Allocate,
                     request_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateRequest.FromString,
                     response_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateResponse.SerializeToString,
+            ),
+            'AllocateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AllocateBatch,
+                    request_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchRequest.FromString,
+                    response_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchResponse.SerializeToString,
             ),
             'AllocateAdditionalFamily': grpc.unary_unary_rpc_method_handler(
                     servicer.AllocateAdditionalFamily,
@@ -352,6 +372,33 @@ class IPAMService:
             '/metallb.ipam.v1.IPAMService/Allocate',
             metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateRequest.SerializeToString,
             metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AllocateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.ipam.v1.IPAMService/AllocateBatch',
+            metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchRequest.SerializeToString,
+            metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

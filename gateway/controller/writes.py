@@ -1,0 +1,157 @@
+"""Writes to the API server, off the convergence path (client-go's workqueue and event recorder).
+
+The controller decides a Service in microseconds but each write is an HTTP round trip; doing
+them inline made 10,000 new Services take minutes. `WriteQueue` runs them on a few threads
+(the official client is synchronous) while convergence goes on:
+
+- keyed writes (a Service's status, a pool's status): the latest write for a key replaces one
+  still waiting, and writes for one key never overlap, so the API sees them in order;
+  a failed write is retried with backoff (0.2 s doubling to 10 s) unless a newer one replaced it;
+- events: best effort, written only while no keyed write waits or runs (status is what makes
+  traffic flow; events are for people), and at most `max_events` waiting (client-go's
+  recorder drops events beyond 1,000; we keep more so that a burst of new Services still gets
+  every `IPAllocated`); a failed event is logged, not retried;
+- `flush()` waits until nothing is waiting or running: the controller flushes before it restores
+  IPAM from Service status, so the status it reads includes every decision it made.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[], object]
+
+
+class WriteQueue:
+    def __init__(self, concurrency: int = 8, max_events: int = 20_000) -> None:
+        self._concurrency = concurrency
+        self._max_events = max_events
+        self._seq = 0
+        self._latest: dict[str, int] = {}  # key -> sequence number of its latest write
+        self._pending: OrderedDict[str, tuple[int, Write]] = OrderedDict()  # oldest first
+        self._waiting: dict[str, tuple[int, Write]] = {}  # put while its key was running
+        self._running: set[str] = set()
+        self._events: deque[Write] = deque()
+        self._busy = 0  # events being written and retries waiting for their timer
+        self._attempts: dict[str, int] = {}  # failed attempts in a row, per key
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._executor: ThreadPoolExecutor | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self.dropped_events = 0
+        self.failures = 0
+
+    async def __aenter__(self) -> "WriteQueue":
+        self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="kube-write")
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self._concurrency)]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Finish what is queued (a stopping controller still writes what it decided)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), 10.0)
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def put(self, key: str, write: Write) -> None:
+        """Run `write` for `key`, replacing a write for `key` not yet started."""
+        self._seq += 1
+        self._latest[key] = self._seq
+        if key in self._running:
+            self._waiting[key] = (self._seq, write)
+        else:
+            self._pending[key] = (self._seq, write)
+            self._pending.move_to_end(key)
+        self._kick()
+
+    def event(self, write: Write) -> None:
+        """Run `write` once, best effort."""
+        if len(self._events) >= self._max_events:
+            self.dropped_events += 1
+            log.warning("event queue full (%d): event dropped", self._max_events)
+            return
+        self._events.append(write)
+        self._kick()
+
+    async def flush(self) -> None:
+        """Wait until every queued write has been made (or is waiting to be retried)."""
+        while not self._idle.is_set():
+            await self._idle.wait()
+
+    def _kick(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def _quiet(self) -> bool:
+        return not (self._pending or self._waiting or self._running or self._events or self._busy)
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending and not self._events:
+                if self._quiet():
+                    self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._pending or self._running:
+                if not self._pending:  # keyed writes are running: events wait for them
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                key, (seq, write) = self._pending.popitem(last=False)
+                self._running.add(key)
+                try:
+                    ok = await self._run(loop, write, key)
+                finally:
+                    self._running.discard(key)
+                newer = self._waiting.pop(key, None)
+                if newer is not None:
+                    self._pending[key] = newer
+                elif ok:
+                    self._attempts.pop(key, None)
+                    if self._latest.get(key) == seq:
+                        del self._latest[key]
+                else:
+                    self._busy += 1
+                    loop.call_later(self._backoff(key), self._retry, key, seq, write)
+            else:
+                write = self._events.popleft()
+                self._busy += 1
+                try:
+                    await self._run(loop, write, None)
+                finally:
+                    self._busy -= 1
+            self._wake.set()
+
+    def _backoff(self, key: str) -> float:
+        self._attempts[key] = self._attempts.get(key, 0) + 1
+        return float(min(0.2 * 2 ** (self._attempts[key] - 1), 10.0))
+
+    def _retry(self, key: str, seq: int, write: Write) -> None:
+        """Run a failed write again, unless a newer write for its key was put meanwhile."""
+        self._busy -= 1
+        if self._latest.get(key) == seq:
+            self._pending[key] = (seq, write)
+        self._kick()
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, write: Write, key: str | None) -> bool:
+        try:
+            await loop.run_in_executor(self._executor, write)
+        except Exception as err:
+            self.failures += 1
+            if key is None:
+                log.warning("event not written: %s", err)
+            else:
+                log.warning("write for %s failed (%s); retrying", key, err)
+            return False
+        return True

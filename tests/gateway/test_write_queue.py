@@ -1,0 +1,102 @@
+"""WriteQueue: keyed writes (latest wins, never overlapping per key, retried), then events."""
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gateway.controller.writes import WriteQueue
+
+
+def test_latest_write_per_key_wins_and_writes_of_a_key_never_overlap(
+    arun: Callable[..., Any],
+) -> None:
+    done: list[tuple[str, int]] = []
+    running: set[str] = set()
+    overlaps: list[str] = []
+    lock = threading.Lock()
+
+    def write(key: str, value: int) -> Callable[[], None]:
+        def run() -> None:
+            with lock:
+                if key in running:
+                    overlaps.append(key)
+                running.add(key)
+            time.sleep(0.01)
+            with lock:
+                running.discard(key)
+                done.append((key, value))
+
+        return run
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=4) as queue:
+            for value in range(5):
+                for key in ("a", "b", "c"):
+                    queue.put(key, write(key, value))
+                await asyncio.sleep(0.004)
+            await queue.flush()
+            assert not overlaps
+            for key in ("a", "b", "c"):
+                values = [v for k, v in done if k == key]
+                assert values == sorted(values)  # in order
+                assert values[-1] == 4  # the latest one is always made
+                assert len(values) < 5  # some were replaced before they started
+
+    arun(scenario())
+
+
+def test_failed_write_is_retried_unless_a_newer_one_replaced_it(
+    arun: Callable[..., Any],
+) -> None:
+    attempts: list[str] = []
+
+    def flaky(name: str, failures: int) -> Callable[[], None]:
+        def run() -> None:
+            attempts.append(name)
+            if attempts.count(name) <= failures:
+                raise OSError("connection refused")
+
+        return run
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2) as queue:
+            queue.put("svc", flaky("first", failures=2))
+            await queue.flush()  # waits through the two retries (0.2 s, then 0.4 s)
+            assert attempts == ["first", "first", "first"]
+            assert queue.failures == 2
+            attempts.clear()
+            queue.put("svc", flaky("old", failures=10))
+            await asyncio.sleep(0.05)  # it failed once and waits to be retried
+            queue.put("svc", flaky("new", failures=0))
+            await queue.flush()
+            await asyncio.sleep(0.3)  # the old write's retry timer has fired: it was dropped
+            assert attempts == ["old", "new"]
+
+    arun(scenario())
+
+
+def test_events_wait_for_keyed_writes_and_are_bounded(arun: Callable[..., Any]) -> None:
+    order: list[str] = []
+
+    def record(name: str, pause: float = 0.0) -> Callable[[], None]:
+        def run() -> None:
+            time.sleep(pause)
+            order.append(name)
+
+        return run
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2, max_events=3) as queue:
+            for i in range(5):
+                queue.event(record(f"event{i}"))
+            for i in range(3):
+                queue.put(f"svc{i}", record(f"status{i}", pause=0.01))
+            await queue.flush()
+        assert queue.dropped_events == 2
+        # Status first (it makes traffic flow), then the events that fitted, in order.
+        assert sorted(order[:3]) == ["status0", "status1", "status2"]
+        assert order[3:] == ["event0", "event1", "event2"]
+
+    arun(scenario())
