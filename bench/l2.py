@@ -4,19 +4,33 @@
 
 Figures:
 - the codec decision: frames decoded, decided and answered per second in-process, by our
-  codec and by scapy (what made the hot path a raw AF_PACKET socket plus our own codec);
+  codec and by scapy (what made the hot path a raw AF_PACKET socket plus our own codec), and
+  by the prepared reply table the hot path now uses (`ours_table`);
 - ARP requests answered per second under a bounded flood (a fixed number of requests sent as
   fast as one Python sender can, from the peer namespace) to `metallb-grpc l2` running in the node
   namespace (target >= 20,000/s);
 - ARP reply latency p50/p99 for an address we announce against the kernel's own reply for an
-  address configured on the same interface, probed alternately in the same run from the peer
-  (the physical reference; target ratio <= 3);
+  address configured on the same interface (the physical reference; target ratio <= 3). The
+  probes alternate, ours then the kernel's, 0.5 ms apart, from one raw socket in the peer
+  namespace, so whatever else loads the machine hits both alike. Each probe is timed on the
+  wire: from just before the request's `send` to the reply's kernel receive timestamp
+  (SO_TIMESTAMPNS, taken as the reply reaches the peer's interface), so neither figure
+  includes the probing program's own wake-up. That matters: the kernel answers inside the
+  probe's `send` call, so its reply is queued before the probe even waits, while ours arrives
+  later and a round trip timed in the probe would charge ours, and only ours, for the probe's
+  wake-up (and, with our responder at real-time priority, charge the kernel's for our
+  responder preempting the probe). Those round trips are printed too (`*_rtt_*`), no target;
 - the time from SetAnnouncements (client call) to the first gratuitous ARP on the wire, as the
-  peer's kernel timestamps it (target <= 10 ms).
+  peer's kernel timestamps it (target <= 10 ms);
+- the same latency probes while a client keeps the service's event loop busy with RPCs over
+  500 announced addresses (`*_under_rpcs_*`, no target: what sharing the GIL costs).
 
-The flood and latency figures are taken for both hot paths (`--hot-path thread`, the default,
-and `loop`), three alternating runs each, and summarised by their medians: the targets apply to
-the default's `l2_*` lines, the other is printed as `l2_loop_*` (docs/l2.md).
+Flood and latency are measured for three configurations, alternating, three runs each, and
+summarised by their medians: `thread` (the default: a thread per link at SCHED_FIFO priority 1;
+the targets apply to its `l2_*` lines), `thread_normal` (the same at normal priority,
+`--hot-path-priority 0`) and `loop` (`--hot-path loop`), printed as `l2_<config>_*`
+(docs/l2.md). Every run prints the 1-minute load average as it starts (`*_load_average`): the
+machine is shared, and the figures follow its load.
 """
 
 import argparse
@@ -28,6 +42,7 @@ import socket
 import statistics
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
@@ -39,9 +54,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 import grpc  # noqa: E402
 
 from metallb.l2.v1 import l2_pb2  # noqa: E402
+from services.l2.core.answer import build_replies  # noqa: E402
+from services.l2.core.drop import DropReason  # noqa: E402
 from services.l2.core.frames import ArpFrame, ArpOperation, decode_frame, parse_mac  # noqa: E402
 from services.l2.core.responder import InterfaceView, Reply, Scope, decide  # noqa: E402
-from services.l2.engine import HOT_PATHS  # noqa: E402
 from tests.l2.conftest import build_topology  # noqa: E402
 from tests.l2.lab import L2Process, Lab, netns  # noqa: E402
 
@@ -55,6 +71,7 @@ TARGETS = {
 }
 
 SUMMARISED = (
+    "l2_load_average",
     "l2_arp_flood_answered_rate",
     "l2_arp_flood_unanswered",
     "l2_arp_latency_ours_p50",
@@ -63,7 +80,15 @@ SUMMARISED = (
     "l2_arp_latency_kernel_p99",
     "l2_arp_latency_p50_ratio_vs_kernel",
     "l2_arp_latency_p99_ratio_vs_kernel",
+    "l2_arp_rtt_p50_ratio_vs_kernel",
+    "l2_arp_rtt_p99_ratio_vs_kernel",
 )
+# Configurations measured: name -> `metallb-grpc l2` options. The first is the default.
+CONFIGS: dict[str, tuple[str, ...]] = {
+    "thread": ("--hot-path", "thread"),
+    "thread_normal": ("--hot-path", "thread", "--hot-path-priority", "0"),
+    "loop": ("--hot-path", "loop"),
+}
 
 VIP = IPv4Address("10.77.1.10")
 KERNEL_IP = IPv4Address("10.77.1.2")  # configured on the node's ens1: the kernel answers
@@ -114,6 +139,13 @@ def bench_codec() -> None:
         assert isinstance(result, Reply)
         return result.frame.encode()
 
+    link = build_replies({view.index: view}, announced, lambda _: 0).links[view.index]
+
+    def table_once() -> bytes:  # what the hot path runs: the prepared answer
+        result = link.answer(data)
+        assert not isinstance(result, DropReason)
+        return result[0]
+
     from scapy.layers.l2 import ARP, Ether  # noqa: PLC0415
 
     def scapy_once() -> bytes:
@@ -126,7 +158,12 @@ def bench_codec() -> None:
         return bytes(reply)
 
     assert Ether(ours_once())[ARP].op == 2 and ours_once()[:12] == scapy_once()[:12]
-    for name, once, count in (("ours", ours_once, 100_000), ("scapy", scapy_once, 5_000)):
+    assert table_once() == ours_once()
+    for name, once, count in (
+        ("ours", ours_once, 100_000),
+        ("ours_table", table_once, 300_000),
+        ("scapy", scapy_once, 5_000),
+    ):
         start = time.perf_counter()
         for _ in range(count):
             once()
@@ -224,38 +261,93 @@ def bench_flood(lab: Lab, count: int = 100_000, rate: float = 40_000, limit: flo
 # --- 3. latency against the kernel -------------------------------------------------------------
 
 
-def bench_latency(lab: Lab, rounds: int = 1000) -> None:
+def receive_stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The kernel's receive time of a frame (CLOCK_REALTIME, as `time.time()`)."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", value[:16])
+            stamp: float = sec + nsec / 1e9
+            return stamp
+    raise RuntimeError("no receive timestamp")
+
+
+def bench_latency(lab: Lab, rounds: int = 2000, label: str = "") -> None:
     peer_mac = parse_mac(lab.mac(lab.peer, "p1"))
     sock = peer_socket(lab, "p1")
     frames = {VIP: request(peer_mac, VIP), KERNEL_IP: request(peer_mac, KERNEL_IP)}
-    samples: dict[IPv4Address, list[float]] = {VIP: [], KERNEL_IP: []}
+    wire: dict[IPv4Address, list[float]] = {VIP: [], KERNEL_IP: []}
+    rtt: dict[IPv4Address, list[float]] = {VIP: [], KERNEL_IP: []}
     lost = {VIP: 0, KERNEL_IP: 0}
     for i in range(rounds * 2):
-        ip = VIP if i % 2 == 0 else KERNEL_IP
+        ip = VIP if i % 2 == 0 else KERNEL_IP  # interleaved: both see the same machine
+        sent_at = time.time()
         start = time.perf_counter()
         sock.send(frames[ip])
         end = start + 0.5
         while (left := end - time.perf_counter()) > 0:
             if not select.select([sock], [], [], left)[0]:
                 continue
-            data = sock.recv(128)
+            data, ancillary, _, _ = sock.recvmsg(128, 64)
             if is_reply_from(data, ip):
-                samples[ip].append((time.perf_counter() - start) * 1e6)
+                rtt[ip].append((time.perf_counter() - start) * 1e6)
+                wire[ip].append((receive_stamp(ancillary) - sent_at) * 1e6)
                 break
         else:
             lost[ip] += 1
         time.sleep(0.0005)
     sock.close()
-    p: dict[str, float] = {}
-    for ip, name in ((VIP, "ours"), (KERNEL_IP, "kernel")):
-        values = sorted(samples[ip])
-        p[f"{name}_p50"] = statistics.median(values)
-        p[f"{name}_p99"] = values[int(len(values) * 0.99) - 1]
-        emit(f"l2_arp_latency_{name}_p50", p[f"{name}_p50"], "us")
-        emit(f"l2_arp_latency_{name}_p99", p[f"{name}_p99"], "us")
-        emit(f"l2_arp_latency_{name}_lost", lost[ip], "probes", ".0f")
-    emit("l2_arp_latency_p50_ratio_vs_kernel", p["ours_p50"] / p["kernel_p50"], "ratio", ".2f")
-    emit("l2_arp_latency_p99_ratio_vs_kernel", p["ours_p99"] / p["kernel_p99"], "ratio", ".2f")
+    for kind, samples in ((f"latency{label}", wire), (f"rtt{label}", rtt)):
+        p: dict[str, float] = {}
+        for ip, name in ((VIP, "ours"), (KERNEL_IP, "kernel")):
+            values = sorted(samples[ip])
+            p[f"{name}_p50"] = statistics.median(values)
+            p[f"{name}_p99"] = values[int(len(values) * 0.99) - 1]
+            emit(f"l2_arp_{kind}_{name}_p50", p[f"{name}_p50"], "us")
+            emit(f"l2_arp_{kind}_{name}_p99", p[f"{name}_p99"], "us")
+        for q in ("p50", "p99"):
+            ratio = p[f"ours_{q}"] / p[f"kernel_{q}"]
+            emit(f"l2_arp_{kind}_{q}_ratio_vs_kernel", ratio, "ratio", ".2f")
+    emit(f"l2_arp_latency{label}_ours_lost", lost[VIP], "probes", ".0f")
+    emit(f"l2_arp_latency{label}_kernel_lost", lost[KERNEL_IP], "probes", ".0f")
+
+
+def bench_latency_under_rpcs(lab: Lab, l2: L2Process, rounds: int = 2000) -> None:
+    """The same probes while a client keeps the service's event loop busy: 500 more addresses
+    announced, then SetAnnouncements (the same set) and ListAnnouncements back to back. The
+    link threads need the GIL that the loop's Python holds; no target (docs/l2.md)."""
+    specs = [l2_pb2.AnnouncementSpec(ip=str(VIP), interfaces=["ens1"])] + [
+        l2_pb2.AnnouncementSpec(ip=f"10.77.{200 + i // 250}.{i % 250 + 1}", all_interfaces=True)
+        for i in range(500)
+    ]
+    request_set = l2_pb2.SetAnnouncementsRequest(announcements=specs)
+    calls = 0
+    stop = threading.Event()
+
+    async def load() -> None:
+        nonlocal calls
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            stub = l2.stub(channel)
+            while not stop.is_set():
+                await stub.SetAnnouncements(request_set)
+                await stub.ListAnnouncements(l2_pb2.ListAnnouncementsRequest())
+                calls += 2
+
+    async def announce() -> None:
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            await l2.stub(channel).SetAnnouncements(request_set)
+
+    asyncio.run(announce())
+    time.sleep(5.5)  # past the gratuitous rounds of the 500 new addresses
+    client = threading.Thread(target=asyncio.run, args=(load(),))
+    client.start()
+    try:
+        time.sleep(0.5)
+        start, before = time.perf_counter(), calls
+        bench_latency(lab, rounds, "_under_rpcs")
+        emit("l2_rpc_load_calls_per_s", (calls - before) / (time.perf_counter() - start), "calls/s")
+    finally:
+        stop.set()
+        client.join()
 
 
 # --- 4. SetAnnouncements -> first gratuitous ARP -----------------------------------------------
@@ -291,7 +383,7 @@ def bench_first_gratuitous(lab: Lab, l2: L2Process, rounds: int = 20) -> None:
     emit("l2_first_gratuitous_max_ms", max(delays), "ms", ".2f")
 
 
-def with_lab(work: Callable[[Lab, L2Process], None], hot_path: str = "thread") -> None:
+def with_lab(work: Callable[[Lab, L2Process], None], options: tuple[str, ...] = ()) -> None:
     lab = Lab()
     l2: L2Process | None = None
     try:
@@ -300,7 +392,7 @@ def with_lab(work: Callable[[Lab, L2Process], None], hot_path: str = "thread") -
         l2 = L2Process(lab, str(Path(sys.executable).parent / "metallb-grpc"))
         if not Path(l2.exe).exists():
             l2.exe = "metallb-grpc"
-        l2.extra = ("--hot-path", hot_path)
+        l2.extra = options
         l2.start()
 
         async def announce() -> None:
@@ -309,6 +401,7 @@ def with_lab(work: Callable[[Lab, L2Process], None], hot_path: str = "thread") -
 
         asyncio.run(announce())
         time.sleep(0.3)
+        emit("l2_load_average", os.getloadavg()[0], "load", ".2f")
         work(lab, l2)
         metrics = l2.scrape()
         for line in metrics.splitlines():
@@ -324,8 +417,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flood-count", type=int, default=100_000)
     parser.add_argument("--flood-rate", type=float, default=40_000, help="offered requests/s")
-    parser.add_argument("--latency-rounds", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3, help="runs per hot path")
+    parser.add_argument("--latency-rounds", type=int, default=2000, help="probes of each")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration")
+    parser.add_argument(
+        "--configs", default=",".join(CONFIGS), help="comma-separated, from: " + " ".join(CONFIGS)
+    )
+    parser.add_argument(
+        "--no-rpc-load", action="store_true", help="skip the latency under back-to-back RPCs"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/l2.py needs root: it creates network namespaces")
@@ -333,21 +432,30 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bench_codec()
     global PREFIX, MODE
-    # Both hot paths, alternating, three runs each: this machine's other load makes single runs
-    # noisy. The per-run lines come first, then the medians, the default path under `l2_` (the
-    # targets apply to these) and the other under `l2_<path>_`; docs/l2.md explains the choice.
+    configs = [c for c in args.configs.split(",") if c]
+    if unknown := set(configs) - set(CONFIGS):
+        raise SystemExit(f"unknown configurations: {' '.join(sorted(unknown))}")
+    default = next(iter(CONFIGS))
+    # The configurations alternate, three runs each: this machine's other load makes single
+    # runs noisy. The per-run lines come first, then the medians, the default's under `l2_`
+    # (the targets apply to these), the others' under `l2_<config>_`; docs/l2.md explains.
     for run in range(1, args.runs + 1):
-        for mode in HOT_PATHS:
-            MODE, PREFIX = mode, f"l2_run{run}_{mode}_"
-            with_lab(lambda lab, _: bench_flood(lab, args.flood_count, args.flood_rate), mode)
-            with_lab(lambda lab, _: bench_latency(lab, args.latency_rounds), mode)
-    for mode in HOT_PATHS:
-        MODE, PREFIX = "summary", "l2_" if mode == HOT_PATHS[0] else f"l2_{mode}_"
+        for config in configs:
+            MODE, PREFIX = config, f"l2_run{run}_{config}_"
+            options = CONFIGS[config]
+            with_lab(lambda lab, _: bench_flood(lab, args.flood_count, args.flood_rate), options)
+            with_lab(lambda lab, _: bench_latency(lab, args.latency_rounds), options)
+    for config in configs:
+        MODE, PREFIX = "summary", "l2_" if config == default else f"l2_{config}_"
         for name in SUMMARISED:
             unit, fmt = UNITS[name]
-            emit(name, statistics.median(RUNS[(mode, name)]), unit, fmt)
-    MODE, PREFIX = HOT_PATHS[0], "l2_"
-    with_lab(bench_first_gratuitous, HOT_PATHS[0])
+            emit(name, statistics.median(RUNS[(config, name)]), unit, fmt)
+    MODE, PREFIX = default, "l2_"
+    with_lab(bench_first_gratuitous, CONFIGS[default])
+    if not args.no_rpc_load:
+        with_lab(
+            lambda lab, l2: bench_latency_under_rpcs(lab, l2, args.latency_rounds), CONFIGS[default]
+        )
 
 
 if __name__ == "__main__":

@@ -2,104 +2,225 @@
 
 Mutations (`set_announcements`, `apply_links`) are submitted by the service to its state-owner
 task; each ends by re-syncing sockets and groups to the table and installing a fresh immutable
-`ResponderSnapshot` (one attribute assignment). The gratuitous timer callback runs on the loop
-too and only advances the schedule and sends; none of these await, so none interleaves with
-another.
+`ReplyTable` (`services.l2.core.answer`) with one attribute assignment. The gratuitous timer
+callback runs on the loop too and only advances the schedule and sends; none of these await, so
+none interleaves with another.
 
-The hot path (read a frame, `decide`, write the reply) only reads the installed snapshot and
-the responder's view and bumps counters, so it can run anywhere. By default it runs in one
-dedicated thread (epoll over the sockets); `hot_path="loop"` runs it as event-loop reader
-callbacks instead. docs/l2.md records the measurements that chose the thread: the same
-throughput within this machine's noise, and a reply latency that met the target where the
-loop's did not.
+The hot path (read a frame, `LinkReplies.answer`, write the reply, count) shares nothing else
+with the loop but the GIL: it reads the installed table and writes counters no other thread
+writes. By
+default each link is read by its own thread, blocked in `recv` on the link's socket — a frame
+wakes it and nothing else stands between the two — and raised to real-time priority
+(SCHED_FIFO) while `FloodGuard` allows, so a request is answered as soon as it arrives rather
+than when the scheduler next finds a free CPU. `hot_path="loop"` reads the sockets with
+event-loop reader callbacks instead. docs/l2.md records the measurements behind both choices.
 """
 
 import asyncio
-import contextlib
+import errno
 import logging
-import os
 import re
-import select
 import socket
+import sys
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from services.l2.core.drop import DropReason, FrameDecodeError
-from services.l2.core.frames import decode_frame
+from services.l2.core.answer import LinkReplies, ReplyTable, build_replies
+from services.l2.core.drop import DropReason
 from services.l2.core.interfaces import Link
-from services.l2.core.responder import InterfaceView, Reply, decide
+from services.l2.core.priority import FloodGuard
+from services.l2.core.responder import InterfaceView
 from services.l2.core.table import AnnouncementSpec, Event, L2Table, SetResult
-from services.l2.metrics import L2Metrics
+from services.l2.metrics import HotCounters, L2Metrics
 from services.l2.rawsock import GroupMembership, check_raw_sockets, open_responder
+from services.l2.realtime import enter_realtime, leave_realtime
 
 log = logging.getLogger(__name__)
 
-# Frames read per readiness callback before yielding to other callbacks (gRPC, timers).
+# Frames read per readiness callback (loop mode) before yielding to other callbacks.
 READ_BATCH = 64
-# Where the sockets are read: a dedicated thread (the default, see docs/l2.md) or the loop.
+# Where the sockets are read: a thread per link (the default, see docs/l2.md) or the loop.
 HOT_PATHS = ("thread", "loop")
+# SCHED_FIFO priority of the link threads: the lowest real-time one, above every normal task
+# and below the kernel's own real-time threads (0: stay normal tasks).
+DEFAULT_PRIORITY = 1
+# How long a link thread's recv blocks before it looks whether it was stopped: a stopped
+# thread answers nothing more, and exits within this time.
+STOP_CHECK = 1.0
+# A link thread woken by a frame needs the GIL. While the event loop runs Python (a large
+# SetAnnouncements, a scrape) the thread waits until the holder is asked to let go, which
+# CPython does after the switch interval: 5 ms by default, 0.5 ms here (docs/l2.md).
+SWITCH_INTERVAL = 0.0005
+
+Table = ReplyTable[int]  # tags: the counter slot of each address (`L2Metrics.slot`)
+_NOTHING: Table = ReplyTable(MappingProxyType({}))  # before the first sync, after close
+
+
+class _Installed:
+    """The table every hot path reads; the loop thread replaces it, nobody mutates it."""
+
+    __slots__ = ("table",)
+
+    def __init__(self) -> None:
+        self.table: Table = _NOTHING
+
+
+def _answer(
+    sock: socket.socket, replies: LinkReplies[int], data: bytes, counters: HotCounters
+) -> None:
+    """The hot path proper, for either mode: answer one frame or count why not."""
+    result = replies.answer(data)
+    if isinstance(result, DropReason):
+        counters.dropped[result] += 1
+        return
+    reply, slot = result
+    counters.requests[slot] += 1
+    try:
+        sock.send(reply)
+    except OSError:
+        counters.dropped[DropReason.SEND_FAILED] += 1
+        return
+    counters.responses[slot] += 1
+
+
+class _LinkThread:
+    """Answers what arrives on one link's socket, in a thread of its own."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        view: InterfaceView,
+        installed: _Installed,
+        metrics: L2Metrics,
+        priority: int,
+    ) -> None:
+        self._sock = sock
+        self._index = view.index
+        self._name = view.name
+        self._installed = installed
+        self._metrics = metrics
+        self._counters = metrics.hot_counters()
+        self._priority = priority
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=f"l2-{view.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Answer nothing more; the thread exits at its next wake-up (at most STOP_CHECK)."""
+        self._stopped = True
+
+    def _run(self) -> None:
+        try:
+            self._serve(self._enter_realtime())
+        finally:
+            self._metrics.retire(self._counters)
+
+    def _serve(self, guard: FloodGuard | None) -> None:
+        sock, index, installed, counters = self._sock, self._index, self._installed, self._counters
+        monotonic = time.monotonic
+        while True:
+            try:
+                data = sock.recv(2048)
+            except BlockingIOError:  # STOP_CHECK passed without a frame
+                if self._stopped:
+                    return
+                continue
+            except OSError as err:
+                if self._stopped or err.errno == errno.EBADF:
+                    return
+                # ENETDOWN is reported once when the link goes down; anything else is
+                # unexpected: never spin on it at real-time priority.
+                log.log(
+                    logging.DEBUG if err.errno == errno.ENETDOWN else logging.WARNING,
+                    "reading on %s: %s",
+                    self._name,
+                    err,
+                )
+                if err.errno != errno.ENETDOWN:
+                    time.sleep(0.1)
+                continue
+            if self._stopped:
+                return
+            replies = installed.table.links.get(index)
+            try:
+                if replies is not None:
+                    _answer(sock, replies, data, counters)
+            except Exception:  # a bug must not silence the link: log it and keep answering
+                log.exception("%s: answering %s", self._name, data.hex())
+            if guard is not None:
+                realtime = guard.observe(monotonic(), 1)
+                if realtime is not None and not self._switch(realtime, guard):
+                    guard = None
+
+    def _enter_realtime(self) -> FloodGuard | None:
+        if not self._priority:
+            return None
+        try:
+            enter_realtime(self._priority)
+        except OSError as err:  # PermissionError without CAP_SYS_NICE
+            log.warning(
+                "%s: cannot answer at real-time priority (%s; it needs CAP_SYS_NICE): "
+                "answering at normal priority, so reply latency follows the machine's load",
+                self._name,
+                err,
+            )
+            return None
+        log.info("%s: answering at SCHED_FIFO priority %d", self._name, self._priority)
+        return FloodGuard()
+
+    def _switch(self, realtime: bool, guard: FloodGuard) -> bool:
+        """Follow the guard; False if the priority could not be changed (then it stays)."""
+        try:
+            if realtime:
+                enter_realtime(self._priority)
+            else:
+                leave_realtime()
+        except OSError as err:
+            log.warning("%s: cannot change priority (%s); keeping it", self._name, err)
+            return False
+        if realtime:
+            log.info("%s: load back under the limit, real-time priority again", self._name)
+        else:
+            log.warning(
+                "%s: more than %d frames in %g s, answering at normal priority until the "
+                "load falls",
+                self._name,
+                guard.limit,
+                guard.window,
+            )
+        return True
 
 
 @dataclass
 class _Responder:
+    """An open socket, the view it was opened for, and its thread (owned by the loop)."""
+
     sock: socket.socket
     view: InterfaceView
-
-
-class _HotPathThread:
-    """Reads the responder sockets in a dedicated thread: epoll over their descriptors, plus a
-    pipe that tells it to stop. The loop thread adds and removes sockets; the thread only reads
-    the current fd -> responder map, which is replaced (never mutated) on each change."""
-
-    def __init__(self, on_readable: Callable[["_Responder"], None]) -> None:
-        self._on_readable = on_readable
-        self._epoll = select.epoll()
-        self._by_fd: dict[int, _Responder] = {}
-        self._wake_r, self._wake_w = os.pipe()
-        self._epoll.register(self._wake_r, select.EPOLLIN)
-        self._thread = threading.Thread(target=self._run, name="l2-hot-path", daemon=True)
-        self._thread.start()
-
-    def add(self, responder: "_Responder") -> None:
-        fd = responder.sock.fileno()
-        self._by_fd = {**self._by_fd, fd: responder}
-        self._epoll.register(fd, select.EPOLLIN)
-
-    def remove(self, responder: "_Responder") -> None:
-        fd = responder.sock.fileno()
-        with contextlib.suppress(OSError):
-            self._epoll.unregister(fd)
-        self._by_fd = {k: v for k, v in self._by_fd.items() if k != fd}
-
-    def _run(self) -> None:
-        while True:
-            for fd, _ in self._epoll.poll():
-                if fd == self._wake_r:
-                    return
-                responder = self._by_fd.get(fd)
-                if responder is not None:
-                    self._on_readable(responder)
-
-    def close(self) -> None:
-        os.write(self._wake_w, b"x")
-        self._thread.join(timeout=5)
-        self._epoll.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+    thread: _LinkThread | None = field(default=None)
 
 
 class Engine:
     def __init__(
-        self, exclude: re.Pattern[str] | None, metrics: L2Metrics, hot_path: str = "thread"
+        self,
+        exclude: re.Pattern[str] | None,
+        metrics: L2Metrics,
+        hot_path: str = "thread",
+        priority: int = DEFAULT_PRIORITY,
     ) -> None:
         if hot_path not in HOT_PATHS:
             raise ValueError(f"hot path {hot_path!r}: expected one of {', '.join(HOT_PATHS)}")
+        if not 0 <= priority <= 99:
+            raise ValueError(f"hot-path priority {priority}: expected 0 (off) or 1-99")
         self.hot_path = hot_path
-        self._thread: _HotPathThread | None = None
+        self.priority = priority
         self.table = L2Table(exclude)
         self.metrics = metrics
-        self._snapshot = self.table.snapshot()
+        self._installed = _Installed()
+        self._loop_counters: HotCounters | None = None  # loop mode's hot path
         self._responders: dict[int, _Responder] = {}
         self._groups: dict[int, GroupMembership] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -108,8 +229,10 @@ class Engine:
     def start(self) -> None:
         check_raw_sockets()
         self._loop = asyncio.get_running_loop()
-        if self.hot_path == "thread":
-            self._thread = _HotPathThread(self._on_readable)
+        if self.hot_path == "loop":
+            self._loop_counters = self.metrics.hot_counters()
+        else:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
     def close(self) -> None:
         if self._timer is not None:
@@ -117,21 +240,23 @@ class Engine:
             self._timer = None
         for index in list(self._responders):
             self._close_responder(index)
+        self._installed.table = _NOTHING
         for membership in self._groups.values():
             membership.close()
         self._groups.clear()
-        if self._thread is not None:
-            self._thread.close()
-            self._thread = None
+        if self._loop_counters is not None:
+            self.metrics.retire(self._loop_counters)
+            self._loop_counters = None
 
     # --- commands (run by the state owner) ---
 
     def set_announcements(self, specs: Sequence[AnnouncementSpec]) -> SetResult:
         result = self.table.set_announcements(specs, self._now())
-        for ip in result.announced:
-            self.metrics.ip(ip)  # created here, so the hot-path thread only ever reads the map
-        self._sync()
-        self._send_due()
+        if result.announced or result.withdrawn or result.updated:
+            # A caller re-sending the same set (every reconcile) costs the loop, and so the
+            # link threads waiting for the GIL, no table rebuild.
+            self._sync()
+            self._send_due()
         return result
 
     def apply_links(self, links: Sequence[Link]) -> list[Event]:
@@ -152,25 +277,33 @@ class Engine:
             old = self._responders[index].view
             if view is None or (view.name, view.arp, view.ndp) != (old.name, old.arp, old.ndp):
                 self._close_responder(index)
+        opened: list[_Responder] = []
+        wait = STOP_CHECK if self.hot_path == "thread" else None
         for index, view in snapshot.views.items():
             responder = self._responders.get(index)
             if responder is not None:
                 responder.view = view
                 continue
             try:
-                sock = open_responder(view.name, view.arp, view.ndp)
+                sock = open_responder(view.name, view.arp, view.ndp, wait=wait)
             except PermissionError:
                 raise
             except OSError as err:  # gone meanwhile; the next netlink event re-syncs
                 log.warning("cannot open a raw socket on %s: %s", view.name, err)
                 continue
             responder = self._responders[index] = _Responder(sock, view)
-            if self._thread is not None:
-                self._thread.add(responder)
+            opened.append(responder)
+            log.info("answering %s on %s", "/".join(_protocols(view)), view.name)
+        # Installed before any new socket is read, so every frame finds its link's answers.
+        self._installed.table = build_replies(snapshot.views, snapshot.announced, self.metrics.slot)
+        for responder in opened:
+            if self.hot_path == "thread":
+                responder.thread = _LinkThread(
+                    responder.sock, responder.view, self._installed, self.metrics, self.priority
+                )
             else:
                 assert self._loop is not None
-                self._loop.add_reader(sock.fileno(), self._on_readable, responder)
-            log.info("answering %s on %s", "/".join(_protocols(view)), view.name)
+                self._loop.add_reader(responder.sock.fileno(), self._on_ready, responder)
         wanted = self.table.groups()
         for index in list(self._groups):
             if index not in wanted:
@@ -183,20 +316,22 @@ class Engine:
                 membership.set(groups)
             except OSError as err:
                 log.warning("cannot join solicited-node groups on link %d: %s", index, err)
-        self._snapshot = snapshot
 
     def _close_responder(self, index: int) -> None:
         responder = self._responders.pop(index)
-        if self._thread is not None:
-            self._thread.remove(responder)
+        if responder.thread is not None:
+            # Its recv may still be blocked on the socket; once it returns, the thread sees
+            # it was stopped, and the closed socket object never reads a reused descriptor.
+            responder.thread.stop()
         elif self._loop is not None:
             self._loop.remove_reader(responder.sock.fileno())
         responder.sock.close()
 
-    # --- the hot path ---
+    # --- loop mode's hot path ---
 
-    def _on_readable(self, responder: _Responder) -> None:
-        sock = responder.sock
+    def _on_ready(self, responder: _Responder) -> None:
+        sock, counters = responder.sock, self._loop_counters
+        assert counters is not None
         for _ in range(READ_BATCH):
             try:
                 data = sock.recv(2048)
@@ -205,26 +340,9 @@ class Engine:
             except OSError as err:  # e.g. ENETDOWN while the link goes down
                 log.debug("reading on %s: %s", responder.view.name, err)
                 return
-            self._handle(responder, data)
-
-    def _handle(self, responder: _Responder, data: bytes) -> None:
-        try:
-            frame = decode_frame(data)
-        except FrameDecodeError as err:
-            self.metrics.dropped[err.reason] += 1
-            return
-        result = decide(frame, responder.view, self._snapshot.announced)
-        if not isinstance(result, Reply):
-            self.metrics.dropped[result] += 1
-            return
-        stats = self.metrics.ip(result.ip)
-        stats.requests += 1
-        try:
-            responder.sock.send(result.frame.encode())
-        except OSError:
-            self.metrics.dropped[DropReason.SEND_FAILED] += 1
-            return
-        stats.responses += 1
+            replies = self._installed.table.links.get(responder.view.index)
+            if replies is not None:
+                _answer(sock, replies, data, counters)
 
     # --- gratuitous rounds ---
 
@@ -237,12 +355,12 @@ class Engine:
             if responder is None:
                 continue
             for frame in frames:
-                try:
-                    responder.sock.send(frame)
+                try:  # the thread's socket blocks on recv; this send must not
+                    responder.sock.send(frame, socket.MSG_DONTWAIT)
                 except OSError as err:
                     log.warning("gratuitous for %s on %s: %s", ip, view.name, err)
                     continue
-                self.metrics.ip(ip).gratuitous += 1
+                self.metrics.gratuitous[self.metrics.slot(ip)] += 1
         deadline = self.table.schedule.next_deadline()
         if deadline is not None:
             assert self._loop is not None

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from metallb_grpc.commands import ServiceCommand
 from metallb_grpc.server import ServiceBinding
 from services.l2.core.interfaces import DEFAULT_EXCLUDES
-from services.l2.engine import HOT_PATHS
+from services.l2.engine import DEFAULT_PRIORITY, HOT_PATHS
 from services.l2.service import l2_binding
 
 
@@ -25,15 +25,31 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hot-path",
         choices=HOT_PATHS,
         default=HOT_PATHS[0],
-        help="where received ARP/NDP frames are answered: a dedicated thread or the asyncio "
+        help="where received ARP/NDP frames are answered: a thread per link or the asyncio "
         "loop (default %(default)s; docs/l2.md has the measurements)",
     )
+    parser.add_argument(
+        "--hot-path-priority",
+        type=_priority,
+        default=DEFAULT_PRIORITY,
+        metavar="N",
+        help="SCHED_FIFO priority (1-99) of the link threads while a link's ARP/NDP load is "
+        "light, so replies do not wait for a free CPU; needs CAP_SYS_NICE, else they stay "
+        "normal threads; 0 disables (default %(default)s)",
+    )
+
+
+def _priority(value: str) -> int:
+    priority = int(value)
+    if not 0 <= priority <= 99:
+        raise argparse.ArgumentTypeError(f"{value}: expected 0 (off) or 1-99")
+    return priority
 
 
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
     given = args.exclude_interfaces
     excludes = DEFAULT_EXCLUDES if given is None else tuple(p for p in given if p)
-    return [l2_binding(registry, excludes, args.hot_path)]
+    return [l2_binding(registry, excludes, args.hot_path, args.hot_path_priority)]
 
 
 COMMAND = ServiceCommand(

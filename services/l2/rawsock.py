@@ -1,12 +1,13 @@
 """AF_PACKET sockets for the responder, with a kernel BPF filter, and solicited-node groups.
 
-One non-blocking raw socket per eligible interface. A classic BPF program attached with
-SO_ATTACH_FILTER before the socket is bound lets only ARP requests (ar$op = 1) and ICMPv6
-Neighbor Solicitations without extension headers reach userspace, so the kernel drops the rest
-of the traffic for free; PACKET_IGNORE_OUTGOING hides our own frames (gratuitous ARP requests
-included). Solicited-node multicast groups are joined with IPV6_JOIN_GROUP on a plain ICMPv6
-socket per interface, as MetalLB's mdlayher/ndp does: the kernel then both programs the NIC's
-multicast filter (33:33:ff:xx:xx:xx) and sends MLD reports, so snooping bridges learn the group
+One raw socket per eligible interface (blocking, for the thread that reads it, or non-blocking,
+for the event loop). A classic BPF program attached with SO_ATTACH_FILTER before the socket is
+bound lets only ARP requests (ar$op = 1) and ICMPv6 Neighbor Solicitations without extension
+headers reach userspace, so the kernel drops the rest of the traffic for free;
+PACKET_IGNORE_OUTGOING hides our own frames (gratuitous ARP requests included). Solicited-node
+multicast groups are joined with IPV6_JOIN_GROUP on a plain ICMPv6 socket per interface, as
+MetalLB's mdlayher/ndp does: the kernel then both programs the NIC's multicast filter
+(33:33:ff:xx:xx:xx) and sends MLD reports, so snooping bridges learn the group
 (PACKET_ADD_MEMBERSHIP would program the filter but send no MLD report).
 """
 
@@ -92,8 +93,13 @@ def check_raw_sockets() -> None:
         raise _missing_net_raw(str(err)) from None
 
 
-def open_responder(ifname: str, arp: bool, ndp: bool, rcvbuf: int = 16 << 20) -> socket.socket:
-    """A non-blocking raw socket on `ifname` receiving only what the responder answers."""
+def open_responder(
+    ifname: str, arp: bool, ndp: bool, *, wait: float | None = None, rcvbuf: int = 16 << 20
+) -> socket.socket:
+    """A raw socket on `ifname` receiving only what the responder answers: non-blocking (for
+    the event loop) if `wait` is None, else blocking, its `recv` giving up after `wait`
+    seconds with BlockingIOError (SO_RCVTIMEO: a thread's chance to look whether it should
+    stop)."""
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: receives nothing
     except PermissionError as err:
@@ -106,7 +112,12 @@ def open_responder(ifname: str, arp: bool, ndp: bool, rcvbuf: int = 16 << 20) ->
         except PermissionError:  # without CAP_NET_ADMIN: capped by net.core.rmem_max
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.bind((ifname, ETH_P_ALL))  # filter first, then start receiving
-        sock.setblocking(False)
+        if wait is None:
+            sock.setblocking(False)
+        else:
+            seconds = int(wait)
+            timeval = struct.pack("@ll", seconds, int((wait - seconds) * 1e6))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
     except BaseException:
         sock.close()
         raise

@@ -2,12 +2,15 @@
 and raw captures in a peer namespace (see conftest.py for the links)."""
 
 import asyncio
+import contextlib
 import itertools
+import os
 import re
 import select
 import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -396,3 +399,161 @@ def test_ndp_through_a_snooping_bridge_with_a_querier(arun: Run, lab: Lab, l2: L
 
 def sh_bridge_mdb(lab: Lab) -> str:
     return lab.run(lab.peer, require_binary("bridge"), "mdb", "show").stdout
+
+
+# --- the hot path: its table swaps, its threads, its priority ---------------------------------
+
+
+def _arp_request(lab: Lab, ifname: str, target: str) -> bytes:
+    peer = lab.mac(lab.peer, ifname)
+    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=peer) / ARP(op=1, hwsrc=peer, pdst=target))
+
+
+def _peer_arp_socket(lab: Lab, ifname: str) -> socket.socket:
+    with netns(lab.peer):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    sock.bind((ifname, 0x0806))
+    sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE: keep every reply
+    return sock
+
+
+def _replies(sock: socket.socket, quiet: float = 0.3) -> list[tuple[str, str, str]]:
+    """(Ethernet destination, sender MAC, sender IP) of every ARP reply until `quiet` s pass."""
+    found = []
+    while select.select([sock], [], [], quiet)[0]:
+        pkt = Ether(sock.recv(2048))
+        if pkt.haslayer(ARP) and pkt[ARP].op == 2 and pkt.dst != "ff:ff:ff:ff:ff:ff":
+            found.append((pkt.dst, pkt[ARP].hwsrc, pkt[ARP].psrc))
+    return found
+
+
+def _metric(text: str, name: str, ip: str) -> float:
+    match = re.search(rf'^{name}{{ip="{re.escape(ip)}"}} (\S+)$', text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_withdrawn_address_is_not_answered_once_the_call_returns(
+    arun: Run, lab: Lab, l2: L2Process
+) -> None:
+    kept, gone = "10.77.1.80", "10.77.1.81"
+    sock = _peer_arp_socket(lab, "p1")
+    try:
+        arun(set_announcements(l2, spec(kept, "ens1"), spec(gone, "ens1")))
+        _replies(sock, 0.1)  # the gratuitous burst's first round
+        arun(set_announcements(l2, spec(kept, "ens1")))
+        frames = [_arp_request(lab, "p1", gone), _arp_request(lab, "p1", kept)]
+        for _ in range(200):
+            for frame in frames:
+                sock.send(frame)
+        got = _replies(sock)
+    finally:
+        sock.close()
+        arun(set_announcements(l2))
+    assert {ip for _, _, ip in got} == {kept}
+    assert len(got) == 200
+
+
+def test_reply_table_swaps_under_concurrent_set_announcements(
+    arun: Run, lab: Lab, l2: L2Process
+) -> None:
+    """Requests for a steady address and a toggled one stream in while SetAnnouncements swaps
+    the table 40 times: the steady one is answered every time, every reply is well formed, the
+    counters agree, and after the last withdraw the toggled one is never answered."""
+    steady, toggled = "10.77.1.82", "10.77.1.83"
+    ens1, peer = lab.mac(lab.node, "ens1"), lab.mac(lab.peer, "p1")
+    before = l2.scrape()
+    sock = _peer_arp_socket(lab, "p1")
+    frames = [_arp_request(lab, "p1", steady), _arp_request(lab, "p1", toggled)]
+    sent = 0
+    stop = False
+
+    def send() -> None:
+        nonlocal sent
+        while not stop:
+            for frame in frames:
+                sock.send(frame)
+            sent += 1
+            time.sleep(0.0005)
+
+    sender = threading.Thread(target=send)
+    try:
+        arun(set_announcements(l2, spec(steady, "ens1")))
+        sender.start()
+
+        async def toggle() -> None:
+            async with grpc.aio.insecure_channel(l2.target) as channel:
+                stub = l2.stub(channel)
+                for i in range(40):
+                    specs = [spec(steady, "ens1")] + ([spec(toggled, "ens1")] if i % 2 else [])
+                    await stub.SetAnnouncements(l2_pb2.SetAnnouncementsRequest(announcements=specs))
+                    await asyncio.sleep(0.01)
+
+        arun(toggle())  # the last call (i = 39) announces it; withdraw it for good:
+        arun(set_announcements(l2, spec(steady, "ens1")))
+        withdrawn_at = sent
+        time.sleep(0.3)
+        stop = True
+        sender.join()
+        got = _replies(sock)
+    finally:
+        stop = True
+        sock.close()
+        arun(set_announcements(l2))
+    assert {(dst, src) for dst, src, _ in got} == {(peer, ens1)}
+    steady_replies = sum(1 for _, _, ip in got if ip == steady)
+    assert steady_replies == sent
+    toggled_replies = sum(1 for _, _, ip in got if ip == toggled)
+    assert 0 < toggled_replies <= withdrawn_at + 1  # + the request in flight at the call
+    after = l2.scrape()
+    for name in ("metallb_layer2_requests_received", "metallb_layer2_responses_sent"):
+        assert _metric(after, name, steady) - _metric(before, name, steady) == sent
+        assert _metric(after, name, toggled) - _metric(before, name, toggled) == toggled_replies
+
+
+def _thread_policies(process: L2Process) -> dict[str, int]:
+    """Scheduling policy (0 normal, 1 SCHED_FIFO) of each thread of the process, by thread id."""
+    assert process.proc is not None
+    task_dir = f"/proc/{process.proc.pid}/task"
+    policies = {}
+    for tid in os.listdir(task_dir):
+        with contextlib.suppress(FileNotFoundError), open(f"{task_dir}/{tid}/stat") as stat:
+            policies[tid] = int(stat.read().rsplit(")", 1)[1].split()[38])
+    return policies
+
+
+def test_link_threads_answer_at_realtime_priority_and_leave_it_under_a_flood(
+    arun: Run, lab: Lab, l2: L2Process
+) -> None:
+    # One SCHED_FIFO thread per answering link (ens1, ens2, br0, ...); the rest stay normal.
+    policies = _thread_policies(l2)
+    assert 3 <= list(policies.values()).count(1) < len(policies)
+    assert "ens1: answering at SCHED_FIFO priority 1" in "".join(l2.log)
+    sock = _peer_arp_socket(lab, "p2")
+    try:
+        arun(set_announcements(l2, spec("10.77.2.90", "ens2")))
+        frame = _arp_request(lab, "p2", "10.77.2.90")
+        for _ in range(5000):  # well over FloodGuard's 1,000 frames per 0.1 s
+            sock.send(frame)
+        assert len(_replies(sock)) == 5000
+        assert "ens2: more than 1000 frames in 0.1 s" in "".join(l2.log)
+        assert list(_thread_policies(l2).values()).count(1) == list(policies.values()).count(1) - 1
+        time.sleep(0.3)  # quiet now: the next frame finds it so
+        sock.send(frame)
+        assert len(_replies(sock)) == 1
+        assert "ens2: load back under the limit" in "".join(l2.log)
+        assert _thread_policies(l2) == policies
+    finally:
+        sock.close()
+        arun(set_announcements(l2))
+
+
+def test_priority_zero_keeps_every_thread_normal(arun: Run, lab: Lab) -> None:
+    process = L2Process(
+        lab, require_binary("metallb-grpc"), ("--hot-path-priority", "0"), metrics="127.0.0.1:9127"
+    ).start()
+    try:
+        arun(set_announcements(process, spec("10.77.1.91", "ens1")))
+        assert answers([arping(lab, "p1", "10.77.1.91")]) == [lab.mac(lab.node, "ens1")]
+        assert set(_thread_policies(process).values()) == {0}
+    finally:
+        assert process.stop() == 0

@@ -23,7 +23,7 @@ from services.l2.core.frames import (
     NeighborSolicitation,
 )
 
-__all__ = ["ALL", "InterfaceView", "Reply", "Scope", "decide"]
+__all__ = ["ALL", "InterfaceView", "Reply", "Scope", "announcement_reason", "decide"]
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -68,9 +68,11 @@ class Reply:
     frame: ArpFrame | NeighborAdvertisement
 
 
-def _announced(
+def announcement_reason(
     ip: IPAddress, interface: InterfaceView, announced: Mapping[IPAddress, Scope]
 ) -> DropReason | None:
+    """None if `ip` is answered on `interface`, else why not (MetalLB's `announce_ip`,
+    `not_match_interface`)."""
     scope = announced.get(ip)
     if scope is None:
         return DropReason.ANNOUNCE_IP
@@ -91,7 +93,7 @@ def decide(
             return DropReason.ARP_REPLY
         if frame.eth_dst not in (BROADCAST_MAC, interface.mac):
             return DropReason.ETHERNET_DESTINATION
-        reason = _announced(frame.target_ip, interface, announced)
+        reason = announcement_reason(frame.target_ip, interface, announced)
         if reason is not None:
             return reason
         return Reply(frame.target_ip, frame.reply(interface.mac))
@@ -106,7 +108,7 @@ def decide(
     # DAD probes, which RFC 4861 §7.1.1 forbids to carry the option.
     if frame.source_lla is None:
         return DropReason.NO_SOURCE_LL
-    reason = _announced(frame.target, interface, announced)
+    reason = announcement_reason(frame.target, interface, announced)
     if reason is not None:
         return reason
     return Reply(frame.target, solicited_na(frame, interface))
