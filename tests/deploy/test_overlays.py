@@ -25,7 +25,12 @@ PROTOCOLS = {
     "bgp-bfd": {"l2", "bgp", "bfd"},
 }
 # The capabilities each speaker container may add back after dropping ALL.
-CAPABILITIES = {"gateway": set(), "l2": {"NET_RAW"}, "bgp": {"NET_BIND_SERVICE"}, "bfd": set()}
+CAPABILITIES = {
+    "gateway": set(),
+    "l2": {"NET_RAW", "SYS_NICE"},
+    "bgp": {"NET_BIND_SERVICE"},
+    "bfd": set(),
+}
 WEBHOOK_PATHS = {
     "/validate-metallb-io-v1beta1-ipaddresspool": {"CREATE", "UPDATE"},
     "/validate-metallb-io-v1beta2-bgppeer": {"CREATE", "UPDATE"},
