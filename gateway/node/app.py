@@ -2,13 +2,16 @@
 
 Source: `--manifests DIR` (every Node in the folder counts as live) or Kubernetes, where this
 process renews the Lease `metallb-grpc-node-<node>` in the MetalLB namespace and only nodes with a
-current Lease are L2 candidates (MetalLB's memberlist membership). It drives the node's L2 and
-BGP services (`--l2`, `--bgp`; either may be omitted) and serves grpc.health.v1 on `--listen`.
+current Lease are L2 candidates (MetalLB's memberlist membership), and writes this node's
+ServiceL2Status/ServiceBGPStatus objects (owned by the Pod named by $METALLB_POD_NAME and
+$METALLB_POD_UID) and `nodeAssigned` events. It drives the node's L2 and BGP services (`--l2`,
+`--bgp`; either may be omitted) and serves grpc.health.v1 on `--listen`.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +83,7 @@ async def _run_in_kubernetes(
 ) -> None:
     from gateway.kube.client import kube_client  # noqa: PLC0415
     from gateway.kube.lease import LeaseLock  # noqa: PLC0415
+    from gateway.kube.service_status import ServiceStatusWriter  # noqa: PLC0415
     from gateway.kube.source import KubeSource  # noqa: PLC0415
 
     api: Any = kube_client(opts.kubeconfig)
@@ -103,8 +107,20 @@ async def _run_in_kubernetes(
         return live_nodes_from_leases(snap)
 
     renewer = asyncio.create_task(renew())
+    pod_name, pod_uid = os.environ.get("METALLB_POD_NAME"), os.environ.get("METALLB_POD_UID")
+    statuses = ServiceStatusWriter(
+        api, opts.namespace, opts.node, (pod_name, pod_uid) if pod_name and pod_uid else None
+    )
     try:
-        role = NodeRole(source, opts.node, l2=l2, bgp=bgp, live=live, lb_class=opts.lb_class)
+        role = NodeRole(
+            source,
+            opts.node,
+            l2=l2,
+            bgp=bgp,
+            live=live,
+            lb_class=opts.lb_class,
+            statuses=statuses,
+        )
         await role.run(stop)
     finally:
         renewer.cancel()

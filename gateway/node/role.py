@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 import grpc
 
 from gateway.config.model import Config, ConfigError
 from gateway.config.parse import parse
+from gateway.controller.writes import WriteQueue
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.rpc import advertisements, announcement_specs, peer_conf
+from gateway.node.status import BGP, L2, StatusReporter, StatusWriter, wanted_statuses
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
@@ -67,6 +69,7 @@ class NodeRole:
         bgp: bgp_pb2_grpc.BGPServiceStub | None,
         live: Callable[[Snapshot], Collection[str] | None] = lambda snap: None,
         lb_class: str = "",
+        statuses: StatusWriter | None = None,
     ) -> None:
         self._source = source
         self.node = node
@@ -85,6 +88,8 @@ class NodeRole:
         self._wake = asyncio.Event()
         self.syncs = 0
         self._pass_seconds = 0.0  # how long the last compute-and-sync pass took
+        self._reporter = StatusReporter(node, statuses) if statuses is not None else None
+        self._services: Mapping[str, Mapping[str, Any]] = {}
 
     def _compute(self) -> None:
         snap = self._source.snapshot()
@@ -97,6 +102,7 @@ class NodeRole:
         if self.config is None:
             return
         self.desired = self._memo.compute(snap, self.config, self._live(snap))
+        self._services = snap.objects.get("Service", {})
 
     async def _sync_l2(self) -> None:
         if self._l2 is None:
@@ -193,16 +199,20 @@ class NodeRole:
                 )
             )
         backoff = 0.2
+        writes = WriteQueue(concurrency=2)
         try:
+            await writes.__aenter__()
             dirty = True
             while not stop.is_set():
                 started = asyncio.get_running_loop().time()
                 if dirty:
                     self._compute()
                 failed = False
-                for sync in (self._sync_l2, self._sync_bgp):
+                synced: list[str] = []
+                for sync, plural in ((self._sync_l2, L2), (self._sync_bgp, BGP)):
                     try:
                         await sync()
+                        synced.append(plural)
                     except grpc.aio.AioRpcError as err:
                         failed = True
                         log.warning(
@@ -212,6 +222,8 @@ class NodeRole:
                             self._forget_l2()
                         else:
                             self._forget_bgp()
+                await self._adopt()
+                self._report(writes, synced)
                 self.syncs += 1
                 self._pass_seconds = asyncio.get_running_loop().time() - started
                 dirty = await self._wait_for_work(stop, backoff if failed else None)
@@ -220,6 +232,29 @@ class NodeRole:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+            await writes.__aexit__(None, None, None)
+
+    async def _adopt(self) -> None:
+        """Before the first report: learn which status objects this node already has."""
+        if self._reporter is None or self._reporter.adopted:
+            return
+        try:
+            await asyncio.to_thread(self._reporter.adopt)
+        except Exception as err:  # the API is unreachable: try again on the next pass
+            log.warning("status objects of %s not listed: %s", self.node, err)
+
+    def _report(self, writes: WriteQueue, synced: list[str]) -> None:
+        """Status objects and events for what the services now hold (after a successful sync,
+        as MetalLB writes them after SetBalancer)."""
+        if self._reporter is None or self.config is None or not self._reporter.adopted:
+            return
+        protocols = tuple(
+            plural
+            for plural, service in ((L2, self._l2), (BGP, self._bgp))
+            if service is not None and plural in synced
+        )
+        wanted = wanted_statuses(self.node, self.desired)
+        self._reporter.report(wanted, self._services, writes, protocols=protocols)
 
     async def _settle(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         """Let a burst of changes finish before recomputing: each pass looks at every service

@@ -1,0 +1,98 @@
+"""What a node reports about the services it announces (behaviour reference §3.1 step 5, §5).
+
+For every service this node announces: a ServiceL2Status (interfaces when the advertisement
+names some) and a ServiceBGPStatus (the peers handed one of its prefixes); and a Normal
+`nodeAssigned` event (`announcing from node %q with protocol %q`) when it starts announcing it
+over a protocol. MetalLB emits that event on every reconcile that announces; we emit it when the
+announcement starts, so a busy cluster does not get an event per service per resync.
+
+`StatusReporter` diffs what is wanted against what it already queued and queues only changes on a
+`WriteQueue` (latest write per object wins), through a `StatusWriter` (Kubernetes:
+gateway/kube/service_status.py).
+"""
+
+import functools
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gateway.controller.writes import WriteQueue
+from gateway.node.desired import NodeDesired
+
+L2, BGP = "servicel2statuses", "servicebgpstatuses"
+PROTOCOL = {L2: "layer2", BGP: "bgp"}
+UNKNOWN: dict[str, Any] = {}  # an object exists, its status is not known: rewrite it
+
+
+def l2_status(node: str, service_key: str, interfaces: list[str]) -> dict[str, Any]:
+    """`interfaces` only when the advertisement names some (empty: all interfaces)."""
+    namespace, _, name = service_key.partition("/")
+    status: dict[str, Any] = {"node": node, "serviceName": name, "serviceNamespace": namespace}
+    if interfaces:
+        status["interfaces"] = [{"name": i} for i in interfaces]
+    return status
+
+
+def bgp_status(node: str, service_key: str, peers: list[str]) -> dict[str, Any]:
+    namespace, _, name = service_key.partition("/")
+    return {"node": node, "serviceName": name, "serviceNamespace": namespace, "peers": peers}
+
+
+def wanted_statuses(node: str, desired: NodeDesired) -> dict[tuple[str, str], dict[str, Any]]:
+    """(plural, service key) -> status, for the services this node announces."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, done in desired.services.items():
+        if done.layer2:
+            out[(L2, key)] = l2_status(node, key, list(done.layer2[0].interfaces))
+        if done.routes:
+            out[(BGP, key)] = bgp_status(node, key, done.bgp_peers)
+    return out
+
+
+class StatusWriter(Protocol):
+    def existing(self) -> set[tuple[str, str]]:
+        """(plural, service key) of this node's objects as they are now (read once)."""
+
+    def write(self, plural: str, service_key: str, status: Mapping[str, Any] | None) -> None: ...
+
+    def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None: ...
+
+
+class StatusReporter:
+    def __init__(self, node: str, writer: StatusWriter) -> None:
+        self.node = node
+        self._writer = writer
+        self._reported: dict[tuple[str, str], dict[str, Any]] = {}
+        self.adopted = False
+
+    def adopt(self) -> None:
+        """Take over the objects a previous run of this node left (blocking: it lists them), so
+        the first report rewrites the ones still wanted and deletes the others."""
+        for item in self._writer.existing():
+            self._reported.setdefault(item, UNKNOWN)
+        self.adopted = True
+
+    def report(
+        self,
+        wanted: Mapping[tuple[str, str], dict[str, Any]],
+        services: Mapping[str, Mapping[str, Any]],
+        queue: WriteQueue,
+        *,
+        protocols: tuple[str, ...] = (L2, BGP),
+    ) -> None:
+        """Queue the writes that make the objects of `protocols` match `wanted`."""
+        for item in sorted(set(self._reported) | set(wanted)):
+            plural, key = item
+            if plural not in protocols:
+                continue
+            new, old = wanted.get(item), self._reported.get(item)
+            if new == old:
+                continue
+            queue.put(f"{plural}/{key}", functools.partial(self._writer.write, plural, key, new))
+            if new is None:
+                del self._reported[item]
+                continue
+            self._reported[item] = new
+            service = services.get(key)
+            if old is None and service is not None:
+                emit = functools.partial(self._writer.node_assigned, service, PROTOCOL[plural])
+                queue.event(emit)
