@@ -1,4 +1,5 @@
-"""ServiceL2Status and ServiceBGPStatus of one node, and its `nodeAssigned` events (reference §5).
+"""ServiceL2Status and ServiceBGPStatus of one node, its `nodeAssigned` events and its
+ConfigurationState `speaker-<node>` (reference §5).
 
 MetalLB's speaker keeps one object per (service, node) and protocol in the MetalLB namespace:
 `generateName: l2-` / `bgp-`, labels `metallb.io/node`, `metallb.io/service-name` and
@@ -23,6 +24,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gateway.kube.client import request_json
+from gateway.kube.writer import write_configuration_state
 from gateway.node.status import BGP, L2
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,22 @@ class ServiceStatusWriter:
         except ApiException as err:
             if err.status != 404:
                 raise
+
+    def configuration_state(self, valid: bool, message: str) -> None:
+        """ConfigurationState `speaker-<node>` (condition configReconcilerValid)."""
+        owner = None
+        if self._pod is not None:
+            owner = {"apiVersion": "v1", "kind": "Pod", "name": self._pod[0], "uid": self._pod[1]}
+        write_configuration_state(
+            self._custom,
+            self._namespace,
+            f"speaker-{self._node}",
+            labels={"metallb.io/component-type": "speaker", "metallb.io/node-name": self._node},
+            condition="configReconcilerValid",
+            valid=valid,
+            message=message,
+            owner=owner,
+        )
 
     def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
         """Normal `nodeAssigned` / `announcing from node %q with protocol %q` on the Service."""

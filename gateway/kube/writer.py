@@ -148,61 +148,15 @@ class _CustomStatus:
 
     def write_configuration_state(self, valid: bool, message: str) -> None:
         """ConfigurationState `controller` (reference §5), created when missing."""
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        status = {
-            "conditions": [
-                {
-                    "type": "poolReconcilerValid",
-                    "status": "True" if valid else "False",
-                    "reason": "Reconciled" if valid else "ConfigurationError",
-                    "message": message,
-                    "lastTransitionTime": now,
-                }
-            ],
-            "result": "Valid" if valid else "Invalid",
-            "errorSummary": message,
-        }
-        args = (METALLB_GROUP, "v1beta1", self.namespace, "configurationstates")
-        for _ in range(5):
-            try:
-                obj = json.loads(
-                    self._custom.get_namespaced_custom_object(
-                        *args, CONFIGURATION_STATE, _preload_content=False
-                    ).data
-                )
-            except ApiException as err:
-                if err.status != 404:
-                    raise
-                body = {
-                    "apiVersion": f"{METALLB_GROUP}/v1beta1",
-                    "kind": "ConfigurationState",
-                    "metadata": {
-                        "name": CONFIGURATION_STATE,
-                        "namespace": self.namespace,
-                        "labels": {"metallb.io/component-type": "controller"},
-                    },
-                    "spec": {},
-                }
-                try:
-                    obj = json.loads(
-                        self._custom.create_namespaced_custom_object(
-                            *args, body, _preload_content=False
-                        ).data
-                    )
-                except ApiException as create_err:
-                    if create_err.status == 409:
-                        continue
-                    raise
-            obj["status"] = status
-            try:
-                self._custom.replace_namespaced_custom_object_status(
-                    *args, CONFIGURATION_STATE, obj, _preload_content=False
-                )
-                return
-            except ApiException as err:
-                if err.status not in (404, 409):
-                    raise
-        log.warning("ConfigurationState not written: conflicts did not settle")
+        write_configuration_state(
+            self._custom,
+            self.namespace,
+            CONFIGURATION_STATE,
+            labels={"metallb.io/component-type": "controller"},
+            condition="poolReconcilerValid",
+            valid=valid,
+            message=message,
+        )
 
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
         try:
@@ -218,3 +172,66 @@ class _CustomStatus:
         except ApiException as err:
             if err.status != 404:  # the pool was deleted meanwhile
                 raise
+
+
+def write_configuration_state(
+    custom: Any,
+    namespace: str,
+    name: str,
+    *,
+    labels: dict[str, str],
+    condition: str,
+    valid: bool,
+    message: str,
+    owner: dict[str, str] | None = None,
+) -> None:
+    """A ConfigurationState (reference §5) with one condition, created when missing:
+    `controller` (poolReconcilerValid) or `speaker-<node>` (configReconcilerValid)."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = {
+        "conditions": [
+            {
+                "type": condition,
+                "status": "True" if valid else "False",
+                "reason": "Reconciled" if valid else "ConfigurationError",
+                "message": message,
+                "lastTransitionTime": now,
+            }
+        ],
+        "result": "Valid" if valid else "Invalid",
+        "errorSummary": message,
+    }
+    args = (METALLB_GROUP, "v1beta1", namespace, "configurationstates")
+    for _ in range(5):
+        try:
+            obj = json.loads(
+                custom.get_namespaced_custom_object(*args, name, _preload_content=False).data
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+            if owner is not None:
+                meta["ownerReferences"] = [owner]
+            body = {
+                "apiVersion": f"{METALLB_GROUP}/v1beta1",
+                "kind": "ConfigurationState",
+                "metadata": meta,
+                "spec": {},
+            }
+            try:
+                obj = json.loads(
+                    custom.create_namespaced_custom_object(*args, body, _preload_content=False).data
+                )
+            except ApiException as create_err:
+                if create_err.status == 409:
+                    continue
+                raise
+        obj["status"] = status
+        try:
+            custom.replace_namespaced_custom_object_status(*args, name, obj, _preload_content=False)
+            return
+        except ApiException as err:
+            if err.status not in (404, 409):
+                raise
+    log.warning("ConfigurationState %s not written: conflicts did not settle", name)

@@ -245,8 +245,13 @@ class NodeRole:
 
     def _report(self, writes: WriteQueue, synced: list[str]) -> None:
         """Status objects and events for what the services now hold (after a successful sync,
-        as MetalLB writes them after SetBalancer)."""
-        if self._reporter is None or self.config is None or not self._reporter.adopted:
+        as MetalLB writes them after SetBalancer), and the configuration's state."""
+        if self._reporter is None:
+            return
+        err = self.config_error
+        message = "" if err is None else f"configuration error: {err.describe()}"
+        self._reporter.report_configuration(err is None, message, writes)
+        if self.config is None or not self._reporter.adopted:
             return
         protocols = tuple(
             plural

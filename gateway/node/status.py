@@ -56,13 +56,23 @@ class StatusWriter(Protocol):
 
     def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None: ...
 
+    def configuration_state(self, valid: bool, message: str) -> None: ...
+
 
 class StatusReporter:
     def __init__(self, node: str, writer: StatusWriter) -> None:
         self.node = node
         self._writer = writer
         self._reported: dict[tuple[str, str], dict[str, Any]] = {}
+        self._configuration: tuple[bool, str] | None = None
         self.adopted = False
+
+    def report_configuration(self, valid: bool, message: str, queue: WriteQueue) -> None:
+        """ConfigurationState `speaker-<node>`, written when it changes."""
+        if self._configuration != (valid, message):
+            self._configuration = (valid, message)
+            write = functools.partial(self._writer.configuration_state, valid, message)
+            queue.put("ConfigurationState", write)
 
     def adopt(self) -> None:
         """Take over the objects a previous run of this node left (blocking: it lists them), so

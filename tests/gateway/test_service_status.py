@@ -172,6 +172,20 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                     'announcing from node "node-1" with protocol "bgp"',
                     'announcing from node "node-1" with protocol "layer2"',
                 ]
+                state = await until(
+                    lambda: kube.find("configurationstates.metallb.io", "speaker-node-1", NS)
+                )
+                assert state["metadata"]["labels"] == {
+                    "metallb.io/component-type": "speaker",
+                    "metallb.io/node-name": "node-1",
+                }
+                state = await until(
+                    lambda: kube.get("configurationstates.metallb.io", "speaker-node-1", NS).get(
+                        "status"
+                    )
+                )
+                assert state["result"] == "Valid"
+                assert state["conditions"][0]["type"] == "configReconcilerValid"
             finally:
                 stop.set()
                 await task
