@@ -42,6 +42,9 @@ class ServiceBinding:
     # Started before the server accepts calls, stopped after it has stopped.
     start: Callable[[], Awaitable[None]] | None = None
     stop: Callable[[], Awaitable[None]] | None = None
+    # Called when stopping begins: ends the service's long-lived streams (Watch*), which would
+    # otherwise hold the graceful stop for its whole grace period.
+    drain: Callable[[], None] | None = None
 
 
 def parse_listen(listen: str) -> str:
@@ -113,6 +116,9 @@ class Server:
             return
         if self.health_servicer is not None:
             await self.health_servicer.enter_graceful_shutdown()
+        for binding in self.bindings:
+            if binding.drain is not None:
+                binding.drain()
         await self.server.stop(self.grace)
         self.server = None
         for binding in reversed(self.bindings):

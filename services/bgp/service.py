@@ -238,4 +238,10 @@ def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> Se
     def register(server: grpc.aio.Server) -> None:
         bgp_pb2_grpc.add_BGPServiceServicer_to_server(BGPServicer(state), server)
 
-    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
+    return ServiceBinding(
+        SERVICE_NAME,
+        register,
+        start=state.start,
+        stop=state.stop,
+        drain=state.watchers.close_all,
+    )

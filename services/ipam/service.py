@@ -282,7 +282,13 @@ def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
     def register(server: grpc.aio.Server) -> None:
         ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state), server)
 
-    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
+    return ServiceBinding(
+        SERVICE_NAME,
+        register,
+        start=state.start,
+        stop=state.stop,
+        drain=state.watchers.close_all,
+    )
 
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:

@@ -168,4 +168,10 @@ def l2_binding(
     def register(server: grpc.aio.Server) -> None:
         l2_pb2_grpc.add_L2ServiceServicer_to_server(L2Servicer(state), server)
 
-    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
+    return ServiceBinding(
+        SERVICE_NAME,
+        register,
+        start=state.start,
+        stop=state.stop,
+        drain=state.watchers.close_all,
+    )
