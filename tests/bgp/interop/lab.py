@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,6 +147,8 @@ class Lab:
                 proc.wait(timeout=5)
         for ns in (self.peer_ns, self.spk_ns):
             run("ip", "netns", "del", ns, check=False)
+        if not os.environ.get("MLB_KEEP_LAB"):  # set it to keep the daemons' logs and configs
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- BIRD ------------------------------------------------------------------------------
 
