@@ -411,7 +411,7 @@ class ObjectStore:
             rv = self._next_rv()
             meta["resourceVersion"] = str(rv)
             bucket[(namespace, name)] = obj
-            self._record(WatchEvent(rv, "ADDED", kind, namespace, None, clone(obj)))
+            self._record(WatchEvent(rv, "ADDED", kind, namespace, None, obj))
             return clone(obj)
 
     def update(
@@ -475,7 +475,9 @@ class ObjectStore:
                     ],
                 )
             if subresource == "status":
-                merged = clone(old)
+                # Stored objects are never changed in place (every write stores a new one), so
+                # the new object may share what it does not change with the old one.
+                merged = {**old, "metadata": dict(old["metadata"])}
                 if "status" in new:
                     merged["status"] = new["status"]
                 else:
@@ -486,10 +488,10 @@ class ObjectStore:
                 merged = new
                 if kind.status_subresource:
                     if "status" in old:
-                        merged["status"] = clone(old["status"])
+                        merged["status"] = old["status"]
                     else:
                         merged.pop("status", None)
-            return self._commit_update(kind, key, clone(old), merged)
+            return self._commit_update(kind, key, old, merged)
 
     def _commit_update(self, kind: ResourceKind, key: ObjKey, old: Obj, merged: Obj) -> Obj:
         """Restore system metadata, bump generation/resourceVersion, store and record."""
@@ -514,7 +516,7 @@ class ObjectStore:
         rv = self._next_rv()
         meta["resourceVersion"] = str(rv)
         bucket[key] = merged
-        self._record(WatchEvent(rv, "MODIFIED", kind, key[0], clone(old), clone(merged)))
+        self._record(WatchEvent(rv, "MODIFIED", kind, key[0], old, merged))
         return clone(merged)
 
     def _remove(self, kind: ResourceKind, key: ObjKey) -> Obj:
