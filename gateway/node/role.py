@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 NODE_LEASE_PREFIX = "metallb-grpc-node-"
 SETTLE_QUIET = 0.02  # seconds without a change that end a burst
 SETTLE_MAX = 0.5  # a steady stream of changes still gets a pass this often
+REPORT_AT_LEAST_EVERY = 5.0  # seconds: status objects are written at least this often
 
 
 class Source(Protocol):
@@ -90,6 +91,8 @@ class NodeRole:
         self._pass_seconds = 0.0  # how long the last compute-and-sync pass took
         self._reporter = StatusReporter(node, statuses) if statuses is not None else None
         self._services: Mapping[str, Mapping[str, Any]] = {}
+        self._bursting = False  # changes kept coming while the last pass waited to start
+        self._reported_at = -REPORT_AT_LEAST_EVERY  # loop time of the last status report
 
     def _compute(self) -> None:
         snap = self._source.snapshot()
@@ -253,6 +256,12 @@ class NodeRole:
         self._reporter.report_configuration(err is None, message, writes)
         if self.config is None or not self._reporter.adopted:
             return
+        now = asyncio.get_running_loop().time()
+        if self._bursting and now - self._reported_at < REPORT_AT_LEAST_EVERY:
+            # Announcements first: during a burst the status objects (two API writes per
+            # service and protocol) wait, so they do not slow the passes that move traffic.
+            return
+        self._reported_at = now
         protocols = tuple(
             plural
             for plural, service in ((L2, self._l2), (BGP, self._bgp))
@@ -264,14 +273,17 @@ class NodeRole:
     async def _settle(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         """Let a burst of changes finish before recomputing: each pass looks at every service
         and sends whole sets, so passes are spaced out in proportion to their cost. Wait until
-        20 ms pass without a change, but no longer than 0.5 s or 5 times the last pass."""
+        20 ms pass without a change, but no longer than 0.5 s or 5 times the last pass (then a
+        burst is still going on: `_bursting`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(SETTLE_MAX, 5 * self._pass_seconds)
         while loop.time() < deadline:
             seen = queue.qsize()
             await asyncio.sleep(SETTLE_QUIET)
             if queue.qsize() == seen:
+                self._bursting = False
                 return
+        self._bursting = True
 
     async def _wait_for_work(self, stop: asyncio.Event, retry_after: float | None) -> bool:
         """Wait for source changes (True) or a wake-up / retry (False: recompute not needed)."""
