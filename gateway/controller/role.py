@@ -38,6 +38,7 @@ def _describe(err: BaseException) -> str:
 
 
 CONCURRENT_CONVERGES = 256
+BATCH_WAIT = 0.005  # seconds
 
 CONFIG_KINDS = {
     "IPAddressPool",
@@ -158,6 +159,10 @@ class ControllerRole:
             if self._pools_dirty:
                 await self._report_pools()
             return await self._ipam_restarted()
+        if queue.empty():
+            # The watch threads hand events over one by one: a moment's wait turns a burst into
+            # batches (one AllocateBatch per batch instead of one call per service).
+            await asyncio.sleep(BATCH_WAIT)
         batch = [first]
         while not queue.empty():
             batch.append(queue.get_nowait())

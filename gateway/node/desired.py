@@ -15,7 +15,7 @@ from gateway.announce import layer2 as l2_decisions
 from gateway.announce.inputs import Endpoint, ServiceView
 from gateway.config.model import Config, Node, Peer
 from gateway.controller.service import ServiceSpec, service_from_k8s
-from gateway.snapshot import Obj, Snapshot
+from gateway.snapshot import Obj, Snapshot, key_of
 
 
 @dataclass(frozen=True, order=True)
@@ -192,8 +192,9 @@ class DesiredMemo:
 
     A service is recomputed when its Service object or its EndpointSlices are not the very
     objects seen last time (sources replace an object on every change, never edit it), or when
-    the configuration, the nodes or their liveness differ; otherwise its last result is reused,
-    so a burst of 10,000 new services costs one pass over the changed ones per batch.
+    the configuration, the nodes or their liveness differ; otherwise its last result is reused.
+    Given the (kind, key) changes since the last call, only the services they touch are looked
+    at; without them every service is checked (still without recomputing unchanged ones).
     """
 
     def __init__(self, node_name: str, lb_class: str = "") -> None:
@@ -202,44 +203,91 @@ class DesiredMemo:
         self._context: tuple[Config, tuple[Node, ...], frozenset[str]] | None = None
         # key -> (Service object, its EndpointSlices, result or None when not announced)
         self._memo: dict[str, tuple[Obj, tuple[Obj, ...], ServiceDesired | None]] = {}
+        self._results: dict[str, ServiceDesired] = {}  # the announced ones
+        self._slice_owner: dict[str, str] = {}  # EndpointSlice key -> service key
         self.recomputed = 0
 
     def compute(
-        self, snap: Snapshot, config: Config, live: Collection[str] | None = None
+        self,
+        snap: Snapshot,
+        config: Config,
+        live: Collection[str] | None = None,
+        changed: Collection[tuple[str, str]] | None = None,
     ) -> NodeDesired:
         nodes = snap.nodes()
         node = next((n for n in nodes if n.name == self.node_name), None)
         if node is None:
-            self._memo.clear()
+            self._forget()
             return NodeDesired()
         alive = frozenset(n.name for n in nodes) if live is None else frozenset(live)
         context = (config, tuple(nodes), alive)
-        if context != self._context:
-            self._memo.clear()
-            self._context = context
         ctx = NodeContext(node, nodes, alive, [p for p in config.peers if node.name in p.nodes])
-        per_service: dict[str, ServiceDesired] = {}
-        memo: dict[str, tuple[Obj, tuple[Obj, ...], ServiceDesired | None]] = {}
-        for obj in snap.objects.get("Service", {}).values():
-            meta = obj.get("metadata") or {}
-            namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
-            key = f"{namespace}/{name}"
-            slices = tuple(snap.endpoint_slices_for(namespace, name))
-            held = self._memo.get(key)
-            if held is not None and held[0] is obj and _same(held[1], slices):
-                result = held[2]
-            else:
-                self.recomputed += 1
-                result = None
-                svc = service_from_k8s(obj)
-                if _announced_kind(svc, self.lb_class):
-                    ingress = list(svc.ingress_ips)
-                    result = desired_for_service(snap, config, ctx, svc, ingress)
-            memo[key] = (obj, slices, result)
-            if result is not None:
-                per_service[key] = result
-        self._memo = memo
-        return _combine(ctx.peers, per_service)
+        if context != self._context:
+            self._forget()
+            self._context = context
+            changed = None
+        services = snap.objects.get("Service", {})
+        if changed is None or not self._memo:
+            keys: Collection[str] = {_service_key(obj) for obj in services.values()}
+            self._memo = {k: v for k, v in self._memo.items() if k in keys}
+            self._results = {k: v for k, v in self._results.items() if k in keys}
+        else:
+            keys = self._touched(snap, changed)
+        for key in keys:
+            self._refresh(snap, config, ctx, key)
+        return _combine(ctx.peers, self._results)
+
+    def _forget(self) -> None:
+        self._memo.clear()
+        self._results.clear()
+        self._slice_owner.clear()
+
+    def _touched(self, snap: Snapshot, changed: Collection[tuple[str, str]]) -> set[str]:
+        """The services a set of changes can alter (other kinds act through the context)."""
+        keys: set[str] = set()
+        slices = snap.objects.get("EndpointSlice", {})
+        for kind, key in changed:
+            if kind == "Service":
+                keys.add(key if "/" in key else f"default/{key}")
+            elif kind == "EndpointSlice":
+                if key in self._slice_owner:
+                    keys.add(self._slice_owner[key])
+                obj = slices.get(key)
+                owner = ((obj or {}).get("metadata") or {}).get("labels", {}) or {}
+                if obj is not None and "kubernetes.io/service-name" in owner:
+                    namespace = str(obj["metadata"].get("namespace") or "default")
+                    keys.add(f"{namespace}/{owner['kubernetes.io/service-name']}")
+        return keys
+
+    def _refresh(self, snap: Snapshot, config: Config, ctx: NodeContext, key: str) -> None:
+        namespace, _, name = key.partition("/")
+        services = snap.objects.get("Service", {})
+        obj = services.get(key) or (services.get(name) if namespace == "default" else None)
+        if obj is None:
+            self._memo.pop(key, None)
+            self._results.pop(key, None)
+            return
+        slices = tuple(snap.endpoint_slices_for(namespace, name))
+        held = self._memo.get(key)
+        if held is not None and held[0] is obj and _same(held[1], slices):
+            return
+        self.recomputed += 1
+        result = None
+        svc = service_from_k8s(obj)
+        if _announced_kind(svc, self.lb_class):
+            result = desired_for_service(snap, config, ctx, svc, list(svc.ingress_ips))
+        self._memo[key] = (obj, slices, result)
+        for piece in slices:
+            self._slice_owner[key_of(piece)] = key
+        if result is None:
+            self._results.pop(key, None)
+        else:
+            self._results[key] = result
+
+
+def _service_key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}"
 
 
 def _same(a: tuple[Obj, ...], b: tuple[Obj, ...]) -> bool:

@@ -92,6 +92,8 @@ class NodeRole:
         self._reporter = StatusReporter(node, statuses) if statuses is not None else None
         self._services: Mapping[str, Mapping[str, Any]] = {}
         self._bursting = False  # changes kept coming while the last pass waited to start
+        # (kind, key) changed since the last computation; None: unknown, look at everything.
+        self._changed: set[tuple[str, str]] | None = None
         self._reported_at = -REPORT_AT_LEAST_EVERY  # loop time of the last status report
 
     def _compute(self) -> None:
@@ -104,7 +106,8 @@ class NodeRole:
             log.error("configuration error: %s (keeping the last valid one)", err.describe())
         if self.config is None:
             return
-        self.desired = self._memo.compute(snap, self.config, self._live(snap))
+        changed, self._changed = self._changed, set()
+        self.desired = self._memo.compute(snap, self.config, self._live(snap), changed)
         self._services = snap.objects.get("Service", {})
 
     async def _sync_l2(self) -> None:
@@ -285,6 +288,10 @@ class NodeRole:
                 return
         self._bursting = True
 
+    def _note(self, change: tuple[str, str]) -> None:
+        if self._changed is not None:
+            self._changed.add(change)
+
     async def _wait_for_work(self, stop: asyncio.Event, retry_after: float | None) -> bool:
         """Wait for source changes (True) or a wake-up / retry (False: recompute not needed)."""
         queue = self._source.changes
@@ -305,9 +312,10 @@ class NodeRole:
         self._wake.clear()
         changed = get in done and not get.cancelled()
         if changed:
+            self._note(get.result())
             await self._settle(queue)
         while not queue.empty():
-            queue.get_nowait()
+            self._note(queue.get_nowait())
             changed = True
         # Lease renewals change liveness with time alone: recompute at least every second.
         return changed or not done

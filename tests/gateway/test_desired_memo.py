@@ -97,31 +97,41 @@ def test_memo_equals_from_scratch_after_every_change(ops: list[tuple[str, int, i
     for obj in [*CONFIG, *(node(n) for n in NODES)]:
         snap.add(copy.deepcopy(obj))
     config = parse(snap.cluster_resources())
-    memo = DesiredMemo("node-1")
+    memo = DesiredMemo("node-1")  # told what changed, as the node role does
+    scanning = DesiredMemo("node-1")  # told nothing: checks every service
+    memo.compute(Snapshot({k: dict(v) for k, v in snap.objects.items()}, NS), config, None, None)
     for op, i, ip, on in ops:
         if op in ("service", "local"):
             snap.add(service(i, ip, "Local" if op == "local" else "Cluster"))
+            change = ("Service", f"default/s{i}")
         elif op == "delete":
             snap.objects.get("Service", {}).pop(f"default/s{i}", None)
+            change = ("Service", f"default/s{i}")
         elif op == "endpoints":
             snap.add(endpoints(i, on))
+            change = ("EndpointSlice", f"default/s{i}-x")
         elif op == "no-endpoints":
             snap.objects.get("EndpointSlice", {}).pop(f"default/s{i}-x", None)
+            change = ("EndpointSlice", f"default/s{i}-x")
         else:
             snap.add(node(on, zone=str(ip)))
+            change = ("Node", on)
         # A source hands out a fresh snapshot each time (same objects, new dicts).
         view = Snapshot({k: dict(v) for k, v in snap.objects.items()}, NS)
         before = memo.recomputed
-        got = memo.compute(view, config)
+        assert scanning.compute(view, config) == memo.compute(view, config, None, {change})
+        if change[0] != "Node":  # a node's labels change everything; anything else one service
+            assert memo.recomputed - before <= 1
+        view = Snapshot({k: dict(v) for k, v in snap.objects.items()}, NS)
+        before = memo.recomputed
+        got = memo.compute(view, config, None, set())
         want = desired_for_node(view, config, "node-1", services_with_ingress(view))
         assert got.layer2 == want.layer2
         assert got.routes == want.routes
         assert {k: v for k, v in got.services.items() if v.layer2 or v.routes} == {
             k: v for k, v in want.services.items() if v.layer2 or v.routes
         }
-        if op not in ("node",):
-            # Only the touched service is looked at again (nodes change everything).
-            assert memo.recomputed - before <= 1
+        assert memo.recomputed == before  # nothing changed since: nothing recomputed
 
 
 def test_unchanged_objects_are_not_recomputed() -> None:
