@@ -2,18 +2,19 @@
 
 RPC handlers convert the request, submit one command to the state owner and convert the result
 back. The speaker itself runs as event-loop callbacks (sockets and its one timer); commands and
-callbacks are synchronous, so neither ever sees the other half-done. Speaker events are turned
-into watch messages in the callback that produced them: a detected Down reaches every watcher's
-queue in the same loop iteration.
+callbacks are synchronous, so neither ever sees the other half-done. Speaker events are
+recorded for the watchers in the callback that produced them (a detected Down is in the watch
+log in the same loop iteration), but as plain `convert.SessionView`s: the messages are built by
+the watch streams, outside the packet path (see `watch.py`). Likewise ListSessions and a
+watch's snapshot take the views in one command and build the messages a chunk per loop turn.
 """
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import grpc
 from prometheus_client import CollectorRegistry
@@ -22,12 +23,11 @@ from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb_grpc.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
-    ResourceExhaustedError,
     UnavailableError,
 )
 from metallb_grpc.server import ServiceBinding
 from metallb_grpc.state_owner import StateOwner
-from metallb_grpc.watch import WATCH_QUEUE_LIMIT, Watcher, WatchHub
+from metallb_grpc.watch import WATCH_QUEUE_LIMIT
 from services.bfd import convert
 from services.bfd.core.events import PollSequenceCompleted, StateChanged
 from services.bfd.core.session import Session
@@ -35,15 +35,24 @@ from services.bfd.core.table import KeyedEvent, SessionKey
 from services.bfd.metrics import BFDCollector
 from services.bfd.model import SessionSpec
 from services.bfd.speaker import DEFAULT_PORTS, Ports, Speaker
+from services.bfd.watch import BUILD_CHUNK, Cursor, Pending, WatchLog, batched_stream
 
 SERVICE_NAME = bfd_pb2.DESCRIPTOR.services_by_name["BFDService"].full_name
 
 HISTORY = 16  # transitions kept per session
-WATCH_BATCH = 256  # events per WatchSessions message at most
 
 T = TypeVar("T")
 
 _E = bfd_pb2.SessionEventType
+
+
+class Captured(NamedTuple):
+    """Everything a `Session` message shows, taken at one instant without building it."""
+
+    conf: bfd_pb2.SessionConf
+    seen: convert.SessionView
+    transitions: tuple[StateChanged, ...]
+    polls: int
 
 
 class BFDState:
@@ -63,7 +72,7 @@ class BFDState:
         self.owner = StateOwner("bfd")
         self._history: dict[SessionKey, deque[StateChanged]] = {}
         self._polls: dict[SessionKey, int] = {}
-        self.watchers: WatchHub[bfd_pb2.SessionEvent] = WatchHub()
+        self.watchers: WatchLog[bfd_pb2.SessionEvent] = WatchLog(WATCH_QUEUE_LIMIT)
         self._offset = 0.0  # wall clock minus loop clock
         self._adding: SessionKey | None = None
         self._confs: dict[SessionKey, bfd_pb2.SessionConf] = {}  # conf protos, per key
@@ -93,25 +102,49 @@ class BFDState:
 
     # ------------------------------------------------------------------ views
 
-    def session_proto(self, key: SessionKey, *, with_history: bool = True) -> bfd_pb2.Session:
-        speaker = self.speaker
-        session = speaker.session(key)
+    def _conf(self, key: SessionKey) -> bfd_pb2.SessionConf:
         conf = self._confs.get(key)
         if conf is None:
-            conf = self._confs[key] = convert.spec_to_proto(speaker.specs[key])
-        return bfd_pb2.Session(
-            conf=conf,
-            state=convert.session_state_to_proto(
-                session,
-                self._offset,
-                self._history.get(key, ()),
-                self._polls.get(key, 0),
-                with_history=with_history,
-            ),
+            conf = self._confs[key] = convert.spec_to_proto(self.speaker.specs[key])
+        return conf
+
+    def capture(self, key: SessionKey) -> Captured:
+        session = self.speaker.session(key)  # NOT_FOUND for an unknown key
+        return Captured(
+            self._conf(key),
+            convert.view(session),
+            tuple(self._history.get(key, ())),
+            self._polls.get(key, 0),
         )
 
-    def sessions(self) -> list[bfd_pb2.Session]:
-        return [self.session_proto(key) for key in self.speaker.specs]
+    def capture_all(self) -> list[Captured]:
+        """O(sessions) attribute reads in one command; the messages are built afterwards."""
+        return [self.capture(key) for key in self.speaker.specs]
+
+    def fill(self, msg: bfd_pb2.Session, captured: Captured, *, with_history: bool = True) -> None:
+        """Write `captured` into an empty `msg` in place (no copies of whole messages)."""
+        msg.conf.CopyFrom(captured.conf)
+        convert.fill_session_state(
+            msg.state,
+            captured.seen,
+            self._offset,
+            captured.transitions,
+            captured.polls,
+            with_history=with_history,
+        )
+
+    def message(self, captured: Captured) -> bfd_pb2.Session:
+        msg = bfd_pb2.Session()
+        self.fill(msg, captured)
+        return msg
+
+    def session_proto(self, key: SessionKey) -> bfd_pb2.Session:
+        return self.message(self.capture(key))
+
+    def snapshot_event(self, captured: Captured) -> bfd_pb2.SessionEvent:
+        event = bfd_pb2.SessionEvent(type=_E.SESSION_EVENT_TYPE_SNAPSHOT)
+        self.fill(event.session, captured)
+        return event
 
     def _metric_sessions(self) -> list[tuple[SessionSpec, Session]]:
         if self._speaker is None:
@@ -184,56 +217,67 @@ class BFDState:
         self._polls.pop(key, None)
         self._publish(_E.SESSION_EVENT_TYPE_DELETED, last)
 
-    def subscribe(self) -> tuple[list[bfd_pb2.SessionEvent], Watcher[bfd_pb2.SessionEvent]]:
+    def subscribe(self) -> tuple[list[Captured], Cursor]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
-        snapshot = [
-            bfd_pb2.SessionEvent(type=_E.SESSION_EVENT_TYPE_SNAPSHOT, session=s)
-            for s in self.sessions()
-        ]
-        return snapshot, self.watchers.subscribe()
+        return self.capture_all(), self.watchers.subscribe()
 
     # ------------------------------------------------------------------ events
 
-    def _publish(
-        self,
-        kind: bfd_pb2.SessionEventType,
-        session: bfd_pb2.Session,
-        transition: bfd_pb2.Transition | None = None,
-    ) -> None:
+    def _publish(self, kind: bfd_pb2.SessionEventType, session: bfd_pb2.Session) -> None:
         if self.watchers:
-            self.watchers.publish(
-                bfd_pb2.SessionEvent(type=kind, session=session, transition=transition)
-            )
+            self.watchers.append(Pending(message=bfd_pb2.SessionEvent(type=kind, session=session)))
 
     def _on_events(self, events: list[KeyedEvent]) -> None:
         """Called by the speaker, in the loop iteration that produced the events.
 
-        This runs between reading packets and re-arming the timer, for every session of the
-        speaker: it must stay cheap. Protos are only built when someone watches, and without
-        the transition history (the event carries its transition; GetSession has the rest).
-        A slow path here once turned one late packet into a flap storm of all 200 sessions.
+        This runs between reading packets and sending them, for every session of the speaker,
+        so it does O(1) cheap work per event: the history, and for watchers a `SessionView`
+        in the shared log. Building the message here (tens to hundreds of microseconds each)
+        once made a burst of flaps delay every session's packets by up to half a second,
+        which made more sessions flap.
         """
         specs = self.speaker.specs
+        watching = bool(self.watchers)
         for item in events:
             key, event = item.key, item.event
             if key not in specs:
                 continue  # a deleted session still saying AdminDown
             if isinstance(event, StateChanged):
-                self._history.setdefault(key, deque(maxlen=HISTORY)).append(event)
-                if key == self._adding or not self.watchers:
-                    continue
-                self._publish(
-                    _E.SESSION_EVENT_TYPE_STATE_CHANGED,
-                    self.session_proto(key, with_history=False),
-                    convert.transition_to_proto(event, self._offset),
-                )
+                history = self._history.get(key)
+                if history is None:
+                    history = self._history[key] = deque(maxlen=HISTORY)
+                history.append(event)
+                if watching and key != self._adding:
+                    self._record(_E.SESSION_EVENT_TYPE_STATE_CHANGED, key, event, (event,))
             elif isinstance(event, PollSequenceCompleted):
                 self._polls[key] = self._polls.get(key, 0) + 1
-                if self.watchers:
-                    self._publish(
-                        _E.SESSION_EVENT_TYPE_INTERVALS_CHANGED,
-                        self.session_proto(key, with_history=False),
-                    )
+                if watching:
+                    history = self._history.get(key)
+                    last = (history[-1],) if history else ()
+                    self._record(_E.SESSION_EVENT_TYPE_INTERVALS_CHANGED, key, None, last)
+
+    def _record(
+        self,
+        kind: bfd_pb2.SessionEventType,
+        key: SessionKey,
+        change: StateChanged | None,
+        last: tuple[StateChanged, ...],
+    ) -> None:
+        session = self.speaker.table.get(key)
+        if session is None:
+            return
+        captured = Captured(self._conf(key), convert.view(session), last, self._polls.get(key, 0))
+
+        def build() -> bfd_pb2.SessionEvent:
+            # Without the transition history: the event carries its transition (which is the
+            # session's last one), GetSession has the rest.
+            event = bfd_pb2.SessionEvent(type=kind)
+            self.fill(event.session, captured, with_history=False)
+            if change is not None:
+                event.transition.CopyFrom(event.session.state.last_transition)
+            return event
+
+        self.watchers.append(Pending(build))
 
 
 class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
@@ -273,55 +317,24 @@ class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
     async def ListSessions(
         self, request: bfd_pb2.ListSessionsRequest, context: grpc.aio.ServicerContext
     ) -> bfd_pb2.ListSessionsResponse:
-        return bfd_pb2.ListSessionsResponse(sessions=await self._run(self._state.sessions))
+        captured = await self._run(self._state.capture_all)
+        response = bfd_pb2.ListSessionsResponse()
+        for i, item in enumerate(captured):
+            if i and i % BUILD_CHUNK == 0:
+                await asyncio.sleep(0)  # let the loop handle packets between chunks
+            self._state.fill(response.sessions.add(), item)
+        return response
 
     async def WatchSessions(
         self, request: bfd_pb2.WatchSessionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bfd_pb2.WatchSessionsResponse]:
-        snapshot, watcher = await self._run(self._state.subscribe)
+        snapshot, cursor = await self._run(self._state.subscribe)
         end = bfd_pb2.SessionEvent(type=_E.SESSION_EVENT_TYPE_END_OF_SNAPSHOT)
-        unsubscribe = self._state.watchers.unsubscribe
-        async for batch in batched_stream(snapshot, end, watcher, unsubscribe):
+        stream = batched_stream(
+            snapshot, self._state.snapshot_event, end, self._state.watchers, cursor
+        )
+        async for batch in stream:
             yield bfd_pb2.WatchSessionsResponse(events=batch)
-
-
-async def batched_stream(
-    snapshot: list[T],
-    end_of_snapshot: T,
-    watcher: Watcher[T],
-    unsubscribe: Callable[[Watcher[T]], None],
-) -> AsyncIterator[list[T]]:
-    """`metallb_grpc.watch.stream`, but every event already queued goes in the same message.
-
-    Each gRPC stream write costs a round trip through grpc's completion-queue thread and the
-    GIL. Written one by one, the events of a few hundred sessions flapping together kept the
-    event loop from sending BFD packets for hundreds of milliseconds, which made more sessions
-    flap (measured: loop lags of 300-660 ms, thousands of flaps a minute). Batched, a burst is
-    a handful of writes, and a lone Down still leaves at once.
-    """
-    try:
-        for start in range(0, len(snapshot), WATCH_BATCH):
-            yield snapshot[start : start + WATCH_BATCH]
-        yield [end_of_snapshot]
-        while True:
-            item = await watcher.queue.get()
-            batch: list[T] = []
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= WATCH_BATCH or watcher.queue.empty():
-                    break
-                item = watcher.queue.get_nowait()
-            if batch:
-                yield batch
-            if item is None:
-                if watcher.overflowed:
-                    raise ResourceExhaustedError(
-                        f"watcher fell more than {WATCH_QUEUE_LIMIT} events behind; watch again"
-                    )
-                return
-    finally:
-        with contextlib.suppress(RuntimeError):
-            unsubscribe(watcher)
 
 
 def bfd_binding(
@@ -335,4 +348,10 @@ def bfd_binding(
     def register(server: grpc.aio.Server) -> None:
         bfd_pb2_grpc.add_BFDServiceServicer_to_server(BFDServicer(state), server)
 
-    return ServiceBinding(SERVICE_NAME, register, start=state.start, stop=state.stop)
+    return ServiceBinding(
+        SERVICE_NAME,
+        register,
+        start=state.start,
+        stop=state.stop,
+        drain=state.watchers.close_all,
+    )

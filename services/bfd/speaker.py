@@ -15,6 +15,15 @@ no task per session and none per packet:
 * time: ONE `loop.call_at` handle, armed at the table's earliest deadline. When it fires, every
   session due is handled in one pass (`SessionTable.handle_timer`), and the handle is re-armed.
   A handle armed earlier than needed is left alone: it fires, finds nothing due, and re-arms.
+* bounded turns: after a stall of the process (a busy machine) the sockets hold hundreds of
+  packets and every session's transmission is overdue. The timer callback first reads what is
+  queued — a packet waiting in the socket arrived in time, so no session may be declared down
+  before it is read — but at most `DRAIN_BUDGET` datagrams per socket per turn: then it sends
+  what is due and lets the loop run. While a socket still has a backlog, detection timers wait
+  (the heap keeps them due, so the timer fires again in the next turn); only if the backlog
+  outlasts `BACKLOG_GRACE` (a flood we cannot keep up with) do they fire regardless. Reading
+  thousands of packets before sending any once kept every peer without news from us for
+  longer than its detection time.
 
 Events (state changes, Poll Sequence ends, drops) leave through the `on_events` callback in the
 same loop iteration that produced them, so a watcher learns of a Down within a millisecond.
@@ -65,7 +74,8 @@ log = logging.getLogger(__name__)
 
 IPAddress = IPv4Address | IPv6Address
 RECV_BATCH = 64  # datagrams read per readable callback before yielding to the loop
-DRAIN_LIMIT = 4096  # datagrams read per socket before a timer pass (bounded)
+DRAIN_BUDGET = 256  # datagrams read per socket by one timer callback (~10 ms of work)
+BACKLOG_GRACE = 0.2  # seconds detection may wait for a socket's backlog to be read
 RECV_BUFFER = 512  # larger than any BFD packet (24 + 28 bytes); bigger ones are dropped
 ECHO_REFLECT_TTL = 254
 _TTL = struct.Struct("=i")
@@ -124,6 +134,7 @@ class Speaker:
         self._tx: dict[tuple[int, IPAddress | None, str, bool], socket.socket] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._backlog_since: float | None = None  # first timer turn that left packets unread
         self._ifnames: dict[int, str] = {}
         self._addresses: dict[str, IPAddress] = {}  # recvmsg's source text, parsed once
         self.drops: dict[DropReason, int] = {}
@@ -306,20 +317,29 @@ class Speaker:
 
     def _on_control(self, sock: socket.socket, multihop: bool, vrf: str) -> None:
         now = self.now()
-        self._after(self._read_control(sock, multihop, vrf, now, RECV_BATCH), now)
+        events: list[KeyedEvent] = []
+        self._read_control(sock, multihop, vrf, now, limit=RECV_BATCH, into=events)
+        self._after(events, now)
 
     def _read_control(
-        self, sock: socket.socket, multihop: bool, vrf: str, now: float, limit: int
-    ) -> list[KeyedEvent]:
-        events: list[KeyedEvent] = []
+        self,
+        sock: socket.socket,
+        multihop: bool,
+        vrf: str,
+        now: float,
+        *,
+        limit: int,
+        into: list[KeyedEvent],
+    ) -> bool:
+        """Read up to `limit` datagrams, their events into `into`; True if the socket is empty."""
         for _ in range(limit):
             try:
                 data, ancillary, flags, addr = sock.recvmsg(RECV_BUFFER, ANCILLARY_SIZE)
             except BlockingIOError:
-                break
+                return True
             except OSError as err:
                 log.warning("BFD receive failed: %s", err)
-                break
+                return True
             if flags & socket.MSG_TRUNC:
                 continue  # longer than any BFD packet
             ttl, _destination, ifindex = parse_ancillary(ancillary)
@@ -335,8 +355,8 @@ class Speaker:
                 if data[8:12] == _ZERO_DISCRIMINATOR
                 else ""
             )
-            events += self.table.receive_packet(data, ttl, peer, device, now, multihop=multihop)
-        return events
+            into += self.table.receive_packet(data, ttl, peer, device, now, multihop=multihop)
+        return False
 
     def _on_echo(self, sock: socket.socket) -> None:
         now = self.now()
@@ -428,13 +448,20 @@ class Speaker:
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None
         now = self.now()
-        # A packet already queued in a socket arrived before `now`: read everything pending
-        # first, so a busy loop never declares a session down whose packets are waiting (the
-        # loop runs at most RECV_BATCH datagrams per readable callback before timers).
+        # A packet already queued in a socket arrived before `now`: read what is pending first,
+        # so a busy loop does not declare a session down whose packets are waiting — but a
+        # bounded amount per turn, then send (see "bounded turns" in the module docstring).
         events: list[KeyedEvent] = []
+        drained = True
         for (_version, multihop, vrf), sock in self._rx.items():
-            events += self._read_control(sock, multihop, vrf, now, DRAIN_LIMIT)
-        events += self.table.handle_timer(now)
+            if not self._read_control(sock, multihop, vrf, now, limit=DRAIN_BUDGET, into=events):
+                drained = False
+        if drained:
+            self._backlog_since = None
+        elif self._backlog_since is None:
+            self._backlog_since = now
+        detect = self._backlog_since is None or now - self._backlog_since >= BACKLOG_GRACE
+        events += self.table.handle_timer(now, detect=detect)
         self._after(events, now)
 
 

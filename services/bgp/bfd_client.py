@@ -267,12 +267,17 @@ class GrpcBfdClient:
                             await self._resync(snapshot)
                             snapshot = None
                     backoff = 0.1
+                # The service ended the stream itself: it is stopping (a graceful stop).
+                self._unreachable("stream ended")
             except grpc.aio.AioRpcError as err:
-                log.info("BFD watch ended (%s); sessions are kept", err.code().name)
-                for entry in list(self._sessions.values()):
-                    entry.on_status(f"BFD service unreachable ({err.code().name}); session kept")
+                self._unreachable(err.code().name)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
+
+    def _unreachable(self, why: str) -> None:
+        log.info("BFD watch ended (%s); sessions are kept", why)
+        for entry in list(self._sessions.values()):
+            entry.on_status(f"BFD service unreachable ({why}); session kept")
 
     async def _resync(self, snapshot: dict[Key, bfd_pb2.Session]) -> None:
         """At END_OF_SNAPSHOT: add what is missing, report what went down while unwatched."""

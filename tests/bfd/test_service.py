@@ -298,28 +298,3 @@ def _free_tcp_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def test_watch_batches_queued_events_into_one_message(arun: Callable[..., Any]) -> None:
-    from metallb_grpc.watch import WatchHub
-    from services.bfd.service import WATCH_BATCH, batched_stream
-
-    async def scenario() -> list[list[int]]:
-        hub: WatchHub[int] = WatchHub()
-        watcher = hub.subscribe()
-        snapshot = list(range(WATCH_BATCH + 1))
-        for i in range(1000, 1000 + WATCH_BATCH + 3):  # a burst, queued before it is read
-            hub.publish(i)
-        got: list[list[int]] = []
-        async for batch in batched_stream(snapshot, -1, watcher, hub.unsubscribe):
-            got.append(batch)
-            if len(got) == 5:
-                hub.publish(7)  # a lone change, later
-            if len(got) == 6:
-                hub.close_all()
-        assert not hub.watchers
-        return got
-
-    got = arun(scenario())
-    assert [len(b) for b in got] == [WATCH_BATCH, 1, 1, WATCH_BATCH, 3, 1]
-    assert got[2] == [-1] and got[5] == [7]

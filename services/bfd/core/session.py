@@ -401,8 +401,12 @@ class Session:
         self.last_echo_rtt = ((round(now / US) - echo.timestamp_us) % _U64) * US
         return []
 
-    def handle_timer(self, now: float) -> list[Event]:
-        """Fire what is due at `now`. Harmless to call early or repeatedly."""
+    def handle_timer(self, now: float, *, detect: bool = True) -> list[Event]:
+        """Fire what is due at `now`. Harmless to call early or repeatedly.
+
+        `detect=False` leaves overdue detection timers (control and echo) for a later call:
+        the adapter passes it while received packets may still wait unread in its socket.
+        """
         events: list[Event] = []
         if self._hold_until is not None and now >= self._hold_until:
             # §6.8.16: after sending AdminDown long enough, the system may go silent.
@@ -412,6 +416,8 @@ class Session:
             if self._deleting:
                 self.finished = True
                 events.append(SessionFinished(now))
+        if not detect:
+            return events
         # If both detection timers are overdue (a late call), the one that expired first wins.
         echo_first = (
             self._echo_deadline is not None

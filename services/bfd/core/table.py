@@ -258,8 +258,12 @@ class SessionTable:
         top = self._live_top()
         return None if top is None else top[0]
 
-    def handle_timer(self, now: float) -> list[KeyedEvent]:
-        """Fire every session whose deadline is at or before `now`."""
+    def handle_timer(self, now: float, *, detect: bool = True) -> list[KeyedEvent]:
+        """Fire every session whose deadline is at or before `now`.
+
+        With `detect=False` overdue detection timers stay pending (`Session.handle_timer`):
+        `next_timer()` then stays at or before `now`, so the adapter calls again soon.
+        """
         events: list[KeyedEvent] = []
         due: dict[int, Session] = {}
         while (top := self._live_top()) is not None and top[0] <= now:
@@ -268,7 +272,7 @@ class SessionTable:
             due[top[1].local_discriminator] = top[1]
         for session in due.values():
             key = self._by_discriminator[session.local_discriminator][0]
-            events += self._keyed(key, session, session.handle_timer(now))
+            events += self._keyed(key, session, session.handle_timer(now, detect=detect))
         self._purge_finished(list(due.values()))
         return events
 

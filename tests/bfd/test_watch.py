@@ -1,0 +1,344 @@
+"""WatchSessions' publisher: O(1) per change on the packet path, whatever the watchers do.
+
+The cause of the 100-800 ms event-loop stalls and flap storms seen at 50 ms with a watcher
+connected: every state change built its protobuf message inside the callback that handled the
+packets (tens to hundreds of microseconds each), so a burst of a few hundred flaps kept the loop
+from sending for long enough to make more sessions flap. These tests pin down the fix: the
+packet path records cheap views in one shared log and builds nothing; streams build the messages,
+a bounded number per loop turn, once per entry; a reader that never reads costs no work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from ipaddress import ip_address
+from typing import Any
+
+import grpc
+import pytest
+from prometheus_client import CollectorRegistry
+
+from metallb.bfd.v1 import bfd_pb2
+from metallb_grpc.bfd_profile import BFDProfile
+from metallb_grpc.errors import ResourceExhaustedError
+from services.bfd import convert
+from services.bfd import service as service_module
+from services.bfd.core.events import PollSequenceCompleted, StateChanged
+from services.bfd.core.packet import Diagnostic, State
+from services.bfd.core.table import KeyedEvent, SessionKey
+from services.bfd.model import SessionSpec
+from services.bfd.service import BFDServicer, BFDState
+from services.bfd.watch import BUILD_CHUNK, WATCH_BATCH, Pending, WatchLog, batched_stream
+from tests.bfd.test_service import free_ports
+
+E = bfd_pb2.SessionEventType
+SESSIONS = 200
+
+
+# ---------------------------------------------------------------------------------- the log
+
+
+def test_log_records_nothing_without_watchers_and_shares_entries_between_them(
+    arun: Callable[..., Any],
+) -> None:
+    async def scenario() -> None:
+        log: WatchLog[int] = WatchLog(limit=100)
+        log.append(Pending(message=0))
+        assert len(log) == 0  # nobody watches: nothing kept
+        a, b = log.subscribe(), log.subscribe()
+        for i in range(1, 6):
+            log.append(Pending(message=i))
+        assert [e.message() for e in await log.read(a, 3)] == [1, 2, 3]
+        assert len(log) == 5  # b has read nothing yet
+        assert [e.message() for e in await log.read(b, 10)] == [1, 2, 3, 4, 5]
+        assert len(log) == 2  # what both have read is gone
+        assert [e.message() for e in await log.read(a, 10)] == [4, 5]
+        assert len(log) == 0
+        log.unsubscribe(a)
+        log.unsubscribe(b)
+
+    arun(scenario())
+
+
+def test_a_lagging_reader_overflows_alone_and_memory_stays_bounded(
+    arun: Callable[..., Any],
+) -> None:
+    async def scenario() -> None:
+        log: WatchLog[int] = WatchLog(limit=10)
+        stuck, live = log.subscribe(), log.subscribe()
+        for i in range(25):
+            log.append(Pending(message=i))
+            assert len(log) <= 10
+            if i % 5 == 4:
+                assert len(await log.read(live, 100)) == 5
+        stream = batched_stream([], lambda x: x, -1, log, stuck)
+        assert await anext(stream) == [-1]
+        with pytest.raises(ResourceExhaustedError, match="more than 10 events behind"):
+            await anext(stream)
+        assert stuck not in log.cursors  # the stream's finally unsubscribed it
+        log.append(Pending(message=99))
+        assert [e.message() for e in await log.read(live, 100)] == [99]
+        log.unsubscribe(live)
+
+    arun(scenario())
+
+
+def test_cancelling_one_waiting_stream_leaves_the_others_waiting(
+    arun: Callable[..., Any],
+) -> None:
+    async def scenario() -> None:
+        log: WatchLog[int] = WatchLog(limit=10)
+        a, b = log.subscribe(), log.subscribe()
+        loop = asyncio.get_running_loop()
+        read_a = loop.create_task(log.read(a, 10))
+        read_b = loop.create_task(log.read(b, 10))
+        await asyncio.sleep(0)
+        read_a.cancel()
+        await asyncio.gather(read_a, return_exceptions=True)
+        log.append(Pending(message=1))
+        assert [e.message() for e in await read_b] == [1]
+        log.close_all()
+        assert await log.read(a, 10) == []  # closed: the streams end
+
+    arun(scenario())
+
+
+def test_watch_batches_queued_events_into_one_message(arun: Callable[..., Any]) -> None:
+    async def scenario() -> list[list[int]]:
+        log: WatchLog[int] = WatchLog(limit=10_000)
+        cursor = log.subscribe()
+        snapshot = list(range(WATCH_BATCH + 1))
+        for i in range(1000, 1000 + WATCH_BATCH + 3):  # a burst, logged before it is read
+            log.append(Pending(message=i))
+        got: list[list[int]] = []
+        async for batch in batched_stream(snapshot, lambda x: x, -1, log, cursor):
+            got.append(batch)
+            if len(got) == 5:
+                log.append(Pending(message=7))  # a lone change, later
+            if len(got) == 6:
+                log.close_all()
+        assert not log.cursors
+        return got
+
+    got = arun(scenario())
+    assert [len(b) for b in got] == [WATCH_BATCH, 1, 1, WATCH_BATCH, 3, 1]
+    assert got[2] == [-1] and got[5] == [7]
+
+
+def test_a_stream_builds_at_most_a_chunk_of_messages_per_loop_turn(
+    arun: Callable[..., Any],
+) -> None:
+    """A burst becomes short steps: the loop runs between chunks (here: a counter ticks)."""
+
+    async def scenario() -> None:
+        log: WatchLog[int] = WatchLog(limit=10_000)
+        cursor = log.subscribe()
+        builds: list[int] = []  # turn number of each build
+        turn = 0
+        done = False
+
+        def ticker() -> None:
+            nonlocal turn
+            turn += 1
+            if not done:
+                loop.call_soon(ticker)
+
+        loop = asyncio.get_running_loop()
+        loop.call_soon(ticker)
+
+        def build(i: int) -> Callable[[], int]:
+            def message() -> int:
+                builds.append(turn)
+                return i
+
+            return message
+
+        for i in range(WATCH_BATCH):
+            log.append(Pending(build(i)))
+        stream = batched_stream([], lambda x: x, -1, log, cursor)
+        assert await anext(stream) == [-1]
+        batch = await anext(stream)
+        assert batch == list(range(WATCH_BATCH))
+        per_turn = [builds.count(t) for t in sorted(set(builds))]
+        assert max(per_turn) <= BUILD_CHUNK
+        assert len(per_turn) >= WATCH_BATCH // BUILD_CHUNK
+        done = True
+        await stream.aclose()
+
+    arun(scenario())
+
+
+# ---------------------------------------------------------------------------------- the service
+
+
+@pytest.fixture
+def protobuf_builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """One entry per SessionState message built."""
+    calls: list[str] = []
+    real = convert.fill_session_state
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        calls.append("built")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(convert, "fill_session_state", counting)
+    yield calls
+
+
+async def _state_with_sessions() -> tuple[BFDState, list[SessionKey]]:
+    state = BFDState(CollectorRegistry(), free_ports(), free_ports())
+    await state.start()
+    profile = BFDProfile(receive_interval=50, transmit_interval=50)
+    keys = []
+    for i in range(SESSIONS):
+        spec = SessionSpec(
+            peer=ip_address(f"127.0.{1 + i // 250}.{1 + i % 250}"),
+            local=ip_address("127.0.0.1"),
+            profile=profile,
+        )
+        state.add(spec)
+        keys.append(spec.key)
+    return state, keys
+
+
+def _storm(keys: list[SessionKey], at: float) -> list[KeyedEvent]:
+    """Every session goes Down, then Init: what a loop stall of > 150 ms does at 50 ms."""
+    down = StateChanged(State.UP, State.DOWN, Diagnostic.CONTROL_DETECTION_TIME_EXPIRED, at)
+    init = StateChanged(State.DOWN, State.INIT, Diagnostic.CONTROL_DETECTION_TIME_EXPIRED, at)
+    return [KeyedEvent(k, down) for k in keys] + [KeyedEvent(k, init) for k in keys]
+
+
+def test_a_burst_of_flaps_builds_no_message_on_the_packet_path(
+    arun: Callable[..., Any], protobuf_builds: list[str]
+) -> None:
+    """The regression test for the stalls: per change, O(1) work and no protobuf."""
+
+    async def scenario() -> None:
+        state, keys = await _state_with_sessions()
+        try:
+            readers = [state.watchers.subscribe() for _ in range(3)]  # none of them reads
+            protobuf_builds.clear()
+            storm = _storm(keys, 1.0)
+            state._on_events(storm)
+            state._on_events([KeyedEvent(keys[0], PollSequenceCompleted(50_000, 50_000, 1.0))])
+            assert protobuf_builds == []  # nothing built where packets are handled
+            assert len(state.watchers) == len(storm) + 1  # one shared entry per change
+            # The watchers then build each message once between them, not once each.
+            for cursor in readers:
+                entries = await state.watchers.read(cursor, 10_000)
+                assert [e.message().type for e in entries[-2:]] == [
+                    E.SESSION_EVENT_TYPE_STATE_CHANGED,
+                    E.SESSION_EVENT_TYPE_INTERVALS_CHANGED,
+                ]
+                for entry in entries:
+                    entry.message()
+            assert len(protobuf_builds) == len(storm) + 1
+        finally:
+            await state.stop()
+
+    arun(scenario())
+
+
+def test_watch_events_show_the_session_as_it_was_when_it_changed(
+    arun: Callable[..., Any], protobuf_builds: list[str]
+) -> None:
+    """Built late, a message still shows the state recorded at the change, not a later one."""
+
+    async def scenario() -> None:
+        state, keys = await _state_with_sessions()
+        try:
+            cursor = state.watchers.subscribe()
+            session = state.speaker.session(keys[0])
+            session.state = State.DOWN  # as the core leaves it when it detects a failure
+            state._on_events(_storm(keys[:1], 1.0)[:1])
+            session.state = State.UP  # later changes must not leak into the event
+            session.counters.down_events = 5
+            (entry,) = await state.watchers.read(cursor, 10)
+            event = entry.message()
+            assert event.session.state.local_state == bfd_pb2.STATE_DOWN
+            assert event.session.state.counters.down_transitions == 0
+            assert event.transition.to == bfd_pb2.STATE_DOWN
+            assert getattr(event.transition, "from") == bfd_pb2.STATE_UP
+            assert event.session.state.last_transition == event.transition
+            assert not event.session.state.recent_transitions
+            assert event.session.conf.peer_address == str(keys[0].peer)
+        finally:
+            await state.stop()
+
+    arun(scenario())
+
+
+def test_snapshot_and_list_capture_in_one_step_and_build_between_loop_turns(
+    arun: Callable[..., Any], protobuf_builds: list[str]
+) -> None:
+    async def scenario() -> None:
+        state, _keys = await _state_with_sessions()
+        servicer = BFDServicer(state)
+        context: Any = None
+        try:
+            protobuf_builds.clear()
+            snapshot, cursor = await state.owner.submit(state.subscribe)
+            assert protobuf_builds == []  # the owner's command only took views
+            assert len(snapshot) == SESSIONS
+            state.watchers.unsubscribe(cursor)
+
+            turns = 0
+
+            def ticker() -> None:
+                nonlocal turns
+                turns += 1
+                if not listed.done():
+                    loop.call_soon(ticker)
+
+            loop = asyncio.get_running_loop()
+            listed = loop.create_task(servicer.ListSessions(bfd_pb2.ListSessionsRequest(), context))
+            loop.call_soon(ticker)
+            response = await listed
+            assert len(response.sessions) == SESSIONS
+            assert len(protobuf_builds) == SESSIONS
+            assert turns >= SESSIONS // BUILD_CHUNK  # the loop ran between the chunks
+        finally:
+            await state.stop()
+
+    arun(scenario())
+
+
+def test_overflowing_watcher_gets_resource_exhausted_over_grpc(
+    arun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that stops reading is cut off with RESOURCE_EXHAUSTED; it can watch again."""
+    from tests.bfd.test_service import bfd_server
+
+    monkeypatch.setattr(service_module, "WATCH_QUEUE_LIMIT", 50)
+
+    async def scenario() -> None:
+        async with bfd_server(free_ports(), free_ports()) as (server, stub):
+            call = stub.WatchSessions(bfd_pb2.WatchSessionsRequest())
+            first = await call.read()
+            assert first.events[0].type == E.SESSION_EVENT_TYPE_END_OF_SNAPSHOT
+            state = _state_of(server)
+            assert state.watchers.limit == 50
+            key = SessionKey(ip_address("127.0.0.2"))
+            await stub.AddSession(
+                bfd_pb2.AddSessionRequest(
+                    session=bfd_pb2.SessionConf(peer_address="127.0.0.2", local_address="127.0.0.1")
+                )
+            )
+            storm = _storm([key], 1.0) * 100  # 200 changes, none read yet
+            state._on_events(storm)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                while True:
+                    await call.read()
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert not state.watchers.cursors
+
+    arun(scenario())
+
+
+def _state_of(server: Any) -> BFDState:
+    for binding in server.bindings:
+        owner = getattr(binding.start, "__self__", None)
+        if isinstance(owner, BFDState):
+            return owner
+    raise AssertionError("no BFDState in the server")
