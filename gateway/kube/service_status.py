@@ -13,18 +13,17 @@ adopts what it wrote before instead of creating duplicates. Calls are synchronou
 client); the node role runs them on a `WriteQueue`.
 """
 
-import datetime
 import json
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from gateway.controller.converge import Event
 from gateway.kube.client import request_json
-from gateway.kube.writer import write_configuration_state
+from gateway.kube.writer import service_event, write_configuration_state
 from gateway.node.status import BGP, L2
 
 log = logging.getLogger(__name__)
@@ -182,30 +181,7 @@ class ServiceStatusWriter:
 
     def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
         """Normal `nodeAssigned` / `announcing from node %q with protocol %q` on the Service."""
-        meta = service.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "default")
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
-                "namespace": namespace,
-            },
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "name": meta.get("name"),
-                "namespace": namespace,
-                "uid": meta.get("uid"),
-            },
-            "type": "Normal",
-            "reason": "nodeAssigned",
-            "message": f'announcing from node "{self._node}" with protocol "{protocol}"',
-            "source": {"component": COMPONENT, "host": self._node},
-            "reportingComponent": COMPONENT,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        message = f'announcing from node "{self._node}" with protocol "{protocol}"'
+        event = Event("Normal", "nodeAssigned", message)
+        namespace, body = service_event(service, event, COMPONENT, self._node)
         request_json(self._api, "POST", f"/api/v1/namespaces/{namespace}/events", body)

@@ -91,32 +91,7 @@ class KubeWriter:
 
     def emit_event(self, involved: dict[str, Any], event: Event) -> None:
         meta = involved.get("metadata") or {}
-        namespace = meta.get("namespace") or "default"
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
-                "namespace": namespace,
-            },
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "name": meta.get("name"),
-                "namespace": namespace,
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "type": event.type,
-            "reason": event.reason,
-            "message": event.message,
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        namespace, body = service_event(involved, event, COMPONENT)
         try:
             request_json(
                 self._api,
@@ -235,3 +210,35 @@ def write_configuration_state(
             if err.status not in (404, 409):
                 raise
     log.warning("ConfigurationState %s not written: conflicts did not settle", name)
+
+
+def service_event(
+    service: Mapping[str, Any], event: Event, component: str, host: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(namespace, body) of a core/v1 Event about `service`, from `component` (on `host`)."""
+    meta = service.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "default")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = {"component": component, **({"host": host} if host else {})}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "name": meta.get("name"),
+            "namespace": namespace,
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message,
+        "source": source,
+        "reportingComponent": component,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    return namespace, body
