@@ -402,19 +402,8 @@ def lab() -> Iterator[Lab]:
 
 def require_lab() -> None:
     """Root and the peers' binaries; under CI a missing one fails the test instead of skipping."""
-    import pytest
+    from tests.conftest import require_binary, require_root
 
-    from tests.conftest import require_binary
-
-    for name in ("ip", "bird", "birdc", "vtysh"):
+    for name in ("ip", "bird", "birdc", "vtysh", str(FRR_DIR / "bfdd"), str(FRR_DIR / "zebra")):
         require_binary(name)
-    missing = [str(p) for p in (FRR_DIR / "bfdd", FRR_DIR / "zebra") if not p.exists()]
-    reason = ""
-    if missing:
-        reason = f"FRR is not installed ({', '.join(missing)} missing)"
-    elif os.geteuid() != 0:
-        reason = "network namespaces need root"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_root("network namespaces")
