@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import grpc
@@ -99,7 +99,7 @@ class ControllerRole:
         self._ipam_instance = ""
         self._pools: list[ipam_pb2.Pool] = []
         self.passes = 0
-        self._writes: WriteQueue | None = None
+        self._writes = WriteQueue()  # runs while `run` does
         self._ipam_checked = 0.0  # loop time of the last instance check
         # key -> (inputs of its last successful convergence, the ingress and pool written)
         self._settled: dict[str, tuple[ServiceSpec, tuple[str, ...], str | None]] = {}
@@ -114,19 +114,8 @@ class ControllerRole:
         """Process changes until `stop`; an unreachable IPAM (or API) is retried with backoff,
         then everything is re-run, so nothing is lost while a service restarts. Writes go
         through a `WriteQueue`, finished before this returns."""
-        async with WriteQueue() as writes:
-            self._writes = writes
-            try:
-                await self._run(stop)
-            finally:
-                self._writes = None
-
-    def _write(self, key: str, fn: Callable[[], object]) -> Awaitable[object] | None:
-        """Queue a keyed write (inline, in a thread, when no queue runs: direct callers)."""
-        if self._writes is None:
-            return asyncio.to_thread(fn)
-        self._writes.put(key, fn)
-        return None
+        async with self._writes:
+            await self._run(stop)
 
     async def _run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -199,8 +188,7 @@ class ControllerRole:
     async def full_pass(self) -> None:
         """Reprocess all: configuration, pools, restore if needed, then every service."""
         self.passes += 1
-        if self._writes is not None:
-            await self._writes.flush()  # status is what restoring reads
+        await self._writes.flush()  # status is what restoring reads
         snap = self._source.snapshot()
         try:
             self.config = parse(snap.cluster_resources())
@@ -245,12 +233,8 @@ class ControllerRole:
         err = self.config_error
         state = (err is None, "" if err is None else f"configuration error: {err.describe()}")
         if state != self._state_written:
-            pending = self._write(
-                "ConfigurationState",
-                functools.partial(self._writer.write_configuration_state, *state),
-            )
-            if pending is not None:
-                await pending
+            write = functools.partial(self._writer.write_configuration_state, *state)
+            self._writes.put("ConfigurationState", write)
             self._state_written = state
 
     async def _report_pools(self) -> None:
@@ -267,9 +251,7 @@ class ControllerRole:
             }
             if self._pool_status.get(pool.conf.name) != status:
                 write = functools.partial(self._writer.write_pool_status, pool.conf.name, status)
-                pending = self._write(f"IPAddressPool/{pool.conf.name}", write)
-                if pending is not None:
-                    await pending
+                self._writes.put(f"IPAddressPool/{pool.conf.name}", write)
                 self._pool_status[pool.conf.name] = status
 
     def _ours(self, spec: ServiceSpec) -> bool:
@@ -340,15 +322,9 @@ class ControllerRole:
                 result.pool,
                 obj or None,
             )
-            pending = self._write(f"Service/{svc.key}", write)
-            if pending is not None:
-                await pending
+            self._writes.put(f"Service/{svc.key}", write)
         for event in events:
-            emit = functools.partial(self._writer.emit_event, dict(obj), event)
-            if self._writes is None:
-                await asyncio.to_thread(emit)
-            else:
-                self._writes.event(emit)
+            self._writes.event(functools.partial(self._writer.emit_event, dict(obj), event))
         return result
 
 

@@ -90,6 +90,7 @@ class NodeRole:
         self.syncs = 0
         self._pass_seconds = 0.0  # how long the last compute-and-sync pass took
         self._reporter = StatusReporter(node, statuses) if statuses is not None else None
+        self._writes = WriteQueue(concurrency=2)  # status objects and events; runs with `run`
         self._services: Mapping[str, Mapping[str, Any]] = {}
         self._bursting = False  # changes kept coming while the last pass waited to start
         # (kind, key) changed since the last computation; None: unknown, look at everything.
@@ -204,41 +205,41 @@ class NodeRole:
                     )
                 )
             )
-        backoff = 0.2
-        writes = WriteQueue(concurrency=2)
         try:
-            await writes.__aenter__()
-            dirty = True
-            while not stop.is_set():
-                started = asyncio.get_running_loop().time()
-                if dirty:
-                    self._compute()
-                failed = False
-                synced: list[str] = []
-                for sync, plural in ((self._sync_l2, L2), (self._sync_bgp, BGP)):
-                    try:
-                        await sync()
-                        synced.append(plural)
-                    except grpc.aio.AioRpcError as err:
-                        failed = True
-                        log.warning(
-                            "%s failed (%s: %s)", sync.__name__, err.code().name, err.details()
-                        )
-                        if sync == self._sync_l2:
-                            self._forget_l2()
-                        else:
-                            self._forget_bgp()
-                await self._adopt()
-                self._report(writes, synced)
-                self.syncs += 1
-                self._pass_seconds = asyncio.get_running_loop().time() - started
-                dirty = await self._wait_for_work(stop, backoff if failed else None)
-                backoff = min(backoff * 2, 1.0) if failed else 0.2
+            async with self._writes:
+                await self._loop(stop)
         finally:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
-            await writes.__aexit__(None, None, None)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        """Compute, sync both services, report; then wait for changes (or retry)."""
+        backoff = 0.2
+        dirty = True
+        while not stop.is_set():
+            started = asyncio.get_running_loop().time()
+            if dirty:
+                self._compute()
+            failed = False
+            synced: list[str] = []
+            for sync, plural in ((self._sync_l2, L2), (self._sync_bgp, BGP)):
+                try:
+                    await sync()
+                    synced.append(plural)
+                except grpc.aio.AioRpcError as err:
+                    failed = True
+                    log.warning("%s failed (%s: %s)", sync.__name__, err.code().name, err.details())
+                    if sync == self._sync_l2:
+                        self._forget_l2()
+                    else:
+                        self._forget_bgp()
+            await self._adopt()
+            self._report(synced)
+            self.syncs += 1
+            self._pass_seconds = asyncio.get_running_loop().time() - started
+            dirty = await self._wait_for_work(stop, backoff if failed else None)
+            backoff = min(backoff * 2, 1.0) if failed else 0.2
 
     async def _adopt(self) -> None:
         """Before the first report: learn which status objects this node already has."""
@@ -249,14 +250,14 @@ class NodeRole:
         except Exception as err:  # the API is unreachable: try again on the next pass
             log.warning("status objects of %s not listed: %s", self.node, err)
 
-    def _report(self, writes: WriteQueue, synced: list[str]) -> None:
+    def _report(self, synced: list[str]) -> None:
         """Status objects and events for what the services now hold (after a successful sync,
         as MetalLB writes them after SetBalancer), and the configuration's state."""
         if self._reporter is None:
             return
         err = self.config_error
         message = "" if err is None else f"configuration error: {err.describe()}"
-        self._reporter.report_configuration(err is None, message, writes)
+        self._reporter.report_configuration(err is None, message, self._writes)
         if self.config is None or not self._reporter.adopted:
             return
         now = asyncio.get_running_loop().time()
@@ -271,7 +272,7 @@ class NodeRole:
             if service is not None and plural in synced
         )
         wanted = wanted_statuses(self.node, self.desired)
-        self._reporter.report(wanted, self._services, writes, protocols=protocols)
+        self._reporter.report(wanted, self._services, self._writes, protocols=protocols)
 
     async def _settle(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         """Let a burst of changes finish before recomputing: each pass looks at every service
