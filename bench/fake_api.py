@@ -9,7 +9,9 @@ processes it measures. Protocol (one line each way):
                                       "at once" (straight into the store, as one burst of
                                       watch events); -> created <t_start> <t_end> (monotonic)
     <- wait-status <n>                -> status <t> when n Services have an ingress address
-    <- requests                       -> requests <json {method: count}>
+    <- wait-bgp-status <n> <timeout>  -> bgp-status <t> <count> when n ServiceBGPStatus objects
+                                      name a peer (or at the timeout)
+    <- requests                       -> requests <json {"METHOD resource[/sub]": count}>
     <- quit
 """
 
@@ -68,6 +70,29 @@ def endpoint_slice(index: int, node: str) -> dict[str, Any]:
     }
 
 
+class Reported:
+    """Counts ServiceBGPStatus objects whose status names a peer, from the event history."""
+
+    def __init__(self, kube: FakeKube) -> None:
+        self._store = kube.store
+        self._cursor = 0
+        self.names: set[str] = set()
+
+    def count(self) -> int:
+        events = self._store.events_after(self._cursor)
+        for event in events:
+            if event.kind.plural != "servicebgpstatuses":
+                continue
+            name = event.new["metadata"]["name"]
+            if (event.new.get("status") or {}).get("peers") and event.type != "DELETED":
+                self.names.add(name)
+            else:
+                self.names.discard(name)
+        if events:
+            self._cursor = events[-1].rv
+        return len(self.names)
+
+
 class Allocated:
     """Counts Services with an ingress address from the store's event history (incrementally:
     polling a list of 10,000 Services would cost the server more than what it measures)."""
@@ -91,6 +116,17 @@ class Allocated:
         if events:
             self._cursor = events[-1].rv
         return len(self.names)
+
+
+def _request_kind(method: str, path: str) -> str:
+    """`PUT services/status`: the method, the resource and the subresource of a request."""
+    parts = [p for p in path.split("/") if p]
+    if "namespaces" in parts[:-1] and len(parts) > parts.index("namespaces") + 2:
+        parts = parts[parts.index("namespaces") + 2 :]
+    else:
+        parts = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    resource = parts[0] if parts else "?"
+    return f"{method} {resource}" + ("/" + parts[2] if len(parts) > 2 else "")
 
 
 PROGRESS = bool(os.environ.get("BENCH_PROGRESS"))
@@ -125,8 +161,20 @@ def main() -> None:
                         last = time.monotonic()
                         print(f"progress {last - start:.1f} s {count}", file=sys.stderr)
                 print(f"status {time.monotonic()}", flush=True)
+                if PROGRESS:
+                    counts = collections.Counter(
+                        _request_kind(r.method, r.path) for r in kube.requests
+                    )
+                    print(f"requests at status: {json.dumps(counts)}", file=sys.stderr)
+            elif command == "wait-bgp-status":
+                want, timeout = int(arg.split()[0]), float(arg.split()[1])
+                reported = Reported(kube)
+                deadline = time.monotonic() + timeout
+                while reported.count() < want and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                print(f"bgp-status {time.monotonic()} {reported.count()}", flush=True)
             elif command == "requests":
-                counts = collections.Counter(r.method for r in kube.requests)
+                counts = collections.Counter(_request_kind(r.method, r.path) for r in kube.requests)
                 print(f"requests {json.dumps(counts)}", flush=True)
             elif command == "quit":
                 return

@@ -31,6 +31,45 @@ def key_of(obj: Obj) -> str:
     return f"{ns}/{meta.get('name', '')}" if ns else str(meta.get("name", ""))
 
 
+SliceIndex = dict[tuple[str, str], tuple[Obj, ...]]
+
+
+def slice_owner(obj: Obj) -> tuple[str, str] | None:
+    """(namespace, service name) of an EndpointSlice, from its `kubernetes.io/service-name`."""
+    meta = obj.get("metadata") or {}
+    owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+    if owner is None:
+        return None
+    return (str(meta.get("namespace", "default")), str(owner))
+
+
+def slice_index(slices: Iterable[Obj]) -> SliceIndex:
+    """EndpointSlices by the service they belong to, each service's in key order."""
+    index: dict[tuple[str, str], list[Obj]] = {}
+    for obj in sorted(slices, key=key_of):
+        owner = slice_owner(obj)
+        if owner is not None:
+            index.setdefault(owner, []).append(obj)
+    return {owner: tuple(objs) for owner, objs in index.items()}
+
+
+def index_slice(index: SliceIndex, old: Obj | None, new: Obj | None) -> None:
+    """Update `index` in place for one EndpointSlice change (old → new; None: absent)."""
+    for obj, add in ((old, False), (new, True)):
+        owner = slice_owner(obj) if obj is not None else None
+        if obj is None or owner is None:
+            continue
+        key = key_of(obj)
+        kept = [o for o in index.get(owner, ()) if key_of(o) != key]
+        if add:
+            kept.append(obj)
+            kept.sort(key=key_of)
+        if kept:
+            index[owner] = tuple(kept)
+        else:
+            index.pop(owner, None)
+
+
 @dataclass
 class Snapshot:
     """Objects by kind and key. Fill it with `add`; once read, treat it as frozen (the sources
@@ -38,14 +77,13 @@ class Snapshot:
 
     objects: dict[str, dict[str, Obj]] = field(default_factory=dict)  # kind -> key -> object
     namespace: str = "metallb-system"
-    # (namespace, service name) -> its EndpointSlices, built on first use.
-    _slices: dict[tuple[str, str], list[Obj]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    # (namespace, service name) -> its EndpointSlices: a source that keeps this index current
+    # passes it in; otherwise it is built on first use.
+    slices: SliceIndex | None = field(default=None, repr=False, compare=False)
 
     def add(self, obj: Obj) -> None:
         self.objects.setdefault(str(obj.get("kind", "")), {})[key_of(obj)] = obj
-        self._slices = None
+        self.slices = None
 
     def of(self, kind: str) -> list[Obj]:
         return [self.objects.get(kind, {})[k] for k in sorted(self.objects.get(kind, {}))]
@@ -79,16 +117,9 @@ class Snapshot:
 
     def endpoint_slices_for(self, namespace: str, service: str) -> Sequence[Obj]:
         """The EndpointSlices labelled `kubernetes.io/service-name: <service>` in `namespace`."""
-        if self._slices is None:
-            index: dict[tuple[str, str], list[Obj]] = {}
-            for obj in self.of("EndpointSlice"):
-                meta = obj.get("metadata") or {}
-                owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
-                if owner is not None:
-                    key = (str(meta.get("namespace", "default")), str(owner))
-                    index.setdefault(key, []).append(obj)
-            self._slices = index
-        return self._slices.get((namespace, service), ())
+        if self.slices is None:
+            self.slices = slice_index(self.objects.get("EndpointSlice", {}).values())
+        return self.slices.get((namespace, service), ())
 
 
 def view_of(snap: Snapshot, kind: str, keys: Iterable[str]) -> Snapshot:

@@ -80,7 +80,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
         await folder.start()
     else:
         api = kube_client(opts.kubeconfig)
-        kube = KubeSource(api, opts.namespace)
+        kube = KubeSource(api, opts.namespace, endpoint_slices=False)
         await kube.start()
     source = folder or kube
     assert source is not None

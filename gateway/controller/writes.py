@@ -7,10 +7,11 @@ them inline made 10,000 new Services take minutes. `WriteQueue` runs them on a f
 - keyed writes (a Service's status, a pool's status): the latest write for a key replaces one
   still waiting, and writes for one key never overlap, so the API sees them in order;
   a failed write is retried with backoff (0.2 s doubling to 10 s) unless a newer one replaced it;
-- events: best effort, written only while no keyed write waits or runs (status is what makes
-  traffic flow; events are for people), and at most `max_events` waiting (client-go's
-  recorder drops events beyond 1,000; we keep more so that a burst of new Services still gets
-  every `IPAllocated`); a failed event is logged, not retried;
+- events: best effort, one at a time (as client-go's recorder writes them), only while no
+  keyed write waits or runs (status is what makes traffic flow; events are for people), and at
+  most `max_events` waiting (client-go's recorder drops events beyond 1,000; we keep more so
+  that a burst of new Services still gets every `IPAllocated`); a failed event is logged, not
+  retried;
 - `flush()` waits until nothing is waiting or running: the controller flushes before it restores
   IPAM from Service status, so the status it reads includes every decision it made.
 """
@@ -38,6 +39,7 @@ class WriteQueue:
         self._running: set[str] = set()
         self._events: deque[Write] = deque()
         self._busy = 0  # events being written and retries waiting for their timer
+        self._event_running = False
         self._attempts: dict[str, int] = {}  # failed attempts in a row, per key
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -97,7 +99,7 @@ class WriteQueue:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._pending and not self._events:
+            if not self._pending and (not self._events or self._event_running):
                 if self._quiet():
                     self._idle.set()
                 self._wake.clear()
@@ -127,10 +129,12 @@ class WriteQueue:
             else:
                 write = self._events.popleft()
                 self._busy += 1
+                self._event_running = True
                 try:
                     await self._run(loop, write, None)
                 finally:
                     self._busy -= 1
+                    self._event_running = False
             self._wake.set()
 
     def _backoff(self, key: str) -> float:

@@ -147,7 +147,9 @@ class ServiceStatusWriter:
                 return
             obj["status"] = dict(status)
             try:
-                request_json(self._api, "PUT", self._path(plural, name) + "/status", obj)
+                request_json(
+                    self._api, "PUT", self._path(plural, name) + "/status", obj, reply=False
+                )
                 self.writes += 1
                 return
             except ApiException as err:
@@ -184,4 +186,4 @@ class ServiceStatusWriter:
         message = f'announcing from node "{self._node}" with protocol "{protocol}"'
         event = Event("Normal", "nodeAssigned", message)
         namespace, body = service_event(service, event, COMPONENT, self._node)
-        request_json(self._api, "POST", f"/api/v1/namespaces/{namespace}/events", body)
+        request_json(self._api, "POST", f"/api/v1/namespaces/{namespace}/events", body, reply=False)

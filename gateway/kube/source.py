@@ -1,9 +1,10 @@
 """The Kubernetes source: a reflector per kind feeding one `Snapshot`, with change notices.
 
-Kinds read: Services, Namespaces, Nodes, EndpointSlices (all namespaces), the Secrets of the
-MetalLB namespace (BGPPeer passwordSecret), and the metallb.io kinds of the MetalLB namespace
-(BGPPeer in v1beta2). Every change is reported as (kind, key) to an asyncio queue, in the order
-the API delivered it; the consumer handles one key at a time.
+Kinds read: Services, Namespaces, Nodes, EndpointSlices (all namespaces; for the node role only:
+as MetalLB's controller, allocation never looks at endpoints), the Secrets of the MetalLB
+namespace (BGPPeer passwordSecret), the metallb.io kinds of the MetalLB namespace (BGPPeer in
+v1beta2), and for the node role its Leases. Every change is reported as (kind, key) to an
+asyncio queue, in the order the API delivered it; the consumer handles one key at a time.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from gateway.kube.reflector import ListFunctions, Obj, Reflector
-from gateway.snapshot import Snapshot, key_of, view_of
+from gateway.snapshot import SliceIndex, Snapshot, index_slice, key_of, slice_index, view_of
 
 METALLB_GROUP = "metallb.io"
 # kind -> (version, plural)
@@ -30,7 +31,7 @@ METALLB_RESOURCES = {
 
 
 def list_functions(
-    api: client.ApiClient, namespace: str, leases: bool = False
+    api: client.ApiClient, namespace: str, leases: bool = False, endpoint_slices: bool = True
 ) -> list[ListFunctions]:
     core = client.CoreV1Api(api)
     discovery = client.DiscoveryV1Api(api)
@@ -39,9 +40,10 @@ def list_functions(
         ListFunctions("Service", core.list_service_for_all_namespaces),
         ListFunctions("Namespace", core.list_namespace),
         ListFunctions("Node", core.list_node),
-        ListFunctions("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces),
         ListFunctions("Secret", lambda **kw: core.list_namespaced_secret(namespace, **kw)),
     ]
+    if endpoint_slices:
+        fns.append(ListFunctions("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces))
     if leases:
         coordination = client.CoordinationV1Api(api)
         fns.append(
@@ -77,15 +79,19 @@ class KubeSource:
         *,
         watch_timeout: int = 300,
         leases: bool = False,
+        endpoint_slices: bool = True,
     ) -> None:
         self.namespace = namespace
         self._lock = threading.Lock()
         self._snapshot = Snapshot(namespace=namespace)
+        # Kept current with every EndpointSlice change, so that a snapshot does not re-index
+        # 10,000 slices.
+        self._slices: SliceIndex = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._reflectors = [
             Reflector(fns, self, watch_timeout=watch_timeout)
-            for fns in list_functions(api, namespace, leases)
+            for fns in list_functions(api, namespace, leases, endpoint_slices)
         ]
 
     async def start(self, timeout: float = 30.0) -> None:
@@ -116,6 +122,7 @@ class KubeSource:
             return Snapshot(
                 {kind: dict(objs) for kind, objs in self._snapshot.objects.items()},
                 self.namespace,
+                dict(self._slices),
             )
 
     def get(self, kind: str, key: str) -> Obj | None:
@@ -135,6 +142,8 @@ class KubeSource:
         with self._lock:
             old = self._snapshot.objects.get(kind, {})
             self._snapshot.objects[kind] = fresh
+            if kind == "EndpointSlice":
+                self._slices = slice_index(fresh.values())
         for key in set(old) | set(fresh):
             if old.get(key) != fresh.get(key):
                 self._notify(kind, key)
@@ -149,6 +158,8 @@ class KubeSource:
                 objs.pop(key, None)
             else:
                 objs[key] = obj
+            if kind == "EndpointSlice":
+                index_slice(self._slices, previous, None if event_type == "DELETED" else obj)
         if (
             kind in METALLB_RESOURCES
             and previous is not None

@@ -77,6 +77,7 @@ class KubeWriter:
                     "/api/v1/namespaces/{namespace}/services/{name}/status",
                     obj,
                     {"namespace": namespace, "name": name},
+                    reply=False,
                 )
                 self.status_writes += 1
                 return True
@@ -99,6 +100,7 @@ class KubeWriter:
                 "/api/v1/namespaces/{namespace}/events",
                 body,
                 {"namespace": namespace},
+                reply=False,
             )
         except ApiException as err:
             log.warning(

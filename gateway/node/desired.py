@@ -6,6 +6,7 @@ up in the pool holding all its addresses (avoidBuggyIPs ignored, as the speaker 
 node's peers the advertisement names (all when it names none); LOCAL_PREF only to iBGP peers.
 """
 
+import bisect
 import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -205,6 +206,15 @@ class DesiredMemo:
         self._memo: dict[str, tuple[Obj, tuple[Obj, ...], ServiceDesired | None]] = {}
         self._results: dict[str, ServiceDesired] = {}  # the announced ones
         self._slice_owner: dict[str, str] = {}  # EndpointSlice key -> service key
+        # The combination of the results, kept as they change (a pass over 10,000 services
+        # where a few changed must not re-sort all their routes): how many services want each
+        # route, and the sorted lists handed out (None: rebuild; the same list object while
+        # nothing changed, so that callers can skip work by identity).
+        self._route_refs: dict[BGPRoute, int] = {}
+        self._routes: list[BGPRoute] = []
+        self._routes_gained: set[BGPRoute] = set()  # since `_routes` was built
+        self._routes_lost: set[BGPRoute] = set()
+        self._layer2: list[L2Announcement] | None = []
         self.recomputed = 0
 
     def compute(
@@ -230,17 +240,61 @@ class DesiredMemo:
         if changed is None or not self._memo:
             keys: Collection[str] = {_service_key(obj) for obj in services.values()}
             self._memo = {k: v for k, v in self._memo.items() if k in keys}
-            self._results = {k: v for k, v in self._results.items() if k in keys}
+            for gone in [k for k in self._results if k not in keys]:
+                self._set_result(gone, None)
         else:
             keys = self._touched(snap, changed)
         for key in keys:
             self._refresh(snap, config, ctx, key)
-        return _combine(ctx.peers, self._results)
+        return self._combined(ctx.peers)
+
+    def _combined(self, peers: list[Peer]) -> NodeDesired:
+        """`_combine(peers, results)`, from what is kept current."""
+        if self._routes_gained or self._routes_lost:
+            self._routes = _sorted_update(self._routes, self._routes_gained, self._routes_lost)
+            self._routes_gained, self._routes_lost = set(), set()
+        if self._layer2 is None:
+            self._layer2 = [a for key in sorted(self._results) for a in self._results[key].layer2]
+        return NodeDesired(
+            layer2=self._layer2, routes=self._routes, peers=peers, services=dict(self._results)
+        )
+
+    def _set_result(self, key: str, result: ServiceDesired | None) -> None:
+        old = self._results.get(key)
+        if old == result:
+            return
+        if result is None:
+            del self._results[key]
+        else:
+            self._results[key] = result
+        before = old.routes if old is not None else frozenset()
+        after = result.routes if result is not None else frozenset()
+        for route in before - after:
+            self._route_refs[route] -= 1
+            if not self._route_refs[route]:
+                del self._route_refs[route]
+                if route in self._routes_gained:
+                    self._routes_gained.discard(route)
+                else:
+                    self._routes_lost.add(route)
+        for route in after - before:
+            self._route_refs[route] = self._route_refs.get(route, 0) + 1
+            if self._route_refs[route] == 1:
+                if route in self._routes_lost:
+                    self._routes_lost.discard(route)
+                else:
+                    self._routes_gained.add(route)
+        if (old.layer2 if old is not None else ()) != (result.layer2 if result else ()):
+            self._layer2 = None
 
     def _forget(self) -> None:
         self._memo.clear()
         self._results.clear()
         self._slice_owner.clear()
+        self._route_refs.clear()
+        self._routes = []
+        self._routes_gained, self._routes_lost = set(), set()
+        self._layer2 = []
 
     def _touched(self, snap: Snapshot, changed: Collection[tuple[str, str]]) -> set[str]:
         """The services a set of changes can alter (other kinds act through the context)."""
@@ -265,7 +319,7 @@ class DesiredMemo:
         obj = services.get(key) or (services.get(name) if namespace == "default" else None)
         if obj is None:
             self._memo.pop(key, None)
-            self._results.pop(key, None)
+            self._set_result(key, None)
             return
         slices = tuple(snap.endpoint_slices_for(namespace, name))
         held = self._memo.get(key)
@@ -279,10 +333,27 @@ class DesiredMemo:
         self._memo[key] = (obj, slices, result)
         for piece in slices:
             self._slice_owner[key_of(piece)] = key
-        if result is None:
-            self._results.pop(key, None)
-        else:
-            self._results[key] = result
+        self._set_result(key, result)
+
+
+def _sorted_update(
+    routes: list[BGPRoute], gained: set[BGPRoute], lost: set[BGPRoute]
+) -> list[BGPRoute]:
+    """A new sorted list: `routes` (sorted, holding every route of `lost` and none of `gained`)
+    without `lost` and with `gained`; a few changes are placed by bisection, not by sorting the
+    whole list again."""
+    if len(gained) + len(lost) > len(routes) // 8:
+        return sorted((set(routes) - lost) | gained, key=BGPRoute.sort_key)
+    out = list(routes)
+    key = BGPRoute.sort_key
+    for route in lost:
+        at = bisect.bisect_left(out, key(route), key=key)
+        while out[at] != route:  # equal sort keys (local_pref None and 0): look further
+            at += 1
+        del out[at]
+    for route in gained:
+        bisect.insort(out, route, key=key)
+    return out
 
 
 def _service_key(obj: Obj) -> str:

@@ -22,7 +22,7 @@ from gateway.config.model import Config, ConfigError
 from gateway.config.parse import parse
 from gateway.controller.writes import WriteQueue
 from gateway.node.desired import DesiredMemo, NodeDesired
-from gateway.node.rpc import advertisements, announcement_specs, peer_conf
+from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusReporter, StatusWriter, wanted_statuses
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 NODE_LEASE_PREFIX = "metallb-grpc-node-"
 SETTLE_QUIET = 0.02  # seconds without a change that end a burst
 SETTLE_MAX = 0.5  # a steady stream of changes still gets a pass this often
-REPORT_AT_LEAST_EVERY = 5.0  # seconds: status objects are written at least this often
+# Status objects (ServiceL2Status, ServiceBGPStatus: two API writes each) wait until changes
+# have stopped for REPORT_QUIET seconds, so that a burst's announcements are not slowed by them,
+# but under changes that never stop they are still written at least every REPORT_AT_LEAST_EVERY.
+REPORT_QUIET = 0.5
+REPORT_AT_LEAST_EVERY = 30.0
 
 
 class Source(Protocol):
@@ -86,13 +90,14 @@ class NodeRole:
         self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
         self._peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
         self._ads_sent: list[bgp_pb2.Advertisement] | None = None
+        self._ads = AdvertisementBuilder()
         self._wake = asyncio.Event()
         self.syncs = 0
         self._pass_seconds = 0.0  # how long the last compute-and-sync pass took
         self._reporter = StatusReporter(node, statuses) if statuses is not None else None
         self._writes = WriteQueue(concurrency=2)  # status objects and events; runs with `run`
         self._services: Mapping[str, Mapping[str, Any]] = {}
-        self._bursting = False  # changes kept coming while the last pass waited to start
+        self._changed_at = 0.0  # loop time of the last change seen
         # (kind, key) changed since the last computation; None: unknown, look at everything.
         self._changed: set[tuple[str, str]] | None = None
         self._reported_at = -REPORT_AT_LEAST_EVERY  # loop time of the last status report
@@ -136,8 +141,8 @@ class NodeRole:
             elif self._peers_sent[name] != conf:
                 await self._bgp.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=conf))
             self._peers_sent[name] = conf
-        ads = advertisements(self.desired.routes)
-        if ads != self._ads_sent:
+        ads = self._ads.build(self.desired.routes)
+        if ads is not self._ads_sent and ads != self._ads_sent:
             await self._bgp.SetAdvertisements(bgp_pb2.SetAdvertisementsRequest(advertisements=ads))
             self._ads_sent = ads
 
@@ -261,9 +266,11 @@ class NodeRole:
         if self.config is None or not self._reporter.adopted:
             return
         now = asyncio.get_running_loop().time()
-        if self._bursting and now - self._reported_at < REPORT_AT_LEAST_EVERY:
-            # Announcements first: during a burst the status objects (two API writes per
-            # service and protocol) wait, so they do not slow the passes that move traffic.
+        busy = not self._source.changes.empty() or now - self._changed_at < REPORT_QUIET
+        if busy and now - self._reported_at < REPORT_AT_LEAST_EVERY:
+            # Announcements first: while changes come (or wait to be handled) the status
+            # objects wait; a pass runs at least every second, so they are written within about
+            # 1.5 s of the last change.
             return
         self._reported_at = now
         protocols = tuple(
@@ -278,18 +285,17 @@ class NodeRole:
         """Let a burst of changes finish before recomputing: each pass looks at every service
         and sends whole sets, so passes are spaced out in proportion to their cost. Wait until
         20 ms pass without a change, but no longer than 0.5 s or 5 times the last pass (then a
-        burst is still going on: `_bursting`)."""
+        burst is still going on)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(SETTLE_MAX, 5 * self._pass_seconds)
         while loop.time() < deadline:
             seen = queue.qsize()
             await asyncio.sleep(SETTLE_QUIET)
             if queue.qsize() == seen:
-                self._bursting = False
                 return
-        self._bursting = True
 
     def _note(self, change: tuple[str, str]) -> None:
+        self._changed_at = asyncio.get_running_loop().time()
         if self._changed is not None:
             self._changed.add(change)
 

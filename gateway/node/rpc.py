@@ -71,19 +71,44 @@ def peer_conf(peer: Peer, profiles: Mapping[str, BFDProfile] | None = None) -> b
     return conf
 
 
+_AdKey = tuple[str, tuple[str, ...], int | None, tuple[str, ...]]
+
+
 def advertisements(routes: Iterable[BGPRoute]) -> list[bgp_pb2.Advertisement]:
     """Routes with the same prefix and attributes become one advertisement to their peers."""
-    grouped: dict[tuple[str, tuple[str, ...], int | None], list[str]] = {}
-    for r in routes:
-        grouped.setdefault((r.prefix, r.communities, r.local_pref), []).append(r.peer)
-    out = []
-    for (prefix, communities, local_pref), peers in sorted(
-        grouped.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
-    ):
-        adv = bgp_pb2.Advertisement(
-            prefix=prefix, communities=list(communities), peers=sorted(set(peers))
-        )
-        if local_pref is not None:
-            adv.local_pref = local_pref
-        out.append(adv)
-    return out
+    return AdvertisementBuilder().build(routes)
+
+
+class AdvertisementBuilder:
+    """`advertisements`, reusing the messages of the previous call: a node passing 10,000
+    routes again with a few changed builds only the changed ones (and nothing at all when it
+    is handed the very list of the previous call)."""
+
+    def __init__(self) -> None:
+        self._built: dict[_AdKey, bgp_pb2.Advertisement] = {}
+        self._last: tuple[object, list[bgp_pb2.Advertisement]] | None = None
+
+    def build(self, routes: Iterable[BGPRoute]) -> list[bgp_pb2.Advertisement]:
+        if self._last is not None and self._last[0] is routes:
+            return self._last[1]
+        grouped: dict[tuple[str, tuple[str, ...], int | None], set[str]] = {}
+        for r in routes:
+            grouped.setdefault((r.prefix, r.communities, r.local_pref), set()).add(r.peer)
+        built: dict[_AdKey, bgp_pb2.Advertisement] = {}
+        out = []
+        for (prefix, communities, local_pref), peers in sorted(
+            grouped.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+        ):
+            key = (prefix, communities, local_pref, tuple(sorted(peers)))
+            adv = self._built.get(key)
+            if adv is None:
+                adv = bgp_pb2.Advertisement(
+                    prefix=prefix, communities=list(communities), peers=list(key[3])
+                )
+                if local_pref is not None:
+                    adv.local_pref = local_pref
+            built[key] = adv
+            out.append(adv)
+        self._built = built
+        self._last = (routes, out)
+        return out

@@ -75,7 +75,17 @@ class RequestRecord:
     path: str
     query: dict[str, str]
     content_type: str
-    body: Any
+    raw: bytes
+
+    @property
+    def body(self) -> Any:
+        """The body decoded as the server decoded it (the text itself if it did not decode).
+
+        Decoded again on each access: the server hands the body it decoded to the store."""
+        try:
+            return _parse_body(self.raw, self.content_type)
+        except KubeError:
+            return self.raw.decode("utf-8", "replace")
 
 
 @dataclass
@@ -234,14 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        self.fake.record(RequestRecord(method, path, query, content_type, raw))
         try:
             body = _parse_body(raw, content_type)
         except KubeError as exc:
-            body = raw.decode("utf-8", "replace")
-            self.fake.record(RequestRecord(method, path, query, content_type, body))
             self._send_error(exc)
             return
-        self.fake.record(RequestRecord(method, path, query, content_type, body))
         try:
             self._check_auth()
             fault = self.fake.take_fault(method, path, query.get("watch") in ("true", "1"))
@@ -351,7 +359,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "POST":
             if kind.namespaced and route.namespace is None:
                 raise _method_not_allowed(method)
-            created = self.store.create(kind, route.namespace, body, route.version)
+            created = self.store.create(
+                kind, route.namespace, body, route.version, handed_over=True
+            )
             self._send_json(201, _out(kind, route.version, created))
         elif method == "DELETE":
             labels = LabelSelector.parse(query.get("labelSelector"))
@@ -389,7 +399,9 @@ class _Handler(BaseHTTPRequestHandler):
             obj = self.store.get(kind, route.namespace, name)
             self._send_json(200, _out(kind, route.version, obj))
         elif method == "PUT":
-            obj = self.store.update(kind, route.namespace, name, body, route.version)
+            obj = self.store.update(
+                kind, route.namespace, name, body, route.version, handed_over=True
+            )
             self._send_json(200, _out(kind, route.version, obj))
         elif method == "PATCH":
             code, obj = self._patch(route, query, content_type, body)
@@ -429,7 +441,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, _out(kind, route.version, obj))
         elif method == "PUT":
             obj = self.store.update(
-                kind, route.namespace, name, body, route.version, subresource="status"
+                kind,
+                route.namespace,
+                name,
+                body,
+                route.version,
+                subresource="status",
+                handed_over=True,
             )
             self._send_json(200, _out(kind, route.version, obj))
         elif method == "PATCH":
@@ -596,8 +614,11 @@ class _Handler(BaseHTTPRequestHandler):
                 translated = self._translate(w, event)
                 if translated is not None:
                     event_type, obj = translated
-                    out = {"type": event_type, "object": _out(kind, route.version, obj)}
-                    line = (json.dumps(out) + "\n").encode("utf-8")
+                    line = event.encoded.get((event_type, route.version))
+                    if line is None:
+                        out = {"type": event_type, "object": _out(kind, route.version, obj)}
+                        line = (json.dumps(out) + "\n").encode("utf-8")
+                        event.encoded[(event_type, route.version)] = line
                     chunks.append(b"%x\r\n%s\r\n" % (len(line), line))
                 if w.deadline is not None and time.monotonic() >= w.deadline:
                     break

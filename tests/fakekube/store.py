@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, TypeVar, cast
 
 from . import errors
@@ -98,6 +99,11 @@ class WatchEvent:
     namespace: str
     old: Obj | None
     new: Obj
+    # (event type as a watcher sees it, API version) -> the encoded watch line; filled by the
+    # server, so that every watcher of a kind shares one encoding of each event.
+    encoded: dict[tuple[str, str], bytes] = dataclass_field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def _spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -330,11 +336,22 @@ class ObjectStore:
 
     # ----------------------------------------------------------------- writes
 
-    def create(self, kind: ResourceKind, namespace: str | None, body: Obj, version: str) -> Obj:
-        """Create an object (POST); returns the stored copy."""
+    def create(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        body: Obj,
+        version: str,
+        *,
+        handed_over: bool = False,
+    ) -> Obj:
+        """Create an object (POST); returns the stored copy.
+
+        `handed_over`: the caller gives `body` away and only reads the result (the HTTP
+        handler: a body it just decoded, a reply it encodes at once), so neither is copied."""
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj = clone(body)
+        obj = body if handed_over else clone(body)
         self._check_type(kind, version, obj)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -412,7 +429,7 @@ class ObjectStore:
             meta["resourceVersion"] = str(rv)
             bucket[(namespace, name)] = obj
             self._record(WatchEvent(rv, "ADDED", kind, namespace, None, obj))
-            return clone(obj)
+            return obj if handed_over else clone(obj)
 
     def update(
         self,
@@ -423,16 +440,18 @@ class ObjectStore:
         version: str,
         *,
         subresource: str = "",
+        handed_over: bool = False,
     ) -> Obj:
         """Replace an object (PUT), or its status with `subresource="status"`.
 
         A stale metadata.resourceVersion is 409 Conflict. Through the main resource the status
         is kept; through `/status` only status changes (plus metadata for kinds whose strategy
         keeps it, such as Service). A write that changes nothing keeps the resourceVersion.
+        `handed_over` as for `create`.
         """
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        new = clone(body)
+        new = body if handed_over else clone(body)
         self._check_type(kind, version, new)
         meta = new.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
@@ -491,10 +510,12 @@ class ObjectStore:
                         merged["status"] = old["status"]
                     else:
                         merged.pop("status", None)
-            return self._commit_update(kind, key, old, merged)
+            stored = self._commit_update(kind, key, old, merged)
+            return stored if handed_over else clone(stored)
 
     def _commit_update(self, kind: ResourceKind, key: ObjKey, old: Obj, merged: Obj) -> Obj:
-        """Restore system metadata, bump generation/resourceVersion, store and record."""
+        """Restore system metadata, bump generation/resourceVersion, store and record; returns
+        the stored object itself (the caller copies it if it hands it out)."""
         meta = merged.setdefault("metadata", {})
         old_meta = old["metadata"]
         for field in _SYSTEM_METADATA:
@@ -507,7 +528,7 @@ class ObjectStore:
         if _spec_part(merged) != _spec_part(old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if merged == old:
-            return clone(old)
+            return old
         self._validate(kind, merged, old)
         bucket = self._bucket(kind)
         if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -517,7 +538,7 @@ class ObjectStore:
         meta["resourceVersion"] = str(rv)
         bucket[key] = merged
         self._record(WatchEvent(rv, "MODIFIED", kind, key[0], old, merged))
-        return clone(merged)
+        return merged
 
     def _remove(self, kind: ResourceKind, key: ObjKey) -> Obj:
         bucket = self._bucket(kind)

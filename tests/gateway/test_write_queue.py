@@ -100,3 +100,34 @@ def test_events_wait_for_keyed_writes_and_are_bounded(arun: Callable[..., Any]) 
         assert order[3:] == ["event0", "event1", "event2"]
 
     arun(scenario())
+
+
+def test_events_are_written_one_at_a_time(arun: Callable[..., Any]) -> None:
+    """As client-go's recorder: however many writers, one event at a time, in order."""
+    written: list[int] = []
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def event(n: int) -> Callable[[], None]:
+        def run() -> None:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.005)
+            with lock:
+                running -= 1
+                written.append(n)
+
+        return run
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=4) as queue:
+            for n in range(12):
+                queue.event(event(n))
+            await queue.flush()
+
+    arun(scenario())
+    assert written == list(range(12))
+    assert most == 1
