@@ -10,7 +10,6 @@ An invalid configuration keeps the last valid one in force (`stale`).
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 from collections.abc import Iterable, Mapping
@@ -101,8 +100,8 @@ class ControllerRole:
         self.passes = 0
         self._writes = WriteQueue()  # runs while `run` does
         self._ipam_checked = 0.0  # loop time of the last instance check
-        # key -> (inputs of its last successful convergence, the ingress and pool written)
-        self._settled: dict[str, tuple[ServiceSpec, tuple[str, ...], str | None]] = {}
+        # key -> `_signature` of its last successful convergence (with what it wrote)
+        self._settled: dict[str, _Signature] = {}
         self._pools_dirty = False
         self._pools_reported = 0.0
 
@@ -282,11 +281,12 @@ class ControllerRole:
             return released
         if self.config is None:
             return False
+        settled = self._settled.get(key)
+        if settled is not None and settled == _observed(obj):
+            # The echo of our own status write: nothing the decision depends on changed.
+            return False
         spec = service_from_k8s(obj)
         if not self._relevant(spec):
-            return False
-        if self._settled.get(key) == (_inputs(spec), spec.ingress_ips, _pool_annotation(spec)):
-            # The echo of our own status write: nothing the decision depends on changed.
             return False
         before = list(spec.ingress_ips)
         result = await self._converge(snap, spec)
@@ -305,7 +305,7 @@ class ControllerRole:
         )
         self.metrics.updates.inc()
         if result.converged:
-            self._settled[svc.key] = (_inputs(svc), tuple(result.ingress), result.pool)
+            self._settled[svc.key] = _signature(obj, result.ingress, result.pool)
         else:
             self._settled.pop(svc.key, None)
         events = list(result.events)
@@ -328,11 +328,21 @@ class ControllerRole:
         return result
 
 
-def _pool_annotation(spec: ServiceSpec) -> str | None:
-    return spec.annotations.get(ALLOCATED_FROM)
+# What convergence reads from a Service (spec, labels, annotations but the pool one) and what
+# it writes (ingress, pool), as raw JSON: comparing it costs less than parsing the Service, and
+# a Service that has not changed since is the echo of our own write.
+_Signature = tuple[Any, Any, dict[str, Any], tuple[str, ...], str | None]
 
 
-def _inputs(spec: ServiceSpec) -> ServiceSpec:
-    """What convergence reads from a Service, without what it writes (status, pool)."""
-    annotations = {k: v for k, v in spec.annotations.items() if k != ALLOCATED_FROM}
-    return dataclasses.replace(spec, ingress_ips=(), annotations=annotations)
+def _signature(obj: Mapping[str, Any], ingress: Iterable[str], pool: str | None) -> _Signature:
+    meta = obj.get("metadata") or {}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ALLOCATED_FROM}
+    return (obj.get("spec"), meta.get("labels"), annotations, tuple(ingress), pool)
+
+
+def _observed(obj: Mapping[str, Any]) -> _Signature:
+    """`_signature` of a Service as it is, with the ingress and pool it carries."""
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    ips = (str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+    pool = ((obj.get("metadata") or {}).get("annotations") or {}).get(ALLOCATED_FROM)
+    return _signature(obj, ips, pool)

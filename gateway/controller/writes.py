@@ -41,7 +41,9 @@ class WriteQueue:
         self._busy = 0  # events being written and retries waiting for their timer
         self._event_running = False
         self._attempts: dict[str, int] = {}  # failed attempts in a row, per key
-        self._wake = asyncio.Event()
+        # Workers with nothing to do, each waiting on its future: new work wakes one of them
+        # (a worker that finishes a write looks for the next one itself).
+        self._sleepers: deque[asyncio.Future[None]] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
         self._executor: ThreadPoolExecutor | None = None
@@ -91,43 +93,38 @@ class WriteQueue:
 
     def _kick(self) -> None:
         self._idle.clear()
-        self._wake.set()
+        while self._sleepers:
+            sleeper = self._sleepers.popleft()
+            if not sleeper.done():
+                sleeper.set_result(None)
+                return
 
     def _quiet(self) -> bool:
         return not (self._pending or self._waiting or self._running or self._events or self._busy)
 
+    def _next(self) -> tuple[str | None, int, Write] | None:
+        """The next write to make: the oldest keyed one; else, when no keyed write runs and no
+        event is being written, the oldest event (key None); else nothing."""
+        if self._pending:
+            key, (seq, write) = self._pending.popitem(last=False)
+            return key, seq, write
+        if self._running or self._event_running or not self._events:
+            return None
+        return None, 0, self._events.popleft()
+
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._pending and (not self._events or self._event_running):
+            job = self._next()
+            if job is None:
                 if self._quiet():
                     self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
+                sleeper = loop.create_future()
+                self._sleepers.append(sleeper)
+                await sleeper
                 continue
-            if self._pending or self._running:
-                if not self._pending:  # keyed writes are running: events wait for them
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                key, (seq, write) = self._pending.popitem(last=False)
-                self._running.add(key)
-                try:
-                    ok = await self._run(loop, write, key)
-                finally:
-                    self._running.discard(key)
-                newer = self._waiting.pop(key, None)
-                if newer is not None:
-                    self._pending[key] = newer
-                elif ok:
-                    self._attempts.pop(key, None)
-                    if self._latest.get(key) == seq:
-                        del self._latest[key]
-                else:
-                    self._busy += 1
-                    loop.call_later(self._backoff(key), self._retry, key, seq, write)
-            else:
-                write = self._events.popleft()
+            key, seq, write = job
+            if key is None:
                 self._busy += 1
                 self._event_running = True
                 try:
@@ -135,7 +132,22 @@ class WriteQueue:
                 finally:
                     self._busy -= 1
                     self._event_running = False
-            self._wake.set()
+                continue
+            self._running.add(key)
+            try:
+                ok = await self._run(loop, write, key)
+            finally:
+                self._running.discard(key)
+            newer = self._waiting.pop(key, None)
+            if newer is not None:
+                self._pending[key] = newer
+            elif ok:
+                self._attempts.pop(key, None)
+                if self._latest.get(key) == seq:
+                    del self._latest[key]
+            else:
+                self._busy += 1
+                loop.call_later(self._backoff(key), self._retry, key, seq, write)
 
     def _backoff(self, key: str) -> float:
         self._attempts[key] = self._attempts.get(key, 0) + 1

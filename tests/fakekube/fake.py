@@ -75,6 +75,8 @@ class FakeKube:
         namespaces: namespaces created at start.
         require_namespaces: creating in a missing namespace is 404 NotFound, as for real.
         bookmark_interval: seconds between BOOKMARK events on watches that allow them.
+        watch_coalesce: seconds a watch woken by a write waits for more writes before it sends
+            (the apiserver flushes a watch only when no further event is queued for it).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class FakeKube:
         namespaces: Iterable[str] = DEFAULT_NAMESPACES,
         require_namespaces: bool = True,
         bookmark_interval: float = 1.0,
+        watch_coalesce: float = 0.002,
     ) -> None:
         self.registry = KindRegistry([*kinds, *extra_kinds])
         self.store = ObjectStore(
@@ -94,6 +97,7 @@ class FakeKube:
         )
         self.token = token
         self.bookmark_interval = bookmark_interval
+        self.watch_coalesce = watch_coalesce
         self.stopping = False
         self.requests: list[RequestRecord] = []
         self._faults: list[Fault] = []

@@ -227,9 +227,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.fake.store
 
     def _send_json(self, code: int, body: Any) -> None:
-        data = json.dumps(body).encode("utf-8")
+        self._send_body(code, "application/json", json.dumps(body).encode("utf-8"))
+
+    def _send_body(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -311,11 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._object_verb(method, route, query, content_type, body)
 
     def _send_raw(self, code: int, data: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send_body(code, "text/plain", data)
 
     def _collection_verb(self, method: str, route: Route, query: dict[str, str], body: Any) -> None:
         kind = route.kind
@@ -567,6 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
             send_bookmark = False
             gone: KubeError | None = None
             changed = store.changed_kind(kind)
+            woken = False
             with changed:
                 while True:
                     if store.watch_epoch != w.epoch or self.fake.stopping:
@@ -592,6 +591,14 @@ class _Handler(BaseHTTPRequestHandler):
                     if w.deadline is not None:
                         wait = min(wait, w.deadline - now)
                     changed.wait(timeout=max(0.001, wait))
+                    woken = True
+            coalesce = self.fake.watch_coalesce
+            if batch and woken and coalesce > 0 and len(batch) < 256:
+                # Woken by the first write of what may be a burst: give the burst a moment, so
+                # that it goes out in one socket write instead of one per event.
+                time.sleep(coalesce)
+                with store.lock, contextlib.suppress(KubeError):  # a 410: on the next round
+                    batch += [e for e in store.events_after(batch[-1].rv) if e.kind is kind]
             if gone is not None:
                 # Like the apiserver: a 200 stream whose (first) event is an ERROR Status.
                 self._emit("ERROR", gone.status())

@@ -166,3 +166,61 @@ def test_controller_role_end_to_end(arun: Callable[..., Any], tmp_path: Path) ->
                     api.close()
 
     arun(scenario())
+
+
+def test_the_echo_of_a_status_write_is_not_converged_again(
+    arun: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Every status write comes back through the watch: that echo must cost no convergence
+    (and no write), while any change to what convergence reads must."""
+
+    async def scenario() -> None:
+        socket = tmp_path / "ipam.sock"
+        with FakeKube() as kube:
+            api = kube.api_client()
+            kube.create(POOL)
+            ipam_server = await start_ipam(socket)
+            source = KubeSource(api, "metallb-system", watch_timeout=5)
+            await source.start()
+            try:
+                async with service_channel(f"unix:{socket}") as channel:
+                    role = ControllerRole(
+                        source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+                    )
+                    stop = asyncio.Event()
+                    task = asyncio.create_task(role.run(stop))
+                    try:
+                        await until(lambda: role.passes >= 1)
+                        base = role.metrics.updates._value.get()
+                        kube.create(service("web"))
+                        await until(lambda: ingress(kube, "web") == ["192.0.2.0"])
+                        await asyncio.sleep(0.5)  # the echo has come back and been handled
+                        assert role.metrics.updates._value.get() - base == 1
+                        writes = len(kube.requests_to("PUT", r"/services/web/status$"))
+                        assert writes == 1
+                        # A label (serviceSelectors read them) is a change: converged again,
+                        # nothing to write.
+                        web = kube.get("services", "web", "default")
+                        web["metadata"]["labels"] = {"tier": "front"}
+                        kube.update(web)
+                        await until(lambda: role.metrics.updates._value.get() - base == 2)
+                        await asyncio.sleep(0.3)
+                        assert role.metrics.updates._value.get() - base == 2
+                        assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
+                        # The status changed by someone else: converged again (MetalLB keeps
+                        # an address from status when the pool can give it).
+                        web = kube.get("services", "web", "default")
+                        web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.3"}]}}
+                        kube.update_status(web)
+                        await until(lambda: role.metrics.updates._value.get() - base == 3)
+                        await asyncio.sleep(0.3)
+                        assert role.metrics.updates._value.get() - base == 3
+                        assert ingress(kube, "web") == ["192.0.2.3"]
+                    finally:
+                        stop.set()
+                        await task
+            finally:
+                await source.stop()
+                await ipam_server.stop()
+
+    arun(scenario())
