@@ -4,8 +4,10 @@
 reports each object that appeared, changed or went away, like the Kubernetes source. The status
 the gateway writes lives in `<folder>/.status/` in the same form as the API holds it: one YAML
 Service per file (`.status/services/<namespace>/<name>.yaml`: the pool annotation and
-`status.loadBalancer.ingress`), merged back into the Services when the folder is read, and
-events appended to `.status/events.yaml`. The hidden folder is never read as input manifests.
+`status.loadBalancer.ingress`), merged back into the Services when the folder is read; pool
+status, ConfigurationStates and each node's ServiceL2Status / ServiceBGPStatus objects, one per
+file; events appended to `.status/events.yaml`. The hidden folder is never read as input
+manifests.
 """
 
 import asyncio
@@ -15,7 +17,7 @@ import datetime
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,13 @@ import yaml
 from gateway.controller.converge import Event
 from gateway.controller.service import ALLOCATED_FROM
 from gateway.manifests import STATUS_DIR, load, manifest_files
+from gateway.node.status import (
+    KINDS,
+    SPEAKER,
+    node_assigned_message,
+    speaker_state_labels,
+    status_labels,
+)
 from gateway.snapshot import Obj, Snapshot, view_of
 
 MAX_EVENTS_BYTES = 1 << 20
@@ -176,15 +185,13 @@ class FolderWriter:
     def write_configuration_state(self, valid: bool, message: str) -> None:
         self._write_object(
             self.folder / STATUS_DIR / "configurationstates" / "controller.yaml",
-            {
-                "apiVersion": "metallb.io/v1beta1",
-                "kind": "ConfigurationState",
-                "metadata": {
-                    "name": "controller",
-                    "labels": {"metallb.io/component-type": "controller"},
-                },
-                "status": {"result": "Valid" if valid else "Invalid", "errorSummary": message},
-            },
+            _configuration_state(
+                "controller",
+                {"metallb.io/component-type": "controller"},
+                "poolReconcilerValid",
+                valid,
+                message,
+            ),
         )
 
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
@@ -199,26 +206,126 @@ class FolderWriter:
         )
 
     def emit_event(self, involved: Obj, event: Event) -> None:
-        meta = involved.get("metadata") or {}
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "involvedObject": {
-                "kind": "Service",
-                "namespace": meta.get("namespace"),
-                "name": meta.get("name"),
-            },
-            "type": event.type,
-            "reason": event.reason,
-            "message": event.message,
-            "source": {"component": "metallb-controller"},
-            "lastTimestamp": now,
-        }
-        path = self.folder / STATUS_DIR / "events.yaml"
+        with self._lock:
+            _append_event(self.folder, involved, event, {"component": "metallb-controller"})
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _configuration_state(
+    name: str, labels: dict[str, str], condition: str, valid: bool, message: str
+) -> dict[str, Any]:
+    """A ConfigurationState as the gateway writes it in Kubernetes (reference §5)."""
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "ConfigurationState",
+        "metadata": {"name": name, "labels": labels},
+        "status": {
+            "conditions": [
+                {
+                    "type": condition,
+                    "status": "True" if valid else "False",
+                    "reason": "Reconciled" if valid else "ConfigurationError",
+                    "message": message,
+                    "lastTransitionTime": _now(),
+                }
+            ],
+            "result": "Valid" if valid else "Invalid",
+            "errorSummary": message,
+        },
+    }
+
+
+def _append_event(folder: Path, involved: Obj, event: Event, source: dict[str, str]) -> None:
+    """Append an Event to `.status/events.yaml` (one append: roles in other processes may be
+    writing too); past 1 MiB the file becomes `events.1.yaml` and a new one starts."""
+    meta = involved.get("metadata") or {}
+    record = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "involvedObject": {
+            "kind": "Service",
+            "namespace": meta.get("namespace"),
+            "name": meta.get("name"),
+        },
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message,
+        "source": source,
+        "lastTimestamp": _now(),
+    }
+    path = folder / STATUS_DIR / "events.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
+        os.replace(path, path.with_suffix(".1.yaml"))  # keep one older file
+    with path.open("a") as out:
+        out.write("---\n" + yaml.safe_dump(record, sort_keys=False))
+
+
+class FolderStatusWriter:
+    """The node role's status objects in the folder (a `StatusWriter`): ServiceL2Status and
+    ServiceBGPStatus as `.status/<plural>/<node>/<namespace>/<service>.yaml` (named
+    `<l2-|bgp-><node>.<namespace>.<service>`: without an API server to generate names they are
+    derived), `nodeAssigned` events in `.status/events.yaml`, and ConfigurationState
+    `speaker-<node>` in `.status/configurationstates/`."""
+
+    def __init__(self, folder: Path, node: str, namespace: str = "metallb-system") -> None:
+        self.folder = folder
+        self.node = node
+        self.namespace = namespace
+        self._lock = threading.Lock()
+
+    def _path(self, plural: str, service_key: str) -> Path:
+        namespace, _, name = service_key.partition("/")
+        return self.folder / STATUS_DIR / plural / self.node / namespace / f"{name}.yaml"
+
+    def _write_object(self, path: Path, body: dict[str, Any]) -> None:
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
-                os.replace(path, path.with_suffix(".1.yaml"))  # keep one older file
-            with path.open("a") as out:
-                out.write("---\n" + yaml.safe_dump(record, sort_keys=False))
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(yaml.safe_dump(body, sort_keys=False))
+            os.replace(tmp, path)
+
+    def existing(self) -> set[tuple[str, str]]:
+        found = set()
+        for plural in KINDS:
+            for path in (self.folder / STATUS_DIR / plural / self.node).glob("*/*.yaml"):
+                found.add((plural, f"{path.parent.name}/{path.stem}"))
+        return found
+
+    def write(self, plural: str, service_key: str, status: Mapping[str, Any] | None) -> None:
+        path = self._path(plural, service_key)
+        if status is None:
+            path.unlink(missing_ok=True)
+            return
+        kind, prefix = KINDS[plural]
+        self._write_object(
+            path,
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": kind,
+                "metadata": {
+                    "name": f"{prefix}{self.node}.{service_key.replace('/', '.')}",
+                    "namespace": self.namespace,
+                    "labels": status_labels(self.node, service_key),
+                },
+                "spec": {},
+                "status": dict(status),
+            },
+        )
+
+    def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
+        event = Event("Normal", "nodeAssigned", node_assigned_message(self.node, protocol))
+        with self._lock:
+            _append_event(self.folder, service, event, {"component": SPEAKER, "host": self.node})
+
+    def configuration_state(self, valid: bool, message: str) -> None:
+        name = f"speaker-{self.node}"
+        self._write_object(
+            self.folder / STATUS_DIR / "configurationstates" / f"{name}.yaml",
+            _configuration_state(
+                name, speaker_state_labels(self.node), "configReconcilerValid", valid, message
+            ),
+        )

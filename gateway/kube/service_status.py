@@ -24,16 +24,20 @@ from kubernetes.client.exceptions import ApiException
 from gateway.controller.converge import Event
 from gateway.kube.client import request_json
 from gateway.kube.writer import service_event, write_configuration_state
-from gateway.node.status import BGP, L2
+from gateway.node.status import (
+    KINDS,
+    LABEL_NODE,
+    LABEL_SERVICE_NAME,
+    LABEL_SERVICE_NAMESPACE,
+    SPEAKER,
+    node_assigned_message,
+    speaker_state_labels,
+    status_labels,
+)
 
 log = logging.getLogger(__name__)
 
 GROUP, VERSION = "metallb.io", "v1beta1"
-KINDS = {L2: ("ServiceL2Status", "l2-"), BGP: ("ServiceBGPStatus", "bgp-")}
-LABEL_NODE = "metallb.io/node"
-LABEL_SERVICE_NAME = "metallb.io/service-name"
-LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace"
-COMPONENT = "metallb-speaker"
 
 
 class ServiceStatusWriter:
@@ -100,15 +104,10 @@ class ServiceStatusWriter:
 
     def _create(self, plural: str, service_key: str) -> dict[str, Any]:
         kind, prefix = KINDS[plural]
-        namespace, _, name = service_key.partition("/")
         meta: dict[str, Any] = {
             "generateName": prefix,
             "namespace": self._namespace,
-            "labels": {
-                LABEL_NODE: self._node,
-                LABEL_SERVICE_NAME: name,
-                LABEL_SERVICE_NAMESPACE: namespace,
-            },
+            "labels": status_labels(self._node, service_key),
         }
         if self._pod is not None:
             meta["ownerReferences"] = [
@@ -174,7 +173,7 @@ class ServiceStatusWriter:
             self._custom,
             self._namespace,
             f"speaker-{self._node}",
-            labels={"metallb.io/component-type": "speaker", "metallb.io/node-name": self._node},
+            labels=speaker_state_labels(self._node),
             condition="configReconcilerValid",
             valid=valid,
             message=message,
@@ -183,7 +182,6 @@ class ServiceStatusWriter:
 
     def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
         """Normal `nodeAssigned` / `announcing from node %q with protocol %q` on the Service."""
-        message = f'announcing from node "{self._node}" with protocol "{protocol}"'
-        event = Event("Normal", "nodeAssigned", message)
-        namespace, body = service_event(service, event, COMPONENT, self._node)
+        event = Event("Normal", "nodeAssigned", node_assigned_message(self._node, protocol))
+        namespace, body = service_event(service, event, SPEAKER, self._node)
         request_json(self._api, "POST", f"/api/v1/namespaces/{namespace}/events", body, reply=False)

@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from gateway.folder import FolderSource
+from gateway.folder import FolderSource, FolderStatusWriter
 from gateway.node.role import NODE_LEASE_PREFIX, NodeRole, live_nodes_from_leases
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2_grpc
@@ -64,9 +64,16 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
                 source = FolderSource(opts.manifests, opts.namespace)
                 await source.start()
                 try:
-                    await NodeRole(source, opts.node, l2=l2, bgp=bgp, lb_class=opts.lb_class).run(
-                        stop
+                    statuses = FolderStatusWriter(opts.manifests, opts.node, opts.namespace)
+                    role = NodeRole(
+                        source,
+                        opts.node,
+                        l2=l2,
+                        bgp=bgp,
+                        lb_class=opts.lb_class,
+                        statuses=statuses,
                     )
+                    await role.run(stop)
                 finally:
                     await source.stop()
             else:

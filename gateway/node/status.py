@@ -20,6 +20,27 @@ from gateway.node.desired import NodeDesired
 
 L2, BGP = "servicel2statuses", "servicebgpstatuses"
 PROTOCOL = {L2: "layer2", BGP: "bgp"}
+KINDS = {L2: ("ServiceL2Status", "l2-"), BGP: ("ServiceBGPStatus", "bgp-")}  # kind, name prefix
+LABEL_NODE = "metallb.io/node"
+LABEL_SERVICE_NAME = "metallb.io/service-name"
+LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace"
+SPEAKER = "metallb-speaker"  # the component of the node's events
+
+
+def status_labels(node: str, service_key: str) -> dict[str, str]:
+    namespace, _, name = service_key.partition("/")
+    return {LABEL_NODE: node, LABEL_SERVICE_NAME: name, LABEL_SERVICE_NAMESPACE: namespace}
+
+
+def node_assigned_message(node: str, protocol: str) -> str:
+    return f'announcing from node "{node}" with protocol "{protocol}"'
+
+
+def speaker_state_labels(node: str) -> dict[str, str]:
+    """The labels of ConfigurationState `speaker-<node>`."""
+    return {"metallb.io/component-type": "speaker", "metallb.io/node-name": node}
+
+
 UNKNOWN: dict[str, Any] = {}  # an object exists, its status is not known: rewrite it
 
 
