@@ -131,3 +131,32 @@ def test_events_are_written_one_at_a_time(arun: Callable[..., Any]) -> None:
     arun(scenario())
     assert written == list(range(12))
     assert most == 1
+
+
+def test_many_writes_go_in_batches_and_a_failure_is_retried_alone(
+    arun: Callable[..., Any],
+) -> None:
+    """With many writes waiting, threads take several at once; one failing write in such a
+    batch is retried by itself, the others are made once."""
+    attempts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def write(key: str) -> Callable[[], None]:
+        def run() -> None:
+            with lock:
+                attempts[key] = attempts.get(key, 0) + 1
+                first = attempts[key] == 1
+            if key in ("k7", "k33") and first:
+                raise OSError("connection reset")
+
+        return run
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2) as queue:
+            for n in range(64):
+                queue.put(f"k{n}", write(f"k{n}"))
+            await queue.flush()
+            assert queue.failures == 2
+
+    arun(scenario())
+    assert attempts == {f"k{n}": 2 if n in (7, 33) else 1 for n in range(64)}
