@@ -39,6 +39,7 @@ def _describe(err: BaseException) -> str:
 CONCURRENT_CONVERGES = 256
 BATCH_WAIT = 0.005  # seconds
 
+CONFIGURATION_STATE = "controller"  # the name of the controller's ConfigurationState
 CONFIG_KINDS = {
     "IPAddressPool",
     "BGPPeer",
@@ -54,6 +55,7 @@ CONFIG_KINDS = {
 
 class Source(Protocol):
     changes: asyncio.Queue[tuple[str, str]]
+    namespace: str  # MetalLB's
 
     def snapshot(self) -> Snapshot: ...
 
@@ -156,6 +158,8 @@ class ControllerRole:
             batch.append(queue.get_nowait())
         if any(k in CONFIG_KINDS for k, _ in batch):
             return True
+        if ("ConfigurationState", f"{self._source.namespace}/{CONFIGURATION_STATE}") in batch:
+            await self._heal_configuration_state()
         now = asyncio.get_running_loop().time()
         if now - self._ipam_checked >= 1.0 and await self._ipam_restarted():
             return True
@@ -226,6 +230,13 @@ class ControllerRole:
         for svc in order:
             await self._converge(snap, svc)
         await self._report_pools()
+
+    async def _heal_configuration_state(self) -> None:
+        """Our ConfigurationState changed: if it is gone (deleted by hand), write it again."""
+        key = f"{self._source.namespace}/{CONFIGURATION_STATE}"
+        if not self._source.view("ConfigurationState", [key]).objects.get("ConfigurationState"):
+            self._state_written = None
+            await self._report_configuration()
 
     async def _report_configuration(self) -> None:
         """ConfigurationState `controller`: Valid, or Invalid with the error (when it changes)."""

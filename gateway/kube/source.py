@@ -27,6 +27,8 @@ METALLB_RESOURCES = {
     "BGPAdvertisement": ("v1beta1", "bgpadvertisements"),
     "L2Advertisement": ("v1beta1", "l2advertisements"),
     "Community": ("v1beta1", "communities"),
+    # Written by the roles; watched so that one deleted by hand is written again at once.
+    "ConfigurationState": ("v1beta1", "configurationstates"),
 }
 
 

@@ -17,6 +17,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gateway.controller.converge import Event
+from gateway.controller.role import CONFIGURATION_STATE
 from gateway.controller.service import ALLOCATED_FROM
 from gateway.kube.client import request_json
 
@@ -112,7 +113,6 @@ class KubeWriter:
             )
 
 
-CONFIGURATION_STATE = "controller"
 METALLB_GROUP = "metallb.io"
 
 

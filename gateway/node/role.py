@@ -98,6 +98,7 @@ class NodeRole:
         self._writes = WriteQueue(concurrency=2)  # status objects and events; runs with `run`
         self._services: Mapping[str, Mapping[str, Any]] = {}
         self._changed_at = 0.0  # loop time of the last change seen
+        self._state_changed = False  # a change to our ConfigurationState was noted
         # (kind, key) changed since the last computation; None: unknown, look at everything.
         self._changed: set[tuple[str, str]] | None = None
         self._reported_at = -REPORT_AT_LEAST_EVERY  # loop time of the last status report
@@ -115,6 +116,12 @@ class NodeRole:
         changed, self._changed = self._changed, set()
         self.desired = self._memo.compute(snap, self.config, self._live(snap), changed)
         self._services = snap.objects.get("Service", {})
+        # Our ConfigurationState changed and is gone (deleted by hand): write it again.
+        if self._state_changed and self._reporter is not None:
+            state = f"{snap.namespace}/speaker-{self.node}"
+            if state not in snap.objects.get("ConfigurationState", {}):
+                self._reporter.forget_configuration()
+        self._state_changed = False
 
     async def _sync_l2(self) -> None:
         if self._l2 is None:
@@ -296,6 +303,8 @@ class NodeRole:
 
     def _note(self, change: tuple[str, str]) -> None:
         self._changed_at = asyncio.get_running_loop().time()
+        if change[0] == "ConfigurationState" and change[1].endswith(f"/speaker-{self.node}"):
+            self._state_changed = True
         if self._changed is not None:
             self._changed.add(change)
 

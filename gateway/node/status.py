@@ -95,6 +95,10 @@ class StatusReporter:
             write = functools.partial(self._writer.configuration_state, valid, message)
             queue.put("ConfigurationState", write)
 
+    def forget_configuration(self) -> None:
+        """The ConfigurationState is gone: the next `report_configuration` writes it."""
+        self._configuration = None
+
     def adopt(self) -> None:
         """Take over the objects a previous run of this node left (blocking: it lists them), so
         the first report rewrites the ones still wanted and deletes the others."""

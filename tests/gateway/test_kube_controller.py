@@ -224,3 +224,50 @@ def test_the_echo_of_a_status_write_is_not_converged_again(
                 await ipam_server.stop()
 
     arun(scenario())
+
+
+def test_a_deleted_configuration_state_is_written_again(
+    arun: Callable[..., Any], tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        socket = tmp_path / "ipam.sock"
+        with FakeKube() as kube:
+            api = kube.api_client()
+            kube.create(POOL)
+            ipam_server = await start_ipam(socket)
+            source = KubeSource(api, "metallb-system", watch_timeout=5)
+            await source.start()
+            try:
+                async with service_channel(f"unix:{socket}") as channel:
+                    role = ControllerRole(
+                        source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+                    )
+                    stop = asyncio.Event()
+                    task = asyncio.create_task(role.run(stop))
+
+                    def state() -> dict[str, Any] | None:
+                        return kube.find(
+                            "configurationstates.metallb.io", "controller", "metallb-system"
+                        )
+
+                    try:
+                        await until(lambda: bool((state() or {}).get("status")))
+                        uid = state()["metadata"]["uid"]  # type: ignore[index]
+                        kube.delete(
+                            "configurationstates.metallb.io", "controller", "metallb-system"
+                        )
+                        await until(
+                            lambda: (
+                                (state() or {}).get("metadata", {}).get("uid") not in (None, uid)
+                                and (state() or {}).get("status", {}).get("result") == "Valid"
+                            ),
+                            timeout=10.0,
+                        )
+                    finally:
+                        stop.set()
+                        await task
+            finally:
+                await source.stop()
+                await ipam_server.stop()
+
+    arun(scenario())

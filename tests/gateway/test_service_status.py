@@ -186,6 +186,20 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                 )
                 assert state["result"] == "Valid"
                 assert state["conditions"][0]["type"] == "configReconcilerValid"
+                # Deleted by hand: written again.
+                uid = kube.get("configurationstates.metallb.io", "speaker-node-1", NS)["metadata"][
+                    "uid"
+                ]
+                kube.delete("configurationstates.metallb.io", "speaker-node-1", NS)
+                again = await until(
+                    lambda: (
+                        (o := kube.find("configurationstates.metallb.io", "speaker-node-1", NS))
+                        and o["metadata"]["uid"] != uid
+                        and (o.get("status") or {}).get("result") == "Valid"
+                        and o
+                    )
+                )
+                assert again["metadata"]["labels"]["metallb.io/node-name"] == "node-1"
             finally:
                 stop.set()
                 await task
