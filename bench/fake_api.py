@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +71,27 @@ def endpoint_slice(index: int, node: str) -> dict[str, Any]:
     }
 
 
-class Reported:
-    """Counts ServiceBGPStatus objects whose status names a peer, from the event history."""
+class Tally:
+    """Counts the objects of one resource for which `wanted(object)` holds, following the
+    store's event history incrementally (polling a list of 10,000 objects would cost the server
+    more than what it measures)."""
 
-    def __init__(self, kube: FakeKube) -> None:
+    def __init__(
+        self, kube: FakeKube, plural: str, wanted: Callable[[dict[str, Any]], bool], since: int
+    ) -> None:
         self._store = kube.store
-        self._cursor = 0
+        self._plural = plural
+        self._wanted = wanted
+        self._cursor = since
         self.names: set[str] = set()
 
     def count(self) -> int:
         events = self._store.events_after(self._cursor)
         for event in events:
-            if event.kind.plural != "servicebgpstatuses":
+            if event.kind.plural != self._plural:
                 continue
             name = event.new["metadata"]["name"]
-            if (event.new.get("status") or {}).get("peers") and event.type != "DELETED":
+            if event.type != "DELETED" and self._wanted(event.new):
                 self.names.add(name)
             else:
                 self.names.discard(name)
@@ -93,29 +100,12 @@ class Reported:
         return len(self.names)
 
 
-class Allocated:
-    """Counts Services with an ingress address from the store's event history (incrementally:
-    polling a list of 10,000 Services would cost the server more than what it measures)."""
+def has_ingress(service: dict[str, Any]) -> bool:
+    return bool((service.get("status") or {}).get("loadBalancer", {}).get("ingress"))
 
-    def __init__(self, kube: FakeKube) -> None:
-        self._store = kube.store
-        self._cursor = kube.store.resource_version
-        self.names: set[str] = set()
 
-    def count(self) -> int:
-        events = self._store.events_after(self._cursor)
-        for event in events:
-            if event.kind.plural != "services":
-                continue
-            name = event.new["metadata"]["name"]
-            ingress = (event.new.get("status") or {}).get("loadBalancer", {}).get("ingress")
-            if ingress and event.type != "DELETED":
-                self.names.add(name)
-            else:
-                self.names.discard(name)
-        if events:
-            self._cursor = events[-1].rv
-        return len(self.names)
+def names_a_peer(status_object: dict[str, Any]) -> bool:
+    return bool((status_object.get("status") or {}).get("peers"))
 
 
 def _request_kind(method: str, path: str) -> str:
@@ -144,7 +134,7 @@ def main() -> None:
                 print("seeded", flush=True)
             elif command == "services":
                 count, node = arg.split()
-                allocated = Allocated(kube)
+                allocated = Tally(kube, "services", has_ingress, since=kube.store.resource_version)
                 start = time.monotonic()
                 # One burst: watchers wait for the store lock and then see every event at once.
                 with kube.store.lock:
@@ -168,7 +158,7 @@ def main() -> None:
                     print(f"requests at status: {json.dumps(counts)}", file=sys.stderr)
             elif command == "wait-bgp-status":
                 want, timeout = int(arg.split()[0]), float(arg.split()[1])
-                reported = Reported(kube)
+                reported = Tally(kube, "servicebgpstatuses", names_a_peer, 0)
                 deadline = time.monotonic() + timeout
                 while reported.count() < want and time.monotonic() < deadline:
                     time.sleep(0.05)

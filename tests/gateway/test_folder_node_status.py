@@ -3,7 +3,6 @@ the API holds them: ServiceBGPStatus, `nodeAssigned` events and ConfigurationSta
 `speaker-<node>`; a service no longer announced loses its object, also across a restart."""
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,7 @@ from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb_grpc.channel import service_channel
 from tests.gateway.test_node_role import FOLDER, start_bgp
-
-
-async def until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-    return result
+from tests.gateway.test_service_status import until
 
 
 def read(path: Path) -> Any:

@@ -6,8 +6,10 @@ every address across a restart of IPAM, and clear status when the pool goes away
 """
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,107 +67,124 @@ async def start_ipam(socket: Path) -> Server:
 
 def test_controller_role_end_to_end(arun: Callable[..., Any], tmp_path: Path) -> None:
     async def scenario() -> None:
-        socket = tmp_path / "ipam.sock"
-        with FakeKube() as kube:
-            api = kube.api_client()
-            kube.create(POOL)
-            kube.create(service("first"))
-            ipam_server = await start_ipam(socket)
-            source = KubeSource(api, "metallb-system", watch_timeout=5)
-            await source.start()
+        async with running_controller(tmp_path, [service("first")]) as harness:
+            kube, role = harness.kube, harness.role
+            await until(lambda: ingress(kube, "first") == ["192.0.2.0"])
+            annotations = kube.get("services", "first", "default")["metadata"]["annotations"]
+            assert annotations["metallb.io/ip-allocated-from-pool"] == "default"
+            # Events are written after the status: wait for them too.
+            await until(
+                lambda: "IPAllocated" in [e["reason"] for e in kube.list("events", "default")]
+            )
+            state = kube.get("configurationstates.metallb.io", "controller", "metallb-system")
+            assert state["status"]["result"] == "Valid"
+            await until(
+                lambda: (
+                    kube.get("ipaddresspools.metallb.io", "default", "metallb-system").get("status")
+                    == {
+                        "assignedIPv4": 1,
+                        "assignedIPv6": 0,
+                        "availableIPv4": 3,
+                        "availableIPv6": 0,
+                    }
+                )
+            )
+            # A typo: Invalid, the last valid configuration stays (stale).
+            bad = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
+            bad["spec"]["addresses"] = ["192.0.2.0/33"]
+            kube.update(bad)
+            await until(
+                lambda: (
+                    kube.get("configurationstates.metallb.io", "controller", "metallb-system")[
+                        "status"
+                    ]["result"]
+                    == "Invalid"
+                )
+            )
+            assert role.metrics.config_stale._value.get() == 1
+            assert ingress(kube, "first") == ["192.0.2.0"]
+            good = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
+            good["spec"]["addresses"] = ["192.0.2.0/30"]
+            kube.update(good)
+            await until(lambda: not role.stale)
+            # IPAM restarts: nothing is lost, and the next service gets the next address.
+            await harness.restart_ipam()
+            kube.create(service("second"))
+            await until(lambda: ingress(kube, "second") == ["192.0.2.1"])
+            assert ingress(kube, "first") == ["192.0.2.0"]
+            # Two of three new services fit; deleting one frees its address for the
+            # pending one (which one waits depends on processing order, as in MetalLB).
+            new = ("third", "fourth", "fifth")
+            for name in new:
+                kube.create(service(name))
+
+            def holders() -> dict[str, list[str]]:
+                return {n: ingress(kube, n) for n in new}
+
+            await until(
+                lambda: (
+                    sorted(map(tuple, holders().values())) == [(), ("192.0.2.2",), ("192.0.2.3",)]
+                )
+            )
+            (pending,) = [n for n, ips in holders().items() if not ips]
+            kube.delete("services", "second", "default")
+            await until(lambda: ingress(kube, pending) == ["192.0.2.1"])
+            # The pool goes away: every status is cleared.
+            kube.delete("ipaddresspools.metallb.io", "default", "metallb-system")
+            await until(lambda: ingress(kube, "first") == [])
+            annotations = (
+                kube.get("services", "first", "default")["metadata"].get("annotations") or {}
+            )
+            assert "metallb.io/ip-allocated-from-pool" not in annotations
+
+    arun(scenario())
+
+
+@dataclass
+class Harness:
+    kube: FakeKube
+    role: ControllerRole
+    socket: Path
+    ipam: Server
+
+    async def restart_ipam(self) -> None:
+        await self.ipam.stop()
+        self.ipam = await start_ipam(self.socket)
+
+
+@contextlib.asynccontextmanager
+async def running_controller(
+    tmp_path: Path, before: Sequence[dict[str, Any]] = ()
+) -> AsyncIterator[Harness]:
+    """The fake API server with the pool (and `before`), IPAM, and a controller role running
+    against them, past its first pass."""
+    socket = tmp_path / "ipam.sock"
+    with FakeKube() as kube:
+        api = kube.api_client()
+        for obj in [POOL, *before]:
+            kube.create(obj)
+        ipam = await start_ipam(socket)
+        source = KubeSource(api, "metallb-system", watch_timeout=5)
+        await source.start()
+        try:
             async with service_channel(f"unix:{socket}") as channel:
                 role = ControllerRole(
                     source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
                 )
+                harness = Harness(kube, role, socket, ipam)
                 stop = asyncio.Event()
                 task = asyncio.create_task(role.run(stop))
                 try:
-                    await until(lambda: ingress(kube, "first") == ["192.0.2.0"])
-                    annotations = kube.get("services", "first", "default")["metadata"][
-                        "annotations"
-                    ]
-                    assert annotations["metallb.io/ip-allocated-from-pool"] == "default"
-                    # Events are written after the status: wait for them too.
-                    await until(
-                        lambda: (
-                            "IPAllocated" in [e["reason"] for e in kube.list("events", "default")]
-                        )
-                    )
-                    state = kube.get(
-                        "configurationstates.metallb.io", "controller", "metallb-system"
-                    )
-                    assert state["status"]["result"] == "Valid"
-                    await until(
-                        lambda: (
-                            kube.get("ipaddresspools.metallb.io", "default", "metallb-system").get(
-                                "status"
-                            )
-                            == {
-                                "assignedIPv4": 1,
-                                "assignedIPv6": 0,
-                                "availableIPv4": 3,
-                                "availableIPv6": 0,
-                            }
-                        )
-                    )
-                    # A typo: Invalid, the last valid configuration stays (stale).
-                    bad = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
-                    bad["spec"]["addresses"] = ["192.0.2.0/33"]
-                    kube.update(bad)
-                    await until(
-                        lambda: (
-                            kube.get(
-                                "configurationstates.metallb.io", "controller", "metallb-system"
-                            )["status"]["result"]
-                            == "Invalid"
-                        )
-                    )
-                    assert role.metrics.config_stale._value.get() == 1
-                    assert ingress(kube, "first") == ["192.0.2.0"]
-                    good = kube.get("ipaddresspools.metallb.io", "default", "metallb-system")
-                    good["spec"]["addresses"] = ["192.0.2.0/30"]
-                    kube.update(good)
-                    await until(lambda: not role.stale)
-                    # IPAM restarts: nothing is lost, and the next service gets the next address.
-                    await ipam_server.stop()
-                    ipam_server = await start_ipam(socket)
-                    kube.create(service("second"))
-                    await until(lambda: ingress(kube, "second") == ["192.0.2.1"])
-                    assert ingress(kube, "first") == ["192.0.2.0"]
-                    # Two of three new services fit; deleting one frees its address for the
-                    # pending one (which one waits depends on processing order, as in MetalLB).
-                    new = ("third", "fourth", "fifth")
-                    for name in new:
-                        kube.create(service(name))
-
-                    def holders() -> dict[str, list[str]]:
-                        return {n: ingress(kube, n) for n in new}
-
-                    await until(
-                        lambda: (
-                            sorted(map(tuple, holders().values()))
-                            == [(), ("192.0.2.2",), ("192.0.2.3",)]
-                        )
-                    )
-                    (pending,) = [n for n, ips in holders().items() if not ips]
-                    kube.delete("services", "second", "default")
-                    await until(lambda: ingress(kube, pending) == ["192.0.2.1"])
-                    # The pool goes away: every status is cleared.
-                    kube.delete("ipaddresspools.metallb.io", "default", "metallb-system")
-                    await until(lambda: ingress(kube, "first") == [])
-                    annotations = (
-                        kube.get("services", "first", "default")["metadata"].get("annotations")
-                        or {}
-                    )
-                    assert "metallb.io/ip-allocated-from-pool" not in annotations
+                    await until(lambda: role.passes >= 1)
+                    yield harness
                 finally:
                     stop.set()
                     await task
-                    await source.stop()
-                    await ipam_server.stop()
-                    api.close()
-
-    arun(scenario())
+                    ipam = harness.ipam  # the one running now
+        finally:
+            await source.stop()
+            await ipam.stop()
+            api.close()
 
 
 def test_the_echo_of_a_status_write_is_not_converged_again(
@@ -175,53 +194,32 @@ def test_the_echo_of_a_status_write_is_not_converged_again(
     (and no write), while any change to what convergence reads must."""
 
     async def scenario() -> None:
-        socket = tmp_path / "ipam.sock"
-        with FakeKube() as kube:
-            api = kube.api_client()
-            kube.create(POOL)
-            ipam_server = await start_ipam(socket)
-            source = KubeSource(api, "metallb-system", watch_timeout=5)
-            await source.start()
-            try:
-                async with service_channel(f"unix:{socket}") as channel:
-                    role = ControllerRole(
-                        source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
-                    )
-                    stop = asyncio.Event()
-                    task = asyncio.create_task(role.run(stop))
-                    try:
-                        await until(lambda: role.passes >= 1)
-                        base = role.metrics.updates._value.get()
-                        kube.create(service("web"))
-                        await until(lambda: ingress(kube, "web") == ["192.0.2.0"])
-                        await asyncio.sleep(0.5)  # the echo has come back and been handled
-                        assert role.metrics.updates._value.get() - base == 1
-                        writes = len(kube.requests_to("PUT", r"/services/web/status$"))
-                        assert writes == 1
-                        # A label (serviceSelectors read them) is a change: converged again,
-                        # nothing to write.
-                        web = kube.get("services", "web", "default")
-                        web["metadata"]["labels"] = {"tier": "front"}
-                        kube.update(web)
-                        await until(lambda: role.metrics.updates._value.get() - base == 2)
-                        await asyncio.sleep(0.3)
-                        assert role.metrics.updates._value.get() - base == 2
-                        assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
-                        # The status changed by someone else: converged again (MetalLB keeps
-                        # an address from status when the pool can give it).
-                        web = kube.get("services", "web", "default")
-                        web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.3"}]}}
-                        kube.update_status(web)
-                        await until(lambda: role.metrics.updates._value.get() - base == 3)
-                        await asyncio.sleep(0.3)
-                        assert role.metrics.updates._value.get() - base == 3
-                        assert ingress(kube, "web") == ["192.0.2.3"]
-                    finally:
-                        stop.set()
-                        await task
-            finally:
-                await source.stop()
-                await ipam_server.stop()
+        async with running_controller(tmp_path) as harness:
+            kube, role = harness.kube, harness.role
+            base = role.metrics.updates._value.get()
+            kube.create(service("web"))
+            await until(lambda: ingress(kube, "web") == ["192.0.2.0"])
+            await asyncio.sleep(0.5)  # the echo has come back and been handled
+            assert role.metrics.updates._value.get() - base == 1
+            assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
+            # A label (serviceSelectors read them) is a change: converged again, nothing to
+            # write.
+            web = kube.get("services", "web", "default")
+            web["metadata"]["labels"] = {"tier": "front"}
+            kube.update(web)
+            await until(lambda: role.metrics.updates._value.get() - base == 2)
+            await asyncio.sleep(0.3)
+            assert role.metrics.updates._value.get() - base == 2
+            assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
+            # The status changed by someone else: converged again (MetalLB keeps an address
+            # from status when the pool can give it).
+            web = kube.get("services", "web", "default")
+            web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.3"}]}}
+            kube.update_status(web)
+            await until(lambda: role.metrics.updates._value.get() - base == 3)
+            await asyncio.sleep(0.3)
+            assert role.metrics.updates._value.get() - base == 3
+            assert ingress(kube, "web") == ["192.0.2.3"]
 
     arun(scenario())
 
@@ -230,44 +228,22 @@ def test_a_deleted_configuration_state_is_written_again(
     arun: Callable[..., Any], tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        socket = tmp_path / "ipam.sock"
-        with FakeKube() as kube:
-            api = kube.api_client()
-            kube.create(POOL)
-            ipam_server = await start_ipam(socket)
-            source = KubeSource(api, "metallb-system", watch_timeout=5)
-            await source.start()
-            try:
-                async with service_channel(f"unix:{socket}") as channel:
-                    role = ControllerRole(
-                        source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
-                    )
-                    stop = asyncio.Event()
-                    task = asyncio.create_task(role.run(stop))
+        async with running_controller(tmp_path) as harness:
+            kube = harness.kube
 
-                    def state() -> dict[str, Any] | None:
-                        return kube.find(
-                            "configurationstates.metallb.io", "controller", "metallb-system"
-                        )
+            def state() -> dict[str, Any]:
+                found = kube.find("configurationstates.metallb.io", "controller", "metallb-system")
+                return found or {}
 
-                    try:
-                        await until(lambda: bool((state() or {}).get("status")))
-                        uid = state()["metadata"]["uid"]  # type: ignore[index]
-                        kube.delete(
-                            "configurationstates.metallb.io", "controller", "metallb-system"
-                        )
-                        await until(
-                            lambda: (
-                                (state() or {}).get("metadata", {}).get("uid") not in (None, uid)
-                                and (state() or {}).get("status", {}).get("result") == "Valid"
-                            ),
-                            timeout=10.0,
-                        )
-                    finally:
-                        stop.set()
-                        await task
-            finally:
-                await source.stop()
-                await ipam_server.stop()
+            await until(lambda: bool(state().get("status")))
+            uid = state()["metadata"]["uid"]
+            kube.delete("configurationstates.metallb.io", "controller", "metallb-system")
+            await until(
+                lambda: (
+                    state().get("metadata", {}).get("uid") not in (None, uid)
+                    and state().get("status", {}).get("result") == "Valid"
+                ),
+                timeout=10.0,
+            )
 
     arun(scenario())

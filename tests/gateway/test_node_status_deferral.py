@@ -23,28 +23,19 @@ from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb_grpc.channel import service_channel
 from metallb_grpc.server import Server
 from services.bgp.service import bgp_binding
+from tests.gateway.test_service_status import CONFIG as SERVICE_STATUS_CONFIG
 
 NS = "metallb-system"
-CONFIG: list[dict[str, Any]] = [
-    {
-        "apiVersion": "metallb.io/v1beta1",
-        "kind": "IPAddressPool",
-        "metadata": {"name": "pool", "namespace": NS},
-        "spec": {"addresses": ["192.0.2.0/24"]},
-    },
-    {
-        "apiVersion": "metallb.io/v1beta2",
-        "kind": "BGPPeer",
-        "metadata": {"name": "router", "namespace": NS},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "127.0.0.1", "peerPort": 1},
-    },
-    {
-        "apiVersion": "metallb.io/v1beta1",
-        "kind": "BGPAdvertisement",
-        "metadata": {"name": "bgp", "namespace": NS},
-        "spec": {"ipAddressPools": ["pool"]},
-    },
-    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}},
+POOL = {
+    "apiVersion": "metallb.io/v1beta1",
+    "kind": "IPAddressPool",
+    "metadata": {"name": "pool", "namespace": NS},
+    "spec": {"addresses": ["192.0.2.0/24"]},
+}
+# The peer (its port closed), the advertisement and the node of test_service_status.
+CONFIG = [
+    POOL,
+    *(o for o in SERVICE_STATUS_CONFIG if o["kind"] in ("BGPPeer", "BGPAdvertisement", "Node")),
 ]
 
 
