@@ -156,10 +156,10 @@ class ControllerRole:
         batch = [first]
         while not queue.empty():
             batch.append(queue.get_nowait())
-        if any(k in CONFIG_KINDS for k, _ in batch):
-            return True
         if ("ConfigurationState", f"{self._source.namespace}/{CONFIGURATION_STATE}") in batch:
             await self._heal_configuration_state()
+        if any(k in CONFIG_KINDS for k, _ in batch):
+            return True
         now = asyncio.get_running_loop().time()
         if now - self._ipam_checked >= 1.0 and await self._ipam_restarted():
             return True
