@@ -208,8 +208,9 @@ class DesiredMemo:
         self._slice_owner: dict[str, str] = {}  # EndpointSlice key -> service key
         # The combination of the results, kept as they change (a pass over 10,000 services
         # where a few changed must not re-sort all their routes): how many services want each
-        # route, and the sorted lists handed out (None: rebuild; the same list object while
-        # nothing changed, so that callers can skip work by identity).
+        # route, the routes gained and lost since the sorted list was built, and the lists
+        # handed out (the layer-2 one None when it must be rebuilt). A list is the same object
+        # while nothing in it changed, so that callers can skip work by identity.
         self._route_refs: dict[BGPRoute, int] = {}
         self._routes: list[BGPRoute] = []
         self._routes_gained: set[BGPRoute] = set()  # since `_routes` was built
