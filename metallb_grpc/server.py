@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -45,6 +46,30 @@ class ServiceBinding:
     # Called when stopping begins: ends the service's long-lived streams (Watch*), which would
     # otherwise hold the graceful stop for its whole grace period.
     drain: Callable[[], None] | None = None
+
+
+class _Streams(Protocol):
+    def close_all(self) -> None: ...
+
+
+class ServiceState(Protocol):
+    """What each service's state gives the server: a start, a stop and its watch streams."""
+
+    @property
+    def watchers(self) -> _Streams: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def state_binding(
+    full_name: str, register: Callable[[grpc.aio.Server], None], state: ServiceState
+) -> ServiceBinding:
+    """The binding of a service whose state starts, stops and drains its watch streams."""
+    return ServiceBinding(
+        full_name, register, start=state.start, stop=state.stop, drain=state.watchers.close_all
+    )
 
 
 def parse_listen(listen: str) -> str:

@@ -25,7 +25,7 @@ from metallb_grpc.errors import (
     InvalidArgumentError,
     UnavailableError,
 )
-from metallb_grpc.server import ServiceBinding
+from metallb_grpc.server import ServiceBinding, state_binding
 from metallb_grpc.state_owner import StateOwner
 from metallb_grpc.watch import WATCH_QUEUE_LIMIT
 from services.bfd import convert
@@ -348,10 +348,4 @@ def bfd_binding(
     def register(server: grpc.aio.Server) -> None:
         bfd_pb2_grpc.add_BFDServiceServicer_to_server(BFDServicer(state), server)
 
-    return ServiceBinding(
-        SERVICE_NAME,
-        register,
-        start=state.start,
-        stop=state.stop,
-        drain=state.watchers.close_all,
-    )
+    return state_binding(SERVICE_NAME, register, state)

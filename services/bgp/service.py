@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb_grpc.errors import AlreadyExistsError, NotFoundError
-from metallb_grpc.server import ServiceBinding
+from metallb_grpc.server import ServiceBinding, state_binding
 from metallb_grpc.state_owner import StateOwner
 from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.bgp import convert, metrics
@@ -238,10 +238,4 @@ def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> Se
     def register(server: grpc.aio.Server) -> None:
         bgp_pb2_grpc.add_BGPServiceServicer_to_server(BGPServicer(state), server)
 
-    return ServiceBinding(
-        SERVICE_NAME,
-        register,
-        start=state.start,
-        stop=state.stop,
-        drain=state.watchers.close_all,
-    )
+    return state_binding(SERVICE_NAME, register, state)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_grpc.errors import DomainError, UnavailableError
-from metallb_grpc.server import ServiceBinding
+from metallb_grpc.server import ServiceBinding, state_binding
 from metallb_grpc.state_owner import StateOwner
 from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.ipam import convert
@@ -282,13 +282,7 @@ def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
     def register(server: grpc.aio.Server) -> None:
         ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state), server)
 
-    return ServiceBinding(
-        SERVICE_NAME,
-        register,
-        start=state.start,
-        stop=state.stop,
-        drain=state.watchers.close_all,
-    )
+    return state_binding(SERVICE_NAME, register, state)
 
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:

@@ -13,7 +13,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
-from metallb_grpc.server import ServiceBinding
+from metallb_grpc.server import ServiceBinding, state_binding
 from metallb_grpc.state_owner import StateOwner
 from metallb_grpc.watch import Watcher, WatchHub, stream
 from services.l2 import convert
@@ -168,10 +168,4 @@ def l2_binding(
     def register(server: grpc.aio.Server) -> None:
         l2_pb2_grpc.add_L2ServiceServicer_to_server(L2Servicer(state), server)
 
-    return ServiceBinding(
-        SERVICE_NAME,
-        register,
-        start=state.start,
-        stop=state.stop,
-        drain=state.watchers.close_all,
-    )
+    return state_binding(SERVICE_NAME, register, state)
