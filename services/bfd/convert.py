@@ -235,6 +235,11 @@ def view(session: Session) -> SessionView:
     )
 
 
+def _uint32_us(seconds: float | None) -> int:
+    """Seconds as a uint32 count of microseconds (0: none; the largest value at most)."""
+    return 0 if seconds is None else min(round(seconds * US_PER_S), 0xFFFFFFFF)
+
+
 def fill_session_state(
     msg: bfd_pb2.SessionState,
     seen: SessionView,
@@ -262,12 +267,10 @@ def fill_session_state(
     msg.remote_required_min_echo_rx_us = seen.remote_min_echo_rx
     msg.remote_detect_multiplier = seen.remote_detect_mult
     msg.transmit_interval_us = min(seen.transmit_interval, 0xFFFFFFFF)
-    detection = seen.detection_time
-    msg.detection_time_us = 0 if detection is None else min(round(detection * US_PER_S), 2**32 - 1)
+    msg.detection_time_us = _uint32_us(seen.detection_time)
     msg.polling = seen.polling
     msg.echo_active = seen.echo_active
-    rtt = seen.echo_rtt
-    msg.echo_rtt_us = 0 if rtt is None else min(round(rtt * US_PER_S), 2**32 - 1)
+    msg.echo_rtt_us = _uint32_us(seen.echo_rtt)
     counters = msg.counters
     counters.control_packets_in = seen.control_in
     counters.control_packets_out = seen.control_out
