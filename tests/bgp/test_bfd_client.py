@@ -26,26 +26,14 @@ from metallb.bgp.v1 import bgp_pb2
 from metallb_grpc.server import Server
 from services.bfd.core.packet import ControlPacket, Diagnostic, State, decode, encode
 from services.bfd.service import bfd_binding
-from services.bfd.speaker import Ports
 from services.bgp.bfd_client import BfdRegistrationError, GrpcBfdClient
 from services.bgp.codec import ErrorCode, Keepalive, Notification
+from tests.bfd.test_service import free_ports
 
 from .test_service import ScriptedPeer, bgp_server, conf
 
 US, PEER = "127.0.0.1", "127.0.0.2"
 FAST = bfd_pb2.Profile(name="fast", receive_interval_ms=50, transmit_interval_ms=50)
-
-
-def free_ports() -> Ports:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
-    try:
-        for sock in socks:
-            sock.bind(("0.0.0.0", 0))
-        single, multi, echo = (s.getsockname()[1] for s in socks)
-    finally:
-        for sock in socks:
-            sock.close()
-    return Ports(single, multi, echo)
 
 
 class World:
@@ -214,6 +202,13 @@ class Calls:
             await asyncio.sleep(0.01)
 
 
+def fast_client(socket_path: Path | str) -> GrpcBfdClient:
+    """A client for the BFD service at `socket_path` that knows peer p1 with the fast profile."""
+    client = GrpcBfdClient(f"unix:{socket_path}")
+    client.remember(peer_conf(bfd_profile_settings=FAST))
+    return client
+
+
 def peer_conf(name: str = "p1", **kw: Any) -> bgp_pb2.PeerConf:
     args: dict[str, Any] = dict(
         name=name, my_asn=64512, peer_asn=65002, peer_address=PEER, bfd_profile="fast"
@@ -303,8 +298,7 @@ def test_path_failure_tears_down_admin_down_does_not(
 
     async def scenario() -> None:
         world = World(tmp_path)
-        client = GrpcBfdClient(f"unix:{world.path}")
-        client.remember(peer_conf(bfd_profile_settings=FAST))
+        client = fast_client(world.path)
         calls = Calls()
         async with world.service() as stub, world.peer() as peer:
             await register(client, calls)
@@ -343,8 +337,7 @@ def test_a_down_missed_while_the_watch_was_cut_is_reported_from_the_snapshot(
     async def scenario() -> None:
         world = World(tmp_path)
         proxy = UnixProxy(tmp_path / "proxy.sock", world.path)
-        client = GrpcBfdClient(f"unix:{proxy.listen}")
-        client.remember(peer_conf(bfd_profile_settings=FAST))
+        client = fast_client(proxy.listen)
         calls = Calls()
         async with world.service() as stub, world.peer() as peer:
             await proxy.restore()
@@ -380,8 +373,7 @@ def test_bfd_service_restart_re_adds_sessions_and_tears_nothing_down(
 ) -> None:
     async def scenario() -> None:
         world = World(tmp_path)
-        client = GrpcBfdClient(f"unix:{world.path}")
-        client.remember(peer_conf(bfd_profile_settings=FAST))
+        client = fast_client(world.path)
         calls = Calls()
         async with world.peer() as peer:
             async with world.service():
@@ -408,8 +400,7 @@ def test_unreachable_bfd_service_tears_nothing_down_and_is_added_when_it_answers
 ) -> None:
     async def scenario() -> None:
         world = World(tmp_path)
-        client = GrpcBfdClient(f"unix:{world.path}")
-        client.remember(peer_conf(bfd_profile_settings=FAST))
+        client = fast_client(world.path)
         calls = Calls()
         async with world.peer():
             try:

@@ -58,6 +58,27 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+def hold_timer_expires_while_frozen(speaker: Speaker, peer: str, pid: int) -> None:
+    """Freeze the peer's daemon (SIGSTOP) under a 3 s hold time: our hold timer must expire in
+    2–5 s and we must send a NOTIFICATION Hold Timer Expired (code 4); the daemon is thawed
+    (SIGCONT) whatever happens."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+
+        def expired() -> bool:
+            error = speaker.peer(peer).state.last_error
+            return error.reason == bgp_pb2.STATE_REASON_HOLD_TIMER_EXPIRED
+
+        wait_for("our hold timer to expire", expired, timeout=8)
+        elapsed = time.monotonic() - start
+        error = speaker.peer(peer).state.last_error
+        assert (error.notification.code, error.notification.sent) == (4, True)
+        assert 2.0 <= elapsed <= 5.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

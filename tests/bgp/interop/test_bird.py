@@ -13,7 +13,7 @@ import pytest
 from metallb.bgp.v1 import bgp_pb2
 from tests.conftest import require_binary
 
-from .lab import Bird, Lab, Speaker, lab, wait_for
+from .lab import Bird, Lab, Speaker, hold_timer_expires_while_frozen, lab, wait_for
 
 pytestmark = pytest.mark.usefixtures("bird_lab")
 
@@ -130,24 +130,7 @@ def test_hold_timer_expires_when_bird_is_frozen(env: tuple[Lab, Bird, Speaker]) 
     add_peers(s, the_lab, hold_time_seconds=3)
     wait_for("sessions", lambda: s.established("b4") and s.established("b6"))
     assert s.peer("b4").state.negotiated_hold_time == 3
-    pid = bird.pid
-    import os
-
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        start = time.monotonic()
-
-        def expired() -> bool:
-            error = s.peer("b4").state.last_error
-            return error.reason == bgp_pb2.STATE_REASON_HOLD_TIMER_EXPIRED
-
-        wait_for("our hold timer to expire", expired, timeout=8)
-        elapsed = time.monotonic() - start
-        error = s.peer("b4").state.last_error
-        assert (error.notification.code, error.notification.sent) == (4, True)
-        assert 2.0 <= elapsed <= 5.0
-    finally:
-        os.kill(pid, signal.SIGCONT)
+    hold_timer_expires_while_frozen(s, "b4", bird.pid)
     wait_for("the session to come back", lambda: s.established("b4"), timeout=20)
 
 

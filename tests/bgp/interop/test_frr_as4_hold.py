@@ -3,15 +3,9 @@ hold timer expiring while bgpd is frozen (SIGSTOP)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import time
-
 import pytest
 
-from metallb.bgp.v1 import bgp_pb2
-
-from .lab import Frr, lab, wait_for
+from .lab import Frr, hold_timer_expires_while_frozen, lab, wait_for
 from .test_bird import OUR_AS, add_peers, ads
 from .test_frr_gobgp import FRR_AS, frr_conf
 
@@ -39,21 +33,7 @@ def test_frr_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
             state = s.peer("b4").state
             assert state.capabilities.four_octet_as and state.peer_asn == FRR_AS4
             assert state.negotiated_hold_time == 3
-            bgpd = frr.pid("bgpd")
-            os.kill(bgpd, signal.SIGSTOP)
-            try:
-                start = time.monotonic()
-
-                def expired() -> bool:
-                    error = s.peer("b4").state.last_error
-                    return error.reason == bgp_pb2.STATE_REASON_HOLD_TIMER_EXPIRED
-
-                wait_for("our hold timer to expire", expired, timeout=8)
-                assert 2.0 <= time.monotonic() - start <= 5.0
-                error = s.peer("b4").state.last_error
-                assert (error.notification.code, error.notification.sent) == (4, True)
-            finally:
-                os.kill(bgpd, signal.SIGCONT)
+            hold_timer_expires_while_frozen(s, "b4", frr.pid("bgpd"))
             wait_for("the session to come back", lambda: s.established("b4"), timeout=30)
             wait_for("FRR to hold the route again", lambda: frr.count("ipv4") == 1)
         finally:

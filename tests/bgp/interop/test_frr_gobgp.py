@@ -11,6 +11,7 @@ from metallb.bgp.v1 import bgp_pb2
 
 from .lab import Frr, GoBGP, Lab, lab, wait_for
 from .test_bird import OUR_AS, add_peers, ads
+from .test_gobgp import gobgp_conf
 
 FRR_AS = 65003
 GOBGP_AS = 65004
@@ -91,26 +92,7 @@ def test_frr_ibgp_local_pref_and_md5() -> None:
 @pytest.mark.usefixtures("gobgp_lab")
 def test_gobgp_ebgp_v4_v6_communities() -> None:
     with lab("g") as the_lab:
-        neighbors = ""
-        for addr, family in ((the_lab.spk4, "ipv4-unicast"), (the_lab.spk6, "ipv6-unicast")):
-            neighbors += f"""
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{addr}"
-    peer-as = {OUR_AS}
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "{family}"
-"""
-        gobgp = GoBGP(
-            the_lab,
-            f"""[global.config]
-  as = {GOBGP_AS}
-  router-id = "{the_lab.peer4}"
-  local-address-list = ["{the_lab.peer4}", "{the_lab.peer6}"]
-"""
-            + neighbors,
-        )
+        gobgp = GoBGP(the_lab, gobgp_conf(the_lab, asn=GOBGP_AS, peer_as=OUR_AS))
         s = the_lab.speaker()
         try:
             add_peers(s, the_lab, peer_asn=GOBGP_AS)

@@ -8,7 +8,6 @@ GoBGP offers no other way to send one; BIRD and FRR cover it.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from metallb.bgp.v1 import bgp_pb2
 
-from .lab import GoBGP, Lab, lab, wait_for
+from .lab import GoBGP, Lab, hold_timer_expires_while_frozen, lab, wait_for
 from .test_bird import OUR_AS, add_peers, ads
 
 pytestmark = pytest.mark.usefixtures("gobgp_lab")
@@ -125,20 +124,7 @@ def test_gobgp_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
             state = s.peer("b4").state
             assert state.capabilities.four_octet_as and state.peer_asn == GOBGP_AS4
             assert state.negotiated_hold_time == 3
-            os.kill(gobgp.proc.pid, signal.SIGSTOP)
-            try:
-                start = time.monotonic()
-
-                def expired() -> bool:
-                    error = s.peer("b4").state.last_error
-                    return error.reason == bgp_pb2.STATE_REASON_HOLD_TIMER_EXPIRED
-
-                wait_for("our hold timer to expire", expired, timeout=8)
-                assert 2.0 <= time.monotonic() - start <= 5.0
-                error = s.peer("b4").state.last_error
-                assert (error.notification.code, error.notification.sent) == (4, True)
-            finally:
-                os.kill(gobgp.proc.pid, signal.SIGCONT)
+            hold_timer_expires_while_frozen(s, "b4", gobgp.proc.pid)
             # Not waited for: the session coming back (GoBGP idles 5 s first); BIRD's and FRR's
             # tests check it.
         finally:
