@@ -23,6 +23,12 @@ from typing import Any
 
 import yaml
 
+from gateway.configuration_state import (
+    CONTROLLER_CONDITION,
+    CONTROLLER_LABELS,
+    SPEAKER_CONDITION,
+    configuration_status,
+)
 from gateway.controller.converge import Event
 from gateway.controller.service import ALLOCATED_FROM
 from gateway.manifests import STATUS_DIR, load, manifest_files
@@ -142,12 +148,53 @@ class FolderSource:
         )
 
 
-class FolderWriter:
-    """Writes Service status and events under `<folder>/.status/` (atomically, by rename)."""
+class _StatusFiles:
+    """Writes under `<folder>/.status/`: objects one per file (atomically, by rename), events
+    appended to one file; one write at a time."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
+
+    def _write_object(self, path: Path, body: dict[str, Any]) -> None:
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(yaml.safe_dump(body, sort_keys=False))
+            os.replace(tmp, path)
+
+    def _append_event(self, involved: Obj, event: Event, source: dict[str, str]) -> None:
+        """Append an Event to `.status/events.yaml` (one append: roles in other processes may be
+        writing too); past 1 MiB the file becomes `events.1.yaml` and a new one starts."""
+        meta = involved.get("metadata") or {}
+        record = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "involvedObject": {
+                "kind": "Service",
+                "namespace": meta.get("namespace"),
+                "name": meta.get("name"),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "source": source,
+            "lastTimestamp": _now(),
+        }
+        path = self.folder / STATUS_DIR / "events.yaml"
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
+                os.replace(path, path.with_suffix(".1.yaml"))  # keep one older file
+            with path.open("a") as out:
+                out.write("---\n" + yaml.safe_dump(record, sort_keys=False))
+
+
+class FolderWriter(_StatusFiles):
+    """The controller's writes: Service status, pool status, ConfigurationState, events."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
         self.status_writes = 0
 
     def write_service_status(
@@ -175,22 +222,11 @@ class FolderWriter:
         self.status_writes += 1
         return True
 
-    def _write_object(self, path: Path, body: dict[str, Any]) -> None:
-        with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(yaml.safe_dump(body, sort_keys=False))
-            os.replace(tmp, path)
-
     def write_configuration_state(self, valid: bool, message: str) -> None:
         self._write_object(
             self.folder / STATUS_DIR / "configurationstates" / "controller.yaml",
             _configuration_state(
-                "controller",
-                {"metallb.io/component-type": "controller"},
-                "poolReconcilerValid",
-                valid,
-                message,
+                "controller", CONTROLLER_LABELS, CONTROLLER_CONDITION, valid, message
             ),
         )
 
@@ -206,8 +242,7 @@ class FolderWriter:
         )
 
     def emit_event(self, involved: Obj, event: Event) -> None:
-        with self._lock:
-            _append_event(self.folder, involved, event, {"component": "metallb-controller"})
+        self._append_event(involved, event, {"component": "metallb-controller"})
 
 
 def _now() -> str:
@@ -222,49 +257,11 @@ def _configuration_state(
         "apiVersion": "metallb.io/v1beta1",
         "kind": "ConfigurationState",
         "metadata": {"name": name, "labels": labels},
-        "status": {
-            "conditions": [
-                {
-                    "type": condition,
-                    "status": "True" if valid else "False",
-                    "reason": "Reconciled" if valid else "ConfigurationError",
-                    "message": message,
-                    "lastTransitionTime": _now(),
-                }
-            ],
-            "result": "Valid" if valid else "Invalid",
-            "errorSummary": message,
-        },
+        "status": configuration_status(condition, valid, message),
     }
 
 
-def _append_event(folder: Path, involved: Obj, event: Event, source: dict[str, str]) -> None:
-    """Append an Event to `.status/events.yaml` (one append: roles in other processes may be
-    writing too); past 1 MiB the file becomes `events.1.yaml` and a new one starts."""
-    meta = involved.get("metadata") or {}
-    record = {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "involvedObject": {
-            "kind": "Service",
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-        },
-        "type": event.type,
-        "reason": event.reason,
-        "message": event.message,
-        "source": source,
-        "lastTimestamp": _now(),
-    }
-    path = folder / STATUS_DIR / "events.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size > MAX_EVENTS_BYTES:
-        os.replace(path, path.with_suffix(".1.yaml"))  # keep one older file
-    with path.open("a") as out:
-        out.write("---\n" + yaml.safe_dump(record, sort_keys=False))
-
-
-class FolderStatusWriter:
+class FolderStatusWriter(_StatusFiles):
     """The node role's status objects in the folder (a `StatusWriter`): ServiceL2Status and
     ServiceBGPStatus as `.status/<plural>/<node>/<namespace>/<service>.yaml` (named
     `<l2-|bgp-><node>.<namespace>.<service>`: without an API server to generate names they are
@@ -272,21 +269,13 @@ class FolderStatusWriter:
     `speaker-<node>` in `.status/configurationstates/`."""
 
     def __init__(self, folder: Path, node: str, namespace: str = "metallb-system") -> None:
-        self.folder = folder
+        super().__init__(folder)
         self.node = node
         self.namespace = namespace
-        self._lock = threading.Lock()
 
     def _path(self, plural: str, service_key: str) -> Path:
         namespace, _, name = service_key.partition("/")
         return self.folder / STATUS_DIR / plural / self.node / namespace / f"{name}.yaml"
-
-    def _write_object(self, path: Path, body: dict[str, Any]) -> None:
-        with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(yaml.safe_dump(body, sort_keys=False))
-            os.replace(tmp, path)
 
     def existing(self) -> set[tuple[str, str]]:
         found = set()
@@ -318,14 +307,13 @@ class FolderStatusWriter:
 
     def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
         event = Event("Normal", "nodeAssigned", node_assigned_message(self.node, protocol))
-        with self._lock:
-            _append_event(self.folder, service, event, {"component": SPEAKER, "host": self.node})
+        self._append_event(service, event, {"component": SPEAKER, "host": self.node})
 
     def configuration_state(self, valid: bool, message: str) -> None:
         name = f"speaker-{self.node}"
         self._write_object(
             self.folder / STATUS_DIR / "configurationstates" / f"{name}.yaml",
             _configuration_state(
-                name, speaker_state_labels(self.node), "configReconcilerValid", valid, message
+                name, speaker_state_labels(self.node), SPEAKER_CONDITION, valid, message
             ),
         )

@@ -21,6 +21,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from gateway.configuration_state import SPEAKER_CONDITION
 from gateway.controller.converge import Event
 from gateway.kube.client import request_json
 from gateway.kube.writer import service_event, write_configuration_state
@@ -174,7 +175,7 @@ class ServiceStatusWriter:
             self._namespace,
             f"speaker-{self._node}",
             labels=speaker_state_labels(self._node),
-            condition="configReconcilerValid",
+            condition=SPEAKER_CONDITION,
             valid=valid,
             message=message,
             owner=owner,

@@ -16,6 +16,11 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from gateway.configuration_state import (
+    CONTROLLER_CONDITION,
+    CONTROLLER_LABELS,
+    configuration_status,
+)
 from gateway.controller.converge import Event
 from gateway.controller.role import CONFIGURATION_STATE
 from gateway.controller.service import ALLOCATED_FROM
@@ -129,8 +134,8 @@ class _CustomStatus:
             self._custom,
             self.namespace,
             CONFIGURATION_STATE,
-            labels={"metallb.io/component-type": "controller"},
-            condition="poolReconcilerValid",
+            labels=CONTROLLER_LABELS,
+            condition=CONTROLLER_CONDITION,
             valid=valid,
             message=message,
         )
@@ -164,20 +169,7 @@ def write_configuration_state(
 ) -> None:
     """A ConfigurationState (reference §5) with one condition, created when missing:
     `controller` (poolReconcilerValid) or `speaker-<node>` (configReconcilerValid)."""
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = {
-        "conditions": [
-            {
-                "type": condition,
-                "status": "True" if valid else "False",
-                "reason": "Reconciled" if valid else "ConfigurationError",
-                "message": message,
-                "lastTransitionTime": now,
-            }
-        ],
-        "result": "Valid" if valid else "Invalid",
-        "errorSummary": message,
-    }
+    status = configuration_status(condition, valid, message)
     args = (METALLB_GROUP, "v1beta1", namespace, "configurationstates")
     for _ in range(5):
         try:
