@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
-from metallb_grpc.server import MESSAGE_SIZE_OPTIONS  # noqa: E402
+from metallb_runtime.server import MESSAGE_SIZE_OPTIONS  # noqa: E402
 
 TARGET_SECONDS = 20.0
 NAMESPACE = "metallb-system"
@@ -128,7 +128,7 @@ def start(args: list[str], log: IO[str]) -> subprocess.Popen[str]:
         "no_proxy": "127.0.0.1,localhost",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "metallb_grpc.cli", *args],
+        [sys.executable, "-m", "metallb_cli.main", *args],
         cwd=ROOT,
         env=env,
         stdout=log,

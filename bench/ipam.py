@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
-from metallb_grpc.runtime import tune_gc  # noqa: E402
+from metallb_runtime.runtime import tune_gc  # noqa: E402
 from services.ipam.core.allocator import Allocator  # noqa: E402
 from services.ipam.core.model import Family, ServiceRequest  # noqa: E402
 from services.ipam.core.pools import PoolSpec  # noqa: E402
@@ -157,7 +157,7 @@ def serve_empty() -> None:
 
 
 def one_grpc() -> None:
-    cli = [sys.executable, "-m", "metallb_grpc.cli", "ipam", "--listen", "127.0.0.1:0"]
+    cli = [sys.executable, "-m", "metallb_cli.main", "ipam", "--listen", "127.0.0.1:0"]
     _measure_server([*cli, "--metrics-listen", ""], "ipam_grpc_allocate")
 
 

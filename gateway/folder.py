@@ -30,7 +30,6 @@ from gateway.configuration_state import (
     configuration_status,
 )
 from gateway.controller.converge import Event
-from gateway.controller.service import ALLOCATED_FROM
 from gateway.manifests import STATUS_DIR, load, manifest_files
 from gateway.node.status import (
     KINDS,
@@ -40,6 +39,7 @@ from gateway.node.status import (
     status_labels,
 )
 from gateway.snapshot import Obj, Snapshot, view_of
+from metallb_rules.service import ALLOCATED_FROM
 
 MAX_EVENTS_BYTES = 1 << 20
 

@@ -9,14 +9,14 @@ namespace/name order, and, for a node, the L2 and BGP announcements are computed
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.config.model import Config, ConfigError
-from gateway.config.parse import parse
 from gateway.controller.converge import Event, converge, ipam_service
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
-from gateway.controller.service import ServiceSpec, service_from_k8s
 from gateway.node.desired import desired_for_node
 from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
+from metallb_rules.config.model import Config, ConfigError
+from metallb_rules.config.parse import parse
+from metallb_rules.service import ServiceSpec, service_from_k8s
 
 
 def handled(svc: ServiceSpec, lb_class: str = "") -> bool:

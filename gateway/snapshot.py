@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config.model import Node
-from gateway.config.resources import ClusterResources
+from metallb_rules.config.model import Node
+from metallb_rules.config.resources import ClusterResources
 
 Obj = Mapping[str, Any]
 

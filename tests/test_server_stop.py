@@ -8,7 +8,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 
 

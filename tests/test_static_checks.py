@@ -39,4 +39,4 @@ def test_import_layering() -> None:
 
 
 def test_generated_protos_are_current() -> None:
-    _run(sys.executable, "-m", "metallb_grpc.protogen", "--check")
+    _run(sys.executable, "-m", "devtools.protogen", "--check")

@@ -36,8 +36,8 @@ from gateway.kube.webhook_certs import (
 from gateway.kube.writer import KubeWriter
 from gateway.webhook.server import WebhookServer, watch_cert_dir
 from metallb.ipam.v1 import ipam_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server, start_metrics, stop_on_signals
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server, start_metrics, stop_on_signals
 
 log = logging.getLogger(__name__)
 

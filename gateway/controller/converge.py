@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from gateway.controller.service import IPS_ANNOTATION, STABLE, ServiceSpec, annotation, family_of
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
-from metallb_grpc.gotext import quote, quote_list
+from metallb_rules.gotext import quote, quote_list
+from metallb_rules.service import IPS_ANNOTATION, STABLE, ServiceSpec, annotation, family_of
 
 
 class IpamError(Exception):

@@ -17,15 +17,15 @@ from typing import Any, Protocol
 
 import grpc
 
-from gateway.config.model import Config, ConfigError
-from gateway.config.parse import parse
 from gateway.controller.converge import ConvergeResult, Event, converge, ipam_service
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
-from gateway.controller.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
 from gateway.controller.writes import WriteQueue
 from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
+from metallb_rules.config.model import Config, ConfigError
+from metallb_rules.config.parse import parse
+from metallb_rules.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from gateway.configuration_state import (
 )
 from gateway.controller.converge import Event
 from gateway.controller.role import CONFIGURATION_STATE
-from gateway.controller.service import ALLOCATED_FROM
 from gateway.kube.client import request_json
+from metallb_rules.service import ALLOCATED_FROM
 
 log = logging.getLogger(__name__)
 

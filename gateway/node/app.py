@@ -24,8 +24,8 @@ from gateway.node.role import NODE_LEASE_PREFIX, NodeRole, live_nodes_from_lease
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server, start_metrics, stop_on_signals
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server, start_metrics, stop_on_signals
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.announce import bgp as bgp_decisions
-from gateway.announce import layer2 as l2_decisions
-from gateway.announce.inputs import Endpoint, ServiceView
-from gateway.config.model import Config, Node, Peer
-from gateway.controller.service import ServiceSpec, service_from_k8s
 from gateway.snapshot import Obj, Snapshot, key_of
+from metallb_rules.announce import bgp as bgp_decisions
+from metallb_rules.announce import layer2 as l2_decisions
+from metallb_rules.announce.inputs import Endpoint, ServiceView
+from metallb_rules.config.model import Config, Node, Peer
+from metallb_rules.service import ServiceSpec, service_from_k8s
 
 
 @dataclass(frozen=True, order=True)

@@ -18,8 +18,6 @@ from typing import Any, Protocol
 
 import grpc
 
-from gateway.config.model import Config, ConfigError
-from gateway.config.parse import parse
 from gateway.controller.writes import WriteQueue
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
@@ -27,6 +25,8 @@ from gateway.node.status import BGP, L2, StatusReporter, StatusWriter, wanted_st
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+from metallb_rules.config.model import Config, ConfigError
+from metallb_rules.config.parse import parse
 
 log = logging.getLogger(__name__)
 

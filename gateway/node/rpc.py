@@ -2,12 +2,12 @@
 
 from collections.abc import Iterable, Mapping
 
-from gateway.config.model import Peer
 from gateway.node.desired import BGPRoute, L2Announcement
 from metallb.bfd.v1 import bfd_pb2
 from metallb.bgp.v1 import bgp_pb2
 from metallb.l2.v1 import l2_pb2
-from metallb_grpc.bfd_profile import BFDProfile
+from metallb_rules.bfd_profile import BFDProfile
+from metallb_rules.config.model import Peer
 
 _DYNAMIC = {
     "": bgp_pb2.DYNAMIC_ASN_UNSPECIFIED,

@@ -12,9 +12,9 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.config.model import ConfigError, Node
-from gateway.config.parse import parse
-from gateway.config.resources import ClusterResources, name_of
+from metallb_rules.config.model import ConfigError, Node
+from metallb_rules.config.parse import parse
+from metallb_rules.config.resources import ClusterResources, name_of
 
 Obj = Mapping[str, Any]
 

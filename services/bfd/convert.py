@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from metallb.bfd.v1 import bfd_pb2
-from metallb_grpc.bfd_profile import BFDProfile, ProfileError
-from metallb_grpc.errors import InvalidArgumentError
+from metallb_rules.bfd_profile import BFDProfile, ProfileError
+from metallb_rules.errors import InvalidArgumentError
 from services.bfd.core.drop import DropReason
 from services.bfd.core.events import StateChanged
 from services.bfd.core.packet import Diagnostic, State

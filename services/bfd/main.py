@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
-from metallb_grpc.commands import ServiceCommand
-from metallb_grpc.server import ServiceBinding
+from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.server import ServiceBinding
 from services.bfd.service import bfd_binding
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
-from metallb_grpc.bfd_profile import BFDProfile
-from metallb_grpc.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from metallb_rules.bfd_profile import BFDProfile
+from metallb_rules.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from services.bfd.core.table import SessionKey
 
 DEFAULT_PROFILE = BFDProfile()

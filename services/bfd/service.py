@@ -20,14 +20,14 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
-from metallb_grpc.errors import (
+from metallb_rules.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     UnavailableError,
 )
-from metallb_grpc.server import ServiceBinding, state_binding
-from metallb_grpc.state_owner import StateOwner
-from metallb_grpc.watch import WATCH_QUEUE_LIMIT
+from metallb_runtime.server import ServiceBinding, state_binding
+from metallb_runtime.state_owner import StateOwner
+from metallb_runtime.watch import WATCH_QUEUE_LIMIT
 from services.bfd import convert
 from services.bfd.core.events import PollSequenceCompleted, StateChanged
 from services.bfd.core.session import Session
@@ -342,7 +342,7 @@ def bfd_binding(
     ports: Ports = DEFAULT_PORTS,
     peer_ports: Ports | None = None,
 ) -> ServiceBinding:
-    """The BFD service, ready for `metallb_grpc.server.Server`."""
+    """The BFD service, ready for `metallb_runtime.server.Server`."""
     state = BFDState(registry, ports, peer_ports)
 
     def register(server: grpc.aio.Server) -> None:

@@ -31,7 +31,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from metallb_grpc.errors import ResourceExhaustedError
+from metallb_rules.errors import ResourceExhaustedError
 
 __all__ = ["BUILD_CHUNK", "WATCH_BATCH", "Cursor", "Pending", "WatchLog", "batched_stream"]
 

@@ -39,8 +39,8 @@ import grpc
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2
-from metallb_grpc.addresses import IPAddress
-from metallb_grpc.channel import service_channel
+from metallb_rules.addresses import IPAddress
+from metallb_runtime.channel import service_channel
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
-from metallb_grpc.commands import ServiceCommand
-from metallb_grpc.server import ServiceBinding
+from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.server import ServiceBinding
 from services.bgp.bfd_client import GrpcBfdClient
 from services.bgp.service import bgp_binding
 

@@ -15,10 +15,10 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_grpc.errors import AlreadyExistsError, NotFoundError
-from metallb_grpc.server import ServiceBinding, state_binding
-from metallb_grpc.state_owner import StateOwner
-from metallb_grpc.watch import Watcher, WatchHub, stream
+from metallb_rules.errors import AlreadyExistsError, NotFoundError
+from metallb_runtime.server import ServiceBinding, state_binding
+from metallb_runtime.state_owner import StateOwner
+from metallb_runtime.watch import Watcher, WatchHub, stream
 from services.bgp import convert, metrics
 from services.bgp.speaker import BfdClient, Speaker
 
@@ -232,7 +232,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
 
 
 def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> ServiceBinding:
-    """The BGP service, ready for `metallb_grpc.server.Server`."""
+    """The BGP service, ready for `metallb_runtime.server.Server`."""
     state = BGPState(registry, bfd)
 
     def register(server: grpc.aio.Server) -> None:

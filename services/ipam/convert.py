@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
-from metallb_grpc.labels import LabelSelector, SelectorError
+from metallb_rules.labels import LabelSelector, SelectorError
 from services.ipam.core.errors import InvalidPoolsError, InvalidServiceError
 from services.ipam.core.model import (
     Allocation,

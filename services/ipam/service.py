@@ -13,10 +13,10 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from metallb_grpc.errors import DomainError, UnavailableError
-from metallb_grpc.server import ServiceBinding, state_binding
-from metallb_grpc.state_owner import StateOwner
-from metallb_grpc.watch import Watcher, WatchHub, stream
+from metallb_rules.errors import DomainError, UnavailableError
+from metallb_runtime.server import ServiceBinding, state_binding
+from metallb_runtime.state_owner import StateOwner
+from metallb_runtime.watch import Watcher, WatchHub, stream
 from services.ipam import convert
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import NoAllocationError
@@ -276,7 +276,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
 
 
 def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
-    """The IPAM service, ready for `metallb_grpc.server.Server`."""
+    """The IPAM service, ready for `metallb_runtime.server.Server`."""
     state = IPAMState(registry)
 
     def register(server: grpc.aio.Server) -> None:

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
-from metallb_grpc.commands import ServiceCommand
-from metallb_grpc.server import ServiceBinding
+from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.server import ServiceBinding
 from services.l2.core.interfaces import DEFAULT_EXCLUDES
 from services.l2.engine import DEFAULT_PRIORITY, HOT_PATHS
 from services.l2.service import l2_binding

@@ -13,9 +13,9 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
-from metallb_grpc.server import ServiceBinding, state_binding
-from metallb_grpc.state_owner import StateOwner
-from metallb_grpc.watch import Watcher, WatchHub, stream
+from metallb_runtime.server import ServiceBinding, state_binding
+from metallb_runtime.state_owner import StateOwner
+from metallb_runtime.watch import Watcher, WatchHub, stream
 from services.l2 import convert
 from services.l2.core.interfaces import compile_excludes
 from services.l2.core.table import Event
@@ -162,7 +162,7 @@ def l2_binding(
     hot_path: str = "thread",
     priority: int = DEFAULT_PRIORITY,
 ) -> ServiceBinding:
-    """The L2 service, ready for `metallb_grpc.server.Server`."""
+    """The L2 service, ready for `metallb_runtime.server.Server`."""
     state = L2State(registry, excludes, hot_path, priority)
 
     def register(server: grpc.aio.Server) -> None:

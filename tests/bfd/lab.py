@@ -313,7 +313,7 @@ class Ours:
             ns,
             sys.executable,
             "-m",
-            "metallb_grpc.cli",
+            "metallb_cli.main",
             "bfd",
             "--listen",
             f"unix:{sock}",

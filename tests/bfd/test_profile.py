@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metallb_grpc.bfd_profile import BFDProfile, ProfileError
+from metallb_rules.bfd_profile import BFDProfile, ProfileError
 from services.bfd.core.session import SessionParams
 
 

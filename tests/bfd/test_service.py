@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.bfd.service import bfd_binding
 from services.bfd.speaker import Ports
 from tests.conftest import ROOT
@@ -253,7 +253,7 @@ def test_metallb_grpc_bfd_command_serves_health_metrics_and_stops_on_sigterm(
         [
             sys.executable,
             "-m",
-            "metallb_grpc.cli",
+            "metallb_cli.main",
             "bfd",
             "--listen",
             f"unix:{sock}",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ipaddress import ip_address
 from typing import Any
 
-from metallb_grpc.bfd_profile import BFDProfile
+from metallb_rules.bfd_profile import BFDProfile
 from services.bfd.core.events import StateChanged
 from services.bfd.core.packet import ControlPacket, State, decode, encode
 from services.bfd.core.table import KeyedEvent, SessionKey

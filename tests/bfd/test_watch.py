@@ -20,8 +20,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2
-from metallb_grpc.bfd_profile import BFDProfile
-from metallb_grpc.errors import ResourceExhaustedError
+from metallb_rules.bfd_profile import BFDProfile
+from metallb_rules.errors import ResourceExhaustedError
 from services.bfd import convert
 from services.bfd import service as service_module
 from services.bfd.core.events import PollSequenceCompleted, StateChanged

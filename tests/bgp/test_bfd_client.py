@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.bfd.core.packet import ControlPacket, Diagnostic, State, decode, encode
 from services.bfd.service import bfd_binding
 from services.bgp.bfd_client import BfdRegistrationError, GrpcBfdClient

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.bgp.codec import (
     CeaseSubcode,
     ErrorCode,
@@ -225,7 +225,7 @@ def test_reset_peer_sends_administrative_reset(arun: Callable[..., Any]) -> None
 
 def test_cli_has_the_bgp_subcommand() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "metallb_grpc.cli", "bgp", "--help"],
+        [sys.executable, "-m", "metallb_cli.main", "bgp", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

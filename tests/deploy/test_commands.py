@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from metallb_grpc.cli import build_parser
+from metallb_cli.main import build_parser
 from tests.conftest import ROOT, require_binary
 from tests.deploy.conftest import OVERLAYS, rendered
 
@@ -88,7 +88,7 @@ def _mark(sub: str, gaps: dict[str, str] = MISSING) -> list[pytest.MarkDecorator
 def test_entrypoint_is_the_projects_console_script() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert entrypoint() == ["metallb-grpc"]
-    assert scripts["metallb-grpc"] == "metallb_grpc.cli:main"
+    assert scripts["metallb-grpc"] == "metallb_cli.main:main"
 
 
 def test_every_service_is_deployed() -> None:
@@ -175,7 +175,7 @@ def test_the_copied_sources_build_a_complete_wheel(tmp_path: Path) -> None:
     [wheel] = (tmp_path / "wheels").glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         packaged = {Path(n).parent.as_posix() for n in zf.namelist() if n.endswith(".py")}
-    for top in ("metallb_grpc", "services", "gateway"):
+    for top in ("metallb_rules", "metallb_runtime", "metallb_cli", "services", "gateway"):
         for init in (ROOT / top).rglob("__init__.py"):
             assert init.parent.relative_to(ROOT).as_posix() in packaged
     for init in (ROOT / "protos").rglob("__init__.py"):

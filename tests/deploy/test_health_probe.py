@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from deploy import health
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 from tests.conftest import ROOT
 

@@ -1,10 +1,10 @@
 """Speaker decisions: the L2 election (with MetalLB's sha256 vectors) and BGP announcing."""
 
-from gateway.announce import bgp, layer2
-from gateway.announce.inputs import EXCLUDE_LB_LABEL, Endpoint, ServiceView
-from gateway.config.model import BGPAdvertisement, L2Advertisement, Node
-from metallb_grpc.communities import parse_community
-from metallb_grpc.labels import LabelSelector
+from metallb_rules.announce import bgp, layer2
+from metallb_rules.announce.inputs import EXCLUDE_LB_LABEL, Endpoint, ServiceView
+from metallb_rules.communities import parse_community
+from metallb_rules.config.model import BGPAdvertisement, L2Advertisement, Node
+from metallb_rules.labels import LabelSelector
 
 
 def test_election_reproduces_metallb_vectors() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.config.model import ConfigError, Node, TransientConfigError
-from gateway.config.parse import parse
-from gateway.config.resources import ClusterResources
+from metallb_rules.config.model import ConfigError, Node, TransientConfigError
+from metallb_rules.config.parse import parse
+from metallb_rules.config.resources import ClusterResources
 
 KINDS = {
     "IPAddressPool": "pools",

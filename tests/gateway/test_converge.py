@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from gateway.controller.converge import ConvergeResult, converge
 from gateway.controller.ipam_client import GrpcIpam
-from gateway.controller.service import ServiceSpec, service_from_k8s
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from metallb_grpc.server import Server
+from metallb_rules.service import ServiceSpec, service_from_k8s
+from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 
 POOLS = [

@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.config.parse import parse
 from gateway.node.desired import DesiredMemo, desired_for_node, services_with_ingress
 from gateway.snapshot import Snapshot, key_of
+from metallb_rules.config.parse import parse
 
 NS = "metallb-system"
 CONFIG: list[dict[str, Any]] = [

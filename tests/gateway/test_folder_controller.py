@@ -14,8 +14,8 @@ from gateway.controller.ipam_client import GrpcIpam
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter, read_folder
 from metallb.ipam.v1 import ipam_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 
 POOL = """

@@ -12,7 +12,7 @@ import yaml
 from gateway.folder import FolderSource, FolderStatusWriter
 from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
-from metallb_grpc.channel import service_channel
+from metallb_runtime.channel import service_channel
 from tests.gateway.test_node_role import FOLDER, start_bgp
 from tests.gateway.test_service_status import until
 

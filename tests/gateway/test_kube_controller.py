@@ -20,8 +20,8 @@ from gateway.controller.role import ControllerRole
 from gateway.kube.source import KubeSource
 from gateway.kube.writer import KubeWriter
 from metallb.ipam.v1 import ipam_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 from tests.fakekube import FakeKube
 

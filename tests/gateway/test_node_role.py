@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 from gateway.folder import FolderSource
 from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server
 from services.bgp.service import bgp_binding
 
 FOLDER = """

@@ -20,8 +20,8 @@ from gateway.node import role as node_role
 from gateway.node.role import NodeRole
 from gateway.snapshot import Snapshot, key_of
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server
 from services.bgp.service import bgp_binding
 from tests.gateway.test_service_status import CONFIG as SERVICE_STATUS_CONFIG
 

@@ -17,8 +17,8 @@ from gateway.kube.source import KubeSource
 from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
-from metallb_grpc.channel import service_channel
-from metallb_grpc.server import Server
+from metallb_runtime.channel import service_channel
+from metallb_runtime.server import Server
 from services.bgp.service import bgp_binding
 from services.l2.service import l2_binding
 from tests.conftest import require_root

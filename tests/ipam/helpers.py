@@ -3,8 +3,8 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from metallb_grpc.addresses import IPAddress
-from metallb_grpc.labels import LabelSelector
+from metallb_rules.addresses import IPAddress
+from metallb_rules.labels import LabelSelector
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.model import (
     Allocation,

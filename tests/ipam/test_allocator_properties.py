@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from metallb_grpc.addresses import IPAddress
-from metallb_grpc.errors import DomainError
+from metallb_rules.addresses import IPAddress
+from metallb_rules.errors import DomainError
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.model import Allocation, Family, ServiceRequest
 from services.ipam.core.pools import Pool, PoolSpec

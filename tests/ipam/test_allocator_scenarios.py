@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from metallb_grpc.errors import FailedPreconditionError
+from metallb_rules.errors import FailedPreconditionError
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import (
     AddressInUseError,

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
-from metallb_grpc.server import Server
+from metallb_runtime.server import Server
 from services.ipam.service import SERVICE_NAME, ipam_binding
 
 V4 = common_pb2.IP_FAMILY_IPV4

@@ -223,7 +223,7 @@ def test_cli_help_and_bad_listen() -> None:
 
 def test_module_entry_point_matches_console_script() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "metallb_grpc.cli", "--help"],
+        [sys.executable, "-m", "metallb_cli.main", "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metallb_grpc.addresses import parse_entry
-from metallb_grpc.labels import LabelSelector
+from metallb_rules.addresses import parse_entry
+from metallb_rules.labels import LabelSelector
 from services.ipam.core.addresses import MAX_INT64, AddressSpace
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import InvalidPoolsError

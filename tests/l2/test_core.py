@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from metallb_grpc.errors import InvalidArgumentError
+from metallb_rules.errors import InvalidArgumentError
 from services.l2.core.drop import DropReason
 from services.l2.core.frames import (
     BROADCAST_MAC,

@@ -12,7 +12,7 @@ Layers (STYLE.md §1), none of which does I/O or reads a clock:
 * `profile`  — MetalLB's BFDProfile, validated with MetalLB's error texts.
 """
 
-from metallb_grpc.bfd_profile import BFDProfile, ProfileError
+from metallb_rules.bfd_profile import BFDProfile, ProfileError
 from services.bfd.core.drop import DropReason, PacketDecodeError
 from services.bfd.core.events import (
     Event,

@@ -55,7 +55,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from metallb_grpc.bfd_profile import BFDProfile
+from metallb_rules.bfd_profile import BFDProfile
 from services.bfd.core.drop import DropReason, PacketDecodeError
 from services.bfd.core.echo import EchoPacket, decode_echo, encode_echo
 from services.bfd.core.events import (

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
-from metallb_grpc.errors import InvalidArgumentError
+from metallb_rules.errors import InvalidArgumentError
 
 IPAddress = IPv4Address | IPv6Address
 

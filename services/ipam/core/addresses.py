@@ -10,7 +10,7 @@ address with a binary search over the sorted in-use addresses, never walking the
 import ipaddress
 from dataclasses import dataclass
 
-from metallb_grpc.addresses import IPAddress, IPNetwork, is_buggy
+from metallb_rules.addresses import IPAddress, IPNetwork, is_buggy
 
 MAX_INT64 = (1 << 63) - 1
 

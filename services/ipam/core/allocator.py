@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from metallb_grpc.addresses import IPAddress, parse_ip
-from metallb_grpc.errors import DomainError, FailedPreconditionError
-from metallb_grpc.gotext import quote, quote_list
+from metallb_rules.addresses import IPAddress, parse_ip
+from metallb_rules.errors import DomainError, FailedPreconditionError
+from metallb_rules.gotext import quote, quote_list
 from services.ipam.core.addresses import AddressSpace
 from services.ipam.core.errors import (
     AddressInUseError,

@@ -1,6 +1,6 @@
 """The allocator's errors, each carrying MetalLB's exact text and the gRPC status that fits."""
 
-from metallb_grpc.errors import (
+from metallb_rules.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -8,7 +8,7 @@ from metallb_grpc.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
-from metallb_grpc.pools import InvalidPoolsError
+from metallb_rules.pools import InvalidPoolsError
 
 __all__ = [
     "AddressInUseError",

@@ -6,7 +6,7 @@ from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from metallb_grpc.addresses import IPAddress
+from metallb_rules.addresses import IPAddress
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 

@@ -1,13 +1,13 @@
 """The allocator's view of a validated pool: its address spaces and counts.
 
 Validation (MetalLB's `config.For` pool rules, with its texts) is shared with the gateway and
-lives in `metallb_grpc.pools`; this module adds what allocation needs.
+lives in `metallb_rules.pools`; this module adds what allocation needs.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from metallb_grpc.pools import ParsedPool, PoolSpec, ServiceAllocationSpec, parse_pool_specs
+from metallb_rules.pools import ParsedPool, PoolSpec, ServiceAllocationSpec, parse_pool_specs
 from services.ipam.core.addresses import AddressSpace, saturating_count
 
 __all__ = ["Pool", "PoolSpec", "ServiceAllocationSpec", "parse_pools"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
 
-from metallb_grpc.errors import InvalidArgumentError
+from metallb_rules.errors import InvalidArgumentError
 from services.l2.core.frames import gratuitous_arp, solicited_node, unsolicited_na
 from services.l2.core.gratuitous import GratuitousSchedule
 from services.l2.core.interfaces import Eligibility, Link, eligibility

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Generic, TypeVar
 
-from metallb_grpc.errors import ResourceExhaustedError
+from metallb_rules.errors import ResourceExhaustedError
 
 T = TypeVar("T")
 

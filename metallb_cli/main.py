@@ -26,9 +26,9 @@ from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
 from metallb.ipam.v1 import ipam_pb2_grpc
-from metallb_grpc.commands import ServiceCommand
-from metallb_grpc.runtime import tune_gc
-from metallb_grpc.server import (
+from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.runtime import tune_gc
+from metallb_runtime.server import (
     Server,
     parse_host_port,
     parse_listen,
@@ -46,7 +46,7 @@ COMMANDS: dict[str, ServiceCommand] = {c.name: c for c in (IPAM, BGP, BFD, L2)}
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-log = logging.getLogger("metallb_grpc.cli")
+log = logging.getLogger("metallb_cli.main")
 
 
 def _listen(value: str) -> str:

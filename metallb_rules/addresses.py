@@ -7,7 +7,7 @@ CIDRs (MetalLB's `ParseCIDR` in internal/config). Errors carry MetalLB's texts.
 
 import ipaddress
 
-from metallb_grpc.gotext import quote
+from metallb_rules.gotext import quote
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -7,7 +7,7 @@ large triple `(a << 16 | b, 0, 0)`.
 
 from dataclasses import dataclass
 
-from metallb_grpc.gotext import quote
+from metallb_rules.gotext import quote
 
 
 class CommunityError(ValueError):

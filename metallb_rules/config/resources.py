@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config.model import Node
+from metallb_rules.config.model import Node
 
 RawObject = Mapping[str, Any]
 

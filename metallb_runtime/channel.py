@@ -6,7 +6,7 @@ restart takes well under a second, so we retry from 100 ms up to 500 ms.
 
 import grpc
 
-from metallb_grpc.server import MESSAGE_SIZE_OPTIONS
+from metallb_runtime.server import MESSAGE_SIZE_OPTIONS
 
 RECONNECT_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 100),

@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.announce.inputs import ServiceView, node_excluded
-from gateway.config.model import L2Advertisement, Node
+from metallb_rules.announce.inputs import ServiceView, node_excluded
+from metallb_rules.config.model import L2Advertisement, Node
 
 
 def elect(

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.config.model import Node
+from metallb_rules.config.model import Node
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SHARED_IP_KEYS = ("metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip")

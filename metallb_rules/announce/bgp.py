@@ -10,9 +10,9 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.announce.inputs import ServiceView, node_excluded
-from gateway.config.model import BGPAdvertisement, Node
-from metallb_grpc.communities import Community
+from metallb_rules.announce.inputs import ServiceView, node_excluded
+from metallb_rules.communities import Community
+from metallb_rules.config.model import BGPAdvertisement, Node
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from metallb_grpc.bfd_profile import BFDProfile
-from metallb_grpc.communities import Community
-from metallb_grpc.errors import InvalidArgumentError
-from metallb_grpc.labels import LabelSelector
-from metallb_grpc.pools import ParsedPool
+from metallb_rules.bfd_profile import BFDProfile
+from metallb_rules.communities import Community
+from metallb_rules.errors import InvalidArgumentError
+from metallb_rules.labels import LabelSelector
+from metallb_rules.pools import ParsedPool
 
 
 class ConfigError(InvalidArgumentError):

@@ -12,8 +12,10 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from gateway.config.durations import format_duration, parse_duration
-from gateway.config.model import (
+from metallb_rules.addresses import parse_entry, parse_ip
+from metallb_rules.bfd_profile import BFDProfile, ProfileError
+from metallb_rules.communities import Community, CommunityError, parse_community
+from metallb_rules.config.model import (
     BGPAdvertisement,
     Config,
     ConfigError,
@@ -22,7 +24,7 @@ from gateway.config.model import (
     Peer,
     TransientConfigError,
 )
-from gateway.config.resources import (
+from metallb_rules.config.resources import (
     ClusterResources,
     RawObject,
     labels_of,
@@ -30,12 +32,10 @@ from gateway.config.resources import (
     sorted_by_name,
     spec_of,
 )
-from metallb_grpc.addresses import parse_entry, parse_ip
-from metallb_grpc.bfd_profile import BFDProfile, ProfileError
-from metallb_grpc.communities import Community, CommunityError, parse_community
-from metallb_grpc.gotext import quote
-from metallb_grpc.labels import LabelSelector, SelectorError
-from metallb_grpc.pools import (
+from metallb_rules.durations import format_duration, parse_duration
+from metallb_rules.gotext import quote
+from metallb_rules.labels import LabelSelector, SelectorError
+from metallb_rules.pools import (
     InvalidPoolsError,
     ParsedPool,
     PoolSpec,

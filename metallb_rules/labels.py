@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from metallb_grpc.gotext import quote
+from metallb_rules.gotext import quote
 
 
 class Operator(StrEnum):

@@ -1,7 +1,7 @@
 """Regenerate the checked-in Python code of `protos/` (or check that it is current).
 
-    python -m metallb_grpc.protogen           # rewrite protos/metallb/**/*_pb2*.py[i]
-    python -m metallb_grpc.protogen --check   # exit 1 and list files that are stale
+    python -m devtools.protogen           # rewrite protos/metallb/**/*_pb2*.py[i]
+    python -m devtools.protogen --check   # exit 1 and list files that are stale
 
 The generated code is checked in so that installing needs no protoc; it is produced by the
 grpcio-tools version pinned in pyproject.toml's `test` extra.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from metallb_grpc.server import ServiceBinding
+from metallb_runtime.server import ServiceBinding
 
 
 @dataclass(frozen=True)

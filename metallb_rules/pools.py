@@ -9,10 +9,10 @@ errors matches MetalLB's. The first error aborts the whole set.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from metallb_grpc.addresses import AddressParseError, IPAddress, IPNetwork, parse_entry
-from metallb_grpc.errors import InvalidArgumentError
-from metallb_grpc.gotext import quote
-from metallb_grpc.labels import EVERYTHING, LabelSelector
+from metallb_rules.addresses import AddressParseError, IPAddress, IPNetwork, parse_entry
+from metallb_rules.errors import InvalidArgumentError
+from metallb_rules.gotext import quote
+from metallb_rules.labels import EVERYTHING, LabelSelector
 
 
 class InvalidPoolsError(InvalidArgumentError):

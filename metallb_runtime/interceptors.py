@@ -15,9 +15,9 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter
 
-from metallb_grpc.errors import DomainError
+from metallb_rules.errors import DomainError
 
-log = logging.getLogger("metallb_grpc.rpc")
+log = logging.getLogger("metallb_runtime.rpc")
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 

@@ -21,7 +21,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
-from metallb_grpc.interceptors import ObservingInterceptor
+from metallb_runtime.interceptors import ObservingInterceptor
 
 log = logging.getLogger(__name__)
 
