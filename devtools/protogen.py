@@ -22,12 +22,25 @@ def proto_files() -> list[Path]:
     return sorted(PROTOS.glob("metallb/**/*.proto"))
 
 
+def well_known_includes() -> list[str]:
+    """Include paths of the imported standard protos: google/protobuf/*.proto (shipped by
+    grpcio-tools) and google/rpc/*.proto (shipped by googleapis-common-protos)."""
+    import google.rpc  # noqa: PLC0415 - a dev tool; the runtime needs only the generated code
+    import grpc_tools  # noqa: PLC0415
+
+    return [
+        f"-I{Path(grpc_tools.__file__).parent / '_proto'}",
+        f"-I{Path(next(iter(google.rpc.__path__))).parent.parent}",
+    ]
+
+
 def generate(out: Path) -> None:
     from grpc_tools import protoc  # noqa: PLC0415 - a test/dev dependency only
 
     args = [
         "protoc",
         f"-I{PROTOS}",
+        *well_known_includes(),
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
