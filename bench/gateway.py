@@ -128,7 +128,7 @@ def start(args: list[str], log: IO[str]) -> subprocess.Popen[str]:
         "no_proxy": "127.0.0.1,localhost",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "metallb_cli.main", *args],
+        [sys.executable, "-m", "metallb_cli", *args],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -157,7 +157,7 @@ def serve_empty() -> None:
 
 
 def one_grpc() -> None:
-    cli = [sys.executable, "-m", "metallb_cli.main", "ipam", "--listen", "127.0.0.1:0"]
+    cli = [sys.executable, "-m", "metallb_cli", "ipam", "--listen", "127.0.0.1:0"]
     _measure_server([*cli, "--metrics-listen", ""], "ipam_grpc_allocate")
 
 

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
 from gateway.controller.ipam_client import GrpcIpam
+from gateway.kube.client import KubeconfigError
 from gateway.kube.webhook_certs import CERT_SERVICE_NAME, WEBHOOK_SECRET
 from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
@@ -69,7 +70,10 @@ def _metrics(value: str) -> str:
 def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metrics: str) -> None:
     """What both gateway roles take: their source, namespace, class, health and metrics."""
     parser.add_argument("--manifests", type=Path, help="serve this folder instead of Kubernetes")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster)")
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default, as kubectl: $KUBECONFIG, in-cluster, ~/.kube/config)",
+    )
     parser.add_argument(
         "--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system")
     )
@@ -369,6 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as err:
         print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
         return 2
+    except KubeconfigError as err:
+        print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"metallb-grpc {args.command}: {err}", file=sys.stderr)
         return 1

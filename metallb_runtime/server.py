@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
 from metallb_runtime.interceptors import ObservingInterceptor
+from metallb_runtime.signals import register_stop
 
 log = logging.getLogger(__name__)
 
@@ -161,19 +162,20 @@ def start_metrics(listen: str, registry: CollectorRegistry) -> None:
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set `stop` on SIGTERM or SIGINT (when running in the main thread's loop)."""
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+    """Set `stop` on SIGTERM or SIGINT (when running in the main thread; elsewhere a no-op).
+
+    Before any loop registers (and after it closes) a signal exits the process cleanly
+    (metallb_runtime/signals.py).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    register_stop(asyncio.get_running_loop(), stop)
 
 
 async def run_until_signalled(server: Server, metrics_listen: str = "") -> None:
     """Start `server`, serve until SIGTERM/SIGINT, then drain and stop gracefully."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     await server.start()
     start_metrics(metrics_listen, server.registry)
     await stop.wait()

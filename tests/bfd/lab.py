@@ -313,7 +313,7 @@ class Ours:
             ns,
             sys.executable,
             "-m",
-            "metallb_cli.main",
+            "metallb_cli",
             "bfd",
             "--listen",
             f"unix:{sock}",

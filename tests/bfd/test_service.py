@@ -253,7 +253,7 @@ def test_metallb_grpc_bfd_command_serves_health_metrics_and_stops_on_sigterm(
         [
             sys.executable,
             "-m",
-            "metallb_cli.main",
+            "metallb_cli",
             "bfd",
             "--listen",
             f"unix:{sock}",

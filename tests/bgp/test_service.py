@@ -225,7 +225,7 @@ def test_reset_peer_sends_administrative_reset(arun: Callable[..., Any]) -> None
 
 def test_cli_has_the_bgp_subcommand() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "metallb_cli.main", "bgp", "--help"],
+        [sys.executable, "-m", "metallb_cli", "bgp", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -88,7 +88,7 @@ def _mark(sub: str, gaps: dict[str, str] = MISSING) -> list[pytest.MarkDecorator
 def test_entrypoint_is_the_projects_console_script() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert entrypoint() == ["metallb-grpc"]
-    assert scripts["metallb-grpc"] == "metallb_cli.main:main"
+    assert scripts["metallb-grpc"] == "metallb_cli:run"
 
 
 def test_every_service_is_deployed() -> None:

@@ -151,7 +151,7 @@ class Lab:
 
     def metallb(self, name: str, role: str | None, *args: str, ready: Path) -> Proc:
         return self.spawn(
-            name, role, sys.executable, "-m", "metallb_cli.main", *args,
+            name, role, sys.executable, "-m", "metallb_cli", *args,
             "--metrics-listen", "", "--log-level", "info", ready=ready,
         )  # fmt: skip
 

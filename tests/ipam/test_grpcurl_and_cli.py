@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_binary
+from tests.conftest import ROOT, copy_manifests, require_binary
 
 
 def _free_port() -> int:
@@ -138,7 +137,7 @@ def test_readme_run_command_and_grpcurl_examples_work_as_written(tmp_path: Path)
     commands = _readme_section("Install, run, test")
     run = next(c for c in commands if c[:2] == ["metallb-grpc", "up"])
     folder = tmp_path / "manifests"
-    shutil.copytree(ROOT / "examples" / "manifests", folder)
+    copy_manifests(folder)
     port = _free_port()
     args = [str(folder) if a == "examples/manifests" else a for a in run[1:]]
     proc = subprocess.Popen(
@@ -223,7 +222,7 @@ def test_cli_help_and_bad_listen() -> None:
 
 def test_module_entry_point_matches_console_script() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "metallb_cli.main", "--help"],
+        [sys.executable, "-m", "metallb_cli", "--help"],
         capture_output=True,
         text=True,
         check=True,

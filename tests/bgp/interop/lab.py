@@ -198,7 +198,7 @@ class Lab:
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'protos'}"}
         proc = self.spawn(
             self.spk_ns,
-            sys.executable, "-m", "metallb_cli.main", command, "--listen", f"unix:{sock}",
+            sys.executable, "-m", "metallb_cli", command, "--listen", f"unix:{sock}",
             "--metrics-listen", "", "--log-level", "info", *args,
             log=f"{name}.log", cwd=ROOT, env=env,
         )  # fmt: skip
