@@ -1,10 +1,14 @@
-"""The official kubernetes client, configured from a kubeconfig file or in-cluster."""
+"""The official kubernetes client, configured by client-go's loading rules."""
 
 import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
 
 # Connections kept open to the API server: one per watched kind (a watch holds its connection)
 # plus the status writers (gateway/controller/writes.py) and lease renewals. The client's default
@@ -12,13 +16,45 @@ from kubernetes.client.exceptions import ApiException
 CONNECTION_POOL_SIZE = 32
 
 
-def kube_client(kubeconfig: str | None) -> Any:
-    """An ApiClient from `kubeconfig`, else from the pod's service account."""
-    configuration = client.Configuration()
+class KubeconfigError(Exception):
+    """No usable Kubernetes configuration; the message says what was tried."""
+
+
+def kubeconfig_source(
+    kubeconfig: str | None, env: Mapping[str, str] = os.environ, home: Path | None = None
+) -> str | None:
+    """Where the configuration comes from, by client-go's loading rules (as kubectl and
+    controller-runtime apply them): `--kubeconfig`, then `$KUBECONFIG` (a list of files, merged),
+    then the pod's service account, then `~/.kube/config`. None means in-cluster."""
     if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    else:
-        config.load_incluster_config(client_configuration=configuration)
+        return kubeconfig
+    if env.get("KUBECONFIG"):
+        return env["KUBECONFIG"]
+    if env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT"):
+        return None
+    default = (home if home is not None else Path.home()) / ".kube" / "config"
+    if default.is_file():
+        return str(default)
+    raise KubeconfigError(
+        "no Kubernetes configuration: pass --kubeconfig, set $KUBECONFIG, run in a pod, "
+        f"or create {default}"
+    )
+
+
+def kube_client(
+    kubeconfig: str | None, env: Mapping[str, str] = os.environ, home: Path | None = None
+) -> Any:
+    """An ApiClient configured by client-go's loading rules (`kubeconfig_source`)."""
+    configuration = client.Configuration()
+    source = kubeconfig_source(kubeconfig, env, home)
+    try:
+        if source is None:
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(config_file=source, client_configuration=configuration)
+    except (ConfigException, OSError) as err:
+        where = "in-cluster configuration" if source is None else f"kubeconfig {source}"
+        raise KubeconfigError(f"{where}: {err}") from err
     configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
     return client.ApiClient(configuration)
 
