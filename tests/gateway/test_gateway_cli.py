@@ -1,6 +1,5 @@
 """`metallb-grpc ipam` and `metallb-grpc gateway controller --manifests` as two processes."""
 
-import shutil
 import signal
 import subprocess
 import time
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, require_binary
+from tests.conftest import copy_manifests, require_binary
 
 
 def wait_for(path: Path, timeout: float = 60.0) -> None:
@@ -21,7 +20,7 @@ def wait_for(path: Path, timeout: float = 60.0) -> None:
 def test_two_processes_over_a_unix_socket(tmp_path: Path) -> None:
     exe = require_binary("metallb-grpc")
     folder = tmp_path / "manifests"
-    shutil.copytree(ROOT / "examples" / "manifests", folder)
+    copy_manifests(folder)
     sock = tmp_path / "ipam.sock"
     ipam = subprocess.Popen(
         [exe, "ipam", "--listen", f"unix:{sock}", "--metrics-listen", ""], stderr=subprocess.DEVNULL
@@ -58,3 +57,15 @@ def test_two_processes_over_a_unix_socket(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_a_status_left_by_an_earlier_run_is_not_copied(tmp_path: Path) -> None:
+    """The README's `up` writes `.status/` into examples/manifests; a test that copied it saw a
+    status at once and stopped the controller before it had started."""
+    source = copy_manifests(tmp_path / "after-up")
+    stale = source / ".status" / "services" / "demo" / "web.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("status: {}\n")
+    copy = copy_manifests(tmp_path / "copy", source)
+    assert not (copy / ".status").exists()
+    assert {p.name for p in copy.iterdir()} == {p.name for p in source.iterdir()} - {".status"}

@@ -1,12 +1,11 @@
 """`metallb-grpc reconcile`: one pass over a manifests folder, as JSON, writing nothing."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, require_binary
+from tests.conftest import ROOT, copy_manifests, require_binary
 
 EXAMPLES = ROOT / "examples" / "manifests"
 
@@ -33,7 +32,7 @@ def reconcile(folder: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 
 def test_example_folder(tmp_path: Path) -> None:
     folder = tmp_path / "m"
-    shutil.copytree(EXAMPLES, folder)
+    copy_manifests(folder)
     before = {p: p.read_text() for p in folder.rglob("*") if p.is_file()}
     code, report = reconcile(folder, "--node", "node-1")
     assert code == 0 and report["config"] == {"valid": True, "errors": []}

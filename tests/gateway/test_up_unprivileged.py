@@ -1,16 +1,15 @@
 """`metallb-grpc up` without CAP_NET_RAW: L2 says why it cannot start, allocation still works."""
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, require_binary
+from tests.conftest import copy_manifests, require_binary
 
 
 def test_up_without_net_raw_allocates_and_names_the_capability(tmp_path: Path) -> None:
     folder = tmp_path / "manifests"
-    shutil.copytree(ROOT / "examples" / "manifests", folder)
+    copy_manifests(folder)
     proc = subprocess.Popen(
         [
             require_binary("setpriv"),
