@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from gateway.apiserver_defaults import DefaultingError, apply_defaults
 from gateway.snapshot import Obj, Snapshot
 
 STATUS_DIR = ".status"
@@ -46,7 +47,9 @@ def manifest_files(folder: Path) -> list[Path]:
 
 
 def load(folder: Path, namespace: str = "metallb-system") -> Snapshot:
+    """The folder's objects as the API server would store them (gateway/apiserver_defaults.py)."""
     snap = Snapshot(namespace=namespace)
+    objects: list[Obj] = []
     for path in manifest_files(folder):
         text = path.read_text()
         try:
@@ -54,6 +57,11 @@ def load(folder: Path, namespace: str = "metallb-system") -> Snapshot:
         except (yaml.YAMLError, json.JSONDecodeError) as err:
             raise ManifestError(f"{path}: {err}") from None
         for i, doc in enumerate(docs):
-            for obj in _objects(doc, f"{path}#{i}"):
-                snap.add(obj)
+            objects.extend(_objects(doc, f"{path}#{i}"))
+    try:
+        defaulted = apply_defaults(objects)
+    except DefaultingError as err:
+        raise ManifestError(f"{folder}: {err}") from None
+    for obj in defaulted:
+        snap.add(obj)
     return snap
