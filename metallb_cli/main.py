@@ -37,6 +37,7 @@ from metallb_runtime.server import (
     start_metrics,
     stop_on_signals,
 )
+from metallb_runtime.transport import DEFAULT_MAX_MESSAGE_BYTES, ServerTransport
 from services.bfd.main import COMMAND as BFD
 from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
@@ -56,6 +57,10 @@ def _listen(value: str) -> str:
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return value
+
+
+def _optional_listen(value: str) -> str:
+    return _listen(value) if value else value
 
 
 def _metrics(value: str) -> str:
@@ -88,6 +93,47 @@ def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metric
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
 
 
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    """A server's transport: TLS and mutual TLS, socket group, size limit, read-only listener."""
+    group = parser.add_argument_group("transport security")
+    group.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
+    group.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    group.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="mutual TLS: accept only clients whose certificate this CA signed",
+    )
+    group.add_argument(
+        "--socket-group",
+        help="a unix socket gets mode 0660 and this group (default: mode 0600, owner only)",
+    )
+    group.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest request or response (default %(default)s)",
+    )
+    group.add_argument(
+        "--read-only-listen",
+        type=_optional_listen,
+        default="",
+        help="a second address serving only Get/List/Watch, health and reflection",
+    )
+
+
+def server_transport(args: argparse.Namespace) -> ServerTransport:
+    try:
+        return ServerTransport(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            client_ca=args.tls_client_ca,
+            socket_group=args.socket_group,
+            max_message_bytes=args.max_message_bytes,
+        )
+    except ValueError as err:
+        raise SystemExit(f"metallb-grpc {args.command}: {err}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metallb-grpc",
@@ -115,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="seconds to drain calls on SIGTERM (default %(default)s)",
         )
         p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+        _add_transport_options(p)
         if command.add_arguments is not None:
             command.add_arguments(p)
     gw = sub.add_parser(
@@ -314,7 +361,14 @@ async def _reconcile(args: argparse.Namespace) -> int:
 async def _serve(command: ServiceCommand, args: argparse.Namespace) -> None:
     registry = CollectorRegistry()
     bindings = command.bindings(args, registry)
-    server = Server(bindings, args.listen, registry=registry, grace=args.grace)
+    server = Server(
+        bindings,
+        args.listen,
+        registry=registry,
+        grace=args.grace,
+        transport=server_transport(args),
+        read_only_listen=args.read_only_listen,
+    )
     await run_until_signalled(server, args.metrics_listen)
 
 

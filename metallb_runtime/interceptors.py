@@ -8,6 +8,7 @@ sees a bare UNKNOWN.
 import inspect
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,11 +23,27 @@ log = logging.getLogger("metallb_runtime.rpc")
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 
 
+#: Longest status message sent back: an error may quote what the client sent, and a client
+#: could send megabytes (status details travel in trailing metadata, itself bounded at 16 KiB).
+MAX_DETAILS_CHARS = 1024
+
+
+def bounded(text: str, limit: int = MAX_DETAILS_CHARS) -> str:
+    """`text`, or its first `limit` characters and how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 async def _abort_for(err: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
     if isinstance(err, DomainError):
-        await context.abort(grpc.StatusCode[err.status], err.describe())
-    log.exception("%s failed", method, exc_info=err)
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(err).__name__}: {err}")
+        await context.abort(grpc.StatusCode[err.status], bounded(err.describe()))
+    # The traceback without the exception's own text, which may quote a huge request.
+    trace = "".join(traceback.format_tb(err.__traceback__))
+    log.error("%s failed: %s\n%s", method, bounded(repr(err)), trace)
+    await context.abort(
+        grpc.StatusCode.INTERNAL, bounded(f"internal error: {type(err).__name__}: {err}")
+    )
 
 
 def _wrap_handler(

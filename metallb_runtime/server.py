@@ -7,9 +7,7 @@ call counts), Prometheus metrics on their own HTTP port, `--listen` as `host:por
 """
 
 import asyncio
-import contextlib
 import logging
-import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,17 +20,22 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
 from metallb_runtime.interceptors import ObservingInterceptor
+from metallb_runtime.read_only import ReadOnlyInterceptor
 from metallb_runtime.signals import register_stop
+from metallb_runtime.transport import (
+    ServerTransport,
+    bind,
+    message_size_options,
+    server_credentials,
+)
 
 log = logging.getLogger(__name__)
 
-# Declarative RPCs carry whole sets (SetAdvertisements with 200,000 routes is ~10 MB): allow
-# messages well past gRPC's default 4 MB, in both directions.
+# Clients between our own processes carry whole declarative sets (SetAdvertisements with
+# 200,000 routes is ~10 MB): they accept what a server was allowed to raise its limit to. A
+# server's own limit is its `ServerTransport.max_message_bytes` (4 MiB unless raised).
 MAX_MESSAGE_BYTES = 256 << 20
-MESSAGE_SIZE_OPTIONS = (
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-)
+MESSAGE_SIZE_OPTIONS = message_size_options(MAX_MESSAGE_BYTES)
 
 
 @dataclass
@@ -104,15 +107,38 @@ class Server:
     server: grpc.aio.Server | None = None
     health_servicer: HealthServicer | None = None
     address: str = ""
+    transport: ServerTransport = field(default_factory=ServerTransport)
+    # A second listener serving only Get/List/Watch, health and reflection (empty: none).
+    read_only_listen: str = ""
+    read_only_server: grpc.aio.Server | None = None
+    read_only_address: str = ""
 
     async def start(self) -> str:
         for binding in self.bindings:
             if binding.start is not None:
                 await binding.start()
-        server = grpc.aio.server(
-            interceptors=[ObservingInterceptor(self.registry)], options=MESSAGE_SIZE_OPTIONS
-        )
         servicer = HealthServicer()
+        server, self.address = await self._serve(self.listen, servicer, read_only=False)
+        self.server, self.health_servicer = server, servicer
+        if self.read_only_listen:
+            self.read_only_server, self.read_only_address = await self._serve(
+                self.read_only_listen, servicer, read_only=True
+            )
+        names = [b.full_name for b in self.bindings]
+        for name in ["", *names]:
+            await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.address
+
+    async def _serve(
+        self, listen: str, servicer: HealthServicer, *, read_only: bool
+    ) -> tuple[grpc.aio.Server, str]:
+        interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(self.registry)]
+        if read_only:
+            interceptors.insert(0, ReadOnlyInterceptor())
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=message_size_options(self.transport.max_message_bytes),
+        )
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         names = [b.full_name for b in self.bindings]
         for binding in self.bindings:
@@ -120,22 +146,24 @@ class Server:
         reflection.enable_server_reflection(
             [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
-        address = parse_listen(self.listen)
-        if address.startswith("unix:"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(address.removeprefix("unix:"))
-        port = server.add_insecure_port(address)
-        if not address.startswith("unix:"):
-            if port == 0:
-                raise OSError(f"cannot listen on {self.listen}")
-            host = address.rpartition(":")[0]
-            address = f"{host}:{port}"
+        credentials = server_credentials(self.transport)
+
+        def add_port(address: str) -> int:
+            if credentials is None:
+                return int(server.add_insecure_port(address))
+            return int(server.add_secure_port(address, credentials))
+
+        address, after_start = bind(add_port, parse_listen(listen), self.transport)
         await server.start()
-        for name in ["", *names]:
-            await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self.server, self.health_servicer, self.address = server, servicer, address
-        log.info("serving %s on %s", ", ".join([*names, health.SERVICE_NAME]), address)
-        return address
+        after_start()
+        log.info(
+            "serving %s on %s (%s%s)",
+            ", ".join([*names, health.SERVICE_NAME]),
+            address,
+            "mutual TLS" if self.transport.client_ca else "TLS" if credentials else "plaintext",
+            ", read-only" if read_only else "",
+        )
+        return server, address
 
     async def stop(self) -> None:
         if self.server is None:
@@ -145,8 +173,9 @@ class Server:
         for binding in self.bindings:
             if binding.drain is not None:
                 binding.drain()
-        await self.server.stop(self.grace)
-        self.server = None
+        servers = [s for s in (self.server, self.read_only_server) if s is not None]
+        await asyncio.gather(*(s.stop(self.grace) for s in servers))
+        self.server = self.read_only_server = None
         for binding in reversed(self.bindings):
             if binding.stop is not None:
                 await binding.stop()

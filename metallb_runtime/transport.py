@@ -1,0 +1,165 @@
+"""How a server listens and a client connects: unix-socket modes, TLS, mutual TLS, size limits.
+
+Safe by default: a unix socket is created mode 0600 (0660 with a named group) whatever the
+process's umask; TCP listeners are plaintext unless a certificate and key are given; with a
+client CA every client must present a certificate that CA signed (mutual TLS). Certificate files
+are read again when they change (checked at each new connection, as kubelet and most operators'
+tooling expect from a rotated Secret mount), so rotation needs no restart. Messages are bounded
+(4 MiB, gRPC's own default, unless raised), in both directions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
+
+
+def message_size_options(limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[tuple[str, int], ...]:
+    return (
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+    )
+
+
+@dataclass(frozen=True)
+class ServerTransport:
+    """The transport flags of one server (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
+    `--socket-group`, `--max-message-bytes`)."""
+
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    socket_group: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.max_message_bytes <= 0:
+            raise ValueError("--max-message-bytes must be positive")
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+class _ReloadingCertificates:
+    """The fetcher of grpc's dynamic server credentials: a new configuration when the files'
+    (size, mtime) changed since the last read, else None (keep the current one). A file caught
+    half-written keeps the previous configuration and is read again at the next handshake."""
+
+    def __init__(self, transport: ServerTransport) -> None:
+        self.transport = transport
+        self._lock = threading.Lock()
+        self._stamp = self._stamp_now()
+        self.initial = self._configuration()
+
+    def _files(self) -> list[Path]:
+        t = self.transport
+        return [p for p in (t.tls_cert, t.tls_key, t.client_ca) if p is not None]
+
+    def _stamp_now(self) -> tuple[tuple[int, int], ...]:
+        return tuple((st.st_size, st.st_mtime_ns) for st in (p.stat() for p in self._files()))
+
+    def _configuration(self) -> grpc.ServerCertificateConfiguration:
+        t = self.transport
+        assert t.tls_cert is not None and t.tls_key is not None
+        pair = (t.tls_key.read_bytes(), t.tls_cert.read_bytes())
+        roots = t.client_ca.read_bytes() if t.client_ca is not None else None
+        return grpc.ssl_server_certificate_configuration([pair], root_certificates=roots)
+
+    def __call__(self) -> grpc.ServerCertificateConfiguration | None:
+        with self._lock:
+            try:
+                stamp = self._stamp_now()
+                if stamp == self._stamp:
+                    return None
+                config = self._configuration()
+            except (OSError, ValueError) as err:
+                log.warning("TLS files unreadable, keeping the current certificate: %s", err)
+                return None
+            self._stamp = stamp
+            log.info("TLS certificate files changed: new connections use them")
+            return config
+
+
+def server_credentials(transport: ServerTransport) -> grpc.ServerCredentials | None:
+    """Credentials that follow the files, or None for plaintext."""
+    if not transport.tls:
+        return None
+    fetcher = _ReloadingCertificates(transport)
+    return grpc.dynamic_ssl_server_credentials(
+        fetcher.initial, fetcher, require_client_authentication=transport.client_ca is not None
+    )
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def bind(
+    add_port: Callable[[str], int], address: str, transport: ServerTransport
+) -> tuple[str, Callable[[], None]]:
+    """Bind `address` (`host:port` or `unix:/path`) through `add_port`; return the address
+    really bound and what to call once the server has started (which fixes a socket's mode)."""
+    if not address.startswith("unix:"):
+        port = add_port(address)
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        return f"{address.rpartition(':')[0]}:{port}", lambda: None
+    path = Path(address.removeprefix("unix:"))
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    gid = grp.getgrnam(transport.socket_group).gr_gid if transport.socket_group else None
+    mode = 0o660 if gid is not None else 0o600
+    # The socket is created with the strictest mode from the start; chmod then sets exactly the
+    # intended one (the umask could only have removed bits).
+    with _umask(0o177):
+        add_port(address)
+
+    def fix_mode() -> None:
+        if gid is not None:
+            os.chown(path, -1, gid)
+        os.chmod(path, mode)
+
+    return address, fix_mode
+
+
+def channel(
+    address: str,
+    options: tuple[tuple[str, int], ...],
+    ca: Path | None = None,
+    cert: Path | None = None,
+    key: Path | None = None,
+) -> grpc.aio.Channel:
+    """A channel to one of our services: plaintext, TLS (server verified against `ca`), or
+    mutual TLS (with `cert` and `key`)."""
+    if ca is None and cert is None:
+        return grpc.aio.insecure_channel(address, options=options)
+    if (cert is None) != (key is None):
+        raise ValueError("a client certificate and its key go together")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes() if ca else None,
+        private_key=key.read_bytes() if key else None,
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
+    return grpc.aio.secure_channel(address, creds, options=options)
