@@ -14,6 +14,10 @@ from kubernetes.config.config_exception import ConfigException
 # plus the status writers (gateway/controller/writes.py) and lease renewals. The client's default
 # (5 per CPU) is below that on small nodes, and a full pool opens a new connection per request.
 CONNECTION_POOL_SIZE = 32
+#: (connect, read) seconds for every request that does not choose its own. The official client
+#: has no default at all, so a half-open connection would stall a list, a status write or a Lease
+#: renewal forever. Watches choose their own read timeout (gateway/kube/reflector.py).
+REQUEST_TIMEOUT = (5.0, 60.0)
 
 
 class KubeconfigError(Exception):
@@ -41,10 +45,32 @@ def kubeconfig_source(
     )
 
 
+def with_default_timeout(api: Any, timeout: tuple[float, float]) -> Any:
+    """Make every request of `api` that names no `_request_timeout` use `timeout`."""
+    inner = api.rest_client.request
+
+    def request(
+        method: str,
+        url: str,
+        headers: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        return inner(method, url, headers, body, post_params, _request_timeout or timeout)
+
+    api.rest_client.request = request
+    return api
+
+
 def kube_client(
-    kubeconfig: str | None, env: Mapping[str, str] = os.environ, home: Path | None = None
+    kubeconfig: str | None,
+    env: Mapping[str, str] = os.environ,
+    home: Path | None = None,
+    request_timeout: tuple[float, float] = REQUEST_TIMEOUT,
 ) -> Any:
-    """An ApiClient configured by client-go's loading rules (`kubeconfig_source`)."""
+    """An ApiClient configured by client-go's loading rules (`kubeconfig_source`), every
+    request bounded by `request_timeout` unless it sets its own."""
     configuration = client.Configuration()
     source = kubeconfig_source(kubeconfig, env, home)
     try:
@@ -56,7 +82,7 @@ def kube_client(
         where = "in-cluster configuration" if source is None else f"kubeconfig {source}"
         raise KubeconfigError(f"{where}: {err}") from err
     configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
-    return client.ApiClient(configuration)
+    return with_default_timeout(client.ApiClient(configuration), request_timeout)
 
 
 def request_json(

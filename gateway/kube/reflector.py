@@ -3,9 +3,12 @@
 A `Reflector` lists the kind (remembering the list's resourceVersion), hands every object to its
 consumer as a full snapshot, then watches from that resourceVersion. A watch that ends is resumed
 from the last resourceVersion seen; a 410 Gone (history compacted) relists; any other failure
-backs off (0.2 s doubling to 10 s) and retries. It runs in its own thread because the client is
-synchronous; the consumer's callbacks are called from that thread and must hand over to their own
-loop (`ChangeSink` does this for asyncio).
+backs off (0.2 s doubling to 10 s, jittered so that many reflectors do not retry in step) and
+retries. Each watch asks the server to end it after a jittered `timeoutSeconds` (client-go's
+reflector does the same) and reads with a timeout a little longer than that, so a connection that
+went silent (half-open, a frozen API server) is noticed and the watch restarted. It runs in its
+own thread because the client is synchronous; the consumer's callbacks are called from that
+thread and must hand over to their own loop (`ChangeSink` does this for asyncio).
 
 The client is used with functions that carry no docstring, so that `Watch.stream` yields the raw
 JSON (`raw_object`) instead of building model objects: 10,000 Services stay cheap.
@@ -14,6 +17,7 @@ JSON (`raw_object`) instead of building model objects: 10,000 Services stay chea
 import contextlib
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +29,12 @@ from kubernetes.client.exceptions import ApiException
 log = logging.getLogger(__name__)
 
 Obj = Mapping[str, Any]
+
+
+def jittered(delay: float) -> float:
+    """A wait between half and all of `delay` ("equal jitter"): bounded by `delay`, and
+    reflectors that failed together do not retry together."""
+    return delay / 2 + random.uniform(0, delay / 2)
 
 
 class ReflectorConsumer(Protocol):
@@ -52,11 +62,16 @@ class Reflector:
         *,
         watch_timeout: int = 300,
         max_backoff: float = 10.0,
+        stall_margin: float = 30.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         self._fn = functions
         self._consumer = consumer
         self._watch_timeout = watch_timeout
         self._max_backoff = max_backoff
+        self._stall_margin = stall_margin
+        self._connect_timeout = connect_timeout
+        self.watches = 0
         self._stop = threading.Event()
         self._watch: watch.Watch | None = None
         self._thread: threading.Thread | None = None
@@ -95,11 +110,14 @@ class Reflector:
             return self._fn.list_fn(**kwargs)
 
         self._watch = watch.Watch()
+        timeout = max(1, round(self._watch_timeout * random.uniform(0.5, 1.0)))
+        self.watches += 1
         for event in self._watch.stream(
             list_fn,
             resource_version=self.resource_version,
-            timeout_seconds=self._watch_timeout,
+            timeout_seconds=timeout,
             allow_watch_bookmarks=True,
+            _request_timeout=(self._connect_timeout, timeout + self._stall_margin),
         ):
             if self._stop.is_set():
                 return
@@ -126,14 +144,14 @@ class Reflector:
                     need_list = True
                     continue
                 log.warning(
-                    "%s: API error %s, retrying in %.1f s", self._fn.kind, err.status, backoff
+                    "%s: API error %s, retrying in about %.1f s", self._fn.kind, err.status, backoff
                 )
-                self._stop.wait(backoff)
+                self._stop.wait(jittered(backoff))
                 backoff = min(backoff * 2, self._max_backoff)
             except Exception as err:  # connection refused, reset, timeouts
                 if self._stop.is_set():
                     return
-                log.warning("%s: %s, retrying in %.1f s", self._fn.kind, err, backoff)
-                self._stop.wait(backoff)
+                log.warning("%s: %s, retrying in about %.1f s", self._fn.kind, err, backoff)
+                self._stop.wait(jittered(backoff))
                 backoff = min(backoff * 2, self._max_backoff)
                 need_list = True
