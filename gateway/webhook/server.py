@@ -23,6 +23,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +37,14 @@ Existing = Callable[[], Mapping[str, Sequence[Obj]]]
 
 # A client that connects and sends nothing must not hold a handler thread for ever.
 HANDSHAKE_TIMEOUT = 10.0
+#: Largest request body read: an AdmissionReview carries at most two objects, which etcd bounds
+#: at 1.5 MiB each; anything larger is refused (413) before it is read.
+MAX_BODY_BYTES = 4 << 20
+#: Connections handled at once (one thread each); more are closed at once. The API server
+#: retries a webhook call, and its own concurrency toward one webhook is far below this.
+MAX_CONNECTIONS = 64
+#: Longest error text sent back (it may quote the request).
+MAX_ERROR_CHARS = 1024
 
 
 @contextlib.contextmanager
@@ -70,10 +79,44 @@ def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
 
 
 class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that wraps each accepted connection with the current TLS context."""
+    """ThreadingHTTPServer that wraps each accepted connection with the current TLS context and
+    handles at most `MAX_CONNECTIONS` at once (a thread each)."""
 
     daemon_threads = True
     context: ssl.SSLContext | None = None
+    max_connections = MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.limit_connections(self.max_connections)
+
+    def limit_connections(self, limit: int) -> None:
+        self.max_connections = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._holding: set[int] = set()
+        self._holding_lock = threading.Lock()
+        self._last_warning = -10.0
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if not self._slots.acquire(blocking=False):
+            now = time.monotonic()
+            if now - self._last_warning > 10:  # at most one line per 10 s under a flood
+                self._last_warning = now
+                log.warning("webhook: %d connections open, refusing more", self.max_connections)
+            return False
+        with self._holding_lock:
+            self._holding.add(id(request))
+        return True
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self._holding_lock:
+                held = id(request) in self._holding
+                self._holding.discard(id(request))
+            if held:
+                self._slots.release()
 
     def get_request(self) -> tuple[Any, Any]:
         sock, address = self.socket.accept()
@@ -100,6 +143,7 @@ class WebhookServer:
         existing: Existing,
         namespace: str,
         certificate: tuple[bytes, bytes] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         host, _, port = listen.rpartition(":")
         self._existing = existing
@@ -118,13 +162,22 @@ class WebhookServer:
                 log.debug(format, *args)
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    reply = outer.handle(self.path, body)
-                    code = 200
-                except (ValueError, KeyError) as err:
-                    reply, code = {"error": str(err)}, 400
+                    length = int(self.headers.get("Content-Length") or -1)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    reply, code = {"error": "a Content-Length is required"}, 411
+                elif length > MAX_BODY_BYTES:
+                    reply, code = {"error": f"body over {MAX_BODY_BYTES} bytes"}, 413
+                    self.close_connection = True
+                else:
+                    try:
+                        body = json.loads(self.rfile.read(length) or b"{}")
+                        reply = outer.handle(self.path, body)
+                        code = 200
+                    except (ValueError, KeyError, TypeError, AttributeError) as err:
+                        reply, code = {"error": _bounded(f"{type(err).__name__}: {err}")}, 400
                 data = json.dumps(reply).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -135,6 +188,7 @@ class WebhookServer:
         address = host.strip("[]") or "0.0.0.0"
         server_class = _Server6 if ":" in address else _Server
         self._httpd = server_class((address, int(port)), Handler)
+        self._httpd.limit_connections(max_connections)
         self._thread: threading.Thread | None = None
         self.certificate: tuple[bytes, bytes] | None = None
         if certificate is not None:
@@ -182,6 +236,10 @@ class WebhookServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
 
 
 def read_cert_dir(cert_dir: Path) -> tuple[bytes, bytes] | None:

@@ -1,10 +1,13 @@
 """The admission webhooks over real HTTPS, with MetalLB's decisions and messages (§2.4)."""
 
 import json
+import socket
 import ssl
 import subprocess
+import threading
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +34,10 @@ EXISTING: dict[str, list[dict[str, Any]]] = {
     ],
     "Node": [{"metadata": {"name": "node-1"}}],
 }
+
+
+#: The module fixture's certificate and key, for tests that start a server of their own.
+PAIR: list[tuple[bytes, bytes]] = []
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,7 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl
         return EXISTING
 
     pair = ((certs / "tls.crt").read_bytes(), (certs / "tls.key").read_bytes())
+    PAIR[:] = [pair]
     server = WebhookServer("127.0.0.1:0", existing, NS, pair)
     server.start()
     context = ssl.create_default_context(cafile=str(certs / "tls.crt"))
@@ -181,3 +189,79 @@ def test_bgppeer_conversion(webhook: tuple[str, ssl.SSLContext]) -> None:
     assert converted["apiVersion"] == "metallb.io/v1beta2"
     assert converted["spec"] == peer["spec"]  # unset timers stay unset (quirk 7 fixed)
     assert body["response"]["result"] == {"status": "Success"}
+
+
+# ------------------------------------------------------------------ bounded input (issue 15)
+
+
+def _raw(webhook: tuple[str, ssl.SSLContext], head: bytes) -> bytes:
+    """Send `head` (request line and headers) and read the whole answer."""
+    url, context = webhook
+    port = int(url.rsplit(":", 1)[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(head)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_a_huge_body_is_refused_before_it_is_read(webhook: tuple[str, ssl.SSLContext]) -> None:
+    """The issue: a 100 MB body was read into memory. Now the server answers 413 at once, with
+    none of the body sent."""
+    answer = _raw(
+        webhook,
+        b"POST /validate-metallb-io-v1beta1-ipaddresspool HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 104857600\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.0 413") or answer.startswith(b"HTTP/1.1 413"), answer[:80]
+
+
+def test_no_content_length_is_refused(webhook: tuple[str, ssl.SSLContext]) -> None:
+    answer = _raw(webhook, b"POST /convert HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b" 411 " in answer.split(b"\r\n", 1)[0]
+
+
+def test_a_malformed_review_is_a_400_with_a_short_reason(
+    webhook: tuple[str, ssl.SSLContext],
+) -> None:
+    body = json.dumps({"request": {"objects": "x" * 100_000}}).encode()
+    answer = _raw(
+        webhook,
+        b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body,
+    )
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert b" 400 " in head.split(b"\r\n", 1)[0]
+    assert len(payload) < 2000
+
+
+def test_idle_connections_cannot_take_a_thread_each(
+    webhook: tuple[str, ssl.SSLContext], tmp_path: Path
+) -> None:
+    """The issue: 200 idle connections made 200 threads. Beyond the limit they are closed at
+    once; the threads stay bounded."""
+    server = WebhookServer("127.0.0.1:0", lambda: EXISTING, NS, PAIR[0], max_connections=8)
+    server.start()
+    before = threading.active_count()
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(40)]
+    try:
+        closed = 0
+        for conn in idle:
+            conn.settimeout(0.5)  # 8 held x 0.5 s stays below the 10 s handshake timeout
+            try:
+                if conn.recv(1) == b"":
+                    closed += 1
+            except TimeoutError:
+                pass  # held open by one of the 8 handler threads, waiting for a handshake
+        assert closed == 40 - 8
+        assert threading.active_count() - before <= 8
+    finally:
+        for conn in idle:
+            conn.close()
+        server.stop()
