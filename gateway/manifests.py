@@ -6,6 +6,7 @@ objects flattened); hidden folders are skipped, so the status the gateway writes
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,31 @@ class ManifestError(ValueError):
     """A file that is not valid YAML/JSON or holds something that is not a Kubernetes object."""
 
 
+# The API server's name rules (apimachinery's IsDNS1123Label/Subdomain, IsDNS1035Label). They
+# matter here beyond fidelity: names become paths under .status/, so none may hold "/" or "..".
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL = re.compile(_LABEL)
+DNS1123_SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_RULES = {
+    "label": (DNS1123_LABEL, 63, "a lowercase RFC 1123 label (a-z, 0-9 and '-')"),
+    "subdomain": (DNS1123_SUBDOMAIN, 253, "a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.')"),
+    "service": (DNS1035_LABEL, 63, "a DNS-1035 label (a-z, 0-9 and '-', starting with a letter)"),
+}
+
+
+def _check_name(where: str, kind: str, field: str, value: object, rule: str) -> None:
+    pattern, limit, words = _RULES[rule]
+    text = str(value)
+    if len(text) <= limit and pattern.fullmatch(text):
+        return
+    shown = text if len(text) <= 80 else text[:80] + "..."
+    raise ManifestError(
+        f"{where}: {kind} is invalid: {field}: Invalid value: {shown!r}: must be {words}, "
+        f"at most {limit} characters"
+    )
+
+
 def _objects(doc: Any, where: str) -> list[Obj]:
     if doc is None:
         return []
@@ -33,6 +59,11 @@ def _objects(doc: Any, where: str) -> list[Obj]:
         raise ManifestError(f"{where}: {doc['kind']} has no metadata.name")
     if doc["kind"] in ("Service", "EndpointSlice", "Secret") and not meta.get("namespace"):
         doc = {**doc, "metadata": {**meta, "namespace": "default"}}
+        meta = doc["metadata"]
+    name_rule = "service" if doc["kind"] == "Service" else "subdomain"
+    _check_name(where, doc["kind"], "metadata.name", meta["name"], name_rule)
+    if meta.get("namespace") is not None:
+        _check_name(where, doc["kind"], "metadata.namespace", meta["namespace"], "label")
     return [doc]
 
 

@@ -169,3 +169,33 @@ def test_folder_error_names_the_object(tmp_path: Path) -> None:
     )
     with pytest.raises(ManifestError, match=r'Service "web" is invalid: spec\.ipFamilyPolicy'):
         load(folder)
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [
+        ({"name": "web", "namespace": "../../../x"}, "metadata.namespace"),
+        ({"name": "../web", "namespace": "demo"}, "metadata.name"),
+        ({"name": "Web", "namespace": "demo"}, "metadata.name"),
+        ({"name": "1web", "namespace": "demo"}, "metadata.name"),
+        ({"name": "w" * 64, "namespace": "demo"}, "metadata.name"),
+    ],
+)
+def test_names_the_api_server_would_refuse_are_refused(
+    tmp_path: Path, meta: dict[str, str], field: str
+) -> None:
+    """The issue (15): a Service in namespace `../../../x` made the controller write its status
+    outside `.status/`. Names become paths there, so they follow the API server's rules."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "s.yaml").write_text(json.dumps(svc() | {"metadata": meta}))
+    with pytest.raises(ManifestError, match=rf"Service is invalid: {field}: Invalid value"):
+        load(folder)
+
+
+def test_dotted_names_are_fine_where_the_api_server_allows_them(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1.example.com"}}
+    (folder / "n.yaml").write_text(json.dumps(node))
+    assert [n.name for n in load(folder).nodes()] == ["node-1.example.com"]
