@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
+from metallb.common.v1 import common_pb2
 from metallb_runtime.server import Server
 from services.bfd.service import bfd_binding
 from services.bfd.speaker import Ports
@@ -162,18 +163,21 @@ def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(
             server_a, a = await stack.enter_async_context(bfd_server(pa, pb))
             _, b = await stack.enter_async_context(bfd_server(pb, pa))
             events: list[tuple[float, bfd_pb2.SessionEvent]] = []
+            markers: list[common_pb2.EndOfSnapshot] = []
             call = a.WatchSessions(bfd_pb2.WatchSessionsRequest())
 
             async def consume() -> None:
                 async for response in call:
                     at = time.time()
                     events.extend((at, event) for event in response.events)
+                    if response.HasField("end_of_snapshot"):
+                        markers.append(response.end_of_snapshot)
 
             reader = asyncio.get_running_loop().create_task(consume())
             try:
 
                 async def subscribed() -> bool:
-                    return bool(events)
+                    return bool(markers)
 
                 await _until("END_OF_SNAPSHOT", subscribed, 5)
                 await a.AddSession(bfd_pb2.AddSessionRequest(session=conf(B, A)))
@@ -189,8 +193,8 @@ def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(
                 assert state.transmit_interval_us == 50_000
                 assert state.last_transition.reason == bfd_pb2.TRANSITION_REASON_PEER_SIGNALED
                 kinds = [e.type for _, e in events]
-                assert kinds[0] == bfd_pb2.SESSION_EVENT_TYPE_END_OF_SNAPSHOT
-                assert bfd_pb2.SESSION_EVENT_TYPE_ADDED in kinds
+                assert markers == [common_pb2.EndOfSnapshot(start=common_pb2.WATCH_START_SNAPSHOT)]
+                assert kinds[0] == bfd_pb2.SESSION_EVENT_TYPE_ADDED  # the snapshot was empty
                 await b.DeleteSession(bfd_pb2.DeleteSessionRequest(key=key(A)))  # AdminDown
 
                 async def a_down_seen() -> bool:

@@ -228,16 +228,21 @@ def test_gratuitous_burst_seen_in_the_peer_namespace(arun: Run, lab: Lab, l2: L2
 def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     arun: Run, lab: Lab, l2: L2Process
 ) -> None:
-    async def watch_until_late0_eligible(events: list[l2_pb2.WatchEventsResponse]) -> None:
+    subscribed = asyncio.Event()
+
+    async def watch_until_late0_eligible(events: list[l2_pb2.Event]) -> None:
         async with grpc.aio.insecure_channel(l2.target) as channel:
             call = l2.stub(channel).WatchEvents(l2_pb2.WatchEventsRequest())
             while True:
-                event = await call.read()
-                events.append(event)
-                if (
+                response = await call.read()
+                events.extend(response.events)
+                if response.HasField("end_of_snapshot"):
+                    subscribed.set()
+                if any(
                     event.type == l2_pb2.EVENT_TYPE_INTERFACE_CHANGED
                     and event.interface.name == "late0"
                     and event.interface.arp_eligible
+                    for event in response.events
                 ):
                     call.cancel()
                     assert await call.code() == grpc.StatusCode.CANCELLED
@@ -261,11 +266,10 @@ def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     )
     assert got == [None] * 5
 
-    async def bring_up() -> tuple[float, list[l2_pb2.WatchEventsResponse]]:
-        events: list[l2_pb2.WatchEventsResponse] = []
+    async def bring_up() -> tuple[float, list[l2_pb2.Event]]:
+        events: list[l2_pb2.Event] = []
         watch = asyncio.create_task(watch_until_late0_eligible(events))
-        while not any(e.type == l2_pb2.EVENT_TYPE_END_OF_SNAPSHOT for e in events):
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(subscribed.wait(), 10)
         start = time.monotonic()
         await asyncio.to_thread(lab.ip, lab.node, "link", "set", "late0", "up")
         await asyncio.wait_for(watch, 5)

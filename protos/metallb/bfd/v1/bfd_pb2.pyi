@@ -1,3 +1,4 @@
+from metallb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -49,7 +50,6 @@ class SessionEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SESSION_EVENT_TYPE_UNSPECIFIED: _ClassVar[SessionEventType]
     SESSION_EVENT_TYPE_SNAPSHOT: _ClassVar[SessionEventType]
-    SESSION_EVENT_TYPE_END_OF_SNAPSHOT: _ClassVar[SessionEventType]
     SESSION_EVENT_TYPE_ADDED: _ClassVar[SessionEventType]
     SESSION_EVENT_TYPE_UPDATED: _ClassVar[SessionEventType]
     SESSION_EVENT_TYPE_DELETED: _ClassVar[SessionEventType]
@@ -83,7 +83,6 @@ TRANSITION_REASON_ADMIN_DOWN: TransitionReason
 TRANSITION_REASON_ADMIN_UP: TransitionReason
 SESSION_EVENT_TYPE_UNSPECIFIED: SessionEventType
 SESSION_EVENT_TYPE_SNAPSHOT: SessionEventType
-SESSION_EVENT_TYPE_END_OF_SNAPSHOT: SessionEventType
 SESSION_EVENT_TYPE_ADDED: SessionEventType
 SESSION_EVENT_TYPE_UPDATED: SessionEventType
 SESSION_EVENT_TYPE_DELETED: SessionEventType
@@ -293,8 +292,10 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ...) -> None: ...
 
 class WatchSessionsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
 class SessionEvent(_message.Message):
     __slots__ = ("type", "session", "transition")
@@ -307,7 +308,11 @@ class SessionEvent(_message.Message):
     def __init__(self, type: _Optional[_Union[SessionEventType, str]] = ..., session: _Optional[_Union[Session, _Mapping]] = ..., transition: _Optional[_Union[Transition, _Mapping]] = ...) -> None: ...
 
 class WatchSessionsResponse(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "end_of_snapshot", "resume_token")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    END_OF_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[SessionEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[SessionEvent, _Mapping]]] = ...) -> None: ...
+    end_of_snapshot: _common_pb2.EndOfSnapshot
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, events: _Optional[_Iterable[_Union[SessionEvent, _Mapping]]] = ..., end_of_snapshot: _Optional[_Union[_common_pb2.EndOfSnapshot, _Mapping]] = ..., resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...

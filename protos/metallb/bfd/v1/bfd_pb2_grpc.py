@@ -105,8 +105,9 @@ class BFDServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchSessions(self, request, context):
-        """A snapshot of every session, an END_OF_SNAPSHOT marker, then every change as it happens,
-        batched: each response carries the events that accumulated since the previous one.
+        """A snapshot of every session, the end-of-snapshot marker, then every change as it happens,
+        batched: each response carries the events that accumulated since the previous one;
+        resumable (metallb.common.v1.ResumeToken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -82,8 +82,8 @@ class L2ServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchEvents(self, request, context):
-        """A snapshot (every announcement, then every interface), an END_OF_SNAPSHOT marker, then every
-        change as it happens.
+        """A snapshot (every announcement, then every interface), the end-of-snapshot marker, then every
+        change as it happens; resumable (metallb.common.v1.ResumeToken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
