@@ -348,6 +348,11 @@ class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
         async for batch in stream:
             yield response(bfd_pb2.WatchSessionsResponse, batch)
 
+    async def GetStatus(
+        self, request: bfd_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> bfd_pb2.GetStatusResponse:
+        return bfd_pb2.GetStatusResponse(instance_id=self._state.instance_id)
+
 
 def bfd_binding(
     registry: CollectorRegistry,

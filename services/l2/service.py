@@ -172,6 +172,11 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
         async for batch in stream:
             yield response(l2_pb2.WatchEventsResponse, batch)
 
+    async def GetStatus(
+        self, request: l2_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> l2_pb2.GetStatusResponse:
+        return l2_pb2.GetStatusResponse(instance_id=self._state.instance_id)
+
 
 def l2_binding(
     registry: CollectorRegistry,

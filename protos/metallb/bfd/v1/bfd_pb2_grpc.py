@@ -64,6 +64,11 @@ class BFDServiceStub:
                 request_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.SerializeToString,
                 response_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/metallb.bfd.v1.BFDService/GetStatus',
+                request_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.FromString,
+                _registered_method=True)
 
 
 class BFDServiceServicer:
@@ -113,6 +118,13 @@ class BFDServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStatus(self, request, context):
+        """This run of the service (its instance id changes on every start).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BFDServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +157,11 @@ def add_BFDServiceServicer_to_server(servicer, server):
                     servicer.WatchSessions,
                     request_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.FromString,
                     response_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.FromString,
+                    response_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +326,33 @@ class BFDService:
             '/metallb.bfd.v1.BFDService/WatchSessions',
             metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.SerializeToString,
             metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.bfd.v1.BFDService/GetStatus',
+            metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.SerializeToString,
+            metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
