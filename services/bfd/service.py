@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple, TypeVar
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
@@ -205,6 +206,19 @@ class BFDState:
         self._publish(_E.SESSION_EVENT_TYPE_ADDED, session)
         return session
 
+    def update_conf(self, conf: bfd_pb2.SessionConf, mask: FieldMask | None) -> bfd_pb2.Session:
+        """UpdateSession: with a mask, the masked fields of `conf` over the current ones."""
+        if mask is not None:
+            key = convert.key_from_proto(
+                bfd_pb2.SessionKey(
+                    peer_address=conf.peer_address, interface=conf.interface, vrf=conf.vrf
+                ),
+                "session",
+            )
+            self.speaker.session(key)  # NOT_FOUND for an unknown key
+            conf = convert.merge_update(self._conf(key), conf, mask)
+        return self.update(convert.spec_from_proto(conf))
+
     def update(self, spec: SessionSpec) -> bfd_pb2.Session:
         old = self.speaker.specs.get(spec.key)
         if old is not None and not old.same_binding(spec):
@@ -305,8 +319,13 @@ class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
     async def UpdateSession(
         self, request: bfd_pb2.UpdateSessionRequest, context: grpc.aio.ServicerContext
     ) -> bfd_pb2.UpdateSessionResponse:
-        spec = convert.spec_from_proto(request.session)
-        session = await self._run(lambda: self._state.update(spec))
+        mask = request.update_mask if request.HasField("update_mask") else None
+        if mask is None:
+            spec = convert.spec_from_proto(request.session)  # checked before the owner runs
+            session = await self._run(lambda: self._state.update(spec))
+        else:
+            conf = request.session
+            session = await self._run(lambda: self._state.update_conf(conf, mask))
         return bfd_pb2.UpdateSessionResponse(session=session)
 
     async def DeleteSession(

@@ -325,10 +325,10 @@ class GrpcBfdClient:
             return  # not ours (another client's session, or one we have just given up)
         up_since = self._up.get(key)
         was_up = transition or (
-            missed and up_since is not None and state.last_down_time_unix_nanos > up_since
+            missed and up_since is not None and state.last_down_time.ToNanoseconds() > up_since
         )
         if state.local_state == _UP:
-            self._up[key] = state.last_up_time_unix_nanos
+            self._up[key] = state.last_up_time.ToNanoseconds()
         else:
             self._up.pop(key, None)
         status = describe(state)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 
@@ -250,6 +251,13 @@ class Bird:
 
 
 # ---------------------------------------------------------------------------------- ours
+
+
+def ms(milliseconds: int) -> Duration:
+    """A profile interval (google.protobuf.Duration) of whole milliseconds."""
+    duration = Duration()
+    duration.FromMilliseconds(milliseconds)
+    return duration
 
 
 @dataclass

@@ -82,9 +82,10 @@ class BFDServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSession(self, request, context):
-        """Changes the profile or the administrative state of a session. A changed interval is
-        negotiated with the peer through a Poll Sequence (RFC 5880 §6.8.3). The peer, local address,
-        interface, VRF and hop mode cannot change: delete and add instead.
+        """Changes the profile or the administrative state of a session: what GetSession returned,
+        edited, can be sent back as it is; with an update_mask, only the fields it names change.
+        A changed interval is negotiated with the peer through a Poll Sequence (RFC 5880 §6.8.3).
+        The peer, local address, interface, VRF and hop mode cannot change: delete and add instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
