@@ -28,7 +28,7 @@ from metallb_runtime.watch import (
 )
 from services.l2 import convert
 from services.l2.core.interfaces import compile_excludes
-from services.l2.core.table import AnnouncementState, Event, InterfaceState
+from services.l2.core.table import AnnouncementSpec, AnnouncementState, Event, InterfaceState
 from services.l2.engine import DEFAULT_PRIORITY, Engine
 from services.l2.metrics import L2Metrics
 from services.l2.netlink import LinkEvents, read_links
@@ -73,6 +73,7 @@ class L2State:
         self.links = LinkEvents(self.rescan)
         self.instance_id = new_instance_id()
         self.watchers: ChangeLog[l2_pb2.Event] = ChangeLog(self.instance_id)
+        self.desired: list[AnnouncementSpec] = []  # as the last SetAnnouncements gave it
 
     async def start(self) -> None:
         self.engine.start()  # raises, naming CAP_NET_RAW, if raw sockets are not allowed
@@ -132,6 +133,7 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
 
         def command() -> l2_pb2.SetAnnouncementsResponse:
             result = self._state.engine.set_announcements(specs)
+            self._state.desired = specs
             self._state.publish(result.events)
             return l2_pb2.SetAnnouncementsResponse(
                 announced=[str(ip) for ip in result.announced],
@@ -146,7 +148,10 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
         self, request: l2_pb2.ListAnnouncementsRequest, context: grpc.aio.ServicerContext
     ) -> l2_pb2.ListAnnouncementsResponse:
         return await self._run(
-            lambda: l2_pb2.ListAnnouncementsResponse(announcements=self._announcements())
+            lambda: l2_pb2.ListAnnouncementsResponse(
+                announcements=self._announcements(),
+                desired=[convert.spec_to_proto(spec) for spec in self._state.desired],
+            )
         )
 
     async def ListInterfaces(

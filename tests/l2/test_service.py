@@ -334,6 +334,32 @@ def test_instance_id_and_a_resumed_watch_get_only_the_missed_announcement(
     assert any(e.HasField("interface") for e in snapshot)
 
 
+def test_listed_desired_set_sent_back_changes_nothing(arun: Run, l2: L2Process) -> None:
+    """List -> edit -> Set: the desired set comes back as it was given and loses nothing."""
+    given = [
+        spec("10.77.1.50", owner="demo/a"),
+        spec("10.77.1.50", "ens1", owner="demo/b"),
+        spec("fd77:1::50", "ens1", "late0", owner="demo/c"),
+    ]
+    arun(set_announcements(l2, *given))
+
+    async def listed() -> l2_pb2.ListAnnouncementsResponse:
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            reply: l2_pb2.ListAnnouncementsResponse = await l2.stub(channel).ListAnnouncements(
+                l2_pb2.ListAnnouncementsRequest()
+            )
+            return reply
+
+    desired = list(arun(listed()).desired)
+    assert desired == given
+    again = arun(set_announcements(l2, *desired))
+    assert (list(again.announced), list(again.withdrawn), list(again.updated)) == ([], [], [])
+    edited = [*desired, spec("10.77.1.51", owner="demo/d")]
+    assert list(arun(set_announcements(l2, *edited)).announced) == ["10.77.1.51"]
+    assert list(arun(listed()).desired) == edited
+    arun(set_announcements(l2))
+
+
 def test_bad_announcements_name_the_field_and_change_nothing(arun: Run, l2: L2Process) -> None:
     async def scenario() -> list[tuple[grpc.StatusCode, str]]:
         results = []

@@ -106,10 +106,12 @@ class ListAnnouncementsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListAnnouncementsResponse(_message.Message):
-    __slots__ = ("announcements",)
+    __slots__ = ("announcements", "desired")
     ANNOUNCEMENTS_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_FIELD_NUMBER: _ClassVar[int]
     announcements: _containers.RepeatedCompositeFieldContainer[Announcement]
-    def __init__(self, announcements: _Optional[_Iterable[_Union[Announcement, _Mapping]]] = ...) -> None: ...
+    desired: _containers.RepeatedCompositeFieldContainer[AnnouncementSpec]
+    def __init__(self, announcements: _Optional[_Iterable[_Union[Announcement, _Mapping]]] = ..., desired: _Optional[_Iterable[_Union[AnnouncementSpec, _Mapping]]] = ...) -> None: ...
 
 class Interface(_message.Message):
     __slots__ = ("name", "index", "mac", "up", "master_index", "ipv6_link_local", "arp_eligible", "arp_reason", "ndp_eligible", "ndp_reason")

@@ -74,7 +74,9 @@ class L2ServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAnnouncements(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """What this node answers for, and the desired set as SetAnnouncements last received it: that
+        set, edited, can be sent back with SetAnnouncements and nothing is lost.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
