@@ -260,7 +260,7 @@ async def watch_stream(
     `subscribe(token)` must run `log.subscribe` in the service's owner task. Snapshot items are
     turned into messages here, BUILD_CHUNK at a time between loop turns, as are log entries.
     """
-    subscription = await subscribe(token)
+    subscription = await _subscribed(log, subscribe(token))
     start = subscription.start
     while True:
         cursor = subscription.cursor
@@ -293,8 +293,24 @@ async def watch_stream(
             pass  # start over with a fresh snapshot, below
         finally:
             log.unsubscribe(cursor)
-        subscription = await subscribe(None)
+        subscription = await _subscribed(log, subscribe(None))
         start = Start.WATCH_START_FELL_BEHIND
+
+
+async def _subscribed(log: ChangeLog[T], pending: Awaitable[Subscription[S]]) -> Subscription[S]:
+    """`pending`'s subscription; if the stream is cancelled meanwhile (the client went away), its
+    cursor is released when it arrives instead of pinning the log's entries for ever."""
+    task = asyncio.ensure_future(pending)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+
+        def release(done: asyncio.Future[Subscription[S]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                log.unsubscribe(done.result().cursor)
+
+        task.add_done_callback(release)
+        raise
 
 
 def response(make: Callable[..., R], batch: Batch[T]) -> R:

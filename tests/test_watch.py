@@ -304,3 +304,34 @@ def test_a_stream_builds_at_most_a_chunk_of_messages_per_loop_turn(
         await stream.aclose()
 
     arun(scenario())
+
+
+def test_a_stream_cancelled_while_subscribing_leaves_no_cursor(arun: Callable[..., Any]) -> None:
+    """The client goes away just as the owner task has opened its cursor (the result is there,
+    the stream has not resumed yet): the cursor must not stay behind, or it would keep the log
+    at its limit for ever."""
+
+    async def scenario() -> None:
+        model = Model()
+        loop = asyncio.get_running_loop()
+
+        async def subscribe(token: common_pb2.ResumeToken | None) -> Subscription[int]:
+            # As StateOwner.submit: the command runs in another task, which sets the result.
+            result: asyncio.Future[Subscription[int]] = loop.create_future()
+
+            def owner() -> None:
+                result.set_result(model.log.subscribe(token, lambda: list(model.items)))
+                reader.cancel()  # the client's cancellation arrives in the same iteration
+
+            loop.call_soon(owner)
+            return await result
+
+        stream = watch_stream(model.log, subscribe, lambda x: -x, None)
+        reader = loop.create_task(anext(stream))
+        await asyncio.gather(reader, return_exceptions=True)
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the subscription's done-callback run
+        assert reader.cancelled()
+        assert not model.log.cursors
+
+    arun(scenario())
