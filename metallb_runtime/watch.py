@@ -187,7 +187,11 @@ class ChangeLog(Generic[T]):
     ) -> Subscription[S]:
         """Run in the service's owner task: the cursor and the snapshot are one atomic step."""
         cursor, start = self.open(token)
-        snapshot = () if start == Start.WATCH_START_RESUMED else capture()
+        try:
+            snapshot = () if start == Start.WATCH_START_RESUMED else capture()
+        except BaseException:
+            self.unsubscribe(cursor)
+            raise
         return Subscription(snapshot, cursor, start)
 
     def unsubscribe(self, cursor: Cursor) -> None:
