@@ -47,6 +47,7 @@ from tests.bfd.lab import (  # noqa: E402
     Ours,
     cpu_seconds,
     frr_profile,
+    ms,
     run,
     wait_for,
 )
@@ -175,7 +176,7 @@ def detection_phase(spawn: bool = False, verbose: bool = False) -> None:
         watch = ours.watch()
         # This process too: its Watch thread's clock ends every measurement.
         prioritise(ours.pid(), frr.bfdd_pid(), *cutter.pids(), os.getpid())
-        ours.add("10.77.1.2", "10.77.1.1", "vF", receive_interval_ms=50, transmit_interval_ms=50)
+        ours.add("10.77.1.2", "10.77.1.1", "vF", receive_interval=ms(50), transmit_interval=ms(50))
         up = lambda: ours.state("10.77.1.2", "vF") == bfd_pb2.STATE_UP  # noqa: E731
         wait_for("session Up", up, 20)
         for _ in range(CUTS):
@@ -196,8 +197,8 @@ def detection_phase(spawn: bool = False, verbose: bool = False) -> None:
             from_command.append((arrived - issued) * 1000)
             applied.append((cut - issued) * 1000)
             offset = cutter.wall_offset
-            went_down = event.transition.time_unix_nanos / 1e9 - offset
-            last_rx = event.session.state.last_received_time_unix_nanos / 1e9 - offset
+            went_down = event.transition.time.ToNanoseconds() / 1e9 - offset
+            last_rx = event.session.state.last_received_time.ToNanoseconds() / 1e9 - offset
             in_service.append((went_down - last_rx) * 1000)
             delivery.append((arrived - went_down) * 1000)
             if verbose:
@@ -270,7 +271,7 @@ def scale_phase() -> None:
         ours = Ours.start(lab, us)
         prioritise(ours.pid(), frr.bfdd_pid())
         for mine, theirs in pairs:
-            ours.add(theirs, mine, "vF", receive_interval_ms=300, transmit_interval_ms=300)
+            ours.add(theirs, mine, "vF", receive_interval=ms(300), transmit_interval=ms(300))
 
         def up_count() -> int:
             response = ours.stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=10)
@@ -288,14 +289,14 @@ def scale_phase() -> None:
         response = ours.stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=10)
         for session in response.sessions:
             conf_msg = session.conf
-            conf_msg.profile.receive_interval_ms = 50
-            conf_msg.profile.transmit_interval_ms = 50
+            conf_msg.profile.receive_interval.FromMilliseconds(50)
+            conf_msg.profile.transmit_interval.FromMilliseconds(50)
             ours.stub.UpdateSession(bfd_pb2.UpdateSessionRequest(session=conf_msg), timeout=10)
 
         def all_fast() -> bool:
             listed = ours.stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=10).sessions
             return all(
-                s.state.local_state == bfd_pb2.STATE_UP and s.state.detection_time_us == 150_000
+                s.state.local_state == bfd_pb2.STATE_UP and s.state.detection_time == ms(150)
                 for s in listed
             )
 
@@ -359,7 +360,7 @@ def bird_stability_phase() -> None:
         ours = Ours.start(lab, us)
         prioritise(ours.pid(), bird.pid())
         for mine, theirs in pairs:
-            ours.add(theirs, mine, "vF", receive_interval_ms=50, transmit_interval_ms=50)
+            ours.add(theirs, mine, "vF", receive_interval=ms(50), transmit_interval=ms(50))
 
         def up_count() -> int:
             response = ours.stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=10)

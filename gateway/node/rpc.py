@@ -29,16 +29,17 @@ def announcement_specs(items: Iterable[L2Announcement]) -> list[l2_pb2.Announcem
 
 
 def bfd_profile(profile: BFDProfile) -> bfd_pb2.Profile:
-    return bfd_pb2.Profile(
+    msg = bfd_pb2.Profile(
         name=profile.name,
-        receive_interval_ms=profile.receive_interval,
-        transmit_interval_ms=profile.transmit_interval,
         detect_multiplier=profile.detect_multiplier,
-        echo_interval_ms=profile.echo_interval,
         echo_mode=profile.echo_mode,
         passive_mode=profile.passive_mode,
         minimum_ttl=profile.minimum_ttl,
     )
+    msg.receive_interval.FromMilliseconds(profile.receive_interval)
+    msg.transmit_interval.FromMilliseconds(profile.transmit_interval)
+    msg.echo_interval.FromMilliseconds(profile.echo_interval)
+    return msg
 
 
 def peer_conf(peer: Peer, profiles: Mapping[str, BFDProfile] | None = None) -> bgp_pb2.PeerConf:

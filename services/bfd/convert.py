@@ -1,9 +1,17 @@
-"""Pure conversions between `metallb.bfd.v1` messages and the BFD service's domain types."""
+"""Pure conversions between `metallb.bfd.v1` messages and the BFD service's domain types.
+
+Intervals are `google.protobuf.Duration`s (a profile's in whole milliseconds, as MetalLB's CR;
+the observed ones in microseconds, as on the wire), times `google.protobuf.Timestamp`s.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from metallb.bfd.v1 import bfd_pb2
 from metallb_rules.bfd_profile import BFDProfile, ProfileError
@@ -15,35 +23,45 @@ from services.bfd.core.session import Session
 from services.bfd.core.table import SessionKey
 from services.bfd.model import SessionSpec, make_key, parse_address
 
-# BFDProfile attribute, proto field, CR field (for the error's field name).
-_PROFILE_FIELDS = (
-    ("receive_interval", "receive_interval_ms"),
-    ("transmit_interval", "transmit_interval_ms"),
-    ("detect_multiplier", "detect_multiplier"),
-    ("echo_interval", "echo_interval_ms"),
-    ("echo_mode", "echo_mode"),
-    ("passive_mode", "passive_mode"),
-    ("minimum_ttl", "minimum_ttl"),
-)
+# BFDProfile attributes (milliseconds for the intervals) and the proto fields, of the same names.
+_DURATIONS = ("receive_interval", "transmit_interval", "echo_interval")
+_SCALARS = ("detect_multiplier", "echo_mode", "passive_mode", "minimum_ttl")
 # ProfileError's message names the field MetalLB's way; map it back to the proto field.
 _PROFILE_MESSAGES = {
     "invalid detect multiplier value": "detect_multiplier",
-    "invalid receive interval value": "receive_interval_ms",
-    "invalid transmit interval value": "transmit_interval_ms",
+    "invalid receive interval value": "receive_interval",
+    "invalid transmit interval value": "transmit_interval",
     "invalid minimum ttl value": "minimum_ttl",
-    "invalid echo interval value": "echo_interval_ms",
+    "invalid echo interval value": "echo_interval",
 }
+# What UpdateSession's update_mask may name (relative to SessionConf).
+MUTABLE_PATHS = frozenset(
+    {"profile", "admin_down"} | {f"profile.{f.name}" for f in bfd_pb2.Profile.DESCRIPTOR.fields}
+)
 
-US_PER_S = 1_000_000
 NS_PER_S = 1_000_000_000
+NS_PER_MS = 1_000_000
+
+
+def whole_milliseconds(duration: Duration, field: str) -> int:
+    """A profile interval: MetalLB's CR counts them in whole milliseconds."""
+    nanos = duration.seconds * NS_PER_S + duration.nanos
+    if nanos < 0 or nanos % NS_PER_MS:
+        raise InvalidArgumentError(
+            f"must be a whole number of milliseconds, not {duration.ToJsonString()}", field
+        )
+    return nanos // NS_PER_MS
 
 
 def profile_from_proto(msg: bfd_pb2.Profile, field: str) -> BFDProfile:
     """MetalLB's defaults for absent fields; MetalLB's error text for bad values."""
     kwargs: dict[str, object] = {}
-    for attr, name in _PROFILE_FIELDS:
+    for name in _DURATIONS:
         if msg.HasField(name):
-            kwargs[attr] = getattr(msg, name)
+            kwargs[name] = whole_milliseconds(getattr(msg, name), f"{field}.{name}")
+    for name in _SCALARS:
+        if msg.HasField(name):
+            kwargs[name] = getattr(msg, name)
     try:
         return BFDProfile(msg.name or "default", **kwargs)  # type: ignore[arg-type]
     except ProfileError as err:
@@ -53,10 +71,35 @@ def profile_from_proto(msg: bfd_pb2.Profile, field: str) -> BFDProfile:
 
 
 def profile_to_proto(profile: BFDProfile) -> bfd_pb2.Profile:
-    return bfd_pb2.Profile(
-        name=profile.name,
-        **{name: getattr(profile, attr) for attr, name in _PROFILE_FIELDS},
-    )
+    """Every field set: what GetSession shows is what the session runs with."""
+    msg = bfd_pb2.Profile(name=profile.name, **{name: getattr(profile, name) for name in _SCALARS})
+    for name in _DURATIONS:
+        getattr(msg, name).FromMilliseconds(getattr(profile, name))
+    return msg
+
+
+def merge_update(
+    current: bfd_pb2.SessionConf, update: bfd_pb2.SessionConf, mask: FieldMask
+) -> bfd_pb2.SessionConf:
+    """The configuration UpdateSession asks for: `current` with the masked paths of `update`.
+
+    AIP-134: a path names a field to replace; a named field absent from `update` takes its
+    default (an absent profile field: MetalLB's default).
+    """
+    for i, path in enumerate(mask.paths):
+        if path not in MUTABLE_PATHS:
+            raise InvalidArgumentError(
+                f"{path!r} cannot be updated (only profile, profile.<field> and admin_down)",
+                f"update_mask.paths[{i}]",
+            )
+    source = bfd_pb2.SessionConf()
+    source.CopyFrom(update)
+    if any(p.startswith("profile.") for p in mask.paths):
+        source.profile.SetInParent()  # a named profile field absent from it: cleared
+    merged = bfd_pb2.SessionConf()
+    merged.CopyFrom(current)
+    mask.MergeMessage(source, merged, replace_message_field=True)
+    return merged
 
 
 def spec_from_proto(msg: bfd_pb2.SessionConf, field: str = "session") -> SessionSpec:
@@ -147,9 +190,17 @@ def reason_of(change: StateChanged) -> bfd_pb2.TransitionReason:
     return _DOWN_REASONS.get(change.diag, bfd_pb2.TRANSITION_REASON_NEIGHBOR_SIGNALED_DOWN)
 
 
-def wall_nanos(monotonic: float | None, offset: float) -> int:
-    """A loop-clock instant as Unix nanoseconds (`offset` = wall clock minus loop clock)."""
-    return 0 if monotonic is None else round((monotonic + offset) * NS_PER_S)
+def fill_time(msg: Timestamp, monotonic: float | None, offset: float) -> None:
+    """A loop-clock instant as wall-clock time (`offset` = wall clock minus loop clock); an
+    instant that never was leaves `msg` absent (its parent's HasField is false)."""
+    if monotonic is not None:
+        msg.FromNanoseconds(round((monotonic + offset) * NS_PER_S))
+
+
+def fill_seconds(msg: Duration, seconds: float | None) -> None:
+    """An interval in seconds, to the microsecond (BFD's unit); None leaves `msg` absent."""
+    if seconds is not None:
+        msg.FromMicroseconds(round(seconds * 1_000_000))
 
 
 def fill_transition(msg: bfd_pb2.Transition, change: StateChanged, offset: float) -> None:
@@ -157,7 +208,7 @@ def fill_transition(msg: bfd_pb2.Transition, change: StateChanged, offset: float
     msg.to = state_to_proto(change.new)
     msg.diagnostic = diag_to_proto(change.diag)
     msg.reason = reason_of(change)
-    msg.time_unix_nanos = wall_nanos(change.at, offset)
+    fill_time(msg.time, change.at, offset)
 
 
 def transition_to_proto(change: StateChanged, offset: float) -> bfd_pb2.Transition:
@@ -235,11 +286,6 @@ def view(session: Session) -> SessionView:
     )
 
 
-def _uint32_us(seconds: float | None) -> int:
-    """Seconds as a uint32 count of microseconds (0: none; the largest value at most)."""
-    return 0 if seconds is None else min(round(seconds * US_PER_S), 0xFFFFFFFF)
-
-
 def fill_session_state(
     msg: bfd_pb2.SessionState,
     seen: SessionView,
@@ -260,17 +306,17 @@ def fill_session_state(
     msg.remote_diagnostic = diag_to_proto(seen.remote_diag)
     msg.local_discriminator = seen.local_discriminator
     msg.remote_discriminator = seen.remote_discriminator
-    msg.local_desired_min_tx_us = seen.desired_min_tx
-    msg.local_required_min_rx_us = seen.required_min_rx
-    msg.remote_desired_min_tx_us = seen.remote_desired_min_tx
-    msg.remote_required_min_rx_us = seen.remote_min_rx
-    msg.remote_required_min_echo_rx_us = seen.remote_min_echo_rx
+    msg.local_desired_min_tx.FromMicroseconds(seen.desired_min_tx)
+    msg.local_required_min_rx.FromMicroseconds(seen.required_min_rx)
+    msg.remote_desired_min_tx.FromMicroseconds(seen.remote_desired_min_tx)
+    msg.remote_required_min_rx.FromMicroseconds(seen.remote_min_rx)
+    msg.remote_required_min_echo_rx.FromMicroseconds(seen.remote_min_echo_rx)
     msg.remote_detect_multiplier = seen.remote_detect_mult
-    msg.transmit_interval_us = min(seen.transmit_interval, 0xFFFFFFFF)
-    msg.detection_time_us = _uint32_us(seen.detection_time)
+    msg.transmit_interval.FromMicroseconds(seen.transmit_interval)
+    fill_seconds(msg.detection_time, seen.detection_time)
     msg.polling = seen.polling
     msg.echo_active = seen.echo_active
-    msg.echo_rtt_us = _uint32_us(seen.echo_rtt)
+    fill_seconds(msg.echo_rtt, seen.echo_rtt)
     counters = msg.counters
     counters.control_packets_in = seen.control_in
     counters.control_packets_out = seen.control_out
@@ -286,9 +332,9 @@ def fill_session_state(
         if with_history:
             for change in transitions:
                 fill_transition(msg.recent_transitions.add(), change, offset)
-    msg.last_up_time_unix_nanos = wall_nanos(seen.last_up_at, offset)
-    msg.last_down_time_unix_nanos = wall_nanos(seen.last_down_at, offset)
-    msg.last_received_time_unix_nanos = wall_nanos(seen.last_received_at, offset)
+    fill_time(msg.last_up_time, seen.last_up_at, offset)
+    fill_time(msg.last_down_time, seen.last_down_at, offset)
+    fill_time(msg.last_received_time, seen.last_received_at, offset)
 
 
 def session_state_to_proto(

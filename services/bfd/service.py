@@ -5,8 +5,9 @@ back. The speaker itself runs as event-loop callbacks (sockets and its one timer
 callbacks are synchronous, so neither ever sees the other half-done. Speaker events are
 recorded for the watchers in the callback that produced them (a detected Down is in the watch
 log in the same loop iteration), but as plain `convert.SessionView`s: the messages are built by
-the watch streams, outside the packet path (see `watch.py`). Likewise ListSessions and a
-watch's snapshot take the views in one command and build the messages a chunk per loop turn.
+the watch streams, outside the packet path (see `metallb_runtime/watch.py`). Likewise
+ListSessions and a watch's snapshot take the views in one command and build the messages a chunk
+per loop turn.
 """
 
 import asyncio
@@ -17,17 +18,29 @@ from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple, TypeVar
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
+from metallb.common.v1 import common_pb2
 from metallb_rules.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     UnavailableError,
 )
+from metallb_runtime.instance import new_instance_id
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
-from metallb_runtime.watch import WATCH_QUEUE_LIMIT
+from metallb_runtime.watch import (
+    BUILD_CHUNK,
+    WATCH_LIMIT,
+    ChangeLog,
+    Pending,
+    Subscription,
+    requested_token,
+    response,
+    watch_stream,
+)
 from services.bfd import convert
 from services.bfd.core.events import PollSequenceCompleted, StateChanged
 from services.bfd.core.session import Session
@@ -35,7 +48,6 @@ from services.bfd.core.table import KeyedEvent, SessionKey
 from services.bfd.metrics import BFDCollector
 from services.bfd.model import SessionSpec
 from services.bfd.speaker import DEFAULT_PORTS, Ports, Speaker
-from services.bfd.watch import BUILD_CHUNK, Cursor, Pending, WatchLog, batched_stream
 
 SERVICE_NAME = bfd_pb2.DESCRIPTOR.services_by_name["BFDService"].full_name
 
@@ -72,7 +84,8 @@ class BFDState:
         self.owner = StateOwner("bfd")
         self._history: dict[SessionKey, deque[StateChanged]] = {}
         self._polls: dict[SessionKey, int] = {}
-        self.watchers: WatchLog[bfd_pb2.SessionEvent] = WatchLog(WATCH_QUEUE_LIMIT)
+        self.instance_id = new_instance_id()
+        self.watchers: ChangeLog[bfd_pb2.SessionEvent] = ChangeLog(self.instance_id, WATCH_LIMIT)
         self._offset = 0.0  # wall clock minus loop clock
         self._adding: SessionKey | None = None
         self._confs: dict[SessionKey, bfd_pb2.SessionConf] = {}  # conf protos, per key
@@ -193,6 +206,19 @@ class BFDState:
         self._publish(_E.SESSION_EVENT_TYPE_ADDED, session)
         return session
 
+    def update_conf(self, conf: bfd_pb2.SessionConf, mask: FieldMask | None) -> bfd_pb2.Session:
+        """UpdateSession: with a mask, the masked fields of `conf` over the current ones."""
+        if mask is not None:
+            key = convert.key_from_proto(
+                bfd_pb2.SessionKey(
+                    peer_address=conf.peer_address, interface=conf.interface, vrf=conf.vrf
+                ),
+                "session",
+            )
+            self.speaker.session(key)  # NOT_FOUND for an unknown key
+            conf = convert.merge_update(self._conf(key), conf, mask)
+        return self.update(convert.spec_from_proto(conf))
+
     def update(self, spec: SessionSpec) -> bfd_pb2.Session:
         old = self.speaker.specs.get(spec.key)
         if old is not None and not old.same_binding(spec):
@@ -217,27 +243,25 @@ class BFDState:
         self._polls.pop(key, None)
         self._publish(_E.SESSION_EVENT_TYPE_DELETED, last)
 
-    def subscribe(self) -> tuple[list[Captured], Cursor]:
+    def subscribe(self, token: common_pb2.ResumeToken | None) -> Subscription[Captured]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
-        return self.capture_all(), self.watchers.subscribe()
+        return self.watchers.subscribe(token, self.capture_all)
 
     # ------------------------------------------------------------------ events
 
     def _publish(self, kind: bfd_pb2.SessionEventType, session: bfd_pb2.Session) -> None:
-        if self.watchers:
-            self.watchers.append(Pending(message=bfd_pb2.SessionEvent(type=kind, session=session)))
+        self.watchers.record(bfd_pb2.SessionEvent(type=kind, session=session))
 
     def _on_events(self, events: list[KeyedEvent]) -> None:
         """Called by the speaker, in the loop iteration that produced the events.
 
         This runs between reading packets and sending them, for every session of the speaker,
-        so it does O(1) cheap work per event: the history, and for watchers a `SessionView`
-        in the shared log. Building the message here (tens to hundreds of microseconds each)
-        once made a burst of flaps delay every session's packets by up to half a second,
-        which made more sessions flap.
+        so it does O(1) cheap work per event: the history, and for watchers (present, or
+        resuming later) a `SessionView` in the shared log. Building the message here (tens to
+        hundreds of microseconds each) once made a burst of flaps delay every session's packets
+        by up to half a second, which made more sessions flap.
         """
         specs = self.speaker.specs
-        watching = bool(self.watchers)
         for item in events:
             key, event = item.key, item.event
             if key not in specs:
@@ -247,14 +271,13 @@ class BFDState:
                 if history is None:
                     history = self._history[key] = deque(maxlen=HISTORY)
                 history.append(event)
-                if watching and key != self._adding:
+                if key != self._adding:
                     self._record(_E.SESSION_EVENT_TYPE_STATE_CHANGED, key, event, (event,))
             elif isinstance(event, PollSequenceCompleted):
                 self._polls[key] = self._polls.get(key, 0) + 1
-                if watching:
-                    history = self._history.get(key)
-                    last = (history[-1],) if history else ()
-                    self._record(_E.SESSION_EVENT_TYPE_INTERVALS_CHANGED, key, None, last)
+                history = self._history.get(key)
+                last = (history[-1],) if history else ()
+                self._record(_E.SESSION_EVENT_TYPE_INTERVALS_CHANGED, key, None, last)
 
     def _record(
         self,
@@ -296,8 +319,13 @@ class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
     async def UpdateSession(
         self, request: bfd_pb2.UpdateSessionRequest, context: grpc.aio.ServicerContext
     ) -> bfd_pb2.UpdateSessionResponse:
-        spec = convert.spec_from_proto(request.session)
-        session = await self._run(lambda: self._state.update(spec))
+        mask = request.update_mask if request.HasField("update_mask") else None
+        if mask is None:
+            spec = convert.spec_from_proto(request.session)  # checked before the owner runs
+            session = await self._run(lambda: self._state.update(spec))
+        else:
+            conf = request.session
+            session = await self._run(lambda: self._state.update_conf(conf, mask))
         return bfd_pb2.UpdateSessionResponse(session=session)
 
     async def DeleteSession(
@@ -328,13 +356,21 @@ class BFDServicer(bfd_pb2_grpc.BFDServiceServicer):
     async def WatchSessions(
         self, request: bfd_pb2.WatchSessionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bfd_pb2.WatchSessionsResponse]:
-        snapshot, cursor = await self._run(self._state.subscribe)
-        end = bfd_pb2.SessionEvent(type=_E.SESSION_EVENT_TYPE_END_OF_SNAPSHOT)
-        stream = batched_stream(
-            snapshot, self._state.snapshot_event, end, self._state.watchers, cursor
+        state = self._state
+
+        async def subscribe(token: common_pb2.ResumeToken | None) -> Subscription[Captured]:
+            return await self._run(lambda: state.subscribe(token))
+
+        stream = watch_stream(
+            state.watchers, subscribe, state.snapshot_event, requested_token(request)
         )
         async for batch in stream:
-            yield bfd_pb2.WatchSessionsResponse(events=batch)
+            yield response(bfd_pb2.WatchSessionsResponse, batch)
+
+    async def GetStatus(
+        self, request: bfd_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> bfd_pb2.GetStatusResponse:
+        return bfd_pb2.GetStatusResponse(instance_id=self._state.instance_id)
 
 
 def bfd_binding(

@@ -5,12 +5,15 @@ ebgpMultiHop) once its BGP session is Established, with the profile's settings f
 PeerConf. The client keeps the set of sessions it wants (`_sessions`, by BGP peer) and one
 WatchSessions stream open while that set is not empty:
 
-- The stream opens with a snapshot and an END_OF_SNAPSHOT marker. Snapshot events are state,
+- The stream opens with a snapshot and the end-of-snapshot marker. Snapshot events are state,
   not transitions: a session that is Down in the snapshot tears nothing down (after a BFD
   restart every re-added session starts Down). At the marker every wanted session missing from
   the snapshot is added again (the BFD service restarted, or someone deleted it), and a session
   we last saw Up that the snapshot shows Down went down while we were not watching: that is
-  reported as a Down, as if we had seen the transition.
+  reported as a Down, as if we had seen the transition. That is why a reconnection sends no
+  resume token: what decides is the state now, not the history missed (replayed, a Down that
+  has since come back Up would tear down a BGP session that survived it). A stream that falls
+  behind gets a fresh snapshot in the same way, mid-stream.
 - After the marker, a STATE_CHANGED from Up to Down tears the BGP session down at once, with
   BFD's diagnostic as the reason. Two Up→non-Up transitions do not (RFC 5882 §3.2: an
   administrative action is not a path failure, and a dead path never says AdminDown):
@@ -256,16 +259,16 @@ class GrpcBfdClient:
                 stream = self._connect().WatchSessions(
                     bfd_pb2.WatchSessionsRequest(), wait_for_ready=True
                 )
-                snapshot: dict[Key, bfd_pb2.Session] | None = {}
+                snapshot: dict[Key, bfd_pb2.Session] = {}
                 async for reply in stream:
                     for event in reply.events:
-                        if snapshot is None:
-                            await self._handle(event)
-                        elif event.type == _E.SESSION_EVENT_TYPE_SNAPSHOT:
+                        if event.type == _E.SESSION_EVENT_TYPE_SNAPSHOT:
                             snapshot[_key(event.session.conf)] = event.session
-                        elif event.type == _E.SESSION_EVENT_TYPE_END_OF_SNAPSHOT:
-                            await self._resync(snapshot)
-                            snapshot = None
+                        else:
+                            await self._handle(event)
+                    if reply.HasField("end_of_snapshot"):  # a full snapshot: never resumed
+                        await self._resync(snapshot)
+                        snapshot = {}
                     backoff = 0.1
                 # The service ended the stream itself: it is stopping (a graceful stop).
                 self._unreachable("stream ended")
@@ -280,7 +283,7 @@ class GrpcBfdClient:
             entry.on_status(f"BFD service unreachable ({why}); session kept")
 
     async def _resync(self, snapshot: dict[Key, bfd_pb2.Session]) -> None:
-        """At END_OF_SNAPSHOT: add what is missing, report what went down while unwatched."""
+        """After a full snapshot: add what is missing, report what went down while unwatched."""
         self._up = {key: at for key, at in self._up.items() if key in snapshot}
         for entry in list(self._sessions.values()):
             session = snapshot.get(entry.key)
@@ -322,10 +325,10 @@ class GrpcBfdClient:
             return  # not ours (another client's session, or one we have just given up)
         up_since = self._up.get(key)
         was_up = transition or (
-            missed and up_since is not None and state.last_down_time_unix_nanos > up_since
+            missed and up_since is not None and state.last_down_time.ToNanoseconds() > up_since
         )
         if state.local_state == _UP:
-            self._up[key] = state.last_up_time_unix_nanos
+            self._up[key] = state.last_up_time.ToNanoseconds()
         else:
             self._up.pop(key, None)
         status = describe(state)

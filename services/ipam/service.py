@@ -5,18 +5,27 @@ converts the result back. After every command the owner publishes the allocator'
 watchers and refreshes the gauges of the pools they touched.
 """
 
-import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import TypeVar
 
 import grpc
 from prometheus_client import CollectorRegistry
 
+from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_rules.errors import DomainError, UnavailableError
+from metallb_runtime.instance import new_instance_id
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
-from metallb_runtime.watch import Watcher, WatchHub, stream
+from metallb_runtime.watch import (
+    ChangeLog,
+    Pending,
+    Subscription,
+    requested_token,
+    response,
+    watch_stream,
+)
 from services.ipam import convert
 from services.ipam.core.allocator import Allocator
 from services.ipam.core.errors import NoAllocationError
@@ -33,8 +42,8 @@ _EVENT_TYPES = {
 }
 
 
-def _event(change: Change) -> ipam_pb2.WatchAllocationsResponse:
-    return ipam_pb2.WatchAllocationsResponse(
+def _event(change: Change) -> ipam_pb2.AllocationEvent:
+    return ipam_pb2.AllocationEvent(
         type=_EVENT_TYPES[change.type],
         allocation=convert.allocation_to_proto(change.allocation),
         release_reason=convert.reason_to_proto(change.reason),
@@ -46,10 +55,10 @@ class IPAMState:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.allocator = Allocator()
-        self.instance_id = uuid.uuid4().hex
+        self.instance_id = new_instance_id()
         self.metrics = AllocatorMetrics(registry)
         self.owner = StateOwner("ipam", after_each=self._publish)
-        self.watchers: WatchHub[ipam_pb2.WatchAllocationsResponse] = WatchHub()
+        self.watchers: ChangeLog[ipam_pb2.AllocationEvent] = ChangeLog(self.instance_id)
 
     async def start(self) -> None:
         self.owner.start()
@@ -71,24 +80,21 @@ class IPAMState:
         touched: set[str] = set()
         for change in changes:
             touched.add(change.allocation.pool)
-            if self.watchers:
-                self.watchers.publish(_event(change))
+            self.watchers.append(Pending(partial(_event, change)))
         known = {p.name for p in self.allocator.pools()}
         for name in touched & known:
             self.metrics.update(name, self.allocator.usage(name))
 
-    def subscribe(
-        self,
-    ) -> tuple[list[ipam_pb2.WatchAllocationsResponse], Watcher[ipam_pb2.WatchAllocationsResponse]]:
+    def subscribe(self, token: common_pb2.ResumeToken | None) -> Subscription[Allocation]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
-        snapshot = [
-            ipam_pb2.WatchAllocationsResponse(
-                type=ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT,
-                allocation=convert.allocation_to_proto(a),
-            )
-            for a in self.allocator.allocations()
-        ]
-        return snapshot, self.watchers.subscribe()
+        return self.watchers.subscribe(token, self.allocator.allocations)
+
+
+def _snapshot_event(allocation: Allocation) -> ipam_pb2.AllocationEvent:
+    return ipam_pb2.AllocationEvent(
+        type=ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT,
+        allocation=convert.allocation_to_proto(allocation),
+    )
 
 
 class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
@@ -257,10 +263,14 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def WatchAllocations(
         self, request: ipam_pb2.WatchAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ipam_pb2.WatchAllocationsResponse]:
-        snapshot, watcher = await self._run(self._state.subscribe)
-        end = ipam_pb2.WatchAllocationsResponse(type=ipam_pb2.ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT)
-        async for event in stream(snapshot, end, watcher, self._state.watchers.unsubscribe):
-            yield event
+        state = self._state
+
+        async def subscribe(token: common_pb2.ResumeToken | None) -> Subscription[Allocation]:
+            return await self._run(lambda: state.subscribe(token))
+
+        stream = watch_stream(state.watchers, subscribe, _snapshot_event, requested_token(request))
+        async for batch in stream:
+            yield response(ipam_pb2.WatchAllocationsResponse, batch)
 
     async def GetStatus(
         self, request: ipam_pb2.GetStatusRequest, context: grpc.aio.ServicerContext

@@ -85,6 +85,16 @@ def specs_from_proto(
     return specs
 
 
+def spec_to_proto(spec: AnnouncementSpec) -> l2_pb2.AnnouncementSpec:
+    """The inverse of `specs_from_proto` for one entry."""
+    return l2_pb2.AnnouncementSpec(
+        ip=str(spec.ip),
+        all_interfaces=spec.scope.all,
+        interfaces=sorted(spec.scope.names),
+        owner=spec.owner,
+    )
+
+
 def announcement_to_proto(state: AnnouncementState) -> l2_pb2.Announcement:
     a = state.announcement
     return l2_pb2.Announcement(

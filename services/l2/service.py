@@ -7,18 +7,28 @@ and publishes the resulting events to the watchers.
 
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 import grpc
 from prometheus_client import CollectorRegistry
 
+from metallb.common.v1 import common_pb2
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+from metallb_runtime.instance import new_instance_id
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
-from metallb_runtime.watch import Watcher, WatchHub, stream
+from metallb_runtime.watch import (
+    ChangeLog,
+    Pending,
+    Subscription,
+    requested_token,
+    response,
+    watch_stream,
+)
 from services.l2 import convert
 from services.l2.core.interfaces import compile_excludes
-from services.l2.core.table import Event
+from services.l2.core.table import AnnouncementSpec, AnnouncementState, Event, InterfaceState
 from services.l2.engine import DEFAULT_PRIORITY, Engine
 from services.l2.metrics import L2Metrics
 from services.l2.netlink import LinkEvents, read_links
@@ -29,16 +39,22 @@ SERVICE_NAME = l2_pb2.DESCRIPTOR.services_by_name["L2Service"].full_name
 T = TypeVar("T")
 
 
-def _event(event: Event) -> l2_pb2.WatchEventsResponse:
+def _event(event: Event) -> l2_pb2.Event:
     kind = convert.EVENT_TYPES[event.type]
     if event.announcement is not None:
-        return l2_pb2.WatchEventsResponse(
+        return l2_pb2.Event(
             type=kind, announcement=convert.announcement_to_proto(event.announcement)
         )
     assert event.interface is not None
-    return l2_pb2.WatchEventsResponse(
-        type=kind, interface=convert.interface_to_proto(event.interface)
-    )
+    return l2_pb2.Event(type=kind, interface=convert.interface_to_proto(event.interface))
+
+
+def _snapshot_event(item: AnnouncementState | InterfaceState) -> l2_pb2.Event:
+    if isinstance(item, AnnouncementState):
+        return l2_pb2.Event(
+            type=l2_pb2.EVENT_TYPE_SNAPSHOT, announcement=convert.announcement_to_proto(item)
+        )
+    return l2_pb2.Event(type=l2_pb2.EVENT_TYPE_SNAPSHOT, interface=convert.interface_to_proto(item))
 
 
 class L2State:
@@ -55,7 +71,9 @@ class L2State:
         self.engine = Engine(compile_excludes(excludes), self.metrics, hot_path, priority)
         self.owner = StateOwner("l2")
         self.links = LinkEvents(self.rescan)
-        self.watchers: WatchHub[l2_pb2.WatchEventsResponse] = WatchHub()
+        self.instance_id = new_instance_id()
+        self.watchers: ChangeLog[l2_pb2.Event] = ChangeLog(self.instance_id)
+        self.desired: list[AnnouncementSpec] = []  # as the last SetAnnouncements gave it
 
     async def start(self) -> None:
         self.engine.start()  # raises, naming CAP_NET_RAW, if raw sockets are not allowed
@@ -82,25 +100,19 @@ class L2State:
         await self.owner.submit(lambda: self.publish(self.engine.apply_links(links)))
 
     def publish(self, events: Sequence[Event]) -> None:
-        if self.watchers:
-            for event in events:
-                self.watchers.publish(_event(event))
+        for event in events:
+            self.watchers.append(Pending(partial(_event, event)))  # built by the streams
 
     def subscribe(
-        self,
-    ) -> tuple[list[l2_pb2.WatchEventsResponse], Watcher[l2_pb2.WatchEventsResponse]]:
+        self, token: common_pb2.ResumeToken | None
+    ) -> Subscription[AnnouncementState | InterfaceState]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
-        snapshot_type = l2_pb2.EVENT_TYPE_SNAPSHOT
-        snapshot = [
-            l2_pb2.WatchEventsResponse(
-                type=snapshot_type, announcement=convert.announcement_to_proto(a)
-            )
-            for a in self.engine.table.announcements()
-        ] + [
-            l2_pb2.WatchEventsResponse(type=snapshot_type, interface=convert.interface_to_proto(i))
-            for i in self.engine.table.interfaces()
-        ]
-        return snapshot, self.watchers.subscribe()
+        table = self.engine.table
+
+        def capture() -> list[AnnouncementState | InterfaceState]:
+            return [*table.announcements(), *table.interfaces()]
+
+        return self.watchers.subscribe(token, capture)
 
 
 class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
@@ -121,6 +133,7 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
 
         def command() -> l2_pb2.SetAnnouncementsResponse:
             result = self._state.engine.set_announcements(specs)
+            self._state.desired = specs
             self._state.publish(result.events)
             return l2_pb2.SetAnnouncementsResponse(
                 announced=[str(ip) for ip in result.announced],
@@ -135,7 +148,10 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
         self, request: l2_pb2.ListAnnouncementsRequest, context: grpc.aio.ServicerContext
     ) -> l2_pb2.ListAnnouncementsResponse:
         return await self._run(
-            lambda: l2_pb2.ListAnnouncementsResponse(announcements=self._announcements())
+            lambda: l2_pb2.ListAnnouncementsResponse(
+                announcements=self._announcements(),
+                desired=[convert.spec_to_proto(spec) for spec in self._state.desired],
+            )
         )
 
     async def ListInterfaces(
@@ -150,10 +166,21 @@ class L2Servicer(l2_pb2_grpc.L2ServiceServicer):
     async def WatchEvents(
         self, request: l2_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[l2_pb2.WatchEventsResponse]:
-        snapshot, watcher = await self._run(self._state.subscribe)
-        end = l2_pb2.WatchEventsResponse(type=l2_pb2.EVENT_TYPE_END_OF_SNAPSHOT)
-        async for event in stream(snapshot, end, watcher, self._state.watchers.unsubscribe):
-            yield event
+        state = self._state
+
+        async def subscribe(
+            token: common_pb2.ResumeToken | None,
+        ) -> Subscription[AnnouncementState | InterfaceState]:
+            return await self._run(lambda: state.subscribe(token))
+
+        stream = watch_stream(state.watchers, subscribe, _snapshot_event, requested_token(request))
+        async for batch in stream:
+            yield response(l2_pb2.WatchEventsResponse, batch)
+
+    async def GetStatus(
+        self, request: l2_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> l2_pb2.GetStatusResponse:
+        return l2_pb2.GetStatusResponse(instance_id=self._state.instance_id)
 
 
 def l2_binding(

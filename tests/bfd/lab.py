@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 
@@ -252,6 +253,13 @@ class Bird:
 # ---------------------------------------------------------------------------------- ours
 
 
+def ms(milliseconds: int) -> Duration:
+    """A profile interval (google.protobuf.Duration) of whole milliseconds."""
+    duration = Duration()
+    duration.FromMilliseconds(milliseconds)
+    return duration
+
+
 @dataclass
 class Watch:
     """WatchSessions consumed on a thread; every event kept with its arrival time."""
@@ -260,6 +268,7 @@ class Watch:
     lock: threading.Lock = field(default_factory=threading.Lock)
     call: Any = None
     thread: threading.Thread | None = None
+    subscribed: threading.Event = field(default_factory=threading.Event)  # snapshot received
 
     def run(self, call: Any) -> None:
         self.call = call
@@ -268,6 +277,8 @@ class Watch:
                 at = time.monotonic()
                 with self.lock:
                     self.events.extend((at, event) for event in response.events)
+                if response.HasField("end_of_snapshot"):
+                    self.subscribed.set()
         except grpc.RpcError:
             return
 
@@ -365,13 +376,7 @@ class Ours:
         call = self.stub.WatchSessions(bfd_pb2.WatchSessionsRequest())
         watch.thread = threading.Thread(target=watch.run, args=(call,), daemon=True)
         watch.thread.start()
-        wait_for(
-            "end of snapshot",
-            lambda: any(
-                e.type == bfd_pb2.SESSION_EVENT_TYPE_END_OF_SNAPSHOT for _, e in watch.since(0)
-            ),
-            10,
-        )
+        wait_for("end of snapshot", watch.subscribed.is_set, 10)
         return watch
 
     def cpu_seconds(self) -> float:

@@ -29,6 +29,7 @@ import pytest
 
 from metallb.bfd.v1 import bfd_pb2
 from tests.bfd.lab import Bird, Frr, Lab, Ours, Watch, frr_profile, require_lab, wait_for
+from tests.bfd.lab import ms as as_ms
 
 MARGIN = 0.040
 POLL_MARGIN = 0.200
@@ -113,11 +114,15 @@ def world() -> Iterator[World]:
         for name in ("p300", "p50", "freeze"):
             mine, theirs = FRR_PAIRS[name]
             ms = 300 if name == "p300" else 50
-            ours.add(theirs, mine, "vF", receive_interval_ms=ms, transmit_interval_ms=ms)
+            ours.add(theirs, mine, "vF", receive_interval=as_ms(ms), transmit_interval=as_ms(ms))
         ours.add("10.77.2.101", "10.77.2.11", "vB3")
         ours.add("fd77:2::101", "fd77:2::11", "vB3")
         ours.add(
-            "10.77.3.102", "10.77.3.12", "vB5", receive_interval_ms=50, transmit_interval_ms=50
+            "10.77.3.102",
+            "10.77.3.12",
+            "vB5",
+            receive_interval=as_ms(50),
+            transmit_interval=as_ms(50),
         )
         yield World(lab, us, frr_ns, bird_ns, frr, bird, ours, watch)
         watch.stop()
@@ -154,8 +159,8 @@ def test_sessions_come_up_with_frr_and_bird_at_300_and_50_ms(world: World) -> No
     for peer, dev, ms in ALL:
         state = world.ours.get(peer, dev).state
         assert state.remote_state == UP
-        assert state.transmit_interval_us == ms * 1000
-        assert state.detection_time_us == 3 * ms * 1000
+        assert state.transmit_interval == as_ms(ms)
+        assert state.detection_time == as_ms(3 * ms)
     frr_view = {p["peer"]: p for p in world.frr.peers()}
     assert frr_view["10.77.1.12"]["status"] == "up"
     assert frr_view["10.77.1.12"]["remote-transmit-interval"] == 50
@@ -169,20 +174,20 @@ def test_interval_change_is_negotiated_by_poll_and_final(world: World) -> None:
     for peer, dev, frr_check in (("10.77.1.101", "vF", True), ("10.77.2.101", "vB3", False)):
         before = world.ours.get(peer, dev)
         conf = before.conf
-        conf.profile.transmit_interval_ms = 200
+        conf.profile.transmit_interval.FromMilliseconds(200)
         world.ours.stub.UpdateSession(bfd_pb2.UpdateSessionRequest(session=conf), timeout=10)
 
         def negotiated(peer: str = peer, dev: str = dev) -> bool:
             state = world.ours.get(peer, dev).state
             # The transmit interval in use stays 300 ms: the peer's Required Min RX (§6.8.7).
-            return not state.polling and state.local_desired_min_tx_us == 200_000
+            return not state.polling and state.local_desired_min_tx == as_ms(200)
 
         wait_for(f"{peer}: Final", negotiated, 5)
         after = world.ours.get(peer, dev).state
         assert (
             after.counters.poll_sequences_completed > before.state.counters.poll_sequences_completed
         )
-        assert after.transmit_interval_us == 300_000
+        assert after.transmit_interval == as_ms(300)
         assert after.local_state == UP  # no flap
         if frr_check:
             wait_for(
@@ -195,7 +200,7 @@ def test_interval_change_is_negotiated_by_poll_and_final(world: World) -> None:
             )
         else:
             assert "10.77.2.11" in world.bird.birdc("show", "bfd", "sessions")
-        conf.profile.transmit_interval_ms = 300
+        conf.profile.transmit_interval.FromMilliseconds(300)
         world.ours.stub.UpdateSession(bfd_pb2.UpdateSessionRequest(session=conf), timeout=10)
 
 
@@ -356,7 +361,7 @@ def test_echo_function_with_frr_and_its_failure(world: World) -> None:
     through ours); when FRR stops forwarding, the echo function fails (diag 2) within DetectMult
     echo intervals although control packets still flow."""
     mine, theirs = FRR_PAIRS["echo"]
-    world.ours.add(theirs, mine, "vF", echo_mode=True, echo_interval_ms=50)
+    world.ours.add(theirs, mine, "vF", echo_mode=True, echo_interval=as_ms(50))
     wait_for("echo session Up", lambda: world.ours.state(theirs, "vF") == UP, 10)
 
     def echoing() -> bool:
@@ -366,7 +371,7 @@ def test_echo_function_with_frr_and_its_failure(world: World) -> None:
     wait_for("echo packets looped back by FRR", echoing, 10)
     state = world.ours.get(theirs, "vF").state
     assert state.counters.down_transitions == 0
-    assert 0 < state.echo_rtt_us < 50_000
+    assert 0 < state.echo_rtt.ToMicroseconds() < 50_000
     frr_peer = world.frr.peer(mine, theirs)
     assert frr_peer is not None and frr_peer["status"] == "up"
     assert frr_peer["echo-transmit-interval"] == 50  # FRR's own echo runs through our kernel

@@ -25,9 +25,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
+from metallb.common.v1 import common_pb2
 from metallb_runtime.server import Server
 from services.bfd.service import bfd_binding
 from services.bfd.speaker import Ports
+from tests.bfd import lab
 from tests.conftest import ROOT
 
 A, B = "127.0.0.1", "127.0.0.2"
@@ -65,7 +67,9 @@ def conf(peer: str, local: str, ms: int = 50, **kw: Any) -> bfd_pb2.SessionConf:
     return bfd_pb2.SessionConf(
         peer_address=peer,
         local_address=local,
-        profile=bfd_pb2.Profile(name="fast", receive_interval_ms=ms, transmit_interval_ms=ms),
+        profile=bfd_pb2.Profile(
+            name="fast", receive_interval=lab.ms(ms), transmit_interval=lab.ms(ms)
+        ),
         **kw,
     )
 
@@ -118,8 +122,8 @@ def test_validation_errors_carry_status_field_and_metallb_text(arun: Callable[..
                 bfd_pb2.AddSessionRequest(session=bfd_pb2.SessionConf(peer_address=B))
             )
             profile = added.session.conf.profile  # MetalLB's defaults
-            assert (profile.receive_interval_ms, profile.transmit_interval_ms) == (300, 300)
-            assert (profile.detect_multiplier, profile.echo_interval_ms) == (3, 50)
+            assert (profile.receive_interval, profile.transmit_interval) == (lab.ms(300),) * 2
+            assert (profile.detect_multiplier, profile.echo_interval) == (3, lab.ms(50))
             assert profile.minimum_ttl == 254 and not profile.passive_mode
             err = await _error(stub.AddSession(bfd_pb2.AddSessionRequest(session=conf(B, ""))))
             assert err.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -162,18 +166,21 @@ def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(
             server_a, a = await stack.enter_async_context(bfd_server(pa, pb))
             _, b = await stack.enter_async_context(bfd_server(pb, pa))
             events: list[tuple[float, bfd_pb2.SessionEvent]] = []
+            markers: list[common_pb2.EndOfSnapshot] = []
             call = a.WatchSessions(bfd_pb2.WatchSessionsRequest())
 
             async def consume() -> None:
                 async for response in call:
                     at = time.time()
                     events.extend((at, event) for event in response.events)
+                    if response.HasField("end_of_snapshot"):
+                        markers.append(response.end_of_snapshot)
 
             reader = asyncio.get_running_loop().create_task(consume())
             try:
 
                 async def subscribed() -> bool:
-                    return bool(events)
+                    return bool(markers)
 
                 await _until("END_OF_SNAPSHOT", subscribed, 5)
                 await a.AddSession(bfd_pb2.AddSessionRequest(session=conf(B, A)))
@@ -185,12 +192,12 @@ def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(
 
                 await _until("A Up", a_up, 10)
                 state = (await a.GetSession(bfd_pb2.GetSessionRequest(key=key(B)))).session.state
-                assert state.detection_time_us == 150_000
-                assert state.transmit_interval_us == 50_000
+                assert state.detection_time == lab.ms(150)
+                assert state.transmit_interval == lab.ms(50)
                 assert state.last_transition.reason == bfd_pb2.TRANSITION_REASON_PEER_SIGNALED
                 kinds = [e.type for _, e in events]
-                assert kinds[0] == bfd_pb2.SESSION_EVENT_TYPE_END_OF_SNAPSHOT
-                assert bfd_pb2.SESSION_EVENT_TYPE_ADDED in kinds
+                assert markers == [common_pb2.EndOfSnapshot(start=common_pb2.WATCH_START_SNAPSHOT)]
+                assert kinds[0] == bfd_pb2.SESSION_EVENT_TYPE_ADDED  # the snapshot was empty
                 await b.DeleteSession(bfd_pb2.DeleteSessionRequest(key=key(A)))  # AdminDown
 
                 async def a_down_seen() -> bool:
@@ -202,7 +209,7 @@ def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(
                 )
                 assert down.transition.reason == bfd_pb2.TRANSITION_REASON_NEIGHBOR_SIGNALED_DOWN
                 assert down.session.state.remote_state == bfd_pb2.STATE_ADMIN_DOWN
-                latency = arrived - down.transition.time_unix_nanos / 1e9
+                latency = arrived - down.transition.time.ToNanoseconds() / 1e9
                 assert latency < 0.050, f"Down reached the watcher {latency * 1000:.1f} ms late"
                 print(f"Down reached the gRPC watcher {latency * 1000:.2f} ms after detection")
                 metrics = generate_latest(server_a.registry).decode()
@@ -228,7 +235,7 @@ def test_echo_function_between_two_services(arun: Callable[..., Any]) -> None:
             for stub, peer, local in ((a, B, A), (b, A, B)):
                 session = conf(peer, local, 100)
                 session.profile.echo_mode = True
-                session.profile.echo_interval_ms = 20
+                session.profile.echo_interval.FromMilliseconds(20)
                 await stub.AddSession(bfd_pb2.AddSessionRequest(session=session))
 
             async def echoing() -> bool:
@@ -237,8 +244,8 @@ def test_echo_function_between_two_services(arun: Callable[..., Any]) -> None:
 
             await _until("echo packets looped back", echoing, 10)
             state = (await a.GetSession(bfd_pb2.GetSessionRequest(key=key(B)))).session.state
-            assert state.remote_required_min_echo_rx_us == 20_000
-            assert state.echo_rtt_us > 0
+            assert state.remote_required_min_echo_rx == lab.ms(20)
+            assert state.echo_rtt.ToNanoseconds() > 0
             assert state.local_state == bfd_pb2.STATE_UP
 
     arun(scenario())

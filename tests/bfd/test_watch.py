@@ -5,7 +5,8 @@ connected: every state change built its protobuf message inside the callback tha
 packets (tens to hundreds of microseconds each), so a burst of a few hundred flaps kept the loop
 from sending for long enough to make more sessions flap. These tests pin down the fix: the
 packet path records cheap views in one shared log and builds nothing; streams build the messages,
-a bounded number per loop turn, once per entry; a reader that never reads costs no work.
+a bounded number per loop turn, once per entry; a reader that never reads costs no work. (The
+log and the streams themselves, shared by every service, are tested in tests/test_watch.py.)
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from collections.abc import Callable, Iterator
 from ipaddress import ip_address
 from typing import Any
 
-import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
 from metallb.bfd.v1 import bfd_pb2
+from metallb.common.v1 import common_pb2
 from metallb_rules.bfd_profile import BFDProfile
-from metallb_rules.errors import ResourceExhaustedError
+from metallb_runtime.watch import BUILD_CHUNK
 from services.bfd import convert
 from services.bfd import service as service_module
 from services.bfd.core.events import PollSequenceCompleted, StateChanged
@@ -29,144 +30,10 @@ from services.bfd.core.packet import Diagnostic, State
 from services.bfd.core.table import KeyedEvent, SessionKey
 from services.bfd.model import SessionSpec
 from services.bfd.service import BFDServicer, BFDState
-from services.bfd.watch import BUILD_CHUNK, WATCH_BATCH, Pending, WatchLog, batched_stream
 from tests.bfd.test_service import free_ports
 
 E = bfd_pb2.SessionEventType
 SESSIONS = 200
-
-
-# ---------------------------------------------------------------------------------- the log
-
-
-def test_log_records_nothing_without_watchers_and_shares_entries_between_them(
-    arun: Callable[..., Any],
-) -> None:
-    async def scenario() -> None:
-        log: WatchLog[int] = WatchLog(limit=100)
-        log.append(Pending(message=0))
-        assert len(log) == 0  # nobody watches: nothing kept
-        a, b = log.subscribe(), log.subscribe()
-        for i in range(1, 6):
-            log.append(Pending(message=i))
-        assert [e.message() for e in await log.read(a, 3)] == [1, 2, 3]
-        assert len(log) == 5  # b has read nothing yet
-        assert [e.message() for e in await log.read(b, 10)] == [1, 2, 3, 4, 5]
-        assert len(log) == 2  # what both have read is gone
-        assert [e.message() for e in await log.read(a, 10)] == [4, 5]
-        assert len(log) == 0
-        log.unsubscribe(a)
-        log.unsubscribe(b)
-
-    arun(scenario())
-
-
-def test_a_lagging_reader_overflows_alone_and_memory_stays_bounded(
-    arun: Callable[..., Any],
-) -> None:
-    async def scenario() -> None:
-        log: WatchLog[int] = WatchLog(limit=10)
-        stuck, live = log.subscribe(), log.subscribe()
-        for i in range(25):
-            log.append(Pending(message=i))
-            assert len(log) <= 10
-            if i % 5 == 4:
-                assert len(await log.read(live, 100)) == 5
-        stream = batched_stream([], lambda x: x, -1, log, stuck)
-        assert await anext(stream) == [-1]
-        with pytest.raises(ResourceExhaustedError, match="more than 10 events behind"):
-            await anext(stream)
-        assert stuck not in log.cursors  # the stream's finally unsubscribed it
-        log.append(Pending(message=99))
-        assert [e.message() for e in await log.read(live, 100)] == [99]
-        log.unsubscribe(live)
-
-    arun(scenario())
-
-
-def test_cancelling_one_waiting_stream_leaves_the_others_waiting(
-    arun: Callable[..., Any],
-) -> None:
-    async def scenario() -> None:
-        log: WatchLog[int] = WatchLog(limit=10)
-        a, b = log.subscribe(), log.subscribe()
-        loop = asyncio.get_running_loop()
-        read_a = loop.create_task(log.read(a, 10))
-        read_b = loop.create_task(log.read(b, 10))
-        await asyncio.sleep(0)
-        read_a.cancel()
-        await asyncio.gather(read_a, return_exceptions=True)
-        log.append(Pending(message=1))
-        assert [e.message() for e in await read_b] == [1]
-        log.close_all()
-        assert await log.read(a, 10) == []  # closed: the streams end
-
-    arun(scenario())
-
-
-def test_watch_batches_queued_events_into_one_message(arun: Callable[..., Any]) -> None:
-    async def scenario() -> list[list[int]]:
-        log: WatchLog[int] = WatchLog(limit=10_000)
-        cursor = log.subscribe()
-        snapshot = list(range(WATCH_BATCH + 1))
-        for i in range(1000, 1000 + WATCH_BATCH + 3):  # a burst, logged before it is read
-            log.append(Pending(message=i))
-        got: list[list[int]] = []
-        async for batch in batched_stream(snapshot, lambda x: x, -1, log, cursor):
-            got.append(batch)
-            if len(got) == 5:
-                log.append(Pending(message=7))  # a lone change, later
-            if len(got) == 6:
-                log.close_all()
-        assert not log.cursors
-        return got
-
-    got = arun(scenario())
-    assert [len(b) for b in got] == [WATCH_BATCH, 1, 1, WATCH_BATCH, 3, 1]
-    assert got[2] == [-1] and got[5] == [7]
-
-
-def test_a_stream_builds_at_most_a_chunk_of_messages_per_loop_turn(
-    arun: Callable[..., Any],
-) -> None:
-    """A burst becomes short steps: the loop runs between chunks (here: a counter ticks)."""
-
-    async def scenario() -> None:
-        log: WatchLog[int] = WatchLog(limit=10_000)
-        cursor = log.subscribe()
-        builds: list[int] = []  # turn number of each build
-        turn = 0
-        done = False
-
-        def ticker() -> None:
-            nonlocal turn
-            turn += 1
-            if not done:
-                loop.call_soon(ticker)
-
-        loop = asyncio.get_running_loop()
-        loop.call_soon(ticker)
-
-        def build(i: int) -> Callable[[], int]:
-            def message() -> int:
-                builds.append(turn)
-                return i
-
-            return message
-
-        for i in range(WATCH_BATCH):
-            log.append(Pending(build(i)))
-        stream = batched_stream([], lambda x: x, -1, log, cursor)
-        assert await anext(stream) == [-1]
-        batch = await anext(stream)
-        assert batch == list(range(WATCH_BATCH))
-        per_turn = [builds.count(t) for t in sorted(set(builds))]
-        assert max(per_turn) <= BUILD_CHUNK
-        assert len(per_turn) >= WATCH_BATCH // BUILD_CHUNK
-        done = True
-        await stream.aclose()
-
-    arun(scenario())
 
 
 # ---------------------------------------------------------------------------------- the service
@@ -217,13 +84,14 @@ def test_a_burst_of_flaps_builds_no_message_on_the_packet_path(
     async def scenario() -> None:
         state, keys = await _state_with_sessions()
         try:
-            readers = [state.watchers.subscribe() for _ in range(3)]  # none of them reads
+            readers = [state.watchers.open(None)[0] for _ in range(3)]  # none of them reads
             protobuf_builds.clear()
+            before = state.watchers.end
             storm = _storm(keys, 1.0)
             state._on_events(storm)
             state._on_events([KeyedEvent(keys[0], PollSequenceCompleted(50_000, 50_000, 1.0))])
             assert protobuf_builds == []  # nothing built where packets are handled
-            assert len(state.watchers) == len(storm) + 1  # one shared entry per change
+            assert state.watchers.end - before == len(storm) + 1  # one shared entry per change
             # The watchers then build each message once between them, not once each.
             for cursor in readers:
                 entries = await state.watchers.read(cursor, 10_000)
@@ -248,7 +116,7 @@ def test_watch_events_show_the_session_as_it_was_when_it_changed(
     async def scenario() -> None:
         state, keys = await _state_with_sessions()
         try:
-            cursor = state.watchers.subscribe()
+            cursor, _ = state.watchers.open(None)
             session = state.speaker.session(keys[0])
             session.state = State.DOWN  # as the core leaves it when it detects a failure
             state._on_events(_storm(keys[:1], 1.0)[:1])
@@ -278,10 +146,10 @@ def test_snapshot_and_list_capture_in_one_step_and_build_between_loop_turns(
         context: Any = None
         try:
             protobuf_builds.clear()
-            snapshot, cursor = await state.owner.submit(state.subscribe)
+            subscription = await state.owner.submit(lambda: state.subscribe(None))
             assert protobuf_builds == []  # the owner's command only took views
-            assert len(snapshot) == SESSIONS
-            state.watchers.unsubscribe(cursor)
+            assert len(subscription.snapshot) == SESSIONS
+            state.watchers.unsubscribe(subscription.cursor)
 
             turns = 0
 
@@ -304,19 +172,19 @@ def test_snapshot_and_list_capture_in_one_step_and_build_between_loop_turns(
     arun(scenario())
 
 
-def test_overflowing_watcher_gets_resource_exhausted_over_grpc(
+def test_a_watcher_that_does_not_read_gets_a_fresh_snapshot_over_grpc(
     arun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A client that stops reading is cut off with RESOURCE_EXHAUSTED; it can watch again."""
+    """A client that stops reading costs bounded memory; when it reads again, it starts over."""
     from tests.bfd.test_service import bfd_server
 
-    monkeypatch.setattr(service_module, "WATCH_QUEUE_LIMIT", 50)
+    monkeypatch.setattr(service_module, "WATCH_LIMIT", 50)
 
     async def scenario() -> None:
         async with bfd_server(free_ports(), free_ports()) as (server, stub):
             call = stub.WatchSessions(bfd_pb2.WatchSessionsRequest())
             first = await call.read()
-            assert first.events[0].type == E.SESSION_EVENT_TYPE_END_OF_SNAPSHOT
+            assert first.end_of_snapshot.start == common_pb2.WATCH_START_SNAPSHOT
             state = _state_of(server)
             assert state.watchers.limit == 50
             key = SessionKey(ip_address("127.0.0.2"))
@@ -327,11 +195,16 @@ def test_overflowing_watcher_gets_resource_exhausted_over_grpc(
             )
             storm = _storm([key], 1.0) * 100  # 200 changes, none read yet
             state._on_events(storm)
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                while True:
-                    await call.read()
-            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert not state.watchers.cursors
+            assert len(state.watchers) <= 50
+            kinds = []
+            while not (reply := await call.read()).HasField("end_of_snapshot"):
+                kinds += [e.type for e in reply.events]
+            # The ADDED may have left before the storm; none of the storm's changes did.
+            assert kinds[-1] == E.SESSION_EVENT_TYPE_SNAPSHOT
+            assert E.SESSION_EVENT_TYPE_STATE_CHANGED not in kinds
+            assert reply.end_of_snapshot.start == common_pb2.WATCH_START_FELL_BEHIND
+            assert reply.resume_token.sequence == state.watchers.end
+            call.cancel()
 
     arun(scenario())
 

@@ -28,12 +28,13 @@ from services.bfd.core.packet import ControlPacket, Diagnostic, State, decode, e
 from services.bfd.service import bfd_binding
 from services.bgp.bfd_client import BfdRegistrationError, GrpcBfdClient
 from services.bgp.codec import ErrorCode, Keepalive, Notification
+from tests.bfd.lab import ms
 from tests.bfd.test_service import free_ports
 
 from .test_service import ScriptedPeer, bgp_server, conf
 
 US, PEER = "127.0.0.1", "127.0.0.2"
-FAST = bfd_pb2.Profile(name="fast", receive_interval_ms=50, transmit_interval_ms=50)
+FAST = bfd_pb2.Profile(name="fast", receive_interval=ms(50), transmit_interval=ms(50))
 
 
 class World:
@@ -255,7 +256,7 @@ def test_register_adds_the_peers_profile_and_hop_mode_unregister_deletes(
         client = GrpcBfdClient(f"unix:{world.path}")
         calls = Calls()
         async with world.service() as stub:
-            profile = bfd_pb2.Profile(receive_interval_ms=50, detect_multiplier=4)
+            profile = bfd_pb2.Profile(receive_interval=ms(50), detect_multiplier=4)
             client.remember(peer_conf("p1", bfd_profile_settings=profile))
             client.remember(peer_conf("p2", peer_address="127.0.0.3", ebgp_multihop=True))
             await register(client, calls, "p1")
@@ -263,9 +264,9 @@ def test_register_adds_the_peers_profile_and_hop_mode_unregister_deletes(
             got = await sessions(stub)
             single, multi = got[PEER].conf, got["127.0.0.3"].conf
             assert (single.local_address, single.hop_mode) == (US, bfd_pb2.HOP_MODE_SINGLE_HOP)
-            assert (single.profile.name, single.profile.receive_interval_ms) == ("fast", 50)
+            assert (single.profile.name, single.profile.receive_interval) == ("fast", ms(50))
             assert single.profile.detect_multiplier == 4
-            assert single.profile.transmit_interval_ms == 300  # absent: MetalLB's default
+            assert single.profile.transmit_interval == ms(300)  # absent: MetalLB's default
             assert multi.hop_mode == bfd_pb2.HOP_MODE_MULTIHOP
             assert calls.status == "down"  # from the AddSession answer: nothing heard yet
             # Registering again (our process restarted; the BFD service kept the session)
@@ -384,7 +385,7 @@ def test_bfd_service_restart_re_adds_sessions_and_tears_nothing_down(
             async with world.service() as stub:
                 await until_state(stub, bfd_pb2.STATE_UP)  # re-added by the client
                 got = (await sessions(stub))[PEER].conf
-                assert (got.local_address, got.profile.receive_interval_ms) == (US, 50)
+                assert (got.local_address, got.profile.receive_interval) == (US, ms(50))
                 await calls.until("Up after the restart", lambda: calls.status == "up")
                 assert "down" in calls.statuses  # the re-added session started Down...
                 assert calls.downs == []  # ...which is not a transition from Up

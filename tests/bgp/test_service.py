@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from metallb.common.v1 import common_pb2
 from metallb_runtime.server import Server
 from services.bgp.codec import (
     CeaseSubcode,
@@ -151,17 +152,17 @@ def test_session_advertisements_watch_metrics_and_delete(arun: Callable[..., Any
             async with bgp_server() as (registry, stub):
                 watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
                 first = await watch.read()
-                assert first.type == bgp_pb2.PEER_EVENT_TYPE_END_OF_SNAPSHOT
+                assert first.end_of_snapshot.start == common_pb2.WATCH_START_SNAPSHOT
                 peer = conf(peer_port=remote.port, hold_time_seconds=9)
                 await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer))
                 err = await _error(stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer)))
                 assert err.code() == grpc.StatusCode.ALREADY_EXISTS
                 async with asyncio.timeout(10):
-                    while True:
-                        event = await watch.read()
-                        state = event.peer.state.session_state
-                        if state == bgp_pb2.SESSION_STATE_ESTABLISHED:
-                            break
+                    while not any(
+                        event.peer.state.session_state == bgp_pb2.SESSION_STATE_ESTABLISHED
+                        for event in (await watch.read()).events
+                    ):
+                        pass
                 got = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state
                 assert got.negotiated_hold_time == 9 and got.capabilities.four_octet_as
                 assert got.peer_router_id == "192.0.2.254"
@@ -194,7 +195,9 @@ def test_session_advertisements_watch_metrics_and_delete(arun: Callable[..., Any
                     CeaseSubcode.PEER_DECONFIGURED,
                 )
                 async with asyncio.timeout(5):
-                    while (await watch.read()).type != bgp_pb2.PEER_EVENT_TYPE_DELETED:
+                    while bgp_pb2.PEER_EVENT_TYPE_DELETED not in [
+                        event.type for event in (await watch.read()).events
+                    ]:
                         pass
                 watch.cancel()
         finally:

@@ -181,12 +181,13 @@ def test_watch_streams_snapshot_marker_then_changes(arun: Callable[..., Any]) ->
                 )
             )
             call = stub.WatchAllocations(ipam_pb2.WatchAllocationsRequest())
-            first = await call.read()
+            (first,) = (await call.read()).events
             assert first.type == ipam_pb2.ALLOCATION_EVENT_TYPE_SNAPSHOT
             assert list(first.allocation.ips) == ["10.0.0.2"]
-            assert (await call.read()).type == ipam_pb2.ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT
+            marker = await call.read()
+            assert marker.end_of_snapshot.start == common_pb2.WATCH_START_SNAPSHOT
             await stub.Allocate(ipam_pb2.AllocateRequest(service=service("new", V4)))
-            event = await asyncio.wait_for(call.read(), 5)
+            (event,) = (await asyncio.wait_for(call.read(), 5)).events
             assert event.type == ipam_pb2.ALLOCATION_EVENT_TYPE_ALLOCATED
             assert (event.allocation.name, list(event.allocation.ips)) == ("new", ["10.0.0.0"])
             # Shrinking the pool releases "old": the watcher learns why.
@@ -195,7 +196,7 @@ def test_watch_streams_snapshot_marker_then_changes(arun: Callable[..., Any]) ->
             )
             assert [x.allocation.name for x in lost.lost] == ["old"]
             assert lost.lost[0].message == '["10.0.0.2"] is not allowed in config'
-            event = await asyncio.wait_for(call.read(), 5)
+            (event,) = (await asyncio.wait_for(call.read(), 5)).events
             assert event.type == ipam_pb2.ALLOCATION_EVENT_TYPE_RELEASED
             assert event.release_reason == ipam_pb2.RELEASE_REASON_NOT_IN_ANY_POOL
             call.cancel()

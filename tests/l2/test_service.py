@@ -20,6 +20,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
+from metallb.common.v1 import common_pb2
 from metallb.l2.v1 import l2_pb2
 from tests.conftest import require_binary
 from tests.l2.lab import L2Process, Lab, netns, raw_socket
@@ -228,16 +229,21 @@ def test_gratuitous_burst_seen_in_the_peer_namespace(arun: Run, lab: Lab, l2: L2
 def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     arun: Run, lab: Lab, l2: L2Process
 ) -> None:
-    async def watch_until_late0_eligible(events: list[l2_pb2.WatchEventsResponse]) -> None:
+    subscribed = asyncio.Event()
+
+    async def watch_until_late0_eligible(events: list[l2_pb2.Event]) -> None:
         async with grpc.aio.insecure_channel(l2.target) as channel:
             call = l2.stub(channel).WatchEvents(l2_pb2.WatchEventsRequest())
             while True:
-                event = await call.read()
-                events.append(event)
-                if (
+                response = await call.read()
+                events.extend(response.events)
+                if response.HasField("end_of_snapshot"):
+                    subscribed.set()
+                if any(
                     event.type == l2_pb2.EVENT_TYPE_INTERFACE_CHANGED
                     and event.interface.name == "late0"
                     and event.interface.arp_eligible
+                    for event in response.events
                 ):
                     call.cancel()
                     assert await call.code() == grpc.StatusCode.CANCELLED
@@ -261,11 +267,10 @@ def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     )
     assert got == [None] * 5
 
-    async def bring_up() -> tuple[float, list[l2_pb2.WatchEventsResponse]]:
-        events: list[l2_pb2.WatchEventsResponse] = []
+    async def bring_up() -> tuple[float, list[l2_pb2.Event]]:
+        events: list[l2_pb2.Event] = []
         watch = asyncio.create_task(watch_until_late0_eligible(events))
-        while not any(e.type == l2_pb2.EVENT_TYPE_END_OF_SNAPSHOT for e in events):
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(subscribed.wait(), 10)
         start = time.monotonic()
         await asyncio.to_thread(lab.ip, lab.node, "link", "set", "late0", "up")
         await asyncio.wait_for(watch, 5)
@@ -283,6 +288,75 @@ def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     assert {e.interface.name for e in snapshot if e.HasField("interface")} >= {"ens1", "late0"}
     assert answers([arping(lab, "pl", "10.77.1.30")]) == [lab.mac(lab.node, "late0")]
     lab.ip(lab.node, "link", "set", "late0", "down")
+    arun(set_announcements(l2))
+
+
+def test_instance_id_and_a_resumed_watch_get_only_the_missed_announcement(
+    arun: Run, l2: L2Process
+) -> None:
+    """The same instance id in GetStatus and the resume tokens; a reconnecting watcher gets
+    only what it missed; after a restart, the old token gets a full snapshot saying so."""
+
+    async def marker(
+        token: common_pb2.ResumeToken | None,
+    ) -> tuple[l2_pb2.WatchEventsResponse, list[l2_pb2.Event]]:
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            call = l2.stub(channel).WatchEvents(l2_pb2.WatchEventsRequest(resume_token=token))
+            events: list[l2_pb2.Event] = []
+            while not (reply := await call.read()).HasField("end_of_snapshot"):
+                events += reply.events
+            if token is not None and reply.end_of_snapshot.start == common_pb2.WATCH_START_RESUMED:
+                events += (await asyncio.wait_for(call.read(), 5)).events  # what was missed
+            call.cancel()
+        await grpc_settled()
+        return reply, events
+
+    async def status() -> str:
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            reply = await l2.stub(channel).GetStatus(l2_pb2.GetStatusRequest())
+            return str(reply.instance_id)
+
+    first = arun(status())
+    reply, snapshot = arun(marker(None))
+    assert reply.resume_token.instance_id == first
+    assert all(e.type == l2_pb2.EVENT_TYPE_SNAPSHOT for e in snapshot)
+    arun(set_announcements(l2, spec("10.77.1.40")))  # while nobody watches
+    resumed, missed = arun(marker(reply.resume_token))
+    assert resumed.end_of_snapshot.start == common_pb2.WATCH_START_RESUMED
+    assert [(e.type, e.announcement.ip) for e in missed] == [
+        (l2_pb2.EVENT_TYPE_ANNOUNCED, "10.77.1.40")
+    ]
+    l2.stop()
+    l2.start()
+    assert arun(status()) != first
+    again, snapshot = arun(marker(reply.resume_token))
+    assert again.end_of_snapshot.start == common_pb2.WATCH_START_OTHER_INSTANCE
+    assert any(e.HasField("interface") for e in snapshot)
+
+
+def test_listed_desired_set_sent_back_changes_nothing(arun: Run, l2: L2Process) -> None:
+    """List -> edit -> Set: the desired set comes back as it was given and loses nothing."""
+    given = [
+        spec("10.77.1.50", owner="demo/a"),
+        spec("10.77.1.50", "ens1", owner="demo/b"),
+        spec("fd77:1::50", "ens1", "late0", owner="demo/c"),
+    ]
+    arun(set_announcements(l2, *given))
+
+    async def listed() -> l2_pb2.ListAnnouncementsResponse:
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            reply: l2_pb2.ListAnnouncementsResponse = await l2.stub(channel).ListAnnouncements(
+                l2_pb2.ListAnnouncementsRequest()
+            )
+            return reply
+
+    desired = list(arun(listed()).desired)
+    assert desired == given
+    again = arun(set_announcements(l2, *desired))
+    assert (list(again.announced), list(again.withdrawn), list(again.updated)) == ([], [], [])
+    edited = [*desired, spec("10.77.1.51", owner="demo/d")]
+    assert list(arun(set_announcements(l2, *edited)).announced) == ["10.77.1.51"]
+    assert list(arun(listed()).desired) == edited
     arun(set_announcements(l2))
 
 

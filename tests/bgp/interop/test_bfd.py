@@ -22,6 +22,7 @@ import pytest
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2
+from tests.bfd.lab import ms
 from tests.conftest import require_binary
 
 from .lab import Bird, Frr, Lab, Speaker, lab, run, wait_for
@@ -29,7 +30,7 @@ from .test_bird import BIRD_AS, OUR_AS
 
 HOLD = 90
 FAST = bfd_pb2.Profile(
-    name="fast", receive_interval_ms=50, transmit_interval_ms=50, detect_multiplier=3
+    name="fast", receive_interval=ms(50), transmit_interval=ms(50), detect_multiplier=3
 )
 TEARDOWN_LIMIT = 1.0  # seconds from the cut: 150 ms of detection, then at once (not 90 s)
 
@@ -95,7 +96,7 @@ class World:
     def bfd_down_time(self, address: str) -> float:
         key = bfd_pb2.SessionKey(peer_address=address)
         got = self.bfd.GetSession(bfd_pb2.GetSessionRequest(key=key), timeout=5)
-        return float(got.session.state.last_down_time_unix_nanos) / 1e9
+        return float(got.session.state.last_down_time.ToNanoseconds()) / 1e9
 
 
 @pytest.fixture
@@ -221,9 +222,9 @@ def test_killed_bfd_service_leaves_bgp_established_restarted_it_comes_up(world: 
     wait_for("BIRD's BFD Up", lambda: bfd_sessions_up(bird, 1))
     assert world.state("b4").established_transitions == 1  # never went down
     sessions = world.bfd.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=5).sessions
-    assert [(s.conf.peer_address, s.conf.profile.receive_interval_ms) for s in sessions] == [
-        (the_lab.peer4, 50)
-    ]
+    assert [
+        (s.conf.peer_address, s.conf.profile.receive_interval.ToMilliseconds()) for s in sessions
+    ] == [(the_lab.peer4, 50)]
 
 
 FRR_AS = 65005

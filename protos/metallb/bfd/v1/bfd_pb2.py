@@ -22,9 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from metallb.common.v1 import common_pb2 as metallb_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18metallb/bfd/v1/bfd.proto\x12\x0emetallb.bfd.v1\"\xf3\x02\n\x07Profile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x13receive_interval_ms\x18\x02 \x01(\rH\x00\x88\x01\x01\x12!\n\x14transmit_interval_ms\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x1e\n\x11\x64\x65tect_multiplier\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x1d\n\x10\x65\x63ho_interval_ms\x18\x05 \x01(\rH\x03\x88\x01\x01\x12\x16\n\techo_mode\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12\x19\n\x0cpassive_mode\x18\x07 \x01(\x08H\x05\x88\x01\x01\x12\x18\n\x0bminimum_ttl\x18\x08 \x01(\rH\x06\x88\x01\x01\x42\x16\n\x14_receive_interval_msB\x17\n\x15_transmit_interval_msB\x14\n\x12_detect_multiplierB\x13\n\x11_echo_interval_msB\x0c\n\n_echo_modeB\x0f\n\r_passive_modeB\x0e\n\x0c_minimum_ttl\"B\n\nSessionKey\x12\x14\n\x0cpeer_address\x18\x01 \x01(\t\x12\x11\n\tinterface\x18\x02 \x01(\t\x12\x0b\n\x03vrf\x18\x03 \x01(\t\"\xc3\x01\n\x0bSessionConf\x12\x14\n\x0cpeer_address\x18\x01 \x01(\t\x12\x15\n\rlocal_address\x18\x02 \x01(\t\x12\x11\n\tinterface\x18\x03 \x01(\t\x12\x0b\n\x03vrf\x18\x04 \x01(\t\x12)\n\x08hop_mode\x18\x05 \x01(\x0e\x32\x17.metallb.bfd.v1.HopMode\x12(\n\x07profile\x18\x06 \x01(\x0b\x32\x17.metallb.bfd.v1.Profile\x12\x12\n\nadmin_down\x18\x07 \x01(\x08\"\xcf\x01\n\nTransition\x12#\n\x04\x66rom\x18\x01 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12!\n\x02to\x18\x02 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12.\n\ndiagnostic\x18\x03 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x30\n\x06reason\x18\x04 \x01(\x0e\x32 .metallb.bfd.v1.TransitionReason\x12\x17\n\x0ftime_unix_nanos\x18\x05 \x01(\x03\"\xac\x02\n\x08\x43ounters\x12\x1a\n\x12\x63ontrol_packets_in\x18\x01 \x01(\x04\x12\x1b\n\x13\x63ontrol_packets_out\x18\x02 \x01(\x04\x12\x17\n\x0f\x65\x63ho_packets_in\x18\x03 \x01(\x04\x12\x18\n\x10\x65\x63ho_packets_out\x18\x04 \x01(\x04\x12\x16\n\x0eup_transitions\x18\x05 \x01(\x04\x12\x18\n\x10\x64own_transitions\x18\x06 \x01(\x04\x12 \n\x18poll_sequences_completed\x18\x07 \x01(\x04\x12\x32\n\x05\x64rops\x18\x08 \x03(\x0b\x32#.metallb.bfd.v1.Counters.DropsEntry\x1a,\n\nDropsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xd9\x06\n\x0cSessionState\x12*\n\x0blocal_state\x18\x01 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12+\n\x0cremote_state\x18\x02 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12\x34\n\x10local_diagnostic\x18\x03 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x35\n\x11remote_diagnostic\x18\x04 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x1b\n\x13local_discriminator\x18\x05 \x01(\r\x12\x1c\n\x14remote_discriminator\x18\x06 \x01(\r\x12\x1f\n\x17local_desired_min_tx_us\x18\x07 \x01(\r\x12 \n\x18local_required_min_rx_us\x18\x08 \x01(\r\x12 \n\x18remote_desired_min_tx_us\x18\t \x01(\r\x12!\n\x19remote_required_min_rx_us\x18\n \x01(\r\x12&\n\x1eremote_required_min_echo_rx_us\x18\x0b \x01(\r\x12 \n\x18remote_detect_multiplier\x18\x0c \x01(\r\x12\x1c\n\x14transmit_interval_us\x18\r \x01(\r\x12\x19\n\x11\x64\x65tection_time_us\x18\x0e \x01(\r\x12\x0f\n\x07polling\x18\x0f \x01(\x08\x12\x13\n\x0b\x65\x63ho_active\x18\x10 \x01(\x08\x12\x13\n\x0b\x65\x63ho_rtt_us\x18\x11 \x01(\r\x12*\n\x08\x63ounters\x18\x12 \x01(\x0b\x32\x18.metallb.bfd.v1.Counters\x12\x33\n\x0flast_transition\x18\x13 \x01(\x0b\x32\x1a.metallb.bfd.v1.Transition\x12\x1f\n\x17last_up_time_unix_nanos\x18\x14 \x01(\x03\x12!\n\x19last_down_time_unix_nanos\x18\x15 \x01(\x03\x12%\n\x1dlast_received_time_unix_nanos\x18\x16 \x01(\x03\x12\x36\n\x12recent_transitions\x18\x17 \x03(\x0b\x32\x1a.metallb.bfd.v1.Transition\"a\n\x07Session\x12)\n\x04\x63onf\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\x12+\n\x05state\x18\x02 \x01(\x0b\x32\x1c.metallb.bfd.v1.SessionState\"A\n\x11\x41\x64\x64SessionRequest\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\">\n\x12\x41\x64\x64SessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"D\n\x14UpdateSessionRequest\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\"A\n\x15UpdateSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"?\n\x14\x44\x65leteSessionRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.metallb.bfd.v1.SessionKey\"\x17\n\x15\x44\x65leteSessionResponse\"<\n\x11GetSessionRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.metallb.bfd.v1.SessionKey\">\n\x12GetSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"\x15\n\x13ListSessionsRequest\"A\n\x14ListSessionsResponse\x12)\n\x08sessions\x18\x01 \x03(\x0b\x32\x17.metallb.bfd.v1.Session\"\x16\n\x14WatchSessionsRequest\"\x98\x01\n\x0cSessionEvent\x12.\n\x04type\x18\x01 \x01(\x0e\x32 .metallb.bfd.v1.SessionEventType\x12(\n\x07session\x18\x02 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\x12.\n\ntransition\x18\x03 \x01(\x0b\x32\x1a.metallb.bfd.v1.Transition\"E\n\x15WatchSessionsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.metallb.bfd.v1.SessionEvent*S\n\x07HopMode\x12\x18\n\x14HOP_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13HOP_MODE_SINGLE_HOP\x10\x01\x12\x15\n\x11HOP_MODE_MULTIHOP\x10\x02*b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_ADMIN_DOWN\x10\x01\x12\x0e\n\nSTATE_DOWN\x10\x02\x12\x0e\n\nSTATE_INIT\x10\x03\x12\x0c\n\x08STATE_UP\x10\x04*\x96\x03\n\nDiagnostic\x12\x1a\n\x16\x44IAGNOSTIC_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44IAGNOSTIC_NONE\x10\x01\x12-\n)DIAGNOSTIC_CONTROL_DETECTION_TIME_EXPIRED\x10\x02\x12#\n\x1f\x44IAGNOSTIC_ECHO_FUNCTION_FAILED\x10\x03\x12-\n)DIAGNOSTIC_NEIGHBOR_SIGNALED_SESSION_DOWN\x10\x04\x12%\n!DIAGNOSTIC_FORWARDING_PLANE_RESET\x10\x05\x12\x18\n\x14\x44IAGNOSTIC_PATH_DOWN\x10\x06\x12%\n!DIAGNOSTIC_CONCATENATED_PATH_DOWN\x10\x07\x12$\n DIAGNOSTIC_ADMINISTRATIVELY_DOWN\x10\x08\x12-\n)DIAGNOSTIC_REVERSE_CONCATENATED_PATH_DOWN\x10\t\x12\x17\n\x13\x44IAGNOSTIC_RESERVED\x10\n*\x9b\x02\n\x10TransitionReason\x12!\n\x1dTRANSITION_REASON_UNSPECIFIED\x10\x00\x12#\n\x1fTRANSITION_REASON_PEER_SIGNALED\x10\x01\x12,\n(TRANSITION_REASON_DETECTION_TIME_EXPIRED\x10\x02\x12!\n\x1dTRANSITION_REASON_ECHO_FAILED\x10\x03\x12,\n(TRANSITION_REASON_NEIGHBOR_SIGNALED_DOWN\x10\x04\x12 \n\x1cTRANSITION_REASON_ADMIN_DOWN\x10\x05\x12\x1e\n\x1aTRANSITION_REASON_ADMIN_UP\x10\x06*\xad\x02\n\x10SessionEventType\x12\"\n\x1eSESSION_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSESSION_EVENT_TYPE_SNAPSHOT\x10\x01\x12&\n\"SESSION_EVENT_TYPE_END_OF_SNAPSHOT\x10\x02\x12\x1c\n\x18SESSION_EVENT_TYPE_ADDED\x10\x03\x12\x1e\n\x1aSESSION_EVENT_TYPE_UPDATED\x10\x04\x12\x1e\n\x1aSESSION_EVENT_TYPE_DELETED\x10\x05\x12$\n SESSION_EVENT_TYPE_STATE_CHANGED\x10\x06\x12(\n$SESSION_EVENT_TYPE_INTERVALS_CHANGED\x10\x07\x32\xad\x04\n\nBFDService\x12S\n\nAddSession\x12!.metallb.bfd.v1.AddSessionRequest\x1a\".metallb.bfd.v1.AddSessionResponse\x12\\\n\rUpdateSession\x12$.metallb.bfd.v1.UpdateSessionRequest\x1a%.metallb.bfd.v1.UpdateSessionResponse\x12\\\n\rDeleteSession\x12$.metallb.bfd.v1.DeleteSessionRequest\x1a%.metallb.bfd.v1.DeleteSessionResponse\x12S\n\nGetSession\x12!.metallb.bfd.v1.GetSessionRequest\x1a\".metallb.bfd.v1.GetSessionResponse\x12Y\n\x0cListSessions\x12#.metallb.bfd.v1.ListSessionsRequest\x1a$.metallb.bfd.v1.ListSessionsResponse\x12^\n\rWatchSessions\x12$.metallb.bfd.v1.WatchSessionsRequest\x1a%.metallb.bfd.v1.WatchSessionsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18metallb/bfd/v1/bfd.proto\x12\x0emetallb.bfd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1emetallb/common/v1/common.proto\"\xe6\x02\n\x07Profile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x10receive_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11transmit_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x11\x64\x65tect_multiplier\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x30\n\recho_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\techo_mode\x18\x06 \x01(\x08H\x01\x88\x01\x01\x12\x19\n\x0cpassive_mode\x18\x07 \x01(\x08H\x02\x88\x01\x01\x12\x18\n\x0bminimum_ttl\x18\x08 \x01(\rH\x03\x88\x01\x01\x42\x14\n\x12_detect_multiplierB\x0c\n\n_echo_modeB\x0f\n\r_passive_modeB\x0e\n\x0c_minimum_ttl\"B\n\nSessionKey\x12\x14\n\x0cpeer_address\x18\x01 \x01(\t\x12\x11\n\tinterface\x18\x02 \x01(\t\x12\x0b\n\x03vrf\x18\x03 \x01(\t\"\xc3\x01\n\x0bSessionConf\x12\x14\n\x0cpeer_address\x18\x01 \x01(\t\x12\x15\n\rlocal_address\x18\x02 \x01(\t\x12\x11\n\tinterface\x18\x03 \x01(\t\x12\x0b\n\x03vrf\x18\x04 \x01(\t\x12)\n\x08hop_mode\x18\x05 \x01(\x0e\x32\x17.metallb.bfd.v1.HopMode\x12(\n\x07profile\x18\x06 \x01(\x0b\x32\x17.metallb.bfd.v1.Profile\x12\x12\n\nadmin_down\x18\x07 \x01(\x08\"\xe0\x01\n\nTransition\x12#\n\x04\x66rom\x18\x01 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12!\n\x02to\x18\x02 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12.\n\ndiagnostic\x18\x03 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x30\n\x06reason\x18\x04 \x01(\x0e\x32 .metallb.bfd.v1.TransitionReason\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x02\n\x08\x43ounters\x12\x1a\n\x12\x63ontrol_packets_in\x18\x01 \x01(\x04\x12\x1b\n\x13\x63ontrol_packets_out\x18\x02 \x01(\x04\x12\x17\n\x0f\x65\x63ho_packets_in\x18\x03 \x01(\x04\x12\x18\n\x10\x65\x63ho_packets_out\x18\x04 \x01(\x04\x12\x16\n\x0eup_transitions\x18\x05 \x01(\x04\x12\x18\n\x10\x64own_transitions\x18\x06 \x01(\x04\x12 \n\x18poll_sequences_completed\x18\x07 \x01(\x04\x12\x32\n\x05\x64rops\x18\x08 \x03(\x0b\x32#.metallb.bfd.v1.Counters.DropsEntry\x1a,\n\nDropsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xcc\x08\n\x0cSessionState\x12*\n\x0blocal_state\x18\x01 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12+\n\x0cremote_state\x18\x02 \x01(\x0e\x32\x15.metallb.bfd.v1.State\x12\x34\n\x10local_diagnostic\x18\x03 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x35\n\x11remote_diagnostic\x18\x04 \x01(\x0e\x32\x1a.metallb.bfd.v1.Diagnostic\x12\x1b\n\x13local_discriminator\x18\x05 \x01(\r\x12\x1c\n\x14remote_discriminator\x18\x06 \x01(\r\x12\x37\n\x14local_desired_min_tx\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x38\n\x15local_required_min_rx\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x38\n\x15remote_desired_min_tx\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x39\n\x16remote_required_min_rx\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12>\n\x1bremote_required_min_echo_rx\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12 \n\x18remote_detect_multiplier\x18\x0c \x01(\r\x12\x34\n\x11transmit_interval\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0e\x64\x65tection_time\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07polling\x18\x0f \x01(\x08\x12\x13\n\x0b\x65\x63ho_active\x18\x10 \x01(\x08\x12+\n\x08\x65\x63ho_rtt\x18\x11 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x08\x63ounters\x18\x12 \x01(\x0b\x32\x18.metallb.bfd.v1.Counters\x12\x33\n\x0flast_transition\x18\x13 \x01(\x0b\x32\x1a.metallb.bfd.v1.Transition\x12\x30\n\x0clast_up_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_down_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12last_received_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12recent_transitions\x18\x17 \x03(\x0b\x32\x1a.metallb.bfd.v1.Transition\"a\n\x07Session\x12)\n\x04\x63onf\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\x12+\n\x05state\x18\x02 \x01(\x0b\x32\x1c.metallb.bfd.v1.SessionState\"A\n\x11\x41\x64\x64SessionRequest\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\">\n\x12\x41\x64\x64SessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"u\n\x14UpdateSessionRequest\x12,\n\x07session\x18\x01 \x01(\x0b\x32\x1b.metallb.bfd.v1.SessionConf\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"A\n\x15UpdateSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"?\n\x14\x44\x65leteSessionRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.metallb.bfd.v1.SessionKey\"\x17\n\x15\x44\x65leteSessionResponse\"<\n\x11GetSessionRequest\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.metallb.bfd.v1.SessionKey\">\n\x12GetSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\"\x15\n\x13ListSessionsRequest\"A\n\x14ListSessionsResponse\x12)\n\x08sessions\x18\x01 \x03(\x0b\x32\x17.metallb.bfd.v1.Session\"L\n\x14WatchSessionsRequest\x12\x34\n\x0cresume_token\x18\x01 \x01(\x0b\x32\x1e.metallb.common.v1.ResumeToken\"\x98\x01\n\x0cSessionEvent\x12.\n\x04type\x18\x01 \x01(\x0e\x32 .metallb.bfd.v1.SessionEventType\x12(\n\x07session\x18\x02 \x01(\x0b\x32\x17.metallb.bfd.v1.Session\x12.\n\ntransition\x18\x03 \x01(\x0b\x32\x1a.metallb.bfd.v1.Transition\"\xb6\x01\n\x15WatchSessionsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.metallb.bfd.v1.SessionEvent\x12\x39\n\x0f\x65nd_of_snapshot\x18\x02 \x01(\x0b\x32 .metallb.common.v1.EndOfSnapshot\x12\x34\n\x0cresume_token\x18\x03 \x01(\x0b\x32\x1e.metallb.common.v1.ResumeToken\"\x12\n\x10GetStatusRequest\"(\n\x11GetStatusResponse\x12\x13\n\x0binstance_id\x18\x01 \x01(\t*S\n\x07HopMode\x12\x18\n\x14HOP_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13HOP_MODE_SINGLE_HOP\x10\x01\x12\x15\n\x11HOP_MODE_MULTIHOP\x10\x02*b\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_ADMIN_DOWN\x10\x01\x12\x0e\n\nSTATE_DOWN\x10\x02\x12\x0e\n\nSTATE_INIT\x10\x03\x12\x0c\n\x08STATE_UP\x10\x04*\x96\x03\n\nDiagnostic\x12\x1a\n\x16\x44IAGNOSTIC_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44IAGNOSTIC_NONE\x10\x01\x12-\n)DIAGNOSTIC_CONTROL_DETECTION_TIME_EXPIRED\x10\x02\x12#\n\x1f\x44IAGNOSTIC_ECHO_FUNCTION_FAILED\x10\x03\x12-\n)DIAGNOSTIC_NEIGHBOR_SIGNALED_SESSION_DOWN\x10\x04\x12%\n!DIAGNOSTIC_FORWARDING_PLANE_RESET\x10\x05\x12\x18\n\x14\x44IAGNOSTIC_PATH_DOWN\x10\x06\x12%\n!DIAGNOSTIC_CONCATENATED_PATH_DOWN\x10\x07\x12$\n DIAGNOSTIC_ADMINISTRATIVELY_DOWN\x10\x08\x12-\n)DIAGNOSTIC_REVERSE_CONCATENATED_PATH_DOWN\x10\t\x12\x17\n\x13\x44IAGNOSTIC_RESERVED\x10\n*\x9b\x02\n\x10TransitionReason\x12!\n\x1dTRANSITION_REASON_UNSPECIFIED\x10\x00\x12#\n\x1fTRANSITION_REASON_PEER_SIGNALED\x10\x01\x12,\n(TRANSITION_REASON_DETECTION_TIME_EXPIRED\x10\x02\x12!\n\x1dTRANSITION_REASON_ECHO_FAILED\x10\x03\x12,\n(TRANSITION_REASON_NEIGHBOR_SIGNALED_DOWN\x10\x04\x12 \n\x1cTRANSITION_REASON_ADMIN_DOWN\x10\x05\x12\x1e\n\x1aTRANSITION_REASON_ADMIN_UP\x10\x06*\x8b\x02\n\x10SessionEventType\x12\"\n\x1eSESSION_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSESSION_EVENT_TYPE_SNAPSHOT\x10\x01\x12\x1c\n\x18SESSION_EVENT_TYPE_ADDED\x10\x03\x12\x1e\n\x1aSESSION_EVENT_TYPE_UPDATED\x10\x04\x12\x1e\n\x1aSESSION_EVENT_TYPE_DELETED\x10\x05\x12$\n SESSION_EVENT_TYPE_STATE_CHANGED\x10\x06\x12(\n$SESSION_EVENT_TYPE_INTERVALS_CHANGED\x10\x07\"\x04\x08\x02\x10\x02\x32\xff\x04\n\nBFDService\x12S\n\nAddSession\x12!.metallb.bfd.v1.AddSessionRequest\x1a\".metallb.bfd.v1.AddSessionResponse\x12\\\n\rUpdateSession\x12$.metallb.bfd.v1.UpdateSessionRequest\x1a%.metallb.bfd.v1.UpdateSessionResponse\x12\\\n\rDeleteSession\x12$.metallb.bfd.v1.DeleteSessionRequest\x1a%.metallb.bfd.v1.DeleteSessionResponse\x12S\n\nGetSession\x12!.metallb.bfd.v1.GetSessionRequest\x1a\".metallb.bfd.v1.GetSessionResponse\x12Y\n\x0cListSessions\x12#.metallb.bfd.v1.ListSessionsRequest\x1a$.metallb.bfd.v1.ListSessionsResponse\x12^\n\rWatchSessions\x12$.metallb.bfd.v1.WatchSessionsRequest\x1a%.metallb.bfd.v1.WatchSessionsResponse0\x01\x12P\n\tGetStatus\x12 .metallb.bfd.v1.GetStatusRequest\x1a!.metallb.bfd.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,58 +37,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COUNTERS_DROPSENTRY']._loaded_options = None
   _globals['_COUNTERS_DROPSENTRY']._serialized_options = b'8\001'
-  _globals['_HOPMODE']._serialized_start=2980
-  _globals['_HOPMODE']._serialized_end=3063
-  _globals['_STATE']._serialized_start=3065
-  _globals['_STATE']._serialized_end=3163
-  _globals['_DIAGNOSTIC']._serialized_start=3166
-  _globals['_DIAGNOSTIC']._serialized_end=3572
-  _globals['_TRANSITIONREASON']._serialized_start=3575
-  _globals['_TRANSITIONREASON']._serialized_end=3858
-  _globals['_SESSIONEVENTTYPE']._serialized_start=3861
-  _globals['_SESSIONEVENTTYPE']._serialized_end=4162
-  _globals['_PROFILE']._serialized_start=45
-  _globals['_PROFILE']._serialized_end=416
-  _globals['_SESSIONKEY']._serialized_start=418
-  _globals['_SESSIONKEY']._serialized_end=484
-  _globals['_SESSIONCONF']._serialized_start=487
-  _globals['_SESSIONCONF']._serialized_end=682
-  _globals['_TRANSITION']._serialized_start=685
-  _globals['_TRANSITION']._serialized_end=892
-  _globals['_COUNTERS']._serialized_start=895
-  _globals['_COUNTERS']._serialized_end=1195
-  _globals['_COUNTERS_DROPSENTRY']._serialized_start=1151
-  _globals['_COUNTERS_DROPSENTRY']._serialized_end=1195
-  _globals['_SESSIONSTATE']._serialized_start=1198
-  _globals['_SESSIONSTATE']._serialized_end=2055
-  _globals['_SESSION']._serialized_start=2057
-  _globals['_SESSION']._serialized_end=2154
-  _globals['_ADDSESSIONREQUEST']._serialized_start=2156
-  _globals['_ADDSESSIONREQUEST']._serialized_end=2221
-  _globals['_ADDSESSIONRESPONSE']._serialized_start=2223
-  _globals['_ADDSESSIONRESPONSE']._serialized_end=2285
-  _globals['_UPDATESESSIONREQUEST']._serialized_start=2287
-  _globals['_UPDATESESSIONREQUEST']._serialized_end=2355
-  _globals['_UPDATESESSIONRESPONSE']._serialized_start=2357
-  _globals['_UPDATESESSIONRESPONSE']._serialized_end=2422
-  _globals['_DELETESESSIONREQUEST']._serialized_start=2424
-  _globals['_DELETESESSIONREQUEST']._serialized_end=2487
-  _globals['_DELETESESSIONRESPONSE']._serialized_start=2489
-  _globals['_DELETESESSIONRESPONSE']._serialized_end=2512
-  _globals['_GETSESSIONREQUEST']._serialized_start=2514
-  _globals['_GETSESSIONREQUEST']._serialized_end=2574
-  _globals['_GETSESSIONRESPONSE']._serialized_start=2576
-  _globals['_GETSESSIONRESPONSE']._serialized_end=2638
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=2640
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=2661
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=2663
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=2728
-  _globals['_WATCHSESSIONSREQUEST']._serialized_start=2730
-  _globals['_WATCHSESSIONSREQUEST']._serialized_end=2752
-  _globals['_SESSIONEVENT']._serialized_start=2755
-  _globals['_SESSIONEVENT']._serialized_end=2907
-  _globals['_WATCHSESSIONSRESPONSE']._serialized_start=2909
-  _globals['_WATCHSESSIONSRESPONSE']._serialized_end=2978
-  _globals['_BFDSERVICE']._serialized_start=4165
-  _globals['_BFDSERVICE']._serialized_end=4722
+  _globals['_HOPMODE']._serialized_start=3637
+  _globals['_HOPMODE']._serialized_end=3720
+  _globals['_STATE']._serialized_start=3722
+  _globals['_STATE']._serialized_end=3820
+  _globals['_DIAGNOSTIC']._serialized_start=3823
+  _globals['_DIAGNOSTIC']._serialized_end=4229
+  _globals['_TRANSITIONREASON']._serialized_start=4232
+  _globals['_TRANSITIONREASON']._serialized_end=4515
+  _globals['_SESSIONEVENTTYPE']._serialized_start=4518
+  _globals['_SESSIONEVENTTYPE']._serialized_end=4785
+  _globals['_PROFILE']._serialized_start=176
+  _globals['_PROFILE']._serialized_end=534
+  _globals['_SESSIONKEY']._serialized_start=536
+  _globals['_SESSIONKEY']._serialized_end=602
+  _globals['_SESSIONCONF']._serialized_start=605
+  _globals['_SESSIONCONF']._serialized_end=800
+  _globals['_TRANSITION']._serialized_start=803
+  _globals['_TRANSITION']._serialized_end=1027
+  _globals['_COUNTERS']._serialized_start=1030
+  _globals['_COUNTERS']._serialized_end=1330
+  _globals['_COUNTERS_DROPSENTRY']._serialized_start=1286
+  _globals['_COUNTERS_DROPSENTRY']._serialized_end=1330
+  _globals['_SESSIONSTATE']._serialized_start=1333
+  _globals['_SESSIONSTATE']._serialized_end=2433
+  _globals['_SESSION']._serialized_start=2435
+  _globals['_SESSION']._serialized_end=2532
+  _globals['_ADDSESSIONREQUEST']._serialized_start=2534
+  _globals['_ADDSESSIONREQUEST']._serialized_end=2599
+  _globals['_ADDSESSIONRESPONSE']._serialized_start=2601
+  _globals['_ADDSESSIONRESPONSE']._serialized_end=2663
+  _globals['_UPDATESESSIONREQUEST']._serialized_start=2665
+  _globals['_UPDATESESSIONREQUEST']._serialized_end=2782
+  _globals['_UPDATESESSIONRESPONSE']._serialized_start=2784
+  _globals['_UPDATESESSIONRESPONSE']._serialized_end=2849
+  _globals['_DELETESESSIONREQUEST']._serialized_start=2851
+  _globals['_DELETESESSIONREQUEST']._serialized_end=2914
+  _globals['_DELETESESSIONRESPONSE']._serialized_start=2916
+  _globals['_DELETESESSIONRESPONSE']._serialized_end=2939
+  _globals['_GETSESSIONREQUEST']._serialized_start=2941
+  _globals['_GETSESSIONREQUEST']._serialized_end=3001
+  _globals['_GETSESSIONRESPONSE']._serialized_start=3003
+  _globals['_GETSESSIONRESPONSE']._serialized_end=3065
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=3067
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=3088
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=3090
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=3155
+  _globals['_WATCHSESSIONSREQUEST']._serialized_start=3157
+  _globals['_WATCHSESSIONSREQUEST']._serialized_end=3233
+  _globals['_SESSIONEVENT']._serialized_start=3236
+  _globals['_SESSIONEVENT']._serialized_end=3388
+  _globals['_WATCHSESSIONSRESPONSE']._serialized_start=3391
+  _globals['_WATCHSESSIONSRESPONSE']._serialized_end=3573
+  _globals['_GETSTATUSREQUEST']._serialized_start=3575
+  _globals['_GETSTATUSREQUEST']._serialized_end=3593
+  _globals['_GETSTATUSRESPONSE']._serialized_start=3595
+  _globals['_GETSTATUSRESPONSE']._serialized_end=3635
+  _globals['_BFDSERVICE']._serialized_start=4788
+  _globals['_BFDSERVICE']._serialized_end=5427
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,11 @@ class BFDServiceStub:
                 request_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.SerializeToString,
                 response_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/metallb.bfd.v1.BFDService/GetStatus',
+                request_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.FromString,
+                _registered_method=True)
 
 
 class BFDServiceServicer:
@@ -77,9 +82,10 @@ class BFDServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSession(self, request, context):
-        """Changes the profile or the administrative state of a session. A changed interval is
-        negotiated with the peer through a Poll Sequence (RFC 5880 §6.8.3). The peer, local address,
-        interface, VRF and hop mode cannot change: delete and add instead.
+        """Changes the profile or the administrative state of a session: what GetSession returned,
+        edited, can be sent back as it is; with an update_mask, only the fields it names change.
+        A changed interval is negotiated with the peer through a Poll Sequence (RFC 5880 §6.8.3).
+        The peer, local address, interface, VRF and hop mode cannot change: delete and add instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,8 +111,16 @@ class BFDServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchSessions(self, request, context):
-        """A snapshot of every session, an END_OF_SNAPSHOT marker, then every change as it happens,
-        batched: each response carries the events that accumulated since the previous one.
+        """A snapshot of every session, the end-of-snapshot marker, then every change as it happens,
+        batched: each response carries the events that accumulated since the previous one;
+        resumable (metallb.common.v1.ResumeToken).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatus(self, request, context):
+        """This run of the service (its instance id changes on every start).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +158,11 @@ def add_BFDServiceServicer_to_server(servicer, server):
                     servicer.WatchSessions,
                     request_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.FromString,
                     response_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.FromString,
+                    response_serializer=metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +327,33 @@ class BFDService:
             '/metallb.bfd.v1.BFDService/WatchSessions',
             metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsRequest.SerializeToString,
             metallb_dot_bfd_dot_v1_dot_bfd__pb2.WatchSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.bfd.v1.BFDService/GetStatus',
+            metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusRequest.SerializeToString,
+            metallb_dot_bfd_dot_v1_dot_bfd__pb2.GetStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

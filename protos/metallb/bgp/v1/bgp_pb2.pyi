@@ -51,7 +51,6 @@ class PeerEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PEER_EVENT_TYPE_UNSPECIFIED: _ClassVar[PeerEventType]
     PEER_EVENT_TYPE_SNAPSHOT: _ClassVar[PeerEventType]
-    PEER_EVENT_TYPE_END_OF_SNAPSHOT: _ClassVar[PeerEventType]
     PEER_EVENT_TYPE_ADDED: _ClassVar[PeerEventType]
     PEER_EVENT_TYPE_CHANGED: _ClassVar[PeerEventType]
     PEER_EVENT_TYPE_DELETED: _ClassVar[PeerEventType]
@@ -86,7 +85,6 @@ STATE_REASON_CONFIG_CHANGED: StateReason
 STATE_REASON_BFD_DOWN: StateReason
 PEER_EVENT_TYPE_UNSPECIFIED: PeerEventType
 PEER_EVENT_TYPE_SNAPSHOT: PeerEventType
-PEER_EVENT_TYPE_END_OF_SNAPSHOT: PeerEventType
 PEER_EVENT_TYPE_ADDED: PeerEventType
 PEER_EVENT_TYPE_CHANGED: PeerEventType
 PEER_EVENT_TYPE_DELETED: PeerEventType
@@ -378,13 +376,35 @@ class ListAdvertisementsResponse(_message.Message):
     def __init__(self, peers: _Optional[_Iterable[_Union[PeerAdvertisements, _Mapping]]] = ...) -> None: ...
 
 class WatchPeersRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
-class WatchPeersResponse(_message.Message):
+class PeerEvent(_message.Message):
     __slots__ = ("type", "peer")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     PEER_FIELD_NUMBER: _ClassVar[int]
     type: PeerEventType
     peer: Peer
     def __init__(self, type: _Optional[_Union[PeerEventType, str]] = ..., peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
+
+class WatchPeersResponse(_message.Message):
+    __slots__ = ("events", "end_of_snapshot", "resume_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    END_OF_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[PeerEvent]
+    end_of_snapshot: _common_pb2.EndOfSnapshot
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, events: _Optional[_Iterable[_Union[PeerEvent, _Mapping]]] = ..., end_of_snapshot: _Optional[_Union[_common_pb2.EndOfSnapshot, _Mapping]] = ..., resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ("instance_id",)
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    def __init__(self, instance_id: _Optional[str] = ...) -> None: ...

@@ -79,6 +79,11 @@ class BGPServiceStub:
                 request_serializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersRequest.SerializeToString,
                 response_deserializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/metallb.bgp.v1.BGPService/GetStatus',
+                request_serializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusResponse.FromString,
+                _registered_method=True)
 
 
 class BGPServiceServicer:
@@ -140,7 +145,15 @@ class BGPServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchPeers(self, request, context):
-        """A snapshot of every peer, an END_OF_SNAPSHOT marker, then every change as it happens.
+        """A snapshot of every peer, the end-of-snapshot marker, then every change as it happens;
+        resumable (metallb.common.v1.ResumeToken).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatus(self, request, context):
+        """This run of the service (its instance id changes on every start).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,6 +206,11 @@ def add_BGPServiceServicer_to_server(servicer, server):
                     servicer.WatchPeers,
                     request_deserializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersRequest.FromString,
                     response_serializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusRequest.FromString,
+                    response_serializer=metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -438,6 +456,33 @@ class BGPService:
             '/metallb.bgp.v1.BGPService/WatchPeers',
             metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersRequest.SerializeToString,
             metallb_dot_bgp_dot_v1_dot_bgp__pb2.WatchPeersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.bgp.v1.BGPService/GetStatus',
+            metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusRequest.SerializeToString,
+            metallb_dot_bgp_dot_v1_dot_bgp__pb2.GetStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emetallb/common/v1/common.proto\x12\x11metallb.common.v1\"C\n\x04Port\x12-\n\x08protocol\x18\x01 \x01(\x0e\x32\x1b.metallb.common.v1.Protocol\x12\x0c\n\x04port\x18\x02 \x01(\r\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xd4\x01\n\rLabelSelector\x12G\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32\x31.metallb.common.v1.LabelSelector.MatchLabelsEntry\x12\x46\n\x11match_expressions\x18\x02 \x03(\x0b\x32+.metallb.common.v1.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\nServiceKey\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t*M\n\x08IPFamily\x12\x19\n\x15IP_FAMILY_UNSPECIFIED\x10\x00\x12\x12\n\x0eIP_FAMILY_IPV4\x10\x01\x12\x12\n\x0eIP_FAMILY_IPV6\x10\x02*\xa6\x01\n\x0eIPFamilyPolicy\x12 \n\x1cIP_FAMILY_POLICY_UNSPECIFIED\x10\x00\x12!\n\x1dIP_FAMILY_POLICY_SINGLE_STACK\x10\x01\x12&\n\"IP_FAMILY_POLICY_PREFER_DUAL_STACK\x10\x02\x12\'\n#IP_FAMILY_POLICY_REQUIRE_DUAL_STACK\x10\x03*[\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x10\n\x0cPROTOCOL_TCP\x10\x01\x12\x10\n\x0cPROTOCOL_UDP\x10\x02\x12\x11\n\rPROTOCOL_SCTP\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emetallb/common/v1/common.proto\x12\x11metallb.common.v1\"C\n\x04Port\x12-\n\x08protocol\x18\x01 \x01(\x0e\x32\x1b.metallb.common.v1.Protocol\x12\x0c\n\x04port\x18\x02 \x01(\r\"I\n\x18LabelSelectorRequirement\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"\xd4\x01\n\rLabelSelector\x12G\n\x0cmatch_labels\x18\x01 \x03(\x0b\x32\x31.metallb.common.v1.LabelSelector.MatchLabelsEntry\x12\x46\n\x11match_expressions\x18\x02 \x03(\x0b\x32+.metallb.common.v1.LabelSelectorRequirement\x1a\x32\n\x10MatchLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\nServiceKey\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"4\n\x0bResumeToken\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\"=\n\rEndOfSnapshot\x12,\n\x05start\x18\x01 \x01(\x0e\x32\x1d.metallb.common.v1.WatchStart*M\n\x08IPFamily\x12\x19\n\x15IP_FAMILY_UNSPECIFIED\x10\x00\x12\x12\n\x0eIP_FAMILY_IPV4\x10\x01\x12\x12\n\x0eIP_FAMILY_IPV6\x10\x02*\xa6\x01\n\x0eIPFamilyPolicy\x12 \n\x1cIP_FAMILY_POLICY_UNSPECIFIED\x10\x00\x12!\n\x1dIP_FAMILY_POLICY_SINGLE_STACK\x10\x01\x12&\n\"IP_FAMILY_POLICY_PREFER_DUAL_STACK\x10\x02\x12\'\n#IP_FAMILY_POLICY_REQUIRE_DUAL_STACK\x10\x03*[\n\x08Protocol\x12\x18\n\x14PROTOCOL_UNSPECIFIED\x10\x00\x12\x10\n\x0cPROTOCOL_TCP\x10\x01\x12\x10\n\x0cPROTOCOL_UDP\x10\x02\x12\x11\n\rPROTOCOL_SCTP\x10\x03*\xb8\x01\n\nWatchStart\x12\x1b\n\x17WATCH_START_UNSPECIFIED\x10\x00\x12\x18\n\x14WATCH_START_SNAPSHOT\x10\x01\x12\x17\n\x13WATCH_START_RESUMED\x10\x02\x12\x1e\n\x1aWATCH_START_OTHER_INSTANCE\x10\x03\x12\x1d\n\x19WATCH_START_TOKEN_EXPIRED\x10\x04\x12\x1b\n\x17WATCH_START_FELL_BEHIND\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,12 +33,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LABELSELECTOR_MATCHLABELSENTRY']._loaded_options = None
   _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_options = b'8\001'
-  _globals['_IPFAMILY']._serialized_start=459
-  _globals['_IPFAMILY']._serialized_end=536
-  _globals['_IPFAMILYPOLICY']._serialized_start=539
-  _globals['_IPFAMILYPOLICY']._serialized_end=705
-  _globals['_PROTOCOL']._serialized_start=707
-  _globals['_PROTOCOL']._serialized_end=798
+  _globals['_IPFAMILY']._serialized_start=576
+  _globals['_IPFAMILY']._serialized_end=653
+  _globals['_IPFAMILYPOLICY']._serialized_start=656
+  _globals['_IPFAMILYPOLICY']._serialized_end=822
+  _globals['_PROTOCOL']._serialized_start=824
+  _globals['_PROTOCOL']._serialized_end=915
+  _globals['_WATCHSTART']._serialized_start=918
+  _globals['_WATCHSTART']._serialized_end=1102
   _globals['_PORT']._serialized_start=53
   _globals['_PORT']._serialized_end=120
   _globals['_LABELSELECTORREQUIREMENT']._serialized_start=122
@@ -49,4 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LABELSELECTOR_MATCHLABELSENTRY']._serialized_end=410
   _globals['_SERVICEKEY']._serialized_start=412
   _globals['_SERVICEKEY']._serialized_end=457
+  _globals['_RESUMETOKEN']._serialized_start=459
+  _globals['_RESUMETOKEN']._serialized_end=511
+  _globals['_ENDOFSNAPSHOT']._serialized_start=513
+  _globals['_ENDOFSNAPSHOT']._serialized_end=574
 # @@protoc_insertion_point(module_scope)

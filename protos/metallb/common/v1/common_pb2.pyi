@@ -26,6 +26,15 @@ class Protocol(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROTOCOL_TCP: _ClassVar[Protocol]
     PROTOCOL_UDP: _ClassVar[Protocol]
     PROTOCOL_SCTP: _ClassVar[Protocol]
+
+class WatchStart(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WATCH_START_UNSPECIFIED: _ClassVar[WatchStart]
+    WATCH_START_SNAPSHOT: _ClassVar[WatchStart]
+    WATCH_START_RESUMED: _ClassVar[WatchStart]
+    WATCH_START_OTHER_INSTANCE: _ClassVar[WatchStart]
+    WATCH_START_TOKEN_EXPIRED: _ClassVar[WatchStart]
+    WATCH_START_FELL_BEHIND: _ClassVar[WatchStart]
 IP_FAMILY_UNSPECIFIED: IPFamily
 IP_FAMILY_IPV4: IPFamily
 IP_FAMILY_IPV6: IPFamily
@@ -37,6 +46,12 @@ PROTOCOL_UNSPECIFIED: Protocol
 PROTOCOL_TCP: Protocol
 PROTOCOL_UDP: Protocol
 PROTOCOL_SCTP: Protocol
+WATCH_START_UNSPECIFIED: WatchStart
+WATCH_START_SNAPSHOT: WatchStart
+WATCH_START_RESUMED: WatchStart
+WATCH_START_OTHER_INSTANCE: WatchStart
+WATCH_START_TOKEN_EXPIRED: WatchStart
+WATCH_START_FELL_BEHIND: WatchStart
 
 class Port(_message.Message):
     __slots__ = ("protocol", "port")
@@ -78,3 +93,17 @@ class ServiceKey(_message.Message):
     namespace: str
     name: str
     def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ResumeToken(_message.Message):
+    __slots__ = ("instance_id", "sequence")
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    sequence: int
+    def __init__(self, instance_id: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class EndOfSnapshot(_message.Message):
+    __slots__ = ("start",)
+    START_FIELD_NUMBER: _ClassVar[int]
+    start: WatchStart
+    def __init__(self, start: _Optional[_Union[WatchStart, str]] = ...) -> None: ...

@@ -25,7 +25,6 @@ class AllocationEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ALLOCATION_EVENT_TYPE_UNSPECIFIED: _ClassVar[AllocationEventType]
     ALLOCATION_EVENT_TYPE_SNAPSHOT: _ClassVar[AllocationEventType]
-    ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT: _ClassVar[AllocationEventType]
     ALLOCATION_EVENT_TYPE_ALLOCATED: _ClassVar[AllocationEventType]
     ALLOCATION_EVENT_TYPE_RELEASED: _ClassVar[AllocationEventType]
 REQUESTED_IPS_SOURCE_UNSPECIFIED: RequestedIPsSource
@@ -37,7 +36,6 @@ RELEASE_REASON_NOT_IN_ANY_POOL: ReleaseReason
 RELEASE_REASON_POOL_NOT_COMPATIBLE: ReleaseReason
 ALLOCATION_EVENT_TYPE_UNSPECIFIED: AllocationEventType
 ALLOCATION_EVENT_TYPE_SNAPSHOT: AllocationEventType
-ALLOCATION_EVENT_TYPE_END_OF_SNAPSHOT: AllocationEventType
 ALLOCATION_EVENT_TYPE_ALLOCATED: AllocationEventType
 ALLOCATION_EVENT_TYPE_RELEASED: AllocationEventType
 
@@ -356,10 +354,12 @@ class ListAllocationsResponse(_message.Message):
     def __init__(self, allocations: _Optional[_Iterable[_Union[Allocation, _Mapping]]] = ...) -> None: ...
 
 class WatchAllocationsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
-class WatchAllocationsResponse(_message.Message):
+class AllocationEvent(_message.Message):
     __slots__ = ("type", "allocation", "release_reason")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ALLOCATION_FIELD_NUMBER: _ClassVar[int]
@@ -368,6 +368,16 @@ class WatchAllocationsResponse(_message.Message):
     allocation: Allocation
     release_reason: ReleaseReason
     def __init__(self, type: _Optional[_Union[AllocationEventType, str]] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., release_reason: _Optional[_Union[ReleaseReason, str]] = ...) -> None: ...
+
+class WatchAllocationsResponse(_message.Message):
+    __slots__ = ("events", "end_of_snapshot", "resume_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    END_OF_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AllocationEvent]
+    end_of_snapshot: _common_pb2.EndOfSnapshot
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, events: _Optional[_Iterable[_Union[AllocationEvent, _Mapping]]] = ..., end_of_snapshot: _Optional[_Union[_common_pb2.EndOfSnapshot, _Mapping]] = ..., resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
 class GetStatusRequest(_message.Message):
     __slots__ = ()

@@ -183,7 +183,8 @@ class IPAMServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchAllocations(self, request, context):
-        """A snapshot of every allocation, an END_OF_SNAPSHOT marker, then every change as it happens.
+        """A snapshot of every allocation, the end-of-snapshot marker, then every change as it happens;
+        resumable (metallb.common.v1.ResumeToken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

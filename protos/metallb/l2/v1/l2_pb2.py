@@ -22,43 +22,50 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from metallb.common.v1 import common_pb2 as metallb_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16metallb/l2/v1/l2.proto\x12\rmetallb.l2.v1\"Y\n\x10\x41nnouncementSpec\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x16\n\x0e\x61ll_interfaces\x18\x02 \x01(\x08\x12\x12\n\ninterfaces\x18\x03 \x03(\t\x12\r\n\x05owner\x18\x04 \x01(\t\"\x9f\x01\n\x0c\x41nnouncement\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x16\n\x0e\x61ll_interfaces\x18\x02 \x01(\x08\x12\x12\n\ninterfaces\x18\x03 \x03(\t\x12\x0e\n\x06owners\x18\x04 \x03(\t\x12\x14\n\x0c\x61nswering_on\x18\x05 \x03(\t\x12\x31\n\x06status\x18\x06 \x01(\x0e\x32!.metallb.l2.v1.AnnouncementStatus\"Q\n\x17SetAnnouncementsRequest\x12\x36\n\rannouncements\x18\x01 \x03(\x0b\x32\x1f.metallb.l2.v1.AnnouncementSpec\"\x85\x01\n\x18SetAnnouncementsResponse\x12\x11\n\tannounced\x18\x01 \x03(\t\x12\x11\n\twithdrawn\x18\x02 \x03(\t\x12\x0f\n\x07updated\x18\x03 \x03(\t\x12\x32\n\rannouncements\x18\x04 \x03(\x0b\x32\x1b.metallb.l2.v1.Announcement\"\x1a\n\x18ListAnnouncementsRequest\"O\n\x19ListAnnouncementsResponse\x12\x32\n\rannouncements\x18\x01 \x03(\x0b\x32\x1b.metallb.l2.v1.Announcement\"\x86\x02\n\tInterface\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03mac\x18\x03 \x01(\t\x12\n\n\x02up\x18\x04 \x01(\x08\x12\x14\n\x0cmaster_index\x18\x05 \x01(\x05\x12\x17\n\x0fipv6_link_local\x18\x06 \x01(\t\x12\x14\n\x0c\x61rp_eligible\x18\x07 \x01(\x08\x12\x33\n\narp_reason\x18\x08 \x01(\x0e\x32\x1f.metallb.l2.v1.IneligibleReason\x12\x14\n\x0cndp_eligible\x18\t \x01(\x08\x12\x33\n\nndp_reason\x18\n \x01(\x0e\x32\x1f.metallb.l2.v1.IneligibleReason\"\x17\n\x15ListInterfacesRequest\"F\n\x16ListInterfacesResponse\x12,\n\ninterfaces\x18\x01 \x03(\x0b\x32\x18.metallb.l2.v1.Interface\"\x14\n\x12WatchEventsRequest\"\xac\x01\n\x13WatchEventsResponse\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.metallb.l2.v1.EventType\x12\x33\n\x0c\x61nnouncement\x18\x02 \x01(\x0b\x32\x1b.metallb.l2.v1.AnnouncementH\x00\x12-\n\tinterface\x18\x03 \x01(\x0b\x32\x18.metallb.l2.v1.InterfaceH\x00\x42\t\n\x07subject*\x83\x01\n\x12\x41nnouncementStatus\x12#\n\x1f\x41NNOUNCEMENT_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x41NNOUNCEMENT_STATUS_ANNOUNCING\x10\x01\x12$\n ANNOUNCEMENT_STATUS_NO_INTERFACE\x10\x02*\xa1\x02\n\x10IneligibleReason\x12!\n\x1dINELIGIBLE_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aINELIGIBLE_REASON_EXCLUDED\x10\x01\x12\x1a\n\x16INELIGIBLE_REASON_DOWN\x10\x02\x12\x1e\n\x1aINELIGIBLE_REASON_ENSLAVED\x10\x03\x12\x1b\n\x17INELIGIBLE_REASON_NOARP\x10\x04\x12\"\n\x1eINELIGIBLE_REASON_NOT_ETHERNET\x10\x05\x12#\n\x1fINELIGIBLE_REASON_NOT_BROADCAST\x10\x06\x12(\n$INELIGIBLE_REASON_NO_IPV6_LINK_LOCAL\x10\x07*\x9d\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45VENT_TYPE_SNAPSHOT\x10\x01\x12\x1e\n\x1a\x45VENT_TYPE_END_OF_SNAPSHOT\x10\x02\x12\x18\n\x14\x45VENT_TYPE_ANNOUNCED\x10\x03\x12\x18\n\x14\x45VENT_TYPE_WITHDRAWN\x10\x04\x12#\n\x1f\x45VENT_TYPE_ANNOUNCEMENT_UPDATED\x10\x05\x12\x1e\n\x1a\x45VENT_TYPE_INTERFACE_ADDED\x10\x06\x12 \n\x1c\x45VENT_TYPE_INTERFACE_CHANGED\x10\x07\x12 \n\x1c\x45VENT_TYPE_INTERFACE_REMOVED\x10\x08\x32\x8f\x03\n\tL2Service\x12\x63\n\x10SetAnnouncements\x12&.metallb.l2.v1.SetAnnouncementsRequest\x1a\'.metallb.l2.v1.SetAnnouncementsResponse\x12\x66\n\x11ListAnnouncements\x12\'.metallb.l2.v1.ListAnnouncementsRequest\x1a(.metallb.l2.v1.ListAnnouncementsResponse\x12]\n\x0eListInterfaces\x12$.metallb.l2.v1.ListInterfacesRequest\x1a%.metallb.l2.v1.ListInterfacesResponse\x12V\n\x0bWatchEvents\x12!.metallb.l2.v1.WatchEventsRequest\x1a\".metallb.l2.v1.WatchEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16metallb/l2/v1/l2.proto\x12\rmetallb.l2.v1\x1a\x1emetallb/common/v1/common.proto\"Y\n\x10\x41nnouncementSpec\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x16\n\x0e\x61ll_interfaces\x18\x02 \x01(\x08\x12\x12\n\ninterfaces\x18\x03 \x03(\t\x12\r\n\x05owner\x18\x04 \x01(\t\"\x9f\x01\n\x0c\x41nnouncement\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x16\n\x0e\x61ll_interfaces\x18\x02 \x01(\x08\x12\x12\n\ninterfaces\x18\x03 \x03(\t\x12\x0e\n\x06owners\x18\x04 \x03(\t\x12\x14\n\x0c\x61nswering_on\x18\x05 \x03(\t\x12\x31\n\x06status\x18\x06 \x01(\x0e\x32!.metallb.l2.v1.AnnouncementStatus\"Q\n\x17SetAnnouncementsRequest\x12\x36\n\rannouncements\x18\x01 \x03(\x0b\x32\x1f.metallb.l2.v1.AnnouncementSpec\"\x85\x01\n\x18SetAnnouncementsResponse\x12\x11\n\tannounced\x18\x01 \x03(\t\x12\x11\n\twithdrawn\x18\x02 \x03(\t\x12\x0f\n\x07updated\x18\x03 \x03(\t\x12\x32\n\rannouncements\x18\x04 \x03(\x0b\x32\x1b.metallb.l2.v1.Announcement\"\x1a\n\x18ListAnnouncementsRequest\"\x81\x01\n\x19ListAnnouncementsResponse\x12\x32\n\rannouncements\x18\x01 \x03(\x0b\x32\x1b.metallb.l2.v1.Announcement\x12\x30\n\x07\x64\x65sired\x18\x02 \x03(\x0b\x32\x1f.metallb.l2.v1.AnnouncementSpec\"\x86\x02\n\tInterface\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0b\n\x03mac\x18\x03 \x01(\t\x12\n\n\x02up\x18\x04 \x01(\x08\x12\x14\n\x0cmaster_index\x18\x05 \x01(\x05\x12\x17\n\x0fipv6_link_local\x18\x06 \x01(\t\x12\x14\n\x0c\x61rp_eligible\x18\x07 \x01(\x08\x12\x33\n\narp_reason\x18\x08 \x01(\x0e\x32\x1f.metallb.l2.v1.IneligibleReason\x12\x14\n\x0cndp_eligible\x18\t \x01(\x08\x12\x33\n\nndp_reason\x18\n \x01(\x0e\x32\x1f.metallb.l2.v1.IneligibleReason\"\x17\n\x15ListInterfacesRequest\"F\n\x16ListInterfacesResponse\x12,\n\ninterfaces\x18\x01 \x03(\x0b\x32\x18.metallb.l2.v1.Interface\"J\n\x12WatchEventsRequest\x12\x34\n\x0cresume_token\x18\x01 \x01(\x0b\x32\x1e.metallb.common.v1.ResumeToken\"\x9e\x01\n\x05\x45vent\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.metallb.l2.v1.EventType\x12\x33\n\x0c\x61nnouncement\x18\x02 \x01(\x0b\x32\x1b.metallb.l2.v1.AnnouncementH\x00\x12-\n\tinterface\x18\x03 \x01(\x0b\x32\x18.metallb.l2.v1.InterfaceH\x00\x42\t\n\x07subject\"\xac\x01\n\x13WatchEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.metallb.l2.v1.Event\x12\x39\n\x0f\x65nd_of_snapshot\x18\x02 \x01(\x0b\x32 .metallb.common.v1.EndOfSnapshot\x12\x34\n\x0cresume_token\x18\x03 \x01(\x0b\x32\x1e.metallb.common.v1.ResumeToken\"\x12\n\x10GetStatusRequest\"(\n\x11GetStatusResponse\x12\x13\n\x0binstance_id\x18\x01 \x01(\t*\x83\x01\n\x12\x41nnouncementStatus\x12#\n\x1f\x41NNOUNCEMENT_STATUS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x41NNOUNCEMENT_STATUS_ANNOUNCING\x10\x01\x12$\n ANNOUNCEMENT_STATUS_NO_INTERFACE\x10\x02*\xa1\x02\n\x10IneligibleReason\x12!\n\x1dINELIGIBLE_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aINELIGIBLE_REASON_EXCLUDED\x10\x01\x12\x1a\n\x16INELIGIBLE_REASON_DOWN\x10\x02\x12\x1e\n\x1aINELIGIBLE_REASON_ENSLAVED\x10\x03\x12\x1b\n\x17INELIGIBLE_REASON_NOARP\x10\x04\x12\"\n\x1eINELIGIBLE_REASON_NOT_ETHERNET\x10\x05\x12#\n\x1fINELIGIBLE_REASON_NOT_BROADCAST\x10\x06\x12(\n$INELIGIBLE_REASON_NO_IPV6_LINK_LOCAL\x10\x07*\x83\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45VENT_TYPE_SNAPSHOT\x10\x01\x12\x18\n\x14\x45VENT_TYPE_ANNOUNCED\x10\x03\x12\x18\n\x14\x45VENT_TYPE_WITHDRAWN\x10\x04\x12#\n\x1f\x45VENT_TYPE_ANNOUNCEMENT_UPDATED\x10\x05\x12\x1e\n\x1a\x45VENT_TYPE_INTERFACE_ADDED\x10\x06\x12 \n\x1c\x45VENT_TYPE_INTERFACE_CHANGED\x10\x07\x12 \n\x1c\x45VENT_TYPE_INTERFACE_REMOVED\x10\x08\"\x04\x08\x02\x10\x02\x32\xdf\x03\n\tL2Service\x12\x63\n\x10SetAnnouncements\x12&.metallb.l2.v1.SetAnnouncementsRequest\x1a\'.metallb.l2.v1.SetAnnouncementsResponse\x12\x66\n\x11ListAnnouncements\x12\'.metallb.l2.v1.ListAnnouncementsRequest\x1a(.metallb.l2.v1.ListAnnouncementsResponse\x12]\n\x0eListInterfaces\x12$.metallb.l2.v1.ListInterfacesRequest\x1a%.metallb.l2.v1.ListInterfacesResponse\x12V\n\x0bWatchEvents\x12!.metallb.l2.v1.WatchEventsRequest\x1a\".metallb.l2.v1.WatchEventsResponse0\x01\x12N\n\tGetStatus\x12\x1f.metallb.l2.v1.GetStatusRequest\x1a .metallb.l2.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'metallb.l2.v1.l2_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANNOUNCEMENTSTATUS']._serialized_start=1182
-  _globals['_ANNOUNCEMENTSTATUS']._serialized_end=1313
-  _globals['_INELIGIBLEREASON']._serialized_start=1316
-  _globals['_INELIGIBLEREASON']._serialized_end=1605
-  _globals['_EVENTTYPE']._serialized_start=1608
-  _globals['_EVENTTYPE']._serialized_end=1893
-  _globals['_ANNOUNCEMENTSPEC']._serialized_start=41
-  _globals['_ANNOUNCEMENTSPEC']._serialized_end=130
-  _globals['_ANNOUNCEMENT']._serialized_start=133
-  _globals['_ANNOUNCEMENT']._serialized_end=292
-  _globals['_SETANNOUNCEMENTSREQUEST']._serialized_start=294
-  _globals['_SETANNOUNCEMENTSREQUEST']._serialized_end=375
-  _globals['_SETANNOUNCEMENTSRESPONSE']._serialized_start=378
-  _globals['_SETANNOUNCEMENTSRESPONSE']._serialized_end=511
-  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_start=513
-  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_end=539
-  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_start=541
-  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_end=620
-  _globals['_INTERFACE']._serialized_start=623
-  _globals['_INTERFACE']._serialized_end=885
-  _globals['_LISTINTERFACESREQUEST']._serialized_start=887
-  _globals['_LISTINTERFACESREQUEST']._serialized_end=910
-  _globals['_LISTINTERFACESRESPONSE']._serialized_start=912
-  _globals['_LISTINTERFACESRESPONSE']._serialized_end=982
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=984
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=1004
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=1007
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=1179
-  _globals['_L2SERVICE']._serialized_start=1896
-  _globals['_L2SERVICE']._serialized_end=2295
+  _globals['_ANNOUNCEMENTSTATUS']._serialized_start=1542
+  _globals['_ANNOUNCEMENTSTATUS']._serialized_end=1673
+  _globals['_INELIGIBLEREASON']._serialized_start=1676
+  _globals['_INELIGIBLEREASON']._serialized_end=1965
+  _globals['_EVENTTYPE']._serialized_start=1968
+  _globals['_EVENTTYPE']._serialized_end=2227
+  _globals['_ANNOUNCEMENTSPEC']._serialized_start=73
+  _globals['_ANNOUNCEMENTSPEC']._serialized_end=162
+  _globals['_ANNOUNCEMENT']._serialized_start=165
+  _globals['_ANNOUNCEMENT']._serialized_end=324
+  _globals['_SETANNOUNCEMENTSREQUEST']._serialized_start=326
+  _globals['_SETANNOUNCEMENTSREQUEST']._serialized_end=407
+  _globals['_SETANNOUNCEMENTSRESPONSE']._serialized_start=410
+  _globals['_SETANNOUNCEMENTSRESPONSE']._serialized_end=543
+  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_start=545
+  _globals['_LISTANNOUNCEMENTSREQUEST']._serialized_end=571
+  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_start=574
+  _globals['_LISTANNOUNCEMENTSRESPONSE']._serialized_end=703
+  _globals['_INTERFACE']._serialized_start=706
+  _globals['_INTERFACE']._serialized_end=968
+  _globals['_LISTINTERFACESREQUEST']._serialized_start=970
+  _globals['_LISTINTERFACESREQUEST']._serialized_end=993
+  _globals['_LISTINTERFACESRESPONSE']._serialized_start=995
+  _globals['_LISTINTERFACESRESPONSE']._serialized_end=1065
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=1067
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=1141
+  _globals['_EVENT']._serialized_start=1144
+  _globals['_EVENT']._serialized_end=1302
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=1305
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=1477
+  _globals['_GETSTATUSREQUEST']._serialized_start=1479
+  _globals['_GETSTATUSREQUEST']._serialized_end=1497
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1499
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1539
+  _globals['_L2SERVICE']._serialized_start=2230
+  _globals['_L2SERVICE']._serialized_end=2709
 # @@protoc_insertion_point(module_scope)

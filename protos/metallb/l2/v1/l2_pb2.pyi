@@ -1,3 +1,4 @@
+from metallb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -28,7 +29,6 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
     EVENT_TYPE_SNAPSHOT: _ClassVar[EventType]
-    EVENT_TYPE_END_OF_SNAPSHOT: _ClassVar[EventType]
     EVENT_TYPE_ANNOUNCED: _ClassVar[EventType]
     EVENT_TYPE_WITHDRAWN: _ClassVar[EventType]
     EVENT_TYPE_ANNOUNCEMENT_UPDATED: _ClassVar[EventType]
@@ -48,7 +48,6 @@ INELIGIBLE_REASON_NOT_BROADCAST: IneligibleReason
 INELIGIBLE_REASON_NO_IPV6_LINK_LOCAL: IneligibleReason
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_SNAPSHOT: EventType
-EVENT_TYPE_END_OF_SNAPSHOT: EventType
 EVENT_TYPE_ANNOUNCED: EventType
 EVENT_TYPE_WITHDRAWN: EventType
 EVENT_TYPE_ANNOUNCEMENT_UPDATED: EventType
@@ -107,10 +106,12 @@ class ListAnnouncementsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListAnnouncementsResponse(_message.Message):
-    __slots__ = ("announcements",)
+    __slots__ = ("announcements", "desired")
     ANNOUNCEMENTS_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_FIELD_NUMBER: _ClassVar[int]
     announcements: _containers.RepeatedCompositeFieldContainer[Announcement]
-    def __init__(self, announcements: _Optional[_Iterable[_Union[Announcement, _Mapping]]] = ...) -> None: ...
+    desired: _containers.RepeatedCompositeFieldContainer[AnnouncementSpec]
+    def __init__(self, announcements: _Optional[_Iterable[_Union[Announcement, _Mapping]]] = ..., desired: _Optional[_Iterable[_Union[AnnouncementSpec, _Mapping]]] = ...) -> None: ...
 
 class Interface(_message.Message):
     __slots__ = ("name", "index", "mac", "up", "master_index", "ipv6_link_local", "arp_eligible", "arp_reason", "ndp_eligible", "ndp_reason")
@@ -147,10 +148,12 @@ class ListInterfacesResponse(_message.Message):
     def __init__(self, interfaces: _Optional[_Iterable[_Union[Interface, _Mapping]]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
-class WatchEventsResponse(_message.Message):
+class Event(_message.Message):
     __slots__ = ("type", "announcement", "interface")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
@@ -159,3 +162,23 @@ class WatchEventsResponse(_message.Message):
     announcement: Announcement
     interface: Interface
     def __init__(self, type: _Optional[_Union[EventType, str]] = ..., announcement: _Optional[_Union[Announcement, _Mapping]] = ..., interface: _Optional[_Union[Interface, _Mapping]] = ...) -> None: ...
+
+class WatchEventsResponse(_message.Message):
+    __slots__ = ("events", "end_of_snapshot", "resume_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    END_OF_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    end_of_snapshot: _common_pb2.EndOfSnapshot
+    resume_token: _common_pb2.ResumeToken
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., end_of_snapshot: _Optional[_Union[_common_pb2.EndOfSnapshot, _Mapping]] = ..., resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ("instance_id",)
+    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    instance_id: str
+    def __init__(self, instance_id: _Optional[str] = ...) -> None: ...

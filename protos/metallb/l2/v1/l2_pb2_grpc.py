@@ -54,6 +54,11 @@ class L2ServiceStub:
                 request_serializer=metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsResponse.FromString,
                 _registered_method=True)
+        self.GetStatus = channel.unary_unary(
+                '/metallb.l2.v1.L2Service/GetStatus',
+                request_serializer=metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusResponse.FromString,
+                _registered_method=True)
 
 
 class L2ServiceServicer:
@@ -69,7 +74,9 @@ class L2ServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAnnouncements(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """What this node answers for, and the desired set as SetAnnouncements last received it: that
+        set, edited, can be sent back with SetAnnouncements and nothing is lost.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -82,8 +89,15 @@ class L2ServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchEvents(self, request, context):
-        """A snapshot (every announcement, then every interface), an END_OF_SNAPSHOT marker, then every
-        change as it happens.
+        """A snapshot (every announcement, then every interface), the end-of-snapshot marker, then every
+        change as it happens; resumable (metallb.common.v1.ResumeToken).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatus(self, request, context):
+        """This run of the service (its instance id changes on every start).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +125,11 @@ def add_L2ServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsRequest.FromString,
                     response_serializer=metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusRequest.FromString,
+                    response_serializer=metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +240,33 @@ class L2Service:
             '/metallb.l2.v1.L2Service/WatchEvents',
             metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsRequest.SerializeToString,
             metallb_dot_l2_dot_v1_dot_l2__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.l2.v1.L2Service/GetStatus',
+            metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusRequest.SerializeToString,
+            metallb_dot_l2_dot_v1_dot_l2__pb2.GetStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
