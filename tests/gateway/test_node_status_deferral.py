@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.node import role as node_role
+from gateway.node.reconciler import NodeTiming
 from gateway.node.role import NodeRole
 from gateway.snapshot import Snapshot, key_of
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
@@ -116,7 +116,7 @@ async def routes(bgp: bgp_pb2_grpc.BGPServiceStub) -> int:
 def test_status_objects_wait_for_a_burst_to_end(
     arun: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(node_role, "REPORT_AT_LEAST_EVERY", 3.0)
+    timing = NodeTiming(report_at_least_every=3.0)
 
     async def scenario() -> None:
         registry = CollectorRegistry()
@@ -129,7 +129,7 @@ def test_status_objects_wait_for_a_burst_to_end(
         try:
             async with service_channel(f"unix:{tmp_path}/bgp.sock") as channel:
                 bgp = bgp_pb2_grpc.BGPServiceStub(channel)
-                role = NodeRole(source, "node-1", l2=None, bgp=bgp, statuses=writer)
+                role = NodeRole(source, "node-1", l2=None, bgp=bgp, statuses=writer, timing=timing)
                 task = asyncio.create_task(role.run(stop))
                 await until(lambda: role.syncs >= 1, 5.0)  # the first pass, before any service
                 # A burst: a new service every 50 ms for 2 s. Each is announced at once...
