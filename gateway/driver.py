@@ -99,17 +99,20 @@ class Driver(Generic[ChangeT, CommandT]):
     """Runs one reconciler: its changes in, its commands out, its results back, its timer.
 
     `execute(command)` performs a command and returns its result (or raises). `put(change)`
-    feeds a change from a callback, as the sources do from their iteration."""
+    feeds a change from a callback, as the sources do from their iteration. `on_step` is
+    called after each step (what tests and metrics synchronise on, instead of sleeping)."""
 
     def __init__(
         self,
         reconciler: Reconciler[ChangeT, CommandT],
         execute: Callable[[CommandT], Awaitable[object]],
         sources: Iterable[AsyncIterable[ChangeT]] = (),
+        on_step: Callable[[], None] = lambda: None,
     ) -> None:
         self._reconciler = reconciler
         self._execute = execute
         self._sources = list(sources)
+        self._on_step = on_step
         # Changes and results not yet handed to the reconciler, in arrival order.
         self._inbox: deque[_Change[ChangeT] | _Result] = deque()
         self._wake = asyncio.Event()
@@ -170,6 +173,7 @@ class Driver(Generic[ChangeT, CommandT]):
             task = asyncio.create_task(self._run_command(command))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+        self._on_step()
 
     async def _run_command(self, command: CommandT) -> None:
         try:

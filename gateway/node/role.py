@@ -109,9 +109,27 @@ class NodeRole:
             timing=timing,
         )
 
+        self._pass_waiters: list[asyncio.Future[None]] = []
+        self._passes_seen = 0
+
     @property
     def syncs(self) -> int:
         return self.reconciler.syncs
+
+    async def next_pass(self) -> None:
+        """Return when the reconciler completes another pass (what tests wait on)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._pass_waiters.append(waiter)
+        await waiter
+
+    def _stepped(self) -> None:
+        if self.reconciler.syncs == self._passes_seen:
+            return
+        self._passes_seen = self.reconciler.syncs
+        waiters, self._pass_waiters = self._pass_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _sources(self) -> list[AsyncIterable[NodeChange]]:
         changes: AsyncIterable[tuple[str, str]] = queue_changes(self._source.changes)
@@ -145,6 +163,6 @@ class NodeRole:
         return None
 
     async def run(self, stop: asyncio.Event) -> None:
-        driver = Driver(self.reconciler, self._execute, self._sources())
+        driver = Driver(self.reconciler, self._execute, self._sources(), on_step=self._stepped)
         async with self._writes:
             await driver.run(stop)

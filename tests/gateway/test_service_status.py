@@ -5,7 +5,6 @@ The L2 advertisement names an interface that does not exist, so the L2 service a
 announcement but answers nowhere (only namespaces or loopback may see our packets)."""
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from services.bgp.service import bgp_binding
 from services.l2.service import l2_binding
 from tests.conftest import require_root
 from tests.fakekube import FakeKube
+from tests.gateway.test_node_role import after_passes
 
 NS = "metallb-system"
 CONFIG: list[dict[str, Any]] = [
@@ -72,14 +72,6 @@ CONFIG: list[dict[str, Any]] = [
 ]
 
 
-async def until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-    return result
-
-
 def test_status_objects_and_events_follow_what_the_node_announces(
     arun: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -107,6 +99,9 @@ def test_status_objects_and_events_follow_what_the_node_announces(
             def statuses(plural: str) -> list[dict[str, Any]]:
                 return kube.list(f"{plural}.metallb.io", NS)
 
+            roles: list[NodeRole] = []
+            started = asyncio.Event()
+
             async def run_role(stop: asyncio.Event) -> None:
                 async with service_channel(f"unix:{tmp_path}/svc.sock") as channel:
                     writer = ServiceStatusWriter(api, NS, "node-1", ("speaker-x", "uid-1"))
@@ -117,7 +112,14 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                         bgp=bgp_pb2_grpc.BGPServiceStub(channel),
                         statuses=writer,
                     )
+                    roles.append(role)
+                    started.set()
                     await role.run(stop)
+
+            async def until(check: Callable[[], Any]) -> Any:
+                """`check()` after each pass of the running role until it holds."""
+                await started.wait()
+                return await after_passes(roles[-1], check)
 
             stop = asyncio.Event()
             task = asyncio.create_task(run_role(stop))
@@ -214,6 +216,7 @@ def test_status_objects_and_events_follow_what_the_node_announces(
             before = {o["metadata"]["name"] for o in statuses("servicel2statuses")}
             kube.delete("services", "web", "default")  # the node stops announcing it
             assert len(statuses("servicebgpstatuses")) == 2
+            started.clear()
             stop = asyncio.Event()
             task = asyncio.create_task(run_role(stop))
             try:

@@ -44,6 +44,7 @@ class VirtualTime(Generic[ChangeT, CommandT]):
         self.issued: list[CommandT] = []  # since the last `take`
         self.outstanding: list[CommandT] = []  # issued, not yet answered, oldest first
         self.timers_fired = 0
+        self._fire_due()  # (a first deadline may be "at once", as the driver's first step sees)
         self._collect()
 
     def _collect(self) -> None:
@@ -67,6 +68,10 @@ class VirtualTime(Generic[ChangeT, CommandT]):
                 return command
         described = [self.describe(c) for c in self.outstanding]
         raise AssertionError(f"no outstanding command matches; outstanding: {described}")
+
+    def answer(self, command: CommandT, result: object) -> None:
+        """Answer `command` itself (it must be outstanding)."""
+        self.reply(lambda c: c is command, result)
 
     def reply_all(self, match: Callable[[CommandT], bool], result: object) -> int:
         """Answer every outstanding command that matches, including those issued meanwhile."""
