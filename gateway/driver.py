@@ -1,13 +1,13 @@
 """The one asyncio driver of the gateway's roles (aioquic's connection and its adapter, STYLE §9).
 
-Theory of operation. A role is a `Reconciler`: a sans-I/O object that is told what changed
-(`handle(change, now)`), what its requests returned (`handle_result(request_id, result, now)`)
-and that a deadline it asked for has come (`handle_timer(now)`); it says what to do
-(`commands()`: RPCs and writes, each carrying a request id) and when it next wants the timer
-(`next_deadline()`). It never awaits, sleeps or reads a clock: `now` is always an argument, in
-seconds of the driver's monotonic clock (the event loop's `time()`), so batching, backoff,
-deferral and restart detection are plain code, tested on virtual time
-(tests/gateway/virtual_time.py) with no asyncio at all.
+Theory of operation. A role is a `Reconciler` (gateway/reconciler.py, re-exported here): a
+sans-I/O object that is told what changed (`handle(change, now)`), what its requests returned
+(`handle_result(request_id, result, now)`) and that a deadline it asked for has come
+(`handle_timer(now)`); it says what to do (`commands()`: RPCs and writes, each carrying a request
+id) and when it next wants the timer (`next_deadline()`). It never awaits, sleeps or reads a
+clock: `now` is always an argument, in seconds of the driver's monotonic clock (the event loop's
+`time()`), so batching, backoff, deferral and restart detection are plain code, tested on
+virtual time (tests/gateway/virtual_time.py) with no asyncio at all.
 
 `Driver` is the only I/O. It feeds the reconciler the changes of its sources (async iterables),
 starts every command at once as its own task through the `execute` function it is given, feeds
@@ -22,60 +22,15 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
+
+from gateway.reconciler import Command, Failure, IdSequence, Reconciler
+
+__all__ = ["Command", "Driver", "Failure", "IdSequence", "Reconciler", "queue_changes"]
 
 
-class Command(Protocol):
-    """What a reconciler asks the driver to do; the outcome comes back under `request_id`."""
-
-    @property
-    def request_id(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class Failure:
-    """The outcome of a command that raised `error` (an RPC error, an API error, a timeout)."""
-
-    error: Exception
-
-
-ChangeT_contra = TypeVar("ChangeT_contra", contravariant=True)
-CommandT_co = TypeVar("CommandT_co", bound=Command, covariant=True)
 ChangeT = TypeVar("ChangeT")
 CommandT = TypeVar("CommandT", bound=Command)
-
-
-class Reconciler(Protocol[ChangeT_contra, CommandT_co]):
-    """A role's sans-I/O core (aioquic's `QuicConnection`: receive_datagram, datagrams_to_send,
-    get_timer, handle_timer)."""
-
-    def handle(self, change: ChangeT_contra, now: float) -> None:
-        """Something the role watches changed."""
-
-    def handle_result(self, request_id: int, result: object, now: float) -> None:
-        """Command `request_id` finished: its return value, or a `Failure`."""
-
-    def commands(self) -> Iterable[CommandT_co]:
-        """The commands to issue now; each is returned once (the driver issues all of them)."""
-        ...
-
-    def next_deadline(self) -> float | None:
-        """When `handle_timer` must be called (driver clock seconds), or None: no timer."""
-        ...
-
-    def handle_timer(self, now: float) -> None:
-        """The deadline has come (`now >= next_deadline()`)."""
-
-
-class IdSequence:
-    """Request ids for a reconciler's commands: 1, 2, 3, ..."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def __call__(self) -> int:
-        self._last += 1
-        return self._last
 
 
 async def queue_changes(queue: "asyncio.Queue[ChangeT]") -> "AsyncIterable[ChangeT]":

@@ -31,11 +31,11 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from gateway.driver import Failure, IdSequence
 from gateway.instances import InstanceTracker, ServiceInstance
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusOp, StatusReporter, wanted_statuses
+from gateway.reconciler import Failure, IdSequence
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2
 from metallb.l2.v1 import l2_pb2

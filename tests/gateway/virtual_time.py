@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from gateway.driver import Command, Reconciler
+from gateway.reconciler import Command, Reconciler
 
 ChangeT = TypeVar("ChangeT")
 CommandT = TypeVar("CommandT", bound=Command)
