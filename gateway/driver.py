@@ -70,14 +70,14 @@ class Driver(Generic[ChangeT, CommandT]):
         self._on_step = on_step
         # Changes and results not yet handed to the reconciler, in arrival order.
         self._inbox: deque[_Change[ChangeT] | _Result] = deque()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._error: BaseException | None = None
         self.steps = 0  # passes of the loop (for tests and metrics)
 
     def put(self, change: ChangeT) -> None:
         self._inbox.append(_Change(change))
-        self._wake.set()
+        self._wake_up()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Drive until `stop` is set (or the task is cancelled); then cancel what is running."""
@@ -85,6 +85,7 @@ class Driver(Generic[ChangeT, CommandT]):
         loop = asyncio.get_running_loop()
         feeders = [asyncio.create_task(self._feed(source)) for source in self._sources]
         stopped = asyncio.create_task(stop.wait())
+        stopped.add_done_callback(lambda _: self._wake_up())
         try:
             while not stop.is_set():
                 self._step(loop.time())
@@ -95,21 +96,25 @@ class Driver(Generic[ChangeT, CommandT]):
                 deadline = self._reconciler.next_deadline()
                 if deadline is not None and deadline <= loop.time():
                     continue
-                self._wake.clear()
-                timeout = None if deadline is None else deadline - loop.time()
-                wake = asyncio.create_task(self._wake.wait())
+                # Sleep until a change or result arrives (`_wake_up`) or the deadline: one
+                # future and at most one timer handle per sleep (a burst wakes the loop often).
+                self._waiter = loop.create_future()
+                timer = None if deadline is None else loop.call_at(deadline, self._wake_up)
                 try:
-                    await asyncio.wait(
-                        {wake, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                    )
+                    await self._waiter
                 finally:
-                    wake.cancel()
-                    await asyncio.gather(wake, return_exceptions=True)
+                    self._waiter = None
+                    if timer is not None:
+                        timer.cancel()
         finally:
             tasks = [*feeders, stopped, *self._running]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _wake_up(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def _step(self, now: float) -> None:
         """Hand over what arrived, fire the timer if due, issue the commands."""
@@ -136,7 +141,7 @@ class Driver(Generic[ChangeT, CommandT]):
         except Exception as err:  # every failure goes back to the reconciler, which decides
             result = Failure(err)
         self._inbox.append(_Result(command.request_id, result))
-        self._wake.set()
+        self._wake_up()
 
     async def _feed(self, source: AsyncIterable[ChangeT]) -> None:
         try:
@@ -146,4 +151,4 @@ class Driver(Generic[ChangeT, CommandT]):
             raise
         except Exception as err:  # a broken source ends the run: nothing would see its changes
             self._error = err
-            self._wake.set()
+            self._wake_up()

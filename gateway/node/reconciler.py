@@ -84,10 +84,10 @@ class ListStatusObjects:
 
 @dataclass(frozen=True)
 class WriteStatus:
-    """Queue a status write (best effort, retried by the write queue; no result expected)."""
+    """Queue status writes (retried by the write queue; no result expected): a pass's, at once."""
 
     request_id: int
-    op: StatusOp
+    ops: tuple[StatusOp, ...]
 
 
 NodeCommand = Rpc | ListStatusObjects | WriteStatus
@@ -402,7 +402,8 @@ class NodeReconciler:
                 )
                 wanted = wanted_statuses(self.node, self.desired)
                 ops += reporter.report(wanted, self._services, protocols=protocols)
-        self._out.extend(WriteStatus(self._ids(), op) for op in ops)
+        if ops:
+            self._out.append(WriteStatus(self._ids(), tuple(ops)))
 
 
 def _peer_deleted(sent: dict[str, bgp_pb2.PeerConf], name: str, _: object) -> None:

@@ -157,9 +157,10 @@ class NodeRole:
             case ListStatusObjects():
                 assert self._statuses is not None
                 return await asyncio.to_thread(self._statuses.existing)
-            case WriteStatus(op=op):
+            case WriteStatus(ops=ops):
                 assert self._statuses is not None
-                queue_status_op(op, self._statuses, self._writes)
+                for op in ops:
+                    queue_status_op(op, self._statuses, self._writes)
         return None
 
     async def run(self, stop: asyncio.Event) -> None:

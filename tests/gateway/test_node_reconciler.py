@@ -25,7 +25,14 @@ from gateway.node.reconciler import (
     Rpc,
     WriteStatus,
 )
-from gateway.node.status import BGP, L2, ConfigurationStateWrite, NodeAssigned, StatusWrite
+from gateway.node.status import (
+    BGP,
+    L2,
+    ConfigurationStateWrite,
+    NodeAssigned,
+    StatusOp,
+    StatusWrite,
+)
 from gateway.snapshot import Snapshot, key_of
 from metallb.bgp.v1 import bgp_pb2
 from tests.gateway.test_node_role import FOLDER
@@ -71,7 +78,7 @@ class Cluster:
         return (kind, key)
 
 
-def describe(command: NodeCommand) -> tuple[Any, ...]:
+def describe(command: NodeCommand) -> tuple[Any, ...] | list[tuple[Any, ...]]:
     match command:
         case Rpc(service=service, method=method):
             request: Any = command.request
@@ -87,13 +94,20 @@ def describe(command: NodeCommand) -> tuple[Any, ...]:
             return (service, method) if detail == () else (service, method, detail)
         case ListStatusObjects():
             return ("list status objects",)
-        case WriteStatus(op=StatusWrite(plural, key, status)):
-            return ("status", plural, key, "delete" if status is None else "write")
-        case WriteStatus(op=NodeAssigned(service, protocol)):
-            return ("event", key_of(dict(service)), protocol)
-        case WriteStatus(op=ConfigurationStateWrite(valid, _)):
-            return ("configuration state", "valid" if valid else "invalid")
+        case WriteStatus(ops=ops):  # one row per write
+            return [describe_op(op) for op in ops]
     raise AssertionError(command)
+
+
+def describe_op(op: StatusOp) -> tuple[Any, ...]:
+    match op:
+        case StatusWrite(plural, key, status):
+            return ("status", plural, key, "delete" if status is None else "write")
+        case NodeAssigned(service, protocol):
+            return ("event", key_of(dict(service)), protocol)
+        case ConfigurationStateWrite(valid, _):
+            return ("configuration state", "valid" if valid else "invalid")
+    raise AssertionError(op)
 
 
 def service(i: int) -> dict[str, Any]:

@@ -47,8 +47,9 @@ def test_status_objects_wait_for_a_burst_to_end_but_not_forever() -> None:
                         vt.answer(command, OK)
                     elif isinstance(command, WriteStatus):
                         vt.outstanding.remove(command)
-                        if isinstance(command.op, StatusWrite) and command.op.plural == BGP:
-                            written.setdefault(command.op.service_key, vt.now)
+                        for op in command.ops:
+                            if isinstance(op, StatusWrite) and op.plural == BGP:
+                                written.setdefault(op.service_key, vt.now)
 
     # A burst of 40 services over 2 s: each announced within the batching time...
     run(2.0, new_services=range(1, 41))

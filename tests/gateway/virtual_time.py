@@ -17,7 +17,8 @@ tests, STYLE §7):
     ])
 
 `Expect` compares the commands issued since the previous `Expect` (each passed through the
-`describe` function given to `VirtualTime`, so a table names what matters and not request ids).
+`describe` function given to `VirtualTime`, so a table names what matters and not request ids;
+a description that is a list counts as several, one per item of a batch).
 """
 
 from collections.abc import Callable, Iterable
@@ -104,9 +105,14 @@ class VirtualTime(Generic[ChangeT, CommandT]):
             self.timers_fired += 1
 
     def take(self) -> list[object]:
-        """The commands issued since the last take, described."""
+        """The commands issued since the last take, described (a description that is a list
+        stands for several rows: a command carrying a batch)."""
         issued, self.issued = self.issued, []
-        return [self.describe(c) for c in issued]
+        out: list[object] = []
+        for command in issued:
+            described = self.describe(command)
+            out.extend(described if isinstance(described, list) else [described])
+        return out
 
 
 # Rows of a scenario table.
