@@ -14,7 +14,8 @@ ConfigurationState, and the next pass is scheduled:
   began (each pass sends whole sets, so passes are spaced in proportion to their cost);
 - backoff: a failed request forgets what that service holds (resend everything) and the next
   pass runs after 0.2 s, doubling to 1 s; the other service is still served;
-- time alone changes liveness (node Leases): a pass recomputes at least every `idle` second;
+- time alone changes liveness (node Leases, read as client-go reads them: gateway/leases.py): a
+  pass recomputes at least every `idle` second;
 - restarts: a `ServiceInstance` change with another instance id forgets what that service held
   (gateway/instances.py) and runs a pass at once, without recomputing;
 - status objects wait for announcements: while changes come (or came less than `report_quiet`
@@ -32,6 +33,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from gateway.instances import InstanceTracker, ServiceInstance
+from gateway.leases import ObservedLeases
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusOp, StatusReporter, wanted_statuses
@@ -44,6 +46,7 @@ from metallb_rules.config.parse import parse
 
 log = logging.getLogger(__name__)
 
+NODE_LEASE_PREFIX = "metallb-grpc-node-"  # each node role renews `metallb-grpc-node-<node>`
 NodeChange = tuple[str, str] | ServiceInstance  # (kind, key) from the source, or a restart
 
 
@@ -122,7 +125,7 @@ class NodeReconciler:
         *,
         l2: bool,
         bgp: bool,
-        live: Callable[[Snapshot], Collection[str] | None] = lambda snap: None,
+        leases: bool = False,
         lb_class: str = "",
         statuses: bool = False,
         timing: NodeTiming = DEFAULT_TIMING,
@@ -131,7 +134,9 @@ class NodeReconciler:
         self._snapshot = snapshot
         self._l2 = l2
         self._bgp = bgp
-        self._live = live
+        # With `leases`, only nodes whose Lease we saw renewed within its duration are L2
+        # candidates (MetalLB's memberlist membership); without, every Node is.
+        self._leases = ObservedLeases() if leases else None
         self._timing = timing
         self.config: Config | None = None
         self.config_error: ConfigError | None = None
@@ -160,6 +165,7 @@ class NodeReconciler:
         self._last_change_at = float("-inf")
         self._wake_at: float | None = None  # a pass without recomputing (a service is back)
         self._tick_at = float("-inf")  # the next recomputing pass (idle or retry); first: now
+        self._lease_expires_at: float | None = None  # a live node's Lease, if not renewed
         self._ended_at = float("-inf")
         self._backoff = timing.retry_first
         self._pass_seconds = 0.0
@@ -205,6 +211,8 @@ class NodeReconciler:
         if self._pass is not None:
             return None  # waiting for the services' replies
         deadline = self._tick_at
+        if self._lease_expires_at is not None:
+            deadline = min(deadline, self._lease_expires_at)
         if self._wake_at is not None:
             deadline = min(deadline, self._wake_at)
         if self._pending:
@@ -218,7 +226,10 @@ class NodeReconciler:
         deadline = self.next_deadline()
         if deadline is None or now < deadline:
             return
-        recompute = self._pending or now >= self._tick_at
+        expired = self._lease_expires_at is not None and now >= self._lease_expires_at
+        recompute = self._pending or expired or now >= self._tick_at
+        if expired:
+            self._lease_expires_at = None  # the computation sets the next one
         self._pending = False
         self._wake_at = None
         self._start_pass(now, recompute)
@@ -227,7 +238,7 @@ class NodeReconciler:
 
     def _start_pass(self, now: float, recompute: bool) -> None:
         if recompute:
-            self._compute()
+            self._compute(now)
         current = _Pass(started=now)
         self._pass = current
         if self._reporter is not None and not self._reporter.adopted:
@@ -252,7 +263,7 @@ class NodeReconciler:
             self._advance(current, lane)
         self._maybe_finish(current, now)
 
-    def _compute(self) -> None:
+    def _compute(self, now: float) -> None:
         snap = self._snapshot()
         try:
             self.config = parse(snap.cluster_resources())
@@ -263,7 +274,7 @@ class NodeReconciler:
         if self.config is None:
             return
         changed, self._changed = self._changed, set()
-        self.desired = self._memo.compute(snap, self.config, self._live(snap), changed)
+        self.desired = self._memo.compute(snap, self.config, self._live(snap, now), changed)
         self._services = snap.objects.get("Service", {})
         # Our ConfigurationState changed and is gone (deleted by hand): write it again.
         if self._state_changed and self._reporter is not None:
@@ -271,6 +282,21 @@ class NodeReconciler:
             if state not in snap.objects.get("ConfigurationState", {}):
                 self._reporter.forget_configuration()
         self._state_changed = False
+
+    def _live(self, snap: Snapshot, now: float) -> Collection[str] | None:
+        """The nodes with a current Lease (None: every node counts as live)."""
+        if self._leases is None:
+            return None
+        leases = (
+            (name, lease.get("spec") or {})
+            for lease in snap.of("Lease")
+            if (name := str((lease.get("metadata") or {}).get("name") or "")).startswith(
+                NODE_LEASE_PREFIX
+            )
+        )
+        self._leases.observe_all(leases, now)
+        self._lease_expires_at = self._leases.next_expiry(now)
+        return {name.removeprefix(NODE_LEASE_PREFIX) for name in self._leases.current(now)}
 
     def _l2_recorder(self, specs: list[l2_pb2.AnnouncementSpec]) -> Callable[[object], None]:
         epoch = self._epoch["l2"]

@@ -8,9 +8,8 @@ blocks) and writes on a `WriteQueue`.
 """
 
 import asyncio
-import datetime
 import functools
-from collections.abc import AsyncIterable, Callable, Collection
+from collections.abc import AsyncIterable
 from typing import Any, Protocol
 
 from gateway.controller.writes import WriteQueue
@@ -37,31 +36,11 @@ from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 
-NODE_LEASE_PREFIX = "metallb-grpc-node-"
-
 
 class Source(Protocol):
     changes: asyncio.Queue[tuple[str, str]]
 
     def snapshot(self) -> Snapshot: ...
-
-
-def live_nodes_from_leases(snap: Snapshot, now: datetime.datetime | None = None) -> set[str]:
-    """Nodes whose `metallb-grpc-node-<node>` Lease was renewed within its duration."""
-    now = now or datetime.datetime.now(datetime.UTC)
-    live = set()
-    for lease in snap.of("Lease"):
-        name = str((lease.get("metadata") or {}).get("name") or "")
-        if not name.startswith(NODE_LEASE_PREFIX):
-            continue
-        spec = lease.get("spec") or {}
-        renewed = spec.get("renewTime")
-        if not renewed:
-            continue
-        at = datetime.datetime.fromisoformat(str(renewed).replace("Z", "+00:00"))
-        if at + datetime.timedelta(seconds=int(spec.get("leaseDurationSeconds") or 15)) >= now:
-            live.add(name.removeprefix(NODE_LEASE_PREFIX))
-    return live
 
 
 def queue_status_op(op: StatusOp, writer: StatusWriter, queue: WriteQueue) -> None:
@@ -84,7 +63,7 @@ class NodeRole:
         *,
         l2: l2_pb2_grpc.L2ServiceStub | None,
         bgp: bgp_pb2_grpc.BGPServiceStub | None,
-        live: Callable[[Snapshot], Collection[str] | None] = lambda snap: None,
+        leases: bool = False,
         lb_class: str = "",
         statuses: StatusWriter | None = None,
         timing: NodeTiming = DEFAULT_TIMING,
@@ -103,7 +82,7 @@ class NodeRole:
             source.snapshot,
             l2=l2 is not None,
             bgp=bgp is not None,
-            live=live,
+            leases=leases,
             lb_class=lb_class,
             statuses=statuses is not None,
             timing=timing,

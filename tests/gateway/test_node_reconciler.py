@@ -35,6 +35,7 @@ from gateway.node.status import (
 )
 from gateway.snapshot import Snapshot, key_of
 from metallb.bgp.v1 import bgp_pb2
+from metallb_rules.announce.layer2 import elect
 from tests.gateway.test_node_role import FOLDER
 from tests.gateway.virtual_time import (
     Advance,
@@ -165,13 +166,20 @@ BGP_FIRST_SYNC: list[Row] = [
 
 
 def node(
-    cluster: Cluster, *, l2: bool = True, statuses: bool = False, **timing: float
+    cluster: Cluster,
+    *,
+    l2: bool = True,
+    bgp: bool = True,
+    statuses: bool = False,
+    leases: bool = False,
+    **timing: float,
 ) -> tuple[NodeReconciler, VirtualTime[Any, NodeCommand]]:
     reconciler = NodeReconciler(
         "node-1",
         cluster.snapshot,
         l2=l2,
-        bgp=True,
+        leases=leases,
+        bgp=bgp,
         statuses=statuses,
         timing=NodeTiming(**timing),
     )
@@ -221,7 +229,8 @@ def test_a_burst_of_changes_is_batched_until_it_stops() -> None:
     play(vt, BGP_FIRST_SYNC)
     # Ten services 10 ms apart: no pass until 20 ms pass without a change.
     for i in range(1, 11):
-        play(vt, [Change(cluster.put(endpoints(i))), Change(cluster.put(service(i)))])
+        vt.change(cluster.put(endpoints(i)))
+        vt.change(cluster.put(service(i)))
         play(vt, [Advance(0.01), Expect()])
     play(
         vt,
@@ -281,8 +290,8 @@ def test_a_failed_service_is_retried_with_backoff_and_the_other_is_still_served(
             Advance(1.0),
             Expect(("bgp", "ListPeers")),
             # Meanwhile a change reaches L2 at once (batched only by its 20 ms).
-            Change(cluster.put(endpoints(9))),
-            Change(cluster.put(service(9))),
+            Change(lambda: cluster.put(endpoints(9))),
+            Change(lambda: cluster.put(service(9))),
             Reply(("bgp", "ListPeers"), UNAVAILABLE),
             Advance(0.02),
             Expect(("l2", "SetAnnouncements", {"192.0.2.5", "192.0.2.9"}), ("bgp", "ListPeers")),
@@ -371,7 +380,7 @@ def test_an_invalid_configuration_keeps_the_last_valid_one() -> None:
                 ("status", L2, WEB, "write"),
                 ("event", WEB, "layer2"),
             ),
-            Change(cluster.put(bad_pool)),
+            Change(lambda: cluster.put(bad_pool)),
             Advance(0.02),
             # Nothing withdrawn; the error is reported.
             Expect(("configuration state", "invalid")),
@@ -403,7 +412,7 @@ def test_status_objects_follow_announcements_and_adopt_what_a_previous_run_left(
                 ("event", WEB, "layer2"),
             ),
             # ConfigurationState deleted by hand: written again.
-            Change(cluster.remove("Service", WEB)),
+            Change(lambda: cluster.remove("Service", WEB)),
             Change(("ConfigurationState", f"{NS}/speaker-node-1")),
             Advance(0.02),
             Expect(("l2", "SetAnnouncements", set()), ("bgp", "SetAdvertisements", set())),
@@ -413,5 +422,64 @@ def test_status_objects_follow_announcements_and_adopt_what_a_previous_run_left(
             # The status objects of the service no longer announced go once changes stopped.
             Advance(1.0),
             Expect(("status", BGP, WEB, "delete"), ("status", L2, WEB, "delete")),
+        ],
+    )
+
+
+def lease(node_name: str, renewed: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": f"metallb-grpc-node-{node_name}", "namespace": NS},
+        # A renewTime from a clock far from ours: only its changes count.
+        "spec": {"holderIdentity": node_name, "renewTime": renewed, "leaseDurationSeconds": 15},
+    }
+
+
+def test_l2_ownership_moves_when_the_owner_stops_renewing_its_lease() -> None:
+    # An address node-2 wins over node-1 (MetalLB's election, metallb_rules), on a service
+    # with an endpoint on each node.
+    ips = (f"192.0.2.{i}" for i in range(1, 255))
+    ip = next(ip for ip in ips if elect(ip, {"node-1", "node-2"})[0] == "node-2")
+    i = int(ip.rsplit(".", 1)[1])
+    slice_ = endpoints(i)
+    slice_["endpoints"].append(
+        {"addresses": ["10.244.1.1"], "conditions": {"ready": True}, "nodeName": "node-2"}
+    )
+    cluster = Cluster(
+        L2_ADVERTISEMENT,
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-2"}},
+        lease("node-1", "1999-01-01T00:00:00Z"),
+        lease("node-2", "1999-01-01T00:00:00Z"),
+        service(i),
+        slice_,
+    )
+    cluster.remove("Service", WEB)
+    _, vt = node(cluster, bgp=False, leases=True)
+
+    def renew(node_name: str, at: int) -> Change:
+        return Change(lambda: cluster.put(lease(node_name, f"1999-01-01T00:00:{at:02}Z")))
+
+    play(
+        vt,
+        [
+            Expect(("l2", "SetAnnouncements", set())),  # node-2 is live and owns it
+            Reply(("l2", "SetAnnouncements")),
+            Advance(9.0),
+            renew("node-1", 9),
+            Advance(0.5),
+            renew("node-2", 9),
+            Advance(8.5),
+            # node-2 renewed last at 9.5, seen by the pass 20 ms later: its lease ends at 24.52
+            # (the passes of every second come at 24.02 and 25.02).
+            renew("node-1", 18),
+            Advance(6.5),
+            Expect(),
+            Advance(0.05),  # a pass at 24.52: node-1 takes over
+            Expect(("l2", "SetAnnouncements", {ip})),
+            Reply(("l2", "SetAnnouncements")),
+            renew("node-2", 25),  # node-2 is back: it owns the address again
+            Advance(0.02),
+            Expect(("l2", "SetAnnouncements", set())),
         ],
     )

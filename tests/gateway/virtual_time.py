@@ -120,6 +120,9 @@ class VirtualTime(Generic[ChangeT, CommandT]):
 
 @dataclass(frozen=True)
 class Change:
+    """A change; a callable is called when the row is played (it changes the test's world and
+    returns the change), so that a table's rows take effect in order."""
+
     change: Any
 
 
@@ -180,7 +183,7 @@ def play(vt: VirtualTime[Any, Any], rows: Iterable[Row]) -> None:
 def apply(vt: VirtualTime[Any, Any], row: Row) -> None:
     match row:
         case Change(change):
-            vt.change(change)
+            vt.change(change() if callable(change) else change)
         case Advance(seconds):
             vt.advance(seconds)
         case Reply(prefix, result, every):
