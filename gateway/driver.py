@@ -20,7 +20,7 @@ raised by a source or by the reconciler itself ends `run` (after cancelling what
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,7 +33,7 @@ ChangeT = TypeVar("ChangeT")
 CommandT = TypeVar("CommandT", bound=Command)
 
 
-async def queue_changes(queue: "asyncio.Queue[ChangeT]") -> "AsyncIterable[ChangeT]":
+async def queue_changes(queue: "asyncio.Queue[ChangeT]") -> AsyncIterator[ChangeT]:
     """An `asyncio.Queue` as a change source (the sources' `changes` queue)."""
     while True:
         yield await queue.get()
