@@ -11,7 +11,7 @@ stream counts as a new instance.
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 
 import grpc
 
@@ -26,7 +26,7 @@ async def watch_instances(
     service: str,
     open_stream: Callable[[], AsyncIterable[object]],
     instance_of: Callable[[object], str] | None = None,
-) -> AsyncIterator[ServiceInstance]:
+) -> AsyncGenerator[ServiceInstance, None]:
     streams = itertools.count(1)
     backoff = BACKOFF_FIRST
     while True:
