@@ -99,18 +99,6 @@ async def _run_in_kubernetes(
     )
     source = KubeSource(api, opts.namespace, leases=True)
     await source.start()
-
-    async def renew() -> None:
-        while not stop.is_set():
-            try:
-                if not await asyncio.to_thread(lease.try_hold):
-                    log.warning("node Lease %s is held by another process", lease.name)
-            except Exception as err:
-                log.warning("node Lease not renewed: %s", err)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(1.0, opts.lease_duration / 3))
-
-    renewer = asyncio.create_task(renew())
     pod_name, pod_uid = os.environ.get("METALLB_POD_NAME"), os.environ.get("METALLB_POD_UID")
     statuses = ServiceStatusWriter(
         api, opts.namespace, opts.node, (pod_name, pod_uid) if pod_name and pod_uid else None
@@ -122,11 +110,11 @@ async def _run_in_kubernetes(
             l2=l2,
             bgp=bgp,
             leases=True,
+            lease=lease,
+            renew_every=max(1.0, opts.lease_duration / 3),
             lb_class=opts.lb_class,
             statuses=statuses,
         )
         await role.run(stop)
     finally:
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
         await source.stop()

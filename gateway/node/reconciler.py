@@ -16,6 +16,7 @@ ConfigurationState, and the next pass is scheduled:
   pass runs after 0.2 s, doubling to 1 s; the other service is still served;
 - time alone changes liveness (node Leases, read as client-go reads them: gateway/leases.py): a
   pass recomputes at least every `idle` second;
+- this node's Lease is renewed every `renew_every` seconds, whatever the passes do;
 - restarts: a `ServiceInstance` change with another instance id forgets what that service held
   (gateway/instances.py) and runs a pass at once, without recomputing;
 - status objects wait for announcements: while changes come (or came less than `report_quiet`
@@ -93,7 +94,14 @@ class WriteStatus:
     ops: tuple[StatusOp, ...]
 
 
-NodeCommand = Rpc | ListStatusObjects | WriteStatus
+@dataclass(frozen=True)
+class RenewLease:
+    """Renew this node's Lease `metallb-grpc-node-<node>` (its result: True while we hold it)."""
+
+    request_id: int
+
+
+NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease
 
 # A step of a lane: the RPC, and what to record once it succeeded.
 _Step = tuple[str, Message, Callable[[object], None]]
@@ -126,6 +134,7 @@ class NodeReconciler:
         l2: bool,
         bgp: bool,
         leases: bool = False,
+        renew_every: float | None = None,
         lb_class: str = "",
         statuses: bool = False,
         timing: NodeTiming = DEFAULT_TIMING,
@@ -137,6 +146,11 @@ class NodeReconciler:
         # With `leases`, only nodes whose Lease we saw renewed within its duration are L2
         # candidates (MetalLB's memberlist membership); without, every Node is.
         self._leases = ObservedLeases() if leases else None
+        # This node's own Lease, renewed every `renew_every` seconds (None: no Lease to renew),
+        # independently of the passes.
+        self._renew_every = renew_every
+        self._renew_at: float | None = float("-inf") if renew_every is not None else None
+        self._renewing: int | None = None  # request id of the renewal in flight
         self._timing = timing
         self.config: Config | None = None
         self.config_error: ConfigError | None = None
@@ -192,6 +206,13 @@ class NodeReconciler:
             self._changed.add(change)
 
     def handle_result(self, request_id: int, result: object, now: float) -> None:
+        if request_id == self._renewing:
+            self._renewing = None
+            if isinstance(result, Failure):
+                log.warning("node Lease not renewed: %s", describe_error(result.error))
+            elif not result:
+                log.warning("node Lease of %s is held by another process", self.node)
+            return
         current = self._pass
         if current is None:
             return
@@ -208,6 +229,12 @@ class NodeReconciler:
         return out
 
     def next_deadline(self) -> float | None:
+        deadline = self._pass_deadline()
+        if self._renew_at is not None and self._renewing is None:
+            deadline = self._renew_at if deadline is None else min(deadline, self._renew_at)
+        return deadline
+
+    def _pass_deadline(self) -> float | None:
         if self._pass is not None:
             return None  # waiting for the services' replies
         deadline = self._tick_at
@@ -223,7 +250,12 @@ class NodeReconciler:
         return deadline
 
     def handle_timer(self, now: float) -> None:
-        deadline = self.next_deadline()
+        if self._renew_at is not None and self._renewing is None and now >= self._renew_at:
+            assert self._renew_every is not None
+            self._renewing = self._ids()
+            self._renew_at = now + self._renew_every
+            self._out.append(RenewLease(self._renewing))
+        deadline = self._pass_deadline()
         if deadline is None or now < deadline:
             return
         expired = self._lease_expires_at is not None and now >= self._lease_expires_at

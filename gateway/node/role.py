@@ -22,6 +22,7 @@ from gateway.node.reconciler import (
     NodeCommand,
     NodeReconciler,
     NodeTiming,
+    RenewLease,
     Rpc,
     WriteStatus,
 )
@@ -35,6 +36,12 @@ from gateway.node.status import (
 from gateway.snapshot import Snapshot
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+
+
+class LeaseHolder(Protocol):
+    def try_hold(self) -> bool:
+        """Acquire or renew (blocking); True while we hold the Lease."""
+        ...
 
 
 class Source(Protocol):
@@ -64,6 +71,8 @@ class NodeRole:
         l2: l2_pb2_grpc.L2ServiceStub | None,
         bgp: bgp_pb2_grpc.BGPServiceStub | None,
         leases: bool = False,
+        lease: LeaseHolder | None = None,
+        renew_every: float = 5.0,
         lb_class: str = "",
         statuses: StatusWriter | None = None,
         timing: NodeTiming = DEFAULT_TIMING,
@@ -76,6 +85,7 @@ class NodeRole:
         if bgp is not None:
             self._stubs["bgp"] = bgp
         self._statuses = statuses
+        self._lease = lease
         self._writes = WriteQueue(concurrency=2)  # status objects and events; runs with `run`
         self.reconciler = NodeReconciler(
             node,
@@ -83,6 +93,7 @@ class NodeRole:
             l2=l2 is not None,
             bgp=bgp is not None,
             leases=leases,
+            renew_every=renew_every if lease is not None else None,
             lb_class=lb_class,
             statuses=statuses is not None,
             timing=timing,
@@ -136,6 +147,9 @@ class NodeRole:
             case ListStatusObjects():
                 assert self._statuses is not None
                 return await asyncio.to_thread(self._statuses.existing)
+            case RenewLease():
+                assert self._lease is not None
+                return await asyncio.to_thread(self._lease.try_hold)
             case WriteStatus(ops=ops):
                 assert self._statuses is not None
                 for op in ops:

@@ -22,6 +22,7 @@ from gateway.node.reconciler import (
     NodeCommand,
     NodeReconciler,
     NodeTiming,
+    RenewLease,
     Rpc,
     WriteStatus,
 )
@@ -95,6 +96,8 @@ def describe(command: NodeCommand) -> tuple[Any, ...] | list[tuple[Any, ...]]:
             return (service, method) if detail == () else (service, method, detail)
         case ListStatusObjects():
             return ("list status objects",)
+        case RenewLease():
+            return ("renew lease",)
         case WriteStatus(ops=ops):  # one row per write
             return [describe_op(op) for op in ops]
     raise AssertionError(command)
@@ -172,6 +175,7 @@ def node(
     bgp: bool = True,
     statuses: bool = False,
     leases: bool = False,
+    renew_every: float | None = None,
     **timing: float,
 ) -> tuple[NodeReconciler, VirtualTime[Any, NodeCommand]]:
     reconciler = NodeReconciler(
@@ -179,6 +183,7 @@ def node(
         cluster.snapshot,
         l2=l2,
         leases=leases,
+        renew_every=renew_every,
         bgp=bgp,
         statuses=statuses,
         timing=NodeTiming(**timing),
@@ -481,5 +486,34 @@ def test_l2_ownership_moves_when_the_owner_stops_renewing_its_lease() -> None:
             renew("node-2", 25),  # node-2 is back: it owns the address again
             Advance(0.02),
             Expect(("l2", "SetAnnouncements", set())),
+        ],
+    )
+
+
+def test_the_node_lease_is_renewed_on_its_own_schedule() -> None:
+    _, vt = node(Cluster(), l2=False, renew_every=5.0)
+    play(
+        vt,
+        [
+            Expect(("renew lease",), ("bgp", "ListPeers")),
+            # A pass waiting for BGP does not hold the renewal back, nor the reverse.
+            Advance(5.0),
+            Expect(),  # (the previous renewal has not answered: no second one)
+            Reply(("renew lease",), True),
+            Expect(("renew lease",)),  # overdue: at once, the next one at 10
+            Reply(("renew lease",), True),
+            Advance(4.99),
+            Expect(),
+            Advance(0.01),
+            Expect(("renew lease",)),
+            # A failed or refused renewal is tried again on schedule.
+            Reply(("renew lease",), Failure(ConnectionError("API server unreachable"))),
+            Advance(5.0),
+            Expect(("renew lease",)),
+            Reply(("renew lease",), False),
+            Advance(5.0),
+            Expect(("renew lease",)),
+            Reply(("bgp", "ListPeers"), held()),
+            Expect(("bgp", "AddPeer", "router")),
         ],
     )

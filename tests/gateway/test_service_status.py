@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from gateway.kube.lease import LeaseLock
 from gateway.kube.service_status import ServiceStatusWriter
 from gateway.kube.source import KubeSource
 from gateway.node.role import NodeRole
@@ -93,7 +94,9 @@ def test_status_objects_and_events_follow_what_the_node_announces(
             web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.5"}]}}
             kube.update_status(web)
             api = kube.api_client()
-            source = KubeSource(api, NS, watch_timeout=5)
+            # As in a cluster: node-1 is an L2 candidate only while its own Lease, renewed by
+            # the role, is seen renewed.
+            source = KubeSource(api, NS, watch_timeout=5, leases=True)
             await source.start()
 
             def statuses(plural: str) -> list[dict[str, Any]]:
@@ -111,6 +114,8 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                         l2=l2_pb2_grpc.L2ServiceStub(channel),
                         bgp=bgp_pb2_grpc.BGPServiceStub(channel),
                         statuses=writer,
+                        leases=True,
+                        lease=LeaseLock(api, NS, "metallb-grpc-node-node-1", "node-1"),
                     )
                     roles.append(role)
                     started.set()
@@ -133,6 +138,8 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                         (o for o in statuses("servicebgpstatuses") if o.get("status")), None
                     )
                 )
+                lease = kube.get("leases.coordination.k8s.io", "metallb-grpc-node-node-1", NS)
+                assert lease["spec"]["holderIdentity"] == "node-1"
                 assert l2["metadata"]["name"].startswith("l2-")
                 assert bgp["metadata"]["name"].startswith("bgp-")
                 for obj in (l2, bgp):
