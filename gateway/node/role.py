@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from gateway.controller.writes import WriteQueue
 from gateway.driver import Driver, queue_changes
-from gateway.instance_watch import watch_instances
+from gateway.instance_watch import resume_token_instance, watch_instances
 from gateway.node.reconciler import (
     DEFAULT_TIMING,
     ListStatusObjects,
@@ -128,14 +128,18 @@ class NodeRole:
             l2 = self._stubs["l2"]
             sources.append(
                 watch_instances(
-                    "l2", lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest(), wait_for_ready=True)
+                    "l2",
+                    lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest(), wait_for_ready=True),
+                    resume_token_instance,
                 )
             )
         if "bgp" in self._stubs:
             bgp = self._stubs["bgp"]
             sources.append(
                 watch_instances(
-                    "bgp", lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest(), wait_for_ready=True)
+                    "bgp",
+                    lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest(), wait_for_ready=True),
+                    resume_token_instance,
                 )
             )
         return sources

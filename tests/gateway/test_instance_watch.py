@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from gateway.instance_watch import watch_instances
+from gateway.instance_watch import resume_token_instance, watch_instances
 from gateway.instances import InstanceTracker, ServiceInstance
 
 
@@ -73,3 +73,32 @@ def test_an_id_the_service_reports_replaces_the_count(arun: Callable[..., Any]) 
     ]
     tracker = InstanceTracker()
     assert [tracker.observe(c) for c in got] == [False, False, False]
+
+
+def test_the_resume_token_names_the_instance_after_the_snapshot(arun: Callable[..., Any]) -> None:
+    """Real watch responses: snapshot events carry no token; the end-of-snapshot response and
+    every one after carry the answering process's id. A restart (another id) is a restart; a
+    broken stream to the same process is not."""
+    from metallb.common.v1 import common_pb2
+    from metallb.l2.v1 import l2_pb2
+
+    def token(instance: str) -> l2_pb2.WatchEventsResponse:
+        return l2_pb2.WatchEventsResponse(
+            end_of_snapshot=common_pb2.EndOfSnapshot(),
+            resume_token=common_pb2.ResumeToken(instance_id=instance, sequence=3),
+        )
+
+    snapshot = l2_pb2.WatchEventsResponse(events=[l2_pb2.Event()])
+    streams = Streams(
+        ([snapshot, token("a")], True), ([snapshot, token("a")], True), ([token("b")], False)
+    )
+    got = arun(first(5, watch_instances("l2", streams, resume_token_instance)))
+    assert got == [
+        ServiceInstance("l2", "a"),
+        ServiceInstance("l2", None),
+        ServiceInstance("l2", "a"),
+        ServiceInstance("l2", None),
+        ServiceInstance("l2", "b"),
+    ]
+    tracker = InstanceTracker()
+    assert [tracker.observe(c) for c in got] == [False, False, False, False, True]
