@@ -110,6 +110,7 @@ async def _error(call: Any) -> grpc.aio.AioRpcError:
     return info.value
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: go_duration and community texts drifted")
 def test_bad_configuration_is_invalid_argument_naming_the_field(arun: Callable[..., Any]) -> None:
     async def scenario() -> None:
         async with bgp_server() as (_, stub):
@@ -122,6 +123,10 @@ def test_bad_configuration_is_invalid_argument_naming_the_field(arun: Callable[.
                 ),
                 (conf(peer_address="300.1.1.1"),
                  'peer.peer_address: parsing peer p1 invalid BGPPeer address "300.1.1.1"'),
+                # Go's Duration.String(): below a second it prints milliseconds.
+                (conf(hold_time_seconds=0.4, keepalive_time_seconds=0.5),
+                 'peer.keepalive_time: parsing peer p1 invalid BGPPeer timers: invalid '
+                 'keepaliveTime "500ms", must be lower than holdTime "400ms"'),
             ]  # fmt: skip
             for peer, text in cases:
                 err = await _error(stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer)))
@@ -134,8 +139,18 @@ def test_bad_configuration_is_invalid_argument_naming_the_field(arun: Callable[.
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert err.details() == (
                 "advertisements[0].communities[0]: invalid community value: invalid section "
-                '"70000" of community "1:70000", err: "strconv.ParseUint: parsing "70000": '
+                '"70000" of community "1:70000", err: "strconv.ParseUint: parsing \\"70000\\": '
                 'value out of range"'
+            )
+            # A bad number after a good `large` marker is a bad section, as in MetalLB.
+            bad_ad = bgp_pb2.Advertisement(prefix="192.0.2.1/32", communities=["large:1:2:x"])
+            err = await _error(
+                stub.SetAdvertisements(bgp_pb2.SetAdvertisementsRequest(advertisements=[bad_ad]))
+            )
+            assert err.details() == (
+                "advertisements[0].communities[0]: invalid community value: invalid section "
+                '"x" of community "large:1:2:x", err: "strconv.ParseUint: parsing \\"x\\": '
+                'invalid syntax"'
             )
             err = await _error(stub.GetPeer(bgp_pb2.GetPeerRequest(name="nope")))
             assert err.code() == grpc.StatusCode.NOT_FOUND
