@@ -1,6 +1,11 @@
-"""The node role's desired state as `metallb.l2.v1` and `metallb.bgp.v1` messages."""
+"""The node role's desired state as `metallb.l2.v1` and `metallb.bgp.v1` messages, and the
+BGP calls that bring the BGP service to it (`BGPSync`)."""
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import grpc
 
 from gateway.node.desired import BGPRoute, L2Announcement
 from metallb.bfd.v1 import bfd_pb2
@@ -8,6 +13,14 @@ from metallb.bgp.v1 import bgp_pb2
 from metallb.l2.v1 import l2_pb2
 from metallb_rules.bfd_profile import BFDProfile
 from metallb_rules.config.model import Peer
+
+log = logging.getLogger(__name__)
+
+#: Failures that say the service cannot be reached or is not ready: the whole sync is retried.
+#: Any other status refuses this one call, so it is that peer's failure only.
+SERVICE_DOWN = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
 
 _DYNAMIC = {
     "": bgp_pb2.DYNAMIC_ASN_UNSPECIFIED,
@@ -93,7 +106,8 @@ class AdvertisementBuilder:
             return self._last[1]
         grouped: dict[tuple[str, tuple[str, ...], int | None], set[str]] = {}
         for r in routes:
-            grouped.setdefault((r.prefix, r.communities, r.local_pref), set()).add(r.peer)
+            communities = tuple(str(c) for c in r.communities)
+            grouped.setdefault((r.prefix, communities, r.local_pref), set()).add(r.peer)
         built: dict[_AdKey, bgp_pb2.Advertisement] = {}
         out = []
         for (prefix, communities, local_pref), peers in sorted(
@@ -112,3 +126,69 @@ class AdvertisementBuilder:
         self._built = built
         self._last = (routes, out)
         return out
+
+
+class BGPSync:
+    """What the BGP service holds as far as this node knows, and the calls that converge it.
+
+    Peers are added, updated and deleted one by one; a call the service refuses (a peer it
+    cannot run) is that peer's failure alone: it is logged, kept in `peer_errors` (for status)
+    and tried again on the next sync, and the other peers and the advertisements still go out.
+    A service that cannot be reached raises `grpc.aio.AioRpcError`; `forget()` then makes the
+    next sync learn what it holds again.
+    """
+
+    def __init__(self) -> None:
+        self.peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
+        self.ads_sent: list[bgp_pb2.Advertisement] | None = None
+        self.peer_errors: dict[str, str] = {}
+        self._ads = AdvertisementBuilder()
+
+    def forget(self) -> None:
+        self.peers_sent = None
+        self.ads_sent = None
+
+    async def sync(
+        self,
+        stub: Any,
+        peers: Sequence[Peer],
+        profiles: Mapping[str, BFDProfile],
+        routes: Iterable[BGPRoute],
+    ) -> None:
+        wanted = {p.name: peer_conf(p, profiles) for p in peers}
+        if self.peers_sent is None:
+            held = await stub.ListPeers(bgp_pb2.ListPeersRequest())
+            self.peers_sent = {p.conf.name: p.conf for p in held.peers}
+        sent = self.peers_sent
+        errors: dict[str, str] = {}
+        for name in sorted(set(sent) - set(wanted)):
+            await self._call(name, errors, stub.DeletePeer(bgp_pb2.DeletePeerRequest(name=name)))
+            if name not in errors:
+                del sent[name]
+        for name, conf in sorted(wanted.items()):
+            if name not in sent:
+                call = stub.AddPeer(bgp_pb2.AddPeerRequest(peer=conf))
+            elif sent[name] != conf:
+                call = stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=conf))
+            else:
+                continue
+            if await self._call(name, errors, call):
+                sent[name] = conf
+        self.peer_errors = errors
+        ads = self._ads.build(routes)
+        if ads is not self.ads_sent and ads != self.ads_sent:
+            await stub.SetAdvertisements(bgp_pb2.SetAdvertisementsRequest(advertisements=ads))
+            self.ads_sent = ads
+
+    @staticmethod
+    async def _call(name: str, errors: dict[str, str], call: Any) -> bool:
+        """Await one peer's call: True if done; False (and the error kept) if refused."""
+        try:
+            await call
+        except grpc.aio.AioRpcError as err:
+            if err.code() in SERVICE_DOWN:
+                raise
+            errors[name] = f"{err.code().name}: {err.details()}"
+            log.error("BGP peer %s: %s", name, errors[name])
+            return False
+        return True

@@ -7,52 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-try:
-    from gateway.node.rpc import BGPSync
-except ImportError:  # step 1 of issue 12: reproduced before the fix
-    BGPSync = None  # type: ignore[assignment,misc]
+from gateway.node.rpc import BGPSync
 from metallb.bgp.v1 import bgp_pb2
+from metallb_rules.announce.bgp import PeerRoute
 
-try:
-    from metallb_rules.announce.bgp import PeerRoute
-except ImportError:
-    PeerRoute = None  # type: ignore[assignment,misc]
-from metallb_rules.config.model import Peer
-
+from .model_peers import peer
 from .test_service import bgp_server
 
 
-def peer(name: str, address: str = "", interface: str = "") -> Peer:
-    return Peer(
-        name=name,
-        my_asn=64512,
-        peer_asn=65002,
-        dynamic_asn="",
-        local_asn=0,
-        address=address,
-        interface=interface,
-        port=179,
-        source_address="",
-        router_id="",
-        hold_time=None,
-        keepalive_time=None,
-        connect_time=None,
-        password="",
-        password_secret="",
-        bfd_profile="",
-        ebgp_multihop=False,
-        vrf="",
-        enable_graceful_restart=False,
-        disable_mp=False,
-        dual_stack_address_family=False,
-        node_selectors=(),
-        nodes=frozenset({"n1"}),
-    )
-
-
-@pytest.mark.xfail(strict=True, reason="issue 12: one refused peer stops every announcement")
 def test_a_refused_peer_does_not_stop_the_other_peers_announcements(
     arun: Callable[..., Any],
 ) -> None:
@@ -83,7 +45,6 @@ def test_a_refused_peer_does_not_stop_the_other_peers_announcements(
     arun(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: BGPSync not written yet")
 def test_nothing_to_do_sends_nothing(arun: Callable[..., Any]) -> None:
     calls: list[str] = []
 

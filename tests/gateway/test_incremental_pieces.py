@@ -15,12 +15,15 @@ from gateway.node.desired import BGPRoute, _sorted_update
 from gateway.node.rpc import AdvertisementBuilder
 from gateway.snapshot import SliceIndex, index_slice, key_of, slice_index
 from metallb.bgp.v1 import bgp_pb2
+from metallb_rules.communities import Community
+
+C1, LARGE = Community.legacy(65000, 1), Community.large_of(1, 2, 3)
 
 ROUTES = st.builds(
     BGPRoute,
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from([f"198.18.0.{i}/32" for i in range(40)]),
-    st.sampled_from([(), ("65000:1",), ("65000:1", "large:1:2:3")]),
+    st.sampled_from([(), (C1,), (C1, LARGE)]),
     st.sampled_from([None, 0, 100]),
 )
 
@@ -98,7 +101,8 @@ def test_advertisement_builder_equals_building_afresh(passes: list[set[BGPRoute]
         assert builder.build(routes) is got  # the very same list: nothing rebuilt
         grouped: dict[tuple[str, tuple[str, ...], int | None], set[str]] = {}
         for r in held:
-            grouped.setdefault((r.prefix, r.communities, r.local_pref), set()).add(r.peer)
+            texts = tuple(str(c) for c in r.communities)
+            grouped.setdefault((r.prefix, texts, r.local_pref), set()).add(r.peer)
         assert len(got) == len(grouped)
         for adv in got:
             lp = adv.local_pref if adv.HasField("local_pref") else None
@@ -108,7 +112,7 @@ def test_advertisement_builder_equals_building_afresh(passes: list[set[BGPRoute]
 
 def test_advertisement_builder_reuses_unchanged_messages() -> None:
     builder = AdvertisementBuilder()
-    one = BGPRoute("a", "198.18.0.1/32", ("65000:1",), 100)
+    one = BGPRoute("a", "198.18.0.1/32", (C1,), 100)
     two = BGPRoute("a", "198.18.0.2/32")
     first = builder.build([one, two])
     second = builder.build([one])

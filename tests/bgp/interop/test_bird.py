@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 
+import grpc
 import pytest
 
-from metallb.bgp.v1 import bgp_pb2
+from gateway.node.rpc import BGPSync
+from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from metallb_rules.announce.bgp import PeerRoute
+from metallb_rules.communities import Community
 from tests.conftest import require_binary
 
+from ..model_peers import peer as model_peer
 from .lab import Bird, Lab, Speaker, hold_timer_expires_while_frozen, lab, wait_for
 
 pytestmark = pytest.mark.usefixtures("bird_lab")
@@ -264,3 +270,27 @@ def test_ttl_is_1_for_single_hop_ebgp_else_255(peer_asn: int, multihop: bool, tt
                 capture.kill()
                 capture.wait()
             s.close()
+
+
+def test_a_refused_peer_does_not_stop_the_good_peers_routes(env: tuple[Lab, Bird, Speaker]) -> None:
+    """The node role's BGP calls (gateway/node/rpc.py) with one peer the service refuses (an
+    unnumbered `interface` peer, which validation now refuses before it gets here) and one good
+    peer: BIRD receives the good peer's routes."""
+    the_lab, bird, _ = env
+    bad = model_peer("bad", interface="eth1", my_asn=OUR_AS, peer_asn=BIRD_AS)
+    good = model_peer("b4", address=the_lab.peer4, my_asn=OUR_AS, peer_asn=BIRD_AS)
+    routes = [
+        PeerRoute(p, f"198.18.0.{i}/32", (Community.legacy(65000, i),))
+        for p in ("bad", "b4")
+        for i in range(1, 4)
+    ]
+    sync = BGPSync()
+
+    async def converge() -> None:
+        async with grpc.aio.insecure_channel(f"unix:{the_lab.dir / 'speaker.sock'}") as channel:
+            await sync.sync(bgp_pb2_grpc.BGPServiceStub(channel), [bad, good], {}, routes)
+
+    asyncio.run(converge())
+    assert set(sync.peer_errors) == {"bad"}
+    wait_for("3 routes on BIRD from the good peer", lambda: bird.count("spk4") == 3)
+    assert "BGP.community: (65000,2)" in bird.route("198.18.0.2/32")
