@@ -45,7 +45,9 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
-from services.bgp.fsm import Advertisement, validate_peer  # noqa: E402
+from metallb_rules.bgp_peer import PeerFields, validate_peer  # noqa: E402
+from services.bgp.codec.prefixes import Prefix  # noqa: E402
+from services.bgp.fsm import PeerConfig, RouteAttrs  # noqa: E402
 from services.bgp.speaker import Speaker  # noqa: E402
 from tests.bgp.interop.lab import FRR, Lab, run, wait_for  # noqa: E402
 
@@ -171,23 +173,17 @@ def run_ours(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         speaker = Speaker()
-        nets: list[Advertisement] = [
-            Advertisement(ipaddress.IPv4Network((V4_BASE + i, 32))) for i in range(args.routes)
-        ]
-        nets += [
-            Advertisement(ipaddress.IPv6Network((V6_BASE + i, 128))) for i in range(args.routes)
-        ]
-        speaker.set_advertisements(nets)
+        no_attrs = RouteAttrs()
+        v4_routes: dict[Prefix, RouteAttrs] = {
+            ipaddress.IPv4Network((V4_BASE + i, 32)): no_attrs for i in range(args.routes)
+        }
+        v6_routes: dict[Prefix, RouteAttrs] = {
+            ipaddress.IPv6Network((V6_BASE + i, 128)): no_attrs for i in range(args.routes)
+        }
+        speaker.set_routes({"b4": v4_routes, "b6": v6_routes})
         for name, addr in (("b4", args.peer4), ("b6", args.peer6)):
-            await speaker.add_peer(
-                validate_peer(
-                    name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, dynamic_asn="", local_asn=0,
-                    peer_address=addr, peer_port=179, source_address="", router_id="",
-                    password="", hold_time=None, keepalive_time=None, connect_time=None,
-                    ebgp_multihop=False, vrf="", graceful_restart=False, disable_mp=False,
-                    dual_stack=False, bfd_profile="",
-                )
-            )  # fmt: skip
+            fields = PeerFields(name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, address=addr)
+            await speaker.add_peer(PeerConfig.from_settings(validate_peer(fields)))
         print("ready", flush=True)
         await stop.wait()
         await speaker.close()

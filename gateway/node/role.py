@@ -89,7 +89,7 @@ class NodeRole:
         # What each service holds as far as we know; None: unknown, send everything.
         self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
         self._peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
-        self._ads_sent: list[bgp_pb2.Advertisement] | None = None
+        self._ads_sent: list[bgp_pb2.PeerAdvertisements] | None = None
         self._ads = AdvertisementBuilder()
         self._wake = asyncio.Event()
         self.syncs = 0

@@ -109,6 +109,25 @@ class _Registered:
         return _key(self.conf)
 
 
+def _ms(settings: bgp_pb2.BfdSettings, name: str) -> int | None:
+    if not settings.HasField(name):
+        return None
+    return int(getattr(settings, name).ToMilliseconds())
+
+
+def bfd_profile(settings: bgp_pb2.BfdSettings) -> bfd_pb2.Profile:
+    """A peer's BFD settings (BGP's own message) as the BFD service's Profile."""
+    profile = bfd_pb2.Profile(
+        receive_interval_ms=_ms(settings, "receive_interval"),
+        transmit_interval_ms=_ms(settings, "transmit_interval"),
+        echo_interval_ms=_ms(settings, "echo_interval"),
+    )
+    for name in ("detect_multiplier", "echo_mode", "passive_mode", "minimum_ttl"):
+        if settings.HasField(name):
+            setattr(profile, name, getattr(settings, name))
+    return profile
+
+
 class GrpcBfdClient:
     def __init__(self, address: str) -> None:
         self._address = address
@@ -173,8 +192,8 @@ class GrpcBfdClient:
                 else bfd_pb2.HOP_MODE_SINGLE_HOP
             ),
         )
-        if conf is not None and conf.HasField("bfd_profile_settings"):
-            session.profile.CopyFrom(conf.bfd_profile_settings)
+        if conf is not None and conf.HasField("bfd"):
+            session.profile.CopyFrom(bfd_profile(conf.bfd))
         session.profile.name = profile
         return session
 

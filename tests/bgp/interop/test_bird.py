@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -19,6 +20,7 @@ from metallb_rules.communities import Community
 from tests.conftest import require_binary
 
 from ..model_peers import peer as model_peer
+from ..routes import request
 from .lab import Bird, Lab, Speaker, hold_timer_expires_while_frozen, lab, wait_for
 
 pytestmark = pytest.mark.usefixtures("bird_lab")
@@ -45,22 +47,23 @@ protocol bgp spk6 from t {{ local {lab.peer6}; neighbor {lab.spk6} as {peer_as};
 def add_peers(s: Speaker, lab: Lab, **kw: object) -> None:
     for name, addr in (("b4", lab.peer4), ("b6", lab.peer6)):
         args: dict[str, object] = dict(
-            name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr, connect_time_seconds=2
+            name=name,
+            my_asn=OUR_AS,
+            peer_asn=BIRD_AS,
+            peer_address=addr,
+            connect_time=timedelta(seconds=2),
         )
         args.update(kw)
         s.stub.AddPeer(bgp_pb2.AddPeerRequest(peer=bgp_pb2.PeerConf(**args)), timeout=10)  # type: ignore[arg-type]
 
 
-def ads(n4: int = 0, n6: int = 0, **kw: object) -> bgp_pb2.SetAdvertisementsRequest:
-    out = [
-        bgp_pb2.Advertisement(prefix=f"198.18.{i // 256}.{i % 256}/32", **kw)  # type: ignore[arg-type]
-        for i in range(n4)
-    ]
-    out += [
-        bgp_pb2.Advertisement(prefix=f"fd00:198:18::{i:x}/128", **kw)  # type: ignore[arg-type]
-        for i in range(n6)
-    ]
-    return bgp_pb2.SetAdvertisementsRequest(advertisements=out)
+def ads(
+    n4: int = 0, n6: int = 0, peers: tuple[str, ...] = ("b4", "b6"), **kw: object
+) -> bgp_pb2.SetAdvertisementsRequest:
+    """n4 /32 and n6 /128 to every peer of `peers` (each session takes its own families)."""
+    prefixes = [f"198.18.{i // 256}.{i % 256}/32" for i in range(n4)]
+    prefixes += [f"fd00:198:18::{i:x}/128" for i in range(n6)]
+    return request(peers, prefixes, **kw)
 
 
 @pytest.fixture
@@ -121,7 +124,7 @@ def test_md5_good_and_wrong_password() -> None:
             for name, addr in (("b4", the_lab.peer4), ("b6", the_lab.peer6)):
                 wrong = bgp_pb2.PeerConf(
                     name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr,
-                    password="wrong", connect_time_seconds=2,
+                    password="wrong", connect_time=timedelta(seconds=2),
                 )  # fmt: skip
                 s.stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=wrong), timeout=10)
             time.sleep(5)  # several connection attempts; the kernel drops unsigned-by-key SYNs
@@ -133,9 +136,9 @@ def test_md5_good_and_wrong_password() -> None:
 
 def test_hold_timer_expires_when_bird_is_frozen(env: tuple[Lab, Bird, Speaker]) -> None:
     the_lab, bird, s = env
-    add_peers(s, the_lab, hold_time_seconds=3)
+    add_peers(s, the_lab, hold_time=timedelta(seconds=3))
     wait_for("sessions", lambda: s.established("b4") and s.established("b6"))
-    assert s.peer("b4").state.negotiated_hold_time == 3
+    assert s.peer("b4").state.negotiated_hold_time.seconds == 3
     hold_timer_expires_while_frozen(s, "b4", bird.pid)
     wait_for("the session to come back", lambda: s.established("b4"), timeout=20)
 

@@ -22,83 +22,90 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from metallb.bfd.v1 import bfd_pb2 as metallb_dot_bfd_dot_v1_dot_bfd__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from metallb.common.v1 import common_pb2 as metallb_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18metallb/bgp/v1/bgp.proto\x12\x0emetallb.bgp.v1\x1a\x18metallb/bfd/v1/bfd.proto\x1a\x1emetallb/common/v1/common.proto\"\xde\x04\n\x08PeerConf\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06my_asn\x18\x02 \x01(\r\x12\x10\n\x08peer_asn\x18\x03 \x01(\r\x12/\n\x0b\x64ynamic_asn\x18\x04 \x01(\x0e\x32\x1a.metallb.bgp.v1.DynamicASN\x12\x11\n\tlocal_asn\x18\x05 \x01(\r\x12\x14\n\x0cpeer_address\x18\x06 \x01(\t\x12\x11\n\tpeer_port\x18\x07 \x01(\r\x12\x16\n\x0esource_address\x18\x08 \x01(\t\x12\x11\n\trouter_id\x18\t \x01(\t\x12\x10\n\x08password\x18\n \x01(\t\x12\x1e\n\x11hold_time_seconds\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12#\n\x16keepalive_time_seconds\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12!\n\x14\x63onnect_time_seconds\x18\r \x01(\x01H\x02\x88\x01\x01\x12\x15\n\rebgp_multihop\x18\x0e \x01(\x08\x12\x0b\n\x03vrf\x18\x0f \x01(\t\x12\x1f\n\x17\x65nable_graceful_restart\x18\x10 \x01(\x08\x12\x12\n\ndisable_mp\x18\x11 \x01(\x08\x12!\n\x19\x64ual_stack_address_family\x18\x12 \x01(\x08\x12\x13\n\x0b\x62\x66\x64_profile\x18\x13 \x01(\t\x12\x35\n\x14\x62\x66\x64_profile_settings\x18\x14 \x01(\x0b\x32\x17.metallb.bfd.v1.ProfileB\x14\n\x12_hold_time_secondsB\x19\n\x17_keepalive_time_secondsB\x17\n\x15_connect_time_seconds\"~\n\x0fMessageCounters\x12\x0c\n\x04open\x18\x01 \x01(\x04\x12\x0e\n\x06update\x18\x02 \x01(\x04\x12\x14\n\x0cnotification\x18\x03 \x01(\x04\x12\x11\n\tkeepalive\x18\x04 \x01(\x04\x12\x15\n\rroute_refresh\x18\x05 \x01(\x04\x12\r\n\x05total\x18\x06 \x01(\x04\"\xc7\x01\n\x16NegotiatedCapabilities\x12\x15\n\rfour_octet_as\x18\x01 \x01(\x08\x12-\n\x08\x66\x61milies\x18\x02 \x03(\x0e\x32\x1b.metallb.common.v1.IPFamily\x12\x36\n\x11\x65xtended_next_hop\x18\x03 \x03(\x0e\x32\x1b.metallb.common.v1.IPFamily\x12\x15\n\rroute_refresh\x18\x04 \x01(\x08\x12\x18\n\x10graceful_restart\x18\x05 \x01(\x08\"b\n\x10NotificationInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07subcode\x18\x02 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04sent\x18\x05 \x01(\x08\"\x8f\x01\n\tLastError\x12+\n\x06reason\x18\x01 \x01(\x0e\x32\x1b.metallb.bgp.v1.StateReason\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x36\n\x0cnotification\x18\x03 \x01(\x0b\x32 .metallb.bgp.v1.NotificationInfo\x12\x0c\n\x04time\x18\x04 \x01(\x01\"\x8c\x05\n\tPeerState\x12\x33\n\rsession_state\x18\x01 \x01(\x0e\x32\x1c.metallb.bgp.v1.SessionState\x12+\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.metallb.bgp.v1.StateReason\x12\x16\n\x0ereason_message\x18\x03 \x01(\t\x12\x1c\n\x14last_transition_time\x18\x04 \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x05 \x01(\x01\x12\x1c\n\x14negotiated_hold_time\x18\x06 \x01(\r\x12\x1a\n\x12keepalive_interval\x18\x07 \x01(\r\x12<\n\x0c\x63\x61pabilities\x18\x08 \x01(\x0b\x32&.metallb.bgp.v1.NegotiatedCapabilities\x12\x15\n\rlocal_address\x18\t \x01(\t\x12\x16\n\x0epeer_router_id\x18\n \x01(\t\x12\x10\n\x08peer_asn\x18\x0b \x01(\r\x12-\n\x04sent\x18\x0c \x01(\x0b\x32\x1f.metallb.bgp.v1.MessageCounters\x12\x31\n\x08received\x18\r \x01(\x0b\x32\x1f.metallb.bgp.v1.MessageCounters\x12\x1b\n\x13prefixes_advertised\x18\x0e \x01(\x04\x12\x18\n\x10prefixes_pending\x18\x0f \x01(\x04\x12\x19\n\x11prefixes_received\x18\x10 \x01(\x04\x12\x1f\n\x17\x65stablished_transitions\x18\x11 \x01(\x04\x12-\n\nlast_error\x18\x12 \x01(\x0b\x32\x19.metallb.bgp.v1.LastError\x12\x12\n\nbfd_status\x18\x13 \x01(\t\"X\n\x04Peer\x12&\n\x04\x63onf\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\x12(\n\x05state\x18\x02 \x01(\x0b\x32\x19.metallb.bgp.v1.PeerState\"8\n\x0e\x41\x64\x64PeerRequest\x12&\n\x04peer\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\"5\n\x0f\x41\x64\x64PeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\";\n\x11UpdatePeerRequest\x12&\n\x04peer\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\"K\n\x12UpdatePeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\x12\x11\n\trestarted\x18\x02 \x01(\x08\"!\n\x11\x44\x65letePeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12\x44\x65letePeerResponse\"\x1e\n\x0eGetPeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"5\n\x0fGetPeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\"\x12\n\x10ListPeersRequest\"8\n\x11ListPeersResponse\x12#\n\x05peers\x18\x01 \x03(\x0b\x32\x14.metallb.bgp.v1.Peer\" \n\x10ResetPeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x11ResetPeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\"k\n\rAdvertisement\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x13\n\x0b\x63ommunities\x18\x02 \x03(\t\x12\x17\n\nlocal_pref\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\r\n\x05peers\x18\x04 \x03(\tB\r\n\x0b_local_pref\"Q\n\x18SetAdvertisementsRequest\x12\x35\n\x0e\x61\x64vertisements\x18\x01 \x03(\x0b\x32\x1d.metallb.bgp.v1.Advertisement\"M\n\x17PeerAdvertisementChange\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x11\n\tannounced\x18\x02 \x01(\r\x12\x11\n\twithdrawn\x18\x03 \x01(\r\"U\n\x19SetAdvertisementsResponse\x12\x38\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\'.metallb.bgp.v1.PeerAdvertisementChange\"l\n\x0f\x41\x64vertisedRoute\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x13\n\x0b\x63ommunities\x18\x02 \x03(\t\x12\x17\n\nlocal_pref\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x0c\n\x04sent\x18\x04 \x01(\x08\x42\r\n\x0b_local_pref\"S\n\x12PeerAdvertisements\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12/\n\x06routes\x18\x02 \x03(\x0b\x32\x1f.metallb.bgp.v1.AdvertisedRoute\")\n\x19ListAdvertisementsRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\"O\n\x1aListAdvertisementsResponse\x12\x31\n\x05peers\x18\x01 \x03(\x0b\x32\".metallb.bgp.v1.PeerAdvertisements\"\x13\n\x11WatchPeersRequest\"e\n\x12WatchPeersResponse\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x1d.metallb.bgp.v1.PeerEventType\x12\"\n\x04peer\x18\x02 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer*]\n\nDynamicASN\x12\x1b\n\x17\x44YNAMIC_ASN_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44YNAMIC_ASN_INTERNAL\x10\x01\x12\x18\n\x14\x44YNAMIC_ASN_EXTERNAL\x10\x02*\xd6\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n\x15SESSION_STATE_CONNECT\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1b\n\x17SESSION_STATE_OPEN_SENT\x10\x04\x12\x1e\n\x1aSESSION_STATE_OPEN_CONFIRM\x10\x05\x12\x1d\n\x19SESSION_STATE_ESTABLISHED\x10\x06*\xe3\x04\n\x0bStateReason\x12\x1c\n\x18STATE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18STATE_REASON_ADMIN_START\x10\x01\x12 \n\x1cSTATE_REASON_AUTOMATIC_START\x10\x02\x12\x1b\n\x17STATE_REASON_CONNECTING\x10\x03\x12\x1f\n\x1bSTATE_REASON_CONNECT_FAILED\x10\x04\x12\x1a\n\x16STATE_REASON_OPEN_SENT\x10\x05\x12\x1e\n\x1aSTATE_REASON_OPEN_RECEIVED\x10\x06\x12\x1c\n\x18STATE_REASON_ESTABLISHED\x10\x07\x12\"\n\x1eSTATE_REASON_CONNECTION_CLOSED\x10\x08\x12#\n\x1fSTATE_REASON_HOLD_TIMER_EXPIRED\x10\t\x12&\n\"STATE_REASON_NOTIFICATION_RECEIVED\x10\n\x12\x1f\n\x1bSTATE_REASON_PROTOCOL_ERROR\x10\x0b\x12\x1a\n\x16STATE_REASON_FSM_ERROR\x10\x0c\x12\x1a\n\x16STATE_REASON_COLLISION\x10\r\x12\x1b\n\x17STATE_REASON_ADMIN_STOP\x10\x0e\x12\x1c\n\x18STATE_REASON_ADMIN_RESET\x10\x0f\x12\x1d\n\x19STATE_REASON_PEER_DELETED\x10\x10\x12\x1f\n\x1bSTATE_REASON_CONFIG_CHANGED\x10\x11\x12\x19\n\x15STATE_REASON_BFD_DOWN\x10\x12*\xc8\x01\n\rPeerEventType\x12\x1f\n\x1bPEER_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PEER_EVENT_TYPE_SNAPSHOT\x10\x01\x12#\n\x1fPEER_EVENT_TYPE_END_OF_SNAPSHOT\x10\x02\x12\x19\n\x15PEER_EVENT_TYPE_ADDED\x10\x03\x12\x1b\n\x17PEER_EVENT_TYPE_CHANGED\x10\x04\x12\x1b\n\x17PEER_EVENT_TYPE_DELETED\x10\x05\x32\xa0\x06\n\nBGPService\x12J\n\x07\x41\x64\x64Peer\x12\x1e.metallb.bgp.v1.AddPeerRequest\x1a\x1f.metallb.bgp.v1.AddPeerResponse\x12S\n\nUpdatePeer\x12!.metallb.bgp.v1.UpdatePeerRequest\x1a\".metallb.bgp.v1.UpdatePeerResponse\x12S\n\nDeletePeer\x12!.metallb.bgp.v1.DeletePeerRequest\x1a\".metallb.bgp.v1.DeletePeerResponse\x12J\n\x07GetPeer\x12\x1e.metallb.bgp.v1.GetPeerRequest\x1a\x1f.metallb.bgp.v1.GetPeerResponse\x12P\n\tListPeers\x12 .metallb.bgp.v1.ListPeersRequest\x1a!.metallb.bgp.v1.ListPeersResponse\x12P\n\tResetPeer\x12 .metallb.bgp.v1.ResetPeerRequest\x1a!.metallb.bgp.v1.ResetPeerResponse\x12h\n\x11SetAdvertisements\x12(.metallb.bgp.v1.SetAdvertisementsRequest\x1a).metallb.bgp.v1.SetAdvertisementsResponse\x12k\n\x12ListAdvertisements\x12).metallb.bgp.v1.ListAdvertisementsRequest\x1a*.metallb.bgp.v1.ListAdvertisementsResponse\x12U\n\nWatchPeers\x12!.metallb.bgp.v1.WatchPeersRequest\x1a\".metallb.bgp.v1.WatchPeersResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18metallb/bgp/v1/bgp.proto\x12\x0emetallb.bgp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1emetallb/common/v1/common.proto\"\xdc\x02\n\x0b\x42\x66\x64Settings\x12\x33\n\x10receive_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11transmit_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x11\x64\x65tect_multiplier\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x30\n\recho_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\techo_mode\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x19\n\x0cpassive_mode\x18\x06 \x01(\x08H\x02\x88\x01\x01\x12\x18\n\x0bminimum_ttl\x18\x07 \x01(\rH\x03\x88\x01\x01\x42\x14\n\x12_detect_multiplierB\x0c\n\n_echo_modeB\x0f\n\r_passive_modeB\x0e\n\x0c_minimum_ttl\"\xb2\x04\n\x08PeerConf\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06my_asn\x18\x02 \x01(\r\x12\x10\n\x08peer_asn\x18\x03 \x01(\r\x12/\n\x0b\x64ynamic_asn\x18\x04 \x01(\x0e\x32\x1a.metallb.bgp.v1.DynamicASN\x12\x12\n\nreplace_as\x18\x05 \x01(\r\x12\x14\n\x0cpeer_address\x18\x06 \x01(\t\x12\x11\n\tpeer_port\x18\x07 \x01(\r\x12\x16\n\x0esource_address\x18\x08 \x01(\t\x12\x11\n\trouter_id\x18\t \x01(\t\x12\x10\n\x08password\x18\n \x01(\t\x12,\n\thold_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0ekeepalive_time\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0c\x63onnect_time\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rebgp_multihop\x18\x0e \x01(\x08\x12\x0b\n\x03vrf\x18\x0f \x01(\t\x12\x1f\n\x17\x65nable_graceful_restart\x18\x10 \x01(\x08\x12\x12\n\ndisable_mp\x18\x11 \x01(\x08\x12!\n\x19\x64ual_stack_address_family\x18\x12 \x01(\x08\x12\x13\n\x0b\x62\x66\x64_profile\x18\x13 \x01(\t\x12(\n\x03\x62\x66\x64\x18\x14 \x01(\x0b\x32\x1b.metallb.bgp.v1.BfdSettings\"~\n\x0fMessageCounters\x12\x0c\n\x04open\x18\x01 \x01(\x04\x12\x0e\n\x06update\x18\x02 \x01(\x04\x12\x14\n\x0cnotification\x18\x03 \x01(\x04\x12\x11\n\tkeepalive\x18\x04 \x01(\x04\x12\x15\n\rroute_refresh\x18\x05 \x01(\x04\x12\r\n\x05total\x18\x06 \x01(\x04\"\xc7\x01\n\x16NegotiatedCapabilities\x12\x15\n\rfour_octet_as\x18\x01 \x01(\x08\x12-\n\x08\x66\x61milies\x18\x02 \x03(\x0e\x32\x1b.metallb.common.v1.IPFamily\x12\x36\n\x11\x65xtended_next_hop\x18\x03 \x03(\x0e\x32\x1b.metallb.common.v1.IPFamily\x12\x15\n\rroute_refresh\x18\x04 \x01(\x08\x12\x18\n\x10graceful_restart\x18\x05 \x01(\x08\"b\n\x10NotificationInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07subcode\x18\x02 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04sent\x18\x05 \x01(\x08\"\xab\x01\n\tLastError\x12+\n\x06reason\x18\x01 \x01(\x0e\x32\x1b.metallb.bgp.v1.StateReason\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x36\n\x0cnotification\x18\x03 \x01(\x0b\x32 .metallb.bgp.v1.NotificationInfo\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf1\x05\n\tPeerState\x12\x33\n\rsession_state\x18\x01 \x01(\x0e\x32\x1c.metallb.bgp.v1.SessionState\x12+\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.metallb.bgp.v1.StateReason\x12\x16\n\x0ereason_message\x18\x03 \x01(\t\x12\x38\n\x14last_transition_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x06uptime\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x37\n\x14negotiated_hold_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12keepalive_interval\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12<\n\x0c\x63\x61pabilities\x18\x08 \x01(\x0b\x32&.metallb.bgp.v1.NegotiatedCapabilities\x12\x15\n\rlocal_address\x18\t \x01(\t\x12\x16\n\x0epeer_router_id\x18\n \x01(\t\x12\x10\n\x08peer_asn\x18\x0b \x01(\r\x12-\n\x04sent\x18\x0c \x01(\x0b\x32\x1f.metallb.bgp.v1.MessageCounters\x12\x31\n\x08received\x18\r \x01(\x0b\x32\x1f.metallb.bgp.v1.MessageCounters\x12\x1b\n\x13prefixes_advertised\x18\x0e \x01(\x04\x12\x18\n\x10prefixes_pending\x18\x0f \x01(\x04\x12\x19\n\x11prefixes_received\x18\x10 \x01(\x04\x12\x1f\n\x17\x65stablished_transitions\x18\x11 \x01(\x04\x12-\n\nlast_error\x18\x12 \x01(\x0b\x32\x19.metallb.bgp.v1.LastError\x12\x12\n\nbfd_status\x18\x13 \x01(\t\"X\n\x04Peer\x12&\n\x04\x63onf\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\x12(\n\x05state\x18\x02 \x01(\x0b\x32\x19.metallb.bgp.v1.PeerState\"8\n\x0e\x41\x64\x64PeerRequest\x12&\n\x04peer\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\"5\n\x0f\x41\x64\x64PeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\"l\n\x11UpdatePeerRequest\x12&\n\x04peer\x18\x01 \x01(\x0b\x32\x18.metallb.bgp.v1.PeerConf\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"K\n\x12UpdatePeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\x12\x11\n\trestarted\x18\x02 \x01(\x08\"!\n\x11\x44\x65letePeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12\x44\x65letePeerResponse\"\x1e\n\x0eGetPeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"5\n\x0fGetPeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\"\x12\n\x10ListPeersRequest\"8\n\x11ListPeersResponse\x12#\n\x05peers\x18\x01 \x03(\x0b\x32\x14.metallb.bgp.v1.Peer\" \n\x10ResetPeerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x11ResetPeerResponse\x12\"\n\x04peer\x18\x01 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer\"\'\n\tCommunity\x12\x0b\n\x03\x61sn\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\r\"Z\n\x0eLargeCommunity\x12\x1c\n\x14global_administrator\x18\x01 \x01(\r\x12\x14\n\x0clocal_data_1\x18\x02 \x01(\r\x12\x14\n\x0clocal_data_2\x18\x03 \x01(\r\"\xb8\x01\n\x05Route\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12.\n\x0b\x63ommunities\x18\x02 \x03(\x0b\x32\x19.metallb.bgp.v1.Community\x12\x39\n\x11large_communities\x18\x03 \x03(\x0b\x32\x1e.metallb.bgp.v1.LargeCommunity\x12\x17\n\nlocal_pref\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x0c\n\x04sent\x18\x05 \x01(\x08\x42\r\n\x0b_local_pref\"I\n\x12PeerAdvertisements\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12%\n\x06routes\x18\x02 \x03(\x0b\x32\x15.metallb.bgp.v1.Route\"V\n\x18SetAdvertisementsRequest\x12:\n\x0e\x61\x64vertisements\x18\x01 \x03(\x0b\x32\".metallb.bgp.v1.PeerAdvertisements\"q\n\x17PeerAdvertisementChange\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x11\n\tannounced\x18\x02 \x01(\r\x12\x11\n\twithdrawn\x18\x03 \x01(\r\x12\"\n\x06status\x18\x04 \x01(\x0b\x32\x12.google.rpc.Status\"U\n\x19SetAdvertisementsResponse\x12\x38\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\'.metallb.bgp.v1.PeerAdvertisementChange\")\n\x19ListAdvertisementsRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\"O\n\x1aListAdvertisementsResponse\x12\x31\n\x05peers\x18\x01 \x03(\x0b\x32\".metallb.bgp.v1.PeerAdvertisements\"\x13\n\x11WatchPeersRequest\"e\n\x12WatchPeersResponse\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x1d.metallb.bgp.v1.PeerEventType\x12\"\n\x04peer\x18\x02 \x01(\x0b\x32\x14.metallb.bgp.v1.Peer*]\n\nDynamicASN\x12\x1b\n\x17\x44YNAMIC_ASN_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44YNAMIC_ASN_INTERNAL\x10\x01\x12\x18\n\x14\x44YNAMIC_ASN_EXTERNAL\x10\x02*\xd6\x01\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_IDLE\x10\x01\x12\x19\n\x15SESSION_STATE_CONNECT\x10\x02\x12\x18\n\x14SESSION_STATE_ACTIVE\x10\x03\x12\x1b\n\x17SESSION_STATE_OPEN_SENT\x10\x04\x12\x1e\n\x1aSESSION_STATE_OPEN_CONFIRM\x10\x05\x12\x1d\n\x19SESSION_STATE_ESTABLISHED\x10\x06*\xe3\x04\n\x0bStateReason\x12\x1c\n\x18STATE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18STATE_REASON_ADMIN_START\x10\x01\x12 \n\x1cSTATE_REASON_AUTOMATIC_START\x10\x02\x12\x1b\n\x17STATE_REASON_CONNECTING\x10\x03\x12\x1f\n\x1bSTATE_REASON_CONNECT_FAILED\x10\x04\x12\x1a\n\x16STATE_REASON_OPEN_SENT\x10\x05\x12\x1e\n\x1aSTATE_REASON_OPEN_RECEIVED\x10\x06\x12\x1c\n\x18STATE_REASON_ESTABLISHED\x10\x07\x12\"\n\x1eSTATE_REASON_CONNECTION_CLOSED\x10\x08\x12#\n\x1fSTATE_REASON_HOLD_TIMER_EXPIRED\x10\t\x12&\n\"STATE_REASON_NOTIFICATION_RECEIVED\x10\n\x12\x1f\n\x1bSTATE_REASON_PROTOCOL_ERROR\x10\x0b\x12\x1a\n\x16STATE_REASON_FSM_ERROR\x10\x0c\x12\x1a\n\x16STATE_REASON_COLLISION\x10\r\x12\x1b\n\x17STATE_REASON_ADMIN_STOP\x10\x0e\x12\x1c\n\x18STATE_REASON_ADMIN_RESET\x10\x0f\x12\x1d\n\x19STATE_REASON_PEER_DELETED\x10\x10\x12\x1f\n\x1bSTATE_REASON_CONFIG_CHANGED\x10\x11\x12\x19\n\x15STATE_REASON_BFD_DOWN\x10\x12*\xc8\x01\n\rPeerEventType\x12\x1f\n\x1bPEER_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PEER_EVENT_TYPE_SNAPSHOT\x10\x01\x12#\n\x1fPEER_EVENT_TYPE_END_OF_SNAPSHOT\x10\x02\x12\x19\n\x15PEER_EVENT_TYPE_ADDED\x10\x03\x12\x1b\n\x17PEER_EVENT_TYPE_CHANGED\x10\x04\x12\x1b\n\x17PEER_EVENT_TYPE_DELETED\x10\x05\x32\xa0\x06\n\nBGPService\x12J\n\x07\x41\x64\x64Peer\x12\x1e.metallb.bgp.v1.AddPeerRequest\x1a\x1f.metallb.bgp.v1.AddPeerResponse\x12S\n\nUpdatePeer\x12!.metallb.bgp.v1.UpdatePeerRequest\x1a\".metallb.bgp.v1.UpdatePeerResponse\x12S\n\nDeletePeer\x12!.metallb.bgp.v1.DeletePeerRequest\x1a\".metallb.bgp.v1.DeletePeerResponse\x12J\n\x07GetPeer\x12\x1e.metallb.bgp.v1.GetPeerRequest\x1a\x1f.metallb.bgp.v1.GetPeerResponse\x12P\n\tListPeers\x12 .metallb.bgp.v1.ListPeersRequest\x1a!.metallb.bgp.v1.ListPeersResponse\x12P\n\tResetPeer\x12 .metallb.bgp.v1.ResetPeerRequest\x1a!.metallb.bgp.v1.ResetPeerResponse\x12h\n\x11SetAdvertisements\x12(.metallb.bgp.v1.SetAdvertisementsRequest\x1a).metallb.bgp.v1.SetAdvertisementsResponse\x12k\n\x12ListAdvertisements\x12).metallb.bgp.v1.ListAdvertisementsRequest\x1a*.metallb.bgp.v1.ListAdvertisementsResponse\x12U\n\nWatchPeers\x12!.metallb.bgp.v1.WatchPeersRequest\x1a\".metallb.bgp.v1.WatchPeersResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'metallb.bgp.v1.bgp_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DYNAMICASN']._serialized_start=3397
-  _globals['_DYNAMICASN']._serialized_end=3490
-  _globals['_SESSIONSTATE']._serialized_start=3493
-  _globals['_SESSIONSTATE']._serialized_end=3707
-  _globals['_STATEREASON']._serialized_start=3710
-  _globals['_STATEREASON']._serialized_end=4321
-  _globals['_PEEREVENTTYPE']._serialized_start=4324
-  _globals['_PEEREVENTTYPE']._serialized_end=4524
-  _globals['_PEERCONF']._serialized_start=103
-  _globals['_PEERCONF']._serialized_end=709
-  _globals['_MESSAGECOUNTERS']._serialized_start=711
-  _globals['_MESSAGECOUNTERS']._serialized_end=837
-  _globals['_NEGOTIATEDCAPABILITIES']._serialized_start=840
-  _globals['_NEGOTIATEDCAPABILITIES']._serialized_end=1039
-  _globals['_NOTIFICATIONINFO']._serialized_start=1041
-  _globals['_NOTIFICATIONINFO']._serialized_end=1139
-  _globals['_LASTERROR']._serialized_start=1142
-  _globals['_LASTERROR']._serialized_end=1285
-  _globals['_PEERSTATE']._serialized_start=1288
-  _globals['_PEERSTATE']._serialized_end=1940
-  _globals['_PEER']._serialized_start=1942
-  _globals['_PEER']._serialized_end=2030
-  _globals['_ADDPEERREQUEST']._serialized_start=2032
-  _globals['_ADDPEERREQUEST']._serialized_end=2088
-  _globals['_ADDPEERRESPONSE']._serialized_start=2090
-  _globals['_ADDPEERRESPONSE']._serialized_end=2143
-  _globals['_UPDATEPEERREQUEST']._serialized_start=2145
-  _globals['_UPDATEPEERREQUEST']._serialized_end=2204
-  _globals['_UPDATEPEERRESPONSE']._serialized_start=2206
-  _globals['_UPDATEPEERRESPONSE']._serialized_end=2281
-  _globals['_DELETEPEERREQUEST']._serialized_start=2283
-  _globals['_DELETEPEERREQUEST']._serialized_end=2316
-  _globals['_DELETEPEERRESPONSE']._serialized_start=2318
-  _globals['_DELETEPEERRESPONSE']._serialized_end=2338
-  _globals['_GETPEERREQUEST']._serialized_start=2340
-  _globals['_GETPEERREQUEST']._serialized_end=2370
-  _globals['_GETPEERRESPONSE']._serialized_start=2372
-  _globals['_GETPEERRESPONSE']._serialized_end=2425
-  _globals['_LISTPEERSREQUEST']._serialized_start=2427
-  _globals['_LISTPEERSREQUEST']._serialized_end=2445
-  _globals['_LISTPEERSRESPONSE']._serialized_start=2447
-  _globals['_LISTPEERSRESPONSE']._serialized_end=2503
-  _globals['_RESETPEERREQUEST']._serialized_start=2505
-  _globals['_RESETPEERREQUEST']._serialized_end=2537
-  _globals['_RESETPEERRESPONSE']._serialized_start=2539
-  _globals['_RESETPEERRESPONSE']._serialized_end=2594
-  _globals['_ADVERTISEMENT']._serialized_start=2596
-  _globals['_ADVERTISEMENT']._serialized_end=2703
-  _globals['_SETADVERTISEMENTSREQUEST']._serialized_start=2705
-  _globals['_SETADVERTISEMENTSREQUEST']._serialized_end=2786
-  _globals['_PEERADVERTISEMENTCHANGE']._serialized_start=2788
-  _globals['_PEERADVERTISEMENTCHANGE']._serialized_end=2865
-  _globals['_SETADVERTISEMENTSRESPONSE']._serialized_start=2867
-  _globals['_SETADVERTISEMENTSRESPONSE']._serialized_end=2952
-  _globals['_ADVERTISEDROUTE']._serialized_start=2954
-  _globals['_ADVERTISEDROUTE']._serialized_end=3062
-  _globals['_PEERADVERTISEMENTS']._serialized_start=3064
-  _globals['_PEERADVERTISEMENTS']._serialized_end=3147
-  _globals['_LISTADVERTISEMENTSREQUEST']._serialized_start=3149
-  _globals['_LISTADVERTISEMENTSREQUEST']._serialized_end=3190
-  _globals['_LISTADVERTISEMENTSRESPONSE']._serialized_start=3192
-  _globals['_LISTADVERTISEMENTSRESPONSE']._serialized_end=3271
-  _globals['_WATCHPEERSREQUEST']._serialized_start=3273
-  _globals['_WATCHPEERSREQUEST']._serialized_end=3292
-  _globals['_WATCHPEERSRESPONSE']._serialized_start=3294
-  _globals['_WATCHPEERSRESPONSE']._serialized_end=3395
-  _globals['_BGPSERVICE']._serialized_start=4527
-  _globals['_BGPSERVICE']._serialized_end=5327
+  _globals['_DYNAMICASN']._serialized_start=4112
+  _globals['_DYNAMICASN']._serialized_end=4205
+  _globals['_SESSIONSTATE']._serialized_start=4208
+  _globals['_SESSIONSTATE']._serialized_end=4422
+  _globals['_STATEREASON']._serialized_start=4425
+  _globals['_STATEREASON']._serialized_end=5036
+  _globals['_PEEREVENTTYPE']._serialized_start=5039
+  _globals['_PEEREVENTTYPE']._serialized_end=5239
+  _globals['_BFDSETTINGS']._serialized_start=201
+  _globals['_BFDSETTINGS']._serialized_end=549
+  _globals['_PEERCONF']._serialized_start=552
+  _globals['_PEERCONF']._serialized_end=1114
+  _globals['_MESSAGECOUNTERS']._serialized_start=1116
+  _globals['_MESSAGECOUNTERS']._serialized_end=1242
+  _globals['_NEGOTIATEDCAPABILITIES']._serialized_start=1245
+  _globals['_NEGOTIATEDCAPABILITIES']._serialized_end=1444
+  _globals['_NOTIFICATIONINFO']._serialized_start=1446
+  _globals['_NOTIFICATIONINFO']._serialized_end=1544
+  _globals['_LASTERROR']._serialized_start=1547
+  _globals['_LASTERROR']._serialized_end=1718
+  _globals['_PEERSTATE']._serialized_start=1721
+  _globals['_PEERSTATE']._serialized_end=2474
+  _globals['_PEER']._serialized_start=2476
+  _globals['_PEER']._serialized_end=2564
+  _globals['_ADDPEERREQUEST']._serialized_start=2566
+  _globals['_ADDPEERREQUEST']._serialized_end=2622
+  _globals['_ADDPEERRESPONSE']._serialized_start=2624
+  _globals['_ADDPEERRESPONSE']._serialized_end=2677
+  _globals['_UPDATEPEERREQUEST']._serialized_start=2679
+  _globals['_UPDATEPEERREQUEST']._serialized_end=2787
+  _globals['_UPDATEPEERRESPONSE']._serialized_start=2789
+  _globals['_UPDATEPEERRESPONSE']._serialized_end=2864
+  _globals['_DELETEPEERREQUEST']._serialized_start=2866
+  _globals['_DELETEPEERREQUEST']._serialized_end=2899
+  _globals['_DELETEPEERRESPONSE']._serialized_start=2901
+  _globals['_DELETEPEERRESPONSE']._serialized_end=2921
+  _globals['_GETPEERREQUEST']._serialized_start=2923
+  _globals['_GETPEERREQUEST']._serialized_end=2953
+  _globals['_GETPEERRESPONSE']._serialized_start=2955
+  _globals['_GETPEERRESPONSE']._serialized_end=3008
+  _globals['_LISTPEERSREQUEST']._serialized_start=3010
+  _globals['_LISTPEERSREQUEST']._serialized_end=3028
+  _globals['_LISTPEERSRESPONSE']._serialized_start=3030
+  _globals['_LISTPEERSRESPONSE']._serialized_end=3086
+  _globals['_RESETPEERREQUEST']._serialized_start=3088
+  _globals['_RESETPEERREQUEST']._serialized_end=3120
+  _globals['_RESETPEERRESPONSE']._serialized_start=3122
+  _globals['_RESETPEERRESPONSE']._serialized_end=3177
+  _globals['_COMMUNITY']._serialized_start=3179
+  _globals['_COMMUNITY']._serialized_end=3218
+  _globals['_LARGECOMMUNITY']._serialized_start=3220
+  _globals['_LARGECOMMUNITY']._serialized_end=3310
+  _globals['_ROUTE']._serialized_start=3313
+  _globals['_ROUTE']._serialized_end=3497
+  _globals['_PEERADVERTISEMENTS']._serialized_start=3499
+  _globals['_PEERADVERTISEMENTS']._serialized_end=3572
+  _globals['_SETADVERTISEMENTSREQUEST']._serialized_start=3574
+  _globals['_SETADVERTISEMENTSREQUEST']._serialized_end=3660
+  _globals['_PEERADVERTISEMENTCHANGE']._serialized_start=3662
+  _globals['_PEERADVERTISEMENTCHANGE']._serialized_end=3775
+  _globals['_SETADVERTISEMENTSRESPONSE']._serialized_start=3777
+  _globals['_SETADVERTISEMENTSRESPONSE']._serialized_end=3862
+  _globals['_LISTADVERTISEMENTSREQUEST']._serialized_start=3864
+  _globals['_LISTADVERTISEMENTSREQUEST']._serialized_end=3905
+  _globals['_LISTADVERTISEMENTSRESPONSE']._serialized_start=3907
+  _globals['_LISTADVERTISEMENTSRESPONSE']._serialized_end=3986
+  _globals['_WATCHPEERSREQUEST']._serialized_start=3988
+  _globals['_WATCHPEERSREQUEST']._serialized_end=4007
+  _globals['_WATCHPEERSRESPONSE']._serialized_start=4009
+  _globals['_WATCHPEERSRESPONSE']._serialized_end=4110
+  _globals['_BGPSERVICE']._serialized_start=5242
+  _globals['_BGPSERVICE']._serialized_end=6042
 # @@protoc_insertion_point(module_scope)
