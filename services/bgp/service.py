@@ -97,6 +97,10 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
     def __init__(self, state: BGPState) -> None:
         self._state = state
         self._speaker = state.speaker
+        # Per peer, the routes of the last SetAdvertisements and their conversion: a caller
+        # re-sends the whole set on every change, and a peer's unchanged routes (compared as
+        # messages, ~5 ms for 100,000) are not converted again.
+        self._converted: dict[str, tuple[bgp_pb2.PeerAdvertisements, dict[Prefix, RouteAttrs]]] = {}
         # Adding, updating and deleting a peer await socket set-up and tear-down; this keeps them
         # whole with respect to one another (the StateOwner runs synchronous commands only).
         self._peer_changes = asyncio.Lock()
@@ -205,6 +209,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
     ) -> bgp_pb2.SetAdvertisementsResponse:
         routes: dict[str, dict[Prefix, RouteAttrs]] = {}
         refused: dict[str, status_pb2.Status] = {}
+        last, self._converted = self._converted, {}
         for i, ads in enumerate(request.advertisements):
             where = f"advertisements[{i}]"
             try:
@@ -212,7 +217,12 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
                     raise InvalidPeerError("missing peer name", f"{where}.peer")
                 if ads.peer in routes or ads.peer in refused:
                     raise InvalidPeerError(f"peer {ads.peer} given twice", f"{where}.peer")
-                routes[ads.peer] = convert.peer_routes_from_proto(ads, where)
+                held = last.get(ads.peer)
+                if held is not None and held[0] == ads:
+                    routes[ads.peer] = held[1]
+                else:
+                    routes[ads.peer] = convert.peer_routes_from_proto(ads, where)
+                self._converted[ads.peer] = (ads, routes[ads.peer])
             except DomainError as err:
                 refused[ads.peer] = _status(err)
 
