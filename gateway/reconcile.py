@@ -46,7 +46,7 @@ def announcements(
             {
                 "peer": r.peer,
                 "prefix": r.prefix,
-                "communities": list(r.communities),
+                "communities": [str(c) for c in r.communities],
                 "localPref": r.local_pref,
             }
             for r in desired.routes

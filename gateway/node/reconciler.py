@@ -14,6 +14,10 @@ ConfigurationState, and the next pass is scheduled:
   began (each pass sends whole sets, so passes are spaced in proportion to their cost);
 - backoff: a failed request forgets what that service holds (resend everything) and the next
   pass runs after 0.2 s, doubling to 1 s; the other service is still served;
+- one peer never stops the others: a peer call the BGP service refuses (any status but
+  UNAVAILABLE, DEADLINE_EXCEEDED or CANCELLED, which say the service itself is down) is that
+  peer's failure alone. It is logged and kept in `peer_errors`, the lane goes on with the next
+  peer and the route set, and the peer is tried again on the next pass;
 - time alone changes liveness (node Leases, read as client-go reads them: gateway/leases.py): a
   pass recomputes at least every `idle` second;
 - this node's Lease is renewed every `renew_every` seconds, whatever the passes do;
@@ -103,8 +107,12 @@ class RenewLease:
 
 NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease
 
-# A step of a lane: the RPC, and what to record once it succeeded.
-_Step = tuple[str, Message, Callable[[object], None]]
+# A step of a lane: the RPC, what to record once it succeeded, and the BGP peer it is about
+# ("" for a step that concerns the whole service).
+_Step = tuple[str, Message, Callable[[object], None], str]
+
+#: gRPC status names that mean the service itself cannot be reached or is not ready.
+SERVICE_DOWN = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"})
 
 
 @dataclass
@@ -113,6 +121,7 @@ class _Lane:
     steps: deque[_Step] = field(default_factory=deque)
     in_flight: int | None = None  # request id
     after: Callable[[object], None] | None = None
+    peer: str = ""  # the BGP peer the request in flight is about
     abandoned: bool = False  # stopped without syncing (its service restarted meanwhile)
 
 
@@ -165,7 +174,9 @@ class NodeReconciler:
         # restart bumps the service's epoch, so a reply to a request sent before it is ignored.
         self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
         self._peers_sent: dict[str, bgp_pb2.PeerConf] | None = None
-        self._ads_sent: list[bgp_pb2.Advertisement] | None = None
+        self._ads_sent: list[bgp_pb2.PeerAdvertisements] | None = None
+        # Peers the BGP service refused on the last attempt: name -> "CODE: details".
+        self.peer_errors: dict[str, str] = {}
         self._epoch = {"l2": 0, "bgp": 0}
         self._ads = AdvertisementBuilder()
         self._services: Mapping[str, Mapping[str, Any]] = {}
@@ -282,14 +293,14 @@ class NodeReconciler:
             specs = announcement_specs(self.desired.layer2)
             if specs != self._l2_sent:
                 request = l2_pb2.SetAnnouncementsRequest(announcements=specs)
-                lane.steps.append(("SetAnnouncements", request, self._l2_recorder(specs)))
+                lane.steps.append(("SetAnnouncements", request, self._l2_recorder(specs), ""))
             self._advance(current, lane)
         if self._bgp:
             lane = _Lane("bgp")
             current.lanes.append(lane)
             if self._peers_sent is None:
                 listed = self._peers_listed(lane)
-                lane.steps.append(("ListPeers", bgp_pb2.ListPeersRequest(), listed))
+                lane.steps.append(("ListPeers", bgp_pb2.ListPeersRequest(), listed, ""))
             else:
                 self._plan_bgp(lane)
             self._advance(current, lane)
@@ -362,9 +373,13 @@ class NodeReconciler:
         profiles = self.config.bfd_profiles if self.config is not None else {}
         wanted = {p.name: peer_conf(p, profiles) for p in self.desired.peers}
         epoch = self._epoch["bgp"]
+        errors = self.peer_errors
+        for name in set(errors) - set(wanted) - set(sent):
+            del errors[name]  # neither wanted nor held: nothing left to fail
         for name in sorted(set(sent) - set(wanted)):
             request: Message = bgp_pb2.DeletePeerRequest(name=name)
-            lane.steps.append(("DeletePeer", request, functools.partial(_peer_deleted, sent, name)))
+            done = functools.partial(_peer_deleted, sent, errors, name)
+            lane.steps.append(("DeletePeer", request, done, name))
         for name, conf in sorted(wanted.items()):
             if name not in sent:
                 method, request = "AddPeer", bgp_pb2.AddPeerRequest(peer=conf)
@@ -372,7 +387,8 @@ class NodeReconciler:
                 method, request = "UpdatePeer", bgp_pb2.UpdatePeerRequest(peer=conf)
             else:
                 continue
-            lane.steps.append((method, request, functools.partial(_peer_set, sent, name, conf)))
+            done = functools.partial(_peer_set, sent, errors, name, conf)
+            lane.steps.append((method, request, done, name))
         ads = self._ads.build(self.desired.routes)
         if ads is not self._ads_sent and ads != self._ads_sent:
 
@@ -381,7 +397,7 @@ class NodeReconciler:
                     self._ads_sent = ads
 
             request = bgp_pb2.SetAdvertisementsRequest(advertisements=ads)
-            lane.steps.append(("SetAdvertisements", request, record))
+            lane.steps.append(("SetAdvertisements", request, record, ""))
 
     def _advance(self, current: _Pass, lane: _Lane) -> None:
         """Issue the lane's next request, or count the lane as synced when none is left."""
@@ -390,12 +406,18 @@ class NodeReconciler:
             if not lane.abandoned:
                 current.synced.append(L2 if lane.service == "l2" else BGP)
             return
-        method, request, after = lane.steps.popleft()
-        lane.in_flight, lane.after = self._ids(), after
+        method, request, after, peer = lane.steps.popleft()
+        lane.in_flight, lane.after, lane.peer = self._ids(), after, peer
         self._out.append(Rpc(lane.in_flight, lane.service, method, request))
 
     def _lane_result(self, current: _Pass, lane: _Lane, result: object) -> None:
         lane.in_flight = None
+        if isinstance(result, Failure) and lane.peer and not _service_down(result.error):
+            # This peer's failure alone: the other peers and the route set still go out.
+            self.peer_errors[lane.peer] = describe_error(result.error)
+            log.error("BGP peer %s refused: %s", lane.peer, self.peer_errors[lane.peer])
+            self._advance(current, lane)
+            return
         if isinstance(result, Failure):
             log.warning("%s failed (%s)", lane.service, describe_error(result.error))
             lane.steps.clear()
@@ -464,14 +486,31 @@ class NodeReconciler:
             self._out.append(WriteStatus(self._ids(), tuple(ops)))
 
 
-def _peer_deleted(sent: dict[str, bgp_pb2.PeerConf], name: str, _: object) -> None:
+def _peer_deleted(
+    sent: dict[str, bgp_pb2.PeerConf], errors: dict[str, str], name: str, _: object
+) -> None:
     sent.pop(name, None)
+    errors.pop(name, None)
 
 
 def _peer_set(
-    sent: dict[str, bgp_pb2.PeerConf], name: str, conf: bgp_pb2.PeerConf, _: object
+    sent: dict[str, bgp_pb2.PeerConf],
+    errors: dict[str, str],
+    name: str,
+    conf: bgp_pb2.PeerConf,
+    _: object,
 ) -> None:
     sent[name] = conf
+    errors.pop(name, None)
+
+
+def _service_down(err: Exception) -> bool:
+    """True unless `err` is a gRPC status that refuses this one call (without importing grpc:
+    an error without a status code counts as the service being down)."""
+    code = getattr(err, "code", None)
+    if not callable(code):
+        return True
+    return str(getattr(code(), "name", "UNAVAILABLE")) in SERVICE_DOWN
 
 
 def describe_error(err: Exception) -> str:

@@ -12,6 +12,7 @@ every `report_at_least_every`."""
 import copy
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 
@@ -88,7 +89,7 @@ def describe(command: NodeCommand) -> tuple[Any, ...] | list[tuple[Any, ...]]:
             if method == "SetAnnouncements":
                 detail = {a.ip for a in request.announcements}
             elif method == "SetAdvertisements":
-                detail = {a.prefix for a in request.advertisements}
+                detail = {r.prefix for a in request.advertisements for r in a.routes}
             elif method in ("AddPeer", "UpdatePeer"):
                 detail = request.peer.name
             elif method == "DeletePeer":
@@ -515,5 +516,42 @@ def test_the_node_lease_is_renewed_on_its_own_schedule() -> None:
             Expect(("renew lease",)),
             Reply(("bgp", "ListPeers"), held()),
             Expect(("bgp", "AddPeer", "router")),
+        ],
+    )
+
+
+def test_a_peer_the_service_refuses_does_not_hold_back_the_others() -> None:
+    """Issue 12: a refused peer stopped the node's whole BGP sync (no SetAdvertisements). Now
+    it is that peer's failure alone, and it is tried again at the next pass."""
+    second_peer = {
+        "apiVersion": "metallb.io/v1beta2",
+        "kind": "BGPPeer",
+        "metadata": {"name": "router2", "namespace": NS},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "127.0.0.2"},
+    }
+    reconciler, vt = node(Cluster(second_peer), l2=False)
+    refused = Failure(
+        grpc.aio.AioRpcError(
+            grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), grpc.aio.Metadata(), "no"
+        )
+    )
+    play(
+        vt,
+        [
+            Expect(("bgp", "ListPeers")),
+            Reply(("bgp", "ListPeers"), held()),
+            Expect(("bgp", "AddPeer", "router")),
+            Reply(("bgp", "AddPeer"), refused),
+            Expect(("bgp", "AddPeer", "router2")),
+            Reply(("bgp", "AddPeer")),
+            Expect(("bgp", "SetAdvertisements", {"192.0.2.5/32"})),
+            Reply(("bgp", "SetAdvertisements")),
+            Check(lambda: set(reconciler.peer_errors) == {"router"}),
+            Check(lambda: reconciler.syncs == 1),
+            # The next (idle) pass tries the refused peer alone again.
+            Advance(1.0),
+            Expect(("bgp", "AddPeer", "router")),
+            Reply(("bgp", "AddPeer")),
+            Check(lambda: reconciler.peer_errors == {}),
         ],
     )

@@ -88,13 +88,21 @@ def test_node_role_drives_bgp_and_survives_its_restart(
             role = NodeRole(source, "node-1", l2=None, bgp=stub)
             task = asyncio.create_task(role.run(stop))
 
+            def texts(r: bgp_pb2.Route) -> list[str]:
+                return [f"{c.asn}:{c.value}" for c in r.communities]
+
             async def routes() -> list[tuple[str, int, list[str], list[str]]]:
                 try:
                     listed = await stub.ListAdvertisements(bgp_pb2.ListAdvertisementsRequest())
                 except Exception:
                     return []
                 return sorted(
-                    (r.prefix, r.local_pref, list(r.communities), [p.peer])
+                    (
+                        r.prefix,
+                        r.local_pref,
+                        [f"{c.asn}:{c.value}" for c in r.communities],
+                        [p.peer],
+                    )
                     for p in listed.peers
                     for r in p.routes
                 )

@@ -43,7 +43,8 @@ def test_status_objects_wait_for_a_burst_to_end_but_not_forever() -> None:
                 for command in list(vt.outstanding):
                     if isinstance(command, Rpc):
                         for a in getattr(command.request, "advertisements", []):
-                            announced.setdefault(a.prefix, vt.now)
+                            for r in a.routes:
+                                announced.setdefault(r.prefix, vt.now)
                         vt.answer(command, OK)
                     elif isinstance(command, WriteStatus):
                         vt.outstanding.remove(command)

@@ -1,0 +1,184 @@
+"""`metallb.bgp.v1` conventions (STYLE.md §10): what GetPeer returns can be sent back unchanged,
+partial updates take a FieldMask, times are Timestamps and intervals Durations (grpcurl prints
+RFC 3339 and "0.150s"), per-peer failures of SetAdvertisements are `google.rpc.Status`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from tests.conftest import require_binary
+
+from .routes import routes
+from .test_service import bgp_server_at
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def full_conf(name: str = "p1") -> bgp_pb2.PeerConf:
+    """A PeerConf with every field set (127.0.0.1 port 9: nothing answers, which is fine)."""
+    return bgp_pb2.PeerConf(
+        name=name,
+        my_asn=64512,
+        peer_asn=0,
+        dynamic_asn=bgp_pb2.DYNAMIC_ASN_EXTERNAL,
+        replace_as=4_200_000_001,
+        peer_address="127.0.0.1",
+        peer_port=9,
+        source_address="127.0.0.1",
+        router_id="192.0.2.1",
+        password="s3cret",
+        hold_time=timedelta(seconds=30),
+        keepalive_time=timedelta(seconds=10),
+        connect_time=timedelta(seconds=5),
+        ebgp_multihop=True,
+        vrf="",
+        enable_graceful_restart=True,
+        disable_mp=False,
+        dual_stack_address_family=True,
+        bfd_profile="fast",
+        bfd=bgp_pb2.BfdSettings(
+            receive_interval=timedelta(milliseconds=150),
+            transmit_interval=timedelta(milliseconds=200),
+            detect_multiplier=5,
+            echo_interval=timedelta(milliseconds=60),
+            echo_mode=False,
+            passive_mode=True,
+            minimum_ttl=250,
+        ),
+    )
+
+
+@asynccontextmanager
+async def server() -> AsyncIterator[tuple[str, bgp_pb2_grpc.BGPServiceStub]]:
+    async with bgp_server_at() as (_, address, stub):
+        yield address, stub
+
+
+def test_get_then_update_round_trip_loses_nothing(arun: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        async with server() as (_, stub):
+            sent = full_conf()
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=sent))
+            got = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.conf
+            assert got == sent  # BFD settings included
+            reply = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=got))
+            assert not reply.restarted and reply.peer.conf == sent
+            # Unset timers come back as the ones the session runs with; sent back, the same.
+            plain = bgp_pb2.PeerConf(
+                name="p2", my_asn=64512, peer_asn=65000, peer_address="127.0.0.2", peer_port=9
+            )
+            added = (await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=plain))).peer.conf
+            assert (added.hold_time.seconds, added.keepalive_time.seconds) == (90, 30)
+            again = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=added))
+            assert not again.restarted and again.peer.conf == added
+
+    arun(scenario())
+
+
+def test_update_mask_changes_only_the_named_fields(arun: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        async with server() as (_, stub):
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
+            change = bgp_pb2.PeerConf(name="p1", hold_time=timedelta(seconds=60))
+            change.bfd.detect_multiplier = 7
+            reply = await stub.UpdatePeer(
+                bgp_pb2.UpdatePeerRequest(
+                    peer=change, update_mask=FieldMask(paths=["hold_time", "bfd.detect_multiplier"])
+                )
+            )
+            assert reply.restarted
+            expected = full_conf()
+            expected.hold_time.FromSeconds(60)
+            expected.bfd.detect_multiplier = 7
+            assert reply.peer.conf == expected
+            for paths, text in (
+                (["no_such_field"], "update_mask: unknown PeerConf field in no_such_field"),
+                (["name"], "update_mask: a peer cannot be renamed"),
+            ):
+                with_mask = bgp_pb2.UpdatePeerRequest(
+                    peer=change, update_mask=FieldMask(paths=paths)
+                )
+                try:
+                    await stub.UpdatePeer(with_mask)
+                except grpc.aio.AioRpcError as err:
+                    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+                    assert err.details() == text
+                else:
+                    raise AssertionError(f"{paths} accepted")
+
+    arun(scenario())
+
+
+def test_advertisements_list_then_set_round_trip(arun: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        async with server() as (_, stub):
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
+            wanted = routes(["192.0.2.1/32", "2001:db8::1/128"], ["65000:1", "large:1:2:3"], 150)
+            request = bgp_pb2.SetAdvertisementsRequest(
+                advertisements=[bgp_pb2.PeerAdvertisements(peer="p1", routes=wanted)]
+            )
+            first = await stub.SetAdvertisements(request)
+            assert [(c.peer, c.announced, c.withdrawn) for c in first.changes] == [("p1", 2, 0)]
+            listed = await stub.ListAdvertisements(bgp_pb2.ListAdvertisementsRequest())
+            assert [list(p.routes) for p in listed.peers] == [wanted]  # nothing sent: down
+            again = await stub.SetAdvertisements(
+                bgp_pb2.SetAdvertisementsRequest(advertisements=listed.peers)
+            )
+            assert [(c.peer, c.announced, c.withdrawn) for c in again.changes] == [("p1", 0, 0)]
+
+    arun(scenario())
+
+
+async def grpcurl(address: str, method: str, data: object) -> Any:
+    proc = await asyncio.create_subprocess_exec(
+        require_binary("grpcurl"),
+        "-plaintext",
+        "-d",
+        json.dumps(data),
+        address,
+        method,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+def test_grpcurl_shows_rfc3339_times_and_durations(arun: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        async with server() as (address, stub):
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
+            got = await grpcurl(address, "metallb.bgp.v1.BGPService/GetPeer", {"name": "p1"})
+            conf, state = got["peer"]["conf"], got["peer"]["state"]
+            assert conf["bfd"]["receive_interval"] == "0.150s"
+            assert (conf["hold_time"], conf["keepalive_time"], conf["connect_time"]) == (
+                "30s",
+                "10s",
+                "5s",
+            )
+            assert conf["replace_as"] == 4_200_000_001
+            assert RFC3339.match(state["last_transition_time"]), state["last_transition_time"]
+            # A grpcurl user writes the same shapes back.
+            await grpcurl(
+                address,
+                "metallb.bgp.v1.BGPService/UpdatePeer",
+                {
+                    "peer": {"name": "p1", "hold_time": "12s"},
+                    "update_mask": {"paths": ["hold_time"]},
+                },
+            )
+            after = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.conf
+            assert after.hold_time.seconds == 12 and after.bfd.detect_multiplier == 5
+
+    arun(scenario())
