@@ -271,7 +271,8 @@ def run_api_client(args: argparse.Namespace) -> None:
 def start_api(lab: Lab, n: int) -> tuple[int, Path]:
     """Our BGP service (`metallb-grpc bgp`) and a client process driving it; (service pid,
     the client's log)."""
-    service, sock = lab._service("bgp", "speaker")
+    # 200,000 routes in one SetAdvertisements are ~4 MiB: raise the server's bound.
+    service, sock = lab._service("bgp", "speaker", "--max-message-bytes", str(64 << 20))
     lab.spawn(
         lab.spk_ns, sys.executable, str(Path(__file__).resolve()), "--api-client",
         "--socket", str(sock), "--routes", str(n), "--peer4", lab.peer4, "--peer6", lab.peer6,
