@@ -17,7 +17,7 @@ address must be of the peer address's family; the port is 0..65535 (0: 179); a T
 most 80 octets; connectTime is 1..65535 s, as MetalLB's CRD says.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 
@@ -64,7 +64,7 @@ class PeerFields:
     port: int = 0
     source_address: str = ""
     router_id: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # a secret: never in a repr
     hold_time_ns: int | None = None
     keepalive_time_ns: int | None = None
     connect_time_ns: int | None = None
@@ -84,7 +84,7 @@ class PeerSettings:
     port: int
     source_address: IPAddress | None
     router_id: IPv4Address | None
-    password: str
+    password: str = field(repr=False)  # a secret: never in a repr
     hold_time: int | None
     keepalive_time: int | None
     connect_time: int | None
@@ -169,13 +169,13 @@ def validate_peer(fields: PeerFields) -> PeerSettings:
     if not fields.name:
         raise PeerError("missing peer name", "name")
     dynamic = _dynamic(fields)
-    for value, field in (
+    for value, name in (
         (fields.my_asn, "myASN"),
         (fields.peer_asn, "peerASN"),
         (fields.local_asn, "localASN"),
     ):
         if not 0 <= value <= 0xFFFFFFFF:
-            raise PeerError(f"invalid AS number {value}", field)
+            raise PeerError(f"invalid AS number {value}", name)
     if fields.peer_asn == fields.my_asn and fields.ebgp_multihop:
         raise PeerError("invalid ebgp-multihop parameter set for an ibgp peer", "ebgpMultiHop")
     address = _address(fields)

@@ -10,6 +10,7 @@ the wire ranges are checked (a community half is 16 bits, one route per prefix).
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from google.protobuf.duration_pb2 import Duration
@@ -129,7 +130,8 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
         peer_port=cfg.peer_port,
         source_address=str(cfg.source_address) if cfg.source_address else "",
         router_id=str(cfg.router_id) if cfg.router_id else "",
-        password=cfg.password,
+        password_set=bool(cfg.password),
+        password_fingerprint=password_fingerprint(cfg.name, cfg.password),
         hold_time=_seconds(cfg.hold_time),
         keepalive_time=_seconds(cfg.keepalive_time),
         ebgp_multihop=cfg.ebgp_multihop,
@@ -146,12 +148,29 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
     return conf
 
 
-def updated_conf(current: bgp_pb2.PeerConf, request: bgp_pb2.UpdatePeerRequest) -> bgp_pb2.PeerConf:
+def password_fingerprint(name: str, password: str) -> str:
+    """What a response shows of a password: "" when none, else 16 hex digits of a SHA-256 keyed
+    by the peer's name (the same password on two peers does not look the same)."""
+    if not password:
+        return ""
+    digest = hashlib.sha256(f"metallb-grpc/bgp-password/{name}\0{password}".encode())
+    return digest.hexdigest()[:16]
+
+
+def updated_conf(
+    current: bgp_pb2.PeerConf, request: bgp_pb2.UpdatePeerRequest, current_password: str = ""
+) -> bgp_pb2.PeerConf:
     """UpdatePeer's configuration: the request's PeerConf, or with an update_mask the current
-    one with the named fields taken from the request (AIP-134)."""
+    one with the named fields taken from the request (AIP-134). `current` is what GetPeer shows
+    (no password): a request that leaves the password empty but names the current fingerprint
+    keeps `current_password`."""
     mask: FieldMask = request.update_mask
     if not mask.paths:
-        return request.peer
+        conf = bgp_pb2.PeerConf()
+        conf.CopyFrom(request.peer)
+        if not conf.password and conf.password_fingerprint == current.password_fingerprint:
+            conf.password = current_password
+        return conf
     if not mask.IsValidForDescriptor(bgp_pb2.PeerConf.DESCRIPTOR):  # type: ignore[arg-type]
         raise InvalidPeerError(
             f"unknown PeerConf field in {', '.join(mask.paths)[:200]}", "update_mask"
@@ -160,6 +179,7 @@ def updated_conf(current: bgp_pb2.PeerConf, request: bgp_pb2.UpdatePeerRequest) 
         raise InvalidPeerError("a peer cannot be renamed", "update_mask")
     merged = bgp_pb2.PeerConf()
     merged.CopyFrom(current)
+    merged.password = current_password
     mask.MergeMessage(request.peer, merged, replace_message_field=True)
     return merged
 

@@ -184,7 +184,8 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
             name = request.peer.name
             if name not in self._speaker.drivers:
                 raise PeerNotFoundError(f"peer {name!r} not found", "peer.name")
-            conf = convert.updated_conf(self._state.peer_proto(name).conf, request)
+            current = self._speaker.drivers[name].peer.config.password
+            conf = convert.updated_conf(self._state.peer_proto(name).conf, request, current)
             cfg = convert.peer_conf_from_proto(conf)
             self._remember_bfd_settings(conf)
             restarted = await self._speaker.update_peer(cfg)

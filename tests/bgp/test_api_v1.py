@@ -58,6 +58,16 @@ def full_conf(name: str = "p1") -> bgp_pb2.PeerConf:
     )
 
 
+def without_secret(conf: bgp_pb2.PeerConf) -> bgp_pb2.PeerConf:
+    """`conf` as a response may show it: no password, nor the two output-only fields."""
+    out = bgp_pb2.PeerConf()
+    out.CopyFrom(conf)
+    out.ClearField("password")
+    out.ClearField("password_set")
+    out.ClearField("password_fingerprint")
+    return out
+
+
 @asynccontextmanager
 async def server() -> AsyncIterator[tuple[str, bgp_pb2_grpc.BGPServiceStub]]:
     async with bgp_server_at() as (_, address, stub):
@@ -70,9 +80,11 @@ def test_get_then_update_round_trip_loses_nothing(arun: Callable[..., Any]) -> N
             sent = full_conf()
             await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=sent))
             got = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.conf
-            assert got == sent  # BFD settings included
+            assert without_secret(got) == without_secret(sent)  # BFD settings included
+            assert got.password == "" and got.password_set and len(got.password_fingerprint) == 16
+            # Sent back unchanged (no password, the current fingerprint): the password is kept.
             reply = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=got))
-            assert not reply.restarted and reply.peer.conf == sent
+            assert not reply.restarted and reply.peer.conf == got
             # Unset timers come back as the ones the session runs with; sent back, the same.
             plain = bgp_pb2.PeerConf(
                 name="p2", my_asn=64512, peer_asn=65000, peer_address="127.0.0.2", peer_port=9
@@ -100,7 +112,8 @@ def test_update_mask_changes_only_the_named_fields(arun: Callable[..., Any]) -> 
             expected = full_conf()
             expected.hold_time.FromSeconds(60)
             expected.bfd.detect_multiplier = 7
-            assert reply.peer.conf == expected
+            assert without_secret(reply.peer.conf) == without_secret(expected)
+            assert reply.peer.conf.password_set  # not named in the mask: kept
             for paths, text in (
                 (["no_such_field"], "update_mask: unknown PeerConf field in no_such_field"),
                 (["name"], "update_mask: a peer cannot be renamed"),
@@ -182,3 +195,55 @@ def test_grpcurl_shows_rfc3339_times_and_durations(arun: Callable[..., Any]) -> 
             assert after.hold_time.seconds == 12 and after.bfd.detect_multiplier == 5
 
     arun(scenario())
+
+
+def test_the_password_is_write_only(arun: Callable[..., Any]) -> None:
+    """Issue 15: the MD5 password came back in clear from AddPeer, GetPeer, ListPeers and
+    WatchPeers. Now no response carries it; a fingerprint changes when it changes."""
+
+    async def scenario() -> None:
+        async with server() as (_, stub):
+            watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
+            added = (await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))).peer.conf
+            got = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.conf
+            listed = (await stub.ListPeers(bgp_pb2.ListPeersRequest())).peers[0].conf
+            seen = []
+            async for response in watch:
+                seen += [e.peer.conf for e in response.events]
+                if seen:
+                    break
+            watch.cancel()
+            for conf in (added, got, listed, *seen):
+                assert "s3cret" not in str(conf) and conf.password == ""
+                assert conf.password_set
+            first = got.password_fingerprint
+            # A new password: another fingerprint.
+            changed = bgp_pb2.PeerConf(name="p1", password="0ther")
+            reply = await stub.UpdatePeer(
+                bgp_pb2.UpdatePeerRequest(peer=changed, update_mask=FieldMask(paths=["password"]))
+            )
+            assert reply.restarted and reply.peer.conf.password_fingerprint not in ("", first)
+            # The same password on another peer does not look the same.
+            other = full_conf("p2")
+            other.password = "0ther"
+            p2 = (await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=other))).peer.conf
+            assert p2.password_fingerprint != reply.peer.conf.password_fingerprint
+            # Both empty: the password is removed.
+            cleared = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.conf
+            cleared.password_fingerprint = ""
+            reply = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=cleared))
+            assert not reply.peer.conf.password_set and reply.peer.conf.password_fingerprint == ""
+
+    arun(scenario())
+
+
+def test_no_repr_holds_a_password() -> None:
+    from metallb_rules.bgp_peer import PeerFields, validate_peer
+    from services.bgp.convert import peer_conf_from_proto
+
+    conf = full_conf()
+    settings = validate_peer(
+        PeerFields(name="p", my_asn=1, peer_asn=2, address="192.0.2.1", password="s3cret")
+    )
+    for obj in (settings, peer_conf_from_proto(conf)):
+        assert "s3cret" not in repr(obj)

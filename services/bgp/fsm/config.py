@@ -9,7 +9,7 @@ keepalive 30 s).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from metallb_rules.bgp_peer import (
@@ -55,7 +55,7 @@ class PeerConfig:
     peer_port: int = DEFAULT_PORT
     source_address: IPAddress | None = None
     router_id: IPv4Address | None = None
-    password: str = ""
+    password: str = field(default="", repr=False)  # a secret: never in a repr
     hold_time: int = DEFAULT_HOLD_TIME
     keepalive_time: int = DEFAULT_HOLD_TIME // 3
     connect_time: int | None = None
