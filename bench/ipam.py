@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
+from metallb_rules.allocator.allocator import Allocator  # noqa: E402
+from metallb_rules.allocator.model import Family, ServiceRequest  # noqa: E402
+from metallb_rules.allocator.pools import PoolSpec  # noqa: E402
 from metallb_runtime.runtime import tune_gc  # noqa: E402
-from services.ipam.core.allocator import Allocator  # noqa: E402
-from services.ipam.core.model import Family, ServiceRequest  # noqa: E402
-from services.ipam.core.pools import PoolSpec  # noqa: E402
 
 TARGETS = {
     "ipam_fill_slash16_seconds": (2.0, "max"),

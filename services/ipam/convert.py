@@ -4,9 +4,8 @@ from collections.abc import Iterable, Sequence
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
-from metallb_rules.labels import LabelSelector, SelectorError
-from services.ipam.core.errors import InvalidPoolsError, InvalidServiceError
-from services.ipam.core.model import (
+from metallb_rules.allocator.errors import InvalidPoolsError, InvalidServiceError
+from metallb_rules.allocator.model import (
     Allocation,
     Family,
     FamilyPolicy,
@@ -16,7 +15,8 @@ from services.ipam.core.model import (
     RequestedIPsSource,
     ServiceRequest,
 )
-from services.ipam.core.pools import Pool, PoolSpec, ServiceAllocationSpec
+from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
+from metallb_rules.labels import LabelSelector, SelectorError
 
 _FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
 _POLICIES = {

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.ipam.core.model import PoolUsage
+from metallb_rules.allocator.model import PoolUsage
 
 
 class AllocatorMetrics:

@@ -13,14 +13,14 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.errors import NoAllocationError
+from metallb_rules.allocator.model import Allocation, Change, ChangeType, ServiceRequest
 from metallb_rules.errors import DomainError, UnavailableError
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
 from metallb_runtime.watch import Watcher, WatchHub, stream
 from services.ipam import convert
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.errors import NoAllocationError
-from services.ipam.core.model import Allocation, Change, ChangeType, ServiceRequest
 from services.ipam.metrics import AllocatorMetrics
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name

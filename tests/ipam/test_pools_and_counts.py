@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metallb_rules.addresses import parse_entry
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.errors import InvalidPoolsError
+from metallb_rules.allocator.pools import PoolSpec, ServiceAllocationSpec, parse_pools
+from metallb_rules.allocator.spaces import MAX_INT64, AddressSpace
 from metallb_rules.labels import LabelSelector
-from services.ipam.core.addresses import MAX_INT64, AddressSpace
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.errors import InvalidPoolsError
-from services.ipam.core.pools import PoolSpec, ServiceAllocationSpec, parse_pools
 from tests.ipam.helpers import pool, svc
 
 

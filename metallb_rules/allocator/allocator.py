@@ -28,10 +28,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from metallb_rules.addresses import IPAddress, parse_ip
-from metallb_rules.errors import DomainError, FailedPreconditionError
-from metallb_rules.gotext import quote, quote_list
-from services.ipam.core.addresses import AddressSpace
-from services.ipam.core.errors import (
+from metallb_rules.allocator.errors import (
     AddressInUseError,
     InvalidServiceError,
     NoAllocationError,
@@ -40,7 +37,7 @@ from services.ipam.core.errors import (
     RestoreInProgressError,
     UnknownPoolError,
 )
-from services.ipam.core.model import (
+from metallb_rules.allocator.model import (
     Allocation,
     Change,
     ChangeType,
@@ -54,7 +51,10 @@ from services.ipam.core.model import (
     RequestedIPsSource,
     ServiceRequest,
 )
-from services.ipam.core.pools import Pool, PoolSpec, parse_pools
+from metallb_rules.allocator.pools import Pool, PoolSpec, parse_pools
+from metallb_rules.allocator.spaces import AddressSpace
+from metallb_rules.errors import DomainError, FailedPreconditionError
+from metallb_rules.gotext import quote, quote_list
 
 _VERSION = {Family.IPV4: 4, Family.IPV6: 6}
 _FAMILY = {4: Family.IPV4, 6: Family.IPV6}
@@ -226,6 +226,14 @@ class Allocator:
             for _, a in sorted(self._allocs.items())
             if (not pool or a.pool == pool) and (not namespace or a.namespace == namespace)
         ]
+
+    def owning_pool(self, ips: Sequence[IPAddress | str]) -> str | None:
+        """The name of the one pool holding all of `ips` (MetalLB `poolFor`), or None."""
+        try:
+            pool = self._index.pool_for(_parse_ips(ips))
+        except InvalidServiceError:
+            return None
+        return pool.name if pool is not None else None
 
     def take_changes(self) -> list[Change]:
         changes, self._changes = self._changes, []
