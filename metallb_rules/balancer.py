@@ -299,9 +299,10 @@ def set_balancer(
 ) -> Decision:
     """MetalLB's `SetBalancer` wrapper (§1.3): converge, then whether to write and what follows.
 
-    The outcome is REPROCESS_ALL when the service's allocation key (sharing and backend keys)
-    changed, or when it had addresses and now has none while they still belong to a pool (other
-    services may take them, or must re-check their sharing)."""
+    A converge failure is ERROR_NO_RETRY. Otherwise the outcome is REPROCESS_ALL when the
+    service's allocation key (sharing and backend keys) changed, or when it had addresses and now
+    has none while they still belong to a pool (other services may take them, or must re-check
+    their sharing)."""
     before = alloc.get(svc.key)
     result = converge_balancer(svc, alloc, namespace_labels)
     after = alloc.get(svc.key)
@@ -314,11 +315,11 @@ def set_balancer(
             Event("Warning", "deprecatedAnnotation", f"Service uses deprecated annotation {k}")
             for k in svc.deprecated_annotations
         ]
-    if not result.converged:
-        result.outcome = Outcome.ERROR_NO_RETRY
     keys_before = (before.sharing_key, before.backend_key) if before else None
     keys_after = (after.sharing_key, after.backend_key) if after else None
-    if (before is not None and keys_before != keys_after) or (
+    if not result.converged:
+        result.outcome = Outcome.ERROR_NO_RETRY
+    elif (before is not None and keys_before != keys_after) or (
         svc.ingress_ips and not result.ingress and alloc.owning_pool(svc.ingress_ips) is not None
     ):
         result.outcome = Outcome.REPROCESS_ALL

@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 import grpc
 
-from gateway.controller.converge import ConvergeResult, Event, converge, ipam_service
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.writes import WriteQueue
 from gateway.snapshot import Snapshot
 from metallb.ipam.v1 import ipam_pb2
+from metallb_rules.balancer import Decision, Event, Outcome, relevant, restore_order
 from metallb_rules.config.model import Config, ConfigError
 from metallb_rules.config.parse import parse
 from metallb_rules.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
@@ -36,7 +36,7 @@ def _describe(err: BaseException) -> str:
     return str(err)
 
 
-CONCURRENT_CONVERGES = 256
+BATCH_SIZE = 4096  # services per ConvergeServices call outside a full pass
 BATCH_WAIT = 0.005  # seconds
 
 CONFIGURATION_STATE = "controller"  # the name of the controller's ConfigurationState
@@ -165,18 +165,11 @@ class ControllerRole:
             return True
         keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
         snap = self._source.view("Service", keys)
-        # Services are independent here: converge them together, so that their IPAM calls
-        # share round trips (IPAM still handles them one at a time, in this order).
-        for start in range(0, len(keys), CONCURRENT_CONVERGES):
-            chunk = keys[start : start + CONCURRENT_CONVERGES]
-            outcomes = await asyncio.gather(
-                *(self._one(snap, key) for key in chunk), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome  # every converge of the chunk has finished
-            if any(outcomes):
-                return True
+        reprocess = False
+        for start in range(0, len(keys), BATCH_SIZE):
+            reprocess |= await self._converge_keys(snap, keys[start : start + BATCH_SIZE])
+        if reprocess:
+            return True
         if keys:
             self._pools_dirty = True
         if self._pools_dirty and (queue.empty() or now - self._pools_reported >= 1.0):
@@ -208,27 +201,19 @@ class ControllerRole:
         if self.config is None:
             return
         await self._ipam.set_pools(self._pools)
-        services = self._services(snap)
+        services = restore_order(self._services(snap).values())
         status = await self._ipam.status()
-        if status.instance_id != self._ipam_instance or not status.restore_complete:
-            restorations = [
-                ipam_pb2.Restoration(
-                    service=ipam_service(s, snap.namespace_labels(s.namespace)),
-                    ips=s.ingress_ips,
-                )
-                for s in sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
-                if s.ingress_ips
-            ]
-            await self._ipam.restore(restorations, complete=True)
-            self._ipam_instance = status.instance_id
-            log.info(
-                "IPAM instance %s: restored %d assignments", status.instance_id, len(restorations)
-            )
-        await self._ipam.learn_held()
+        # Every service at once: IPAM restores what their status holds (more addresses first),
+        # forgets services that are gone, then decides each (MetalLB's reprocess-all).
+        decisions, _ = await self._ipam.converge(
+            services, self._labels(snap, services), complete_set=True
+        )
+        if status.instance_id != self._ipam_instance:
+            log.info("IPAM instance %s: sent every service", status.instance_id)
+        self._ipam_instance = status.instance_id
         self._settled.clear()
-        order = sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
-        for svc in order:
-            await self._converge(snap, svc)
+        for svc, decision in zip(services, decisions, strict=True):
+            self._apply(snap, svc, decision)
         await self._report_pools()
 
     async def _heal_configuration_state(self) -> None:
@@ -264,79 +249,65 @@ class ControllerRole:
                 self._writes.put(f"IPAddressPool/{pool.conf.name}", write)
                 self._pool_status[pool.conf.name] = status
 
-    def _ours(self, spec: ServiceSpec) -> bool:
-        """MetalLB `filterByLoadBalancerClass`: other classes are never touched."""
-        if not self._lb_class:
-            return spec.load_balancer_class is None
-        return spec.load_balancer_class == self._lb_class
-
-    def _relevant(self, spec: ServiceSpec) -> bool:
-        """Ours, and a LoadBalancer or still carrying MetalLB state (a former LoadBalancer)."""
-        return self._ours(spec) and (
-            spec.type == "LoadBalancer"
-            or bool(spec.ingress_ips)
-            or ALLOCATED_FROM in spec.annotations
-        )
-
     def _services(self, snap: Snapshot) -> dict[str, ServiceSpec]:
         specs = (service_from_k8s(obj) for obj in snap.of("Service"))
-        return {spec.key: spec for spec in specs if self._relevant(spec)}
+        return {spec.key: spec for spec in specs if relevant(spec, self._lb_class)}
 
-    async def _one(self, snap: Snapshot, key: str) -> bool:
-        """Converge one service; True when every service must be re-run."""
-        obj = snap.objects.get("Service", {}).get(key)
-        if obj is None:
-            self._settled.pop(key, None)
-            namespace, _, name = key.partition("/")
-            released = await self._ipam.release_allocation(namespace, name)
-            return released
-        if self.config is None:
-            return False
-        settled = self._settled.get(key)
-        if settled is not None and settled == _observed(obj):
-            # The echo of our own status write: nothing the decision depends on changed.
-            return False
-        spec = service_from_k8s(obj)
-        if not self._relevant(spec):
-            return False
-        before = list(spec.ingress_ips)
-        result = await self._converge(snap, spec)
-        return bool(before) and not result.ingress
+    @staticmethod
+    def _labels(snap: Snapshot, services: Iterable[ServiceSpec]) -> dict[str, dict[str, str]]:
+        namespaces = {svc.namespace for svc in services}
+        return {ns: snap.namespace_labels(ns) for ns in namespaces}
 
-    async def _converge(self, snap: Snapshot, svc: ServiceSpec) -> ConvergeResult:
-        assert self.config is not None
+    async def _converge_keys(self, snap: Snapshot, keys: list[str]) -> bool:
+        """Converge the changed services `keys` in one IPAM call; True when every service
+        must be re-run (an address was freed, or sharing keys changed)."""
+        deleted: list[str] = []
+        services: list[ServiceSpec] = []
+        for key in keys:
+            obj = snap.objects.get("Service", {}).get(key)
+            if obj is None:
+                self._settled.pop(key, None)
+                deleted.append(key)
+                continue
+            if self.config is None:
+                continue
+            settled = self._settled.get(key)
+            if settled is not None and settled == _observed(obj):
+                # The echo of our own status write: nothing the decision depends on changed.
+                continue
+            spec = service_from_k8s(obj)
+            if relevant(spec, self._lb_class):
+                services.append(spec)
+        if not services and not deleted:
+            return False
+        decisions, gone = await self._ipam.converge(
+            services, self._labels(snap, services), deleted=deleted
+        )
+        for svc, decision in zip(services, decisions, strict=True):
+            self._apply(snap, svc, decision)
+        outcomes = [*gone, *(d.outcome for d in decisions)]
+        return Outcome.REPROCESS_ALL in outcomes
+
+    def _apply(self, snap: Snapshot, svc: ServiceSpec, decision: Decision) -> None:
+        """Write what IPAM decided for `svc`: its status when it changed, and its events."""
         obj = snap.objects.get("Service", {}).get(svc.key) or {}
-        result = await converge(
-            svc, self._ipam, bool(self.config.pools), snap.namespace_labels(svc.namespace)
-        )
-        annotations: Mapping[str, str] = (obj.get("metadata") or {}).get("annotations") or {}
-        changed = (
-            result.ingress != list(svc.ingress_ips)
-            or annotations.get(ALLOCATED_FROM) != result.pool
-        )
         self.metrics.updates.inc()
-        if result.converged:
-            self._settled[svc.key] = _signature(obj, result.ingress, result.pool)
+        if decision.converged:
+            self._settled[svc.key] = _signature(obj, decision.ingress, decision.pool)
         else:
             self._settled.pop(svc.key, None)
-        events = list(result.events)
-        if changed:
-            events = [
-                Event("Warning", "deprecatedAnnotation", f"Service uses deprecated annotation {k}")
-                for k in svc.deprecated_annotations
-            ] + events
+        if decision.changed:
             write = functools.partial(
                 self._writer.write_service_status,
                 svc.namespace,
                 svc.name,
-                result.ingress,
-                result.pool,
+                decision.ingress,
+                decision.pool,
                 obj or None,
             )
             self._writes.put(f"Service/{svc.key}", write)
-        for event in events:
+        for event in decision.events:
             self._writes.event(functools.partial(self._writer.emit_event, dict(obj), event))
-        return result
 
 
 # What convergence reads from a Service (spec, labels, annotations but the pool one) and what

@@ -261,7 +261,7 @@ class Allocator:
             )
         current = self._allocs.get(req.key)
         if current is None or set(current.ips) != set(ips):
-            self._require_restored()
+            self.require_restored()
         pool = self._index.pool_for(ips)
         if req.requested_pool and pool is not None and pool.name != req.requested_pool:
             raise NotAllowedError(
@@ -286,7 +286,7 @@ class Allocator:
             )
         if not pool.admits(req.namespace, req.namespace_labels, req.labels):
             raise NotAllowedError(f"pool {pool.name} not compatible for ip assignment")
-        self._require_restored()
+        self.require_restored()
         family = req.family
         v4 = self._free_ip(pool, 4, req) if family is not Family.IPV6 else None
         v6 = self._free_ip(pool, 6, req) if family is not Family.IPV4 else None
@@ -308,7 +308,7 @@ class Allocator:
         current = self._allocs.get(req.key)
         if current is not None:
             return self.assign(req, current.ips)
-        self._require_restored()
+        self.require_restored()
         pinned = [
             p
             for p in self._pools.values()
@@ -347,7 +347,7 @@ class Allocator:
             )
         if len(current.ips) == 2:
             return self.assign(req, current.ips), None
-        self._require_restored()
+        self.require_restored()
         missing = 6 if current.ips[0].version == 4 else 4
         pool = self._pools[current.pool]
         ip = self._free_ip(pool, missing, req)
@@ -407,7 +407,8 @@ class Allocator:
 
     # ----------------------------------------------------------------------------- internals
 
-    def _require_restored(self) -> None:
+    def require_restored(self) -> None:
+        """Raise `RestoreInProgressError` until restoration is complete."""
         if not self.restore_complete:
             raise RestoreInProgressError(
                 "restoration of existing assignments is not complete: no new address is handed "

@@ -2,6 +2,9 @@
 
 from collections.abc import Iterable, Sequence
 
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
 from metallb_rules.allocator.errors import InvalidPoolsError, InvalidServiceError
@@ -16,7 +19,10 @@ from metallb_rules.allocator.model import (
     ServiceRequest,
 )
 from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
+from metallb_rules.balancer import Decision, Outcome
+from metallb_rules.errors import DomainError
 from metallb_rules.labels import LabelSelector, SelectorError
+from metallb_rules.service import ServicePort, ServiceSpec
 
 _FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
 _POLICIES = {
@@ -212,3 +218,96 @@ def service_key_from_proto(key: common_pb2.ServiceKey, field: str = "service") -
 def service_key_to_proto(key: str) -> common_pb2.ServiceKey:
     namespace, _, name = key.partition("/")
     return common_pb2.ServiceKey(namespace=namespace, name=name)
+
+
+def status_of(err: DomainError) -> status_pb2.Status:
+    """A per-item failure as google.rpc.Status: the code and text the item's own call would give,
+    with a google.rpc.BadRequest naming the field when one is at fault."""
+    status = status_pb2.Status(code=code_pb2.Code.Value(err.status), message=err.describe())
+    if err.field:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=err.field, description=err.message
+                    )
+                ]
+            )
+        )
+        status.details.append(detail)
+    return status
+
+
+_FAMILY_NAMES = {common_pb2.IP_FAMILY_IPV4: "IPv4", common_pb2.IP_FAMILY_IPV6: "IPv6"}
+_POLICY_NAMES = {
+    common_pb2.IP_FAMILY_POLICY_UNSPECIFIED: "SingleStack",
+    common_pb2.IP_FAMILY_POLICY_SINGLE_STACK: "SingleStack",
+    common_pb2.IP_FAMILY_POLICY_PREFER_DUAL_STACK: "PreferDualStack",
+    common_pb2.IP_FAMILY_POLICY_REQUIRE_DUAL_STACK: "RequireDualStack",
+}
+
+
+def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
+    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+    if not svc.namespace or not svc.name:
+        raise InvalidServiceError("service namespace and name are required", field=field)
+    families = []
+    for i, fam in enumerate(svc.ip_families):
+        name = _FAMILY_NAMES.get(fam)
+        if name is None:
+            raise InvalidServiceError(
+                "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
+                field=f"{field}.ip_families[{i}]",
+            )
+        families.append(name)
+    policy = _POLICY_NAMES.get(svc.ip_family_policy)
+    if policy is None:
+        raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
+    ports = []
+    for i, port in enumerate(svc.ports):
+        protocol = _PROTOCOLS.get(port.protocol)
+        if protocol is None:
+            raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
+        ports.append(ServicePort(protocol, port.port))
+    return ServiceSpec(
+        namespace=svc.namespace,
+        name=svc.name,
+        type=svc.type,
+        cluster_ips=tuple(svc.cluster_ips),
+        ip_families=tuple(families),
+        ip_family_policy=policy,
+        load_balancer_ip=svc.load_balancer_ip,
+        external_traffic_policy=svc.external_traffic_policy or "Cluster",
+        selector=dict(svc.selector),
+        labels=dict(svc.labels),
+        annotations=dict(svc.annotations),
+        ports=tuple(ports),
+        ingress_ips=tuple(svc.ingress_ips),
+    )
+
+
+_OUTCOMES = {
+    Outcome.SUCCESS: ipam_pb2.SYNC_OUTCOME_SUCCESS,
+    Outcome.ERROR_NO_RETRY: ipam_pb2.SYNC_OUTCOME_ERROR_NO_RETRY,
+    Outcome.REPROCESS_ALL: ipam_pb2.SYNC_OUTCOME_REPROCESS_ALL,
+}
+_EVENT_TYPES = {"Normal": ipam_pb2.EVENT_TYPE_NORMAL, "Warning": ipam_pb2.EVENT_TYPE_WARNING}
+
+
+def outcome_to_proto(outcome: Outcome) -> ipam_pb2.SyncOutcome:
+    return _OUTCOMES[outcome]
+
+
+def decision_to_proto(decision: Decision) -> ipam_pb2.ServiceDecision:
+    return ipam_pb2.ServiceDecision(
+        service=service_key_to_proto(decision.key),
+        ingress_ips=decision.ingress,
+        pool=decision.pool or "",
+        events=[
+            ipam_pb2.ServiceEvent(type=_EVENT_TYPES[e.type], reason=e.reason, message=e.message)
+            for e in decision.events
+        ],
+        outcome=_OUTCOMES[decision.outcome],
+        status_changed=decision.changed,
+    )

@@ -6,22 +6,28 @@ watchers and refreshes the gauges of the pools they touched.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import MappingProxyType
 from typing import TypeVar
 
 import grpc
 from prometheus_client import CollectorRegistry
 
+from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_rules.allocator.allocator import Allocator
 from metallb_rules.allocator.errors import NoAllocationError
 from metallb_rules.allocator.model import Allocation, Change, ChangeType, ServiceRequest
+from metallb_rules.balancer import Decision, Outcome, decide_batch
 from metallb_rules.errors import DomainError, UnavailableError
+from metallb_rules.service import ServiceSpec
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
 from metallb_runtime.watch import Watcher, WatchHub, stream
 from services.ipam import convert
 from services.ipam.metrics import AllocatorMetrics
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
 
@@ -150,6 +156,47 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
         )
 
+    async def ConvergeServices(
+        self, request: ipam_pb2.ConvergeServicesRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.ConvergeServicesResponse:
+        labels = {name: dict(entry.labels) for name, entry in request.namespace_labels.items()}
+        items: list[tuple[ServiceSpec, Mapping[str, str]] | DomainError] = []
+        for i, svc in enumerate(request.services):
+            try:
+                spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
+                items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
+            except DomainError as err:
+                items.append(err)
+        deleted = [
+            convert.service_key_from_proto(key, f"deleted[{i}]")
+            for i, key in enumerate(request.deleted)
+        ]
+        valid = [item for item in items if not isinstance(item, DomainError)]
+        complete = request.complete_set
+
+        def command() -> tuple[list[Decision], list[Outcome]]:
+            if not complete:
+                self._alloc.require_restored()  # before any change: the whole call fails
+            return decide_batch(self._alloc, valid, complete_set=complete, deleted=deleted)
+
+        decisions, gone = await self._run(command)
+        reply = ipam_pb2.ConvergeServicesResponse(
+            deleted=[convert.outcome_to_proto(o) for o in gone]
+        )
+        out = iter(decisions)
+        for i, item in enumerate(items):
+            if isinstance(item, DomainError):
+                key = request.services[i]
+                reply.decisions.append(
+                    ipam_pb2.ServiceDecision(
+                        service=common_pb2.ServiceKey(namespace=key.namespace, name=key.name),
+                        error=convert.status_of(item),
+                    )
+                )
+            else:
+                reply.decisions.append(convert.decision_to_proto(next(out)))
+        return reply
+
     async def Allocate(
         self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.AllocateResponse:
@@ -228,7 +275,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
                     allocation=(
                         convert.allocation_to_proto(r.allocation) if r.allocation else None
                     ),
-                    error=r.error.message if r.error else "",
+                    error=convert.status_of(r.error) if r.error else None,
                 )
                 for r in results
             ],
@@ -287,8 +334,5 @@ def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:
     if isinstance(result, DomainError):
-        code = grpc.StatusCode[result.status].value[0]
-        return ipam_pb2.AllocateResult(
-            refusal=ipam_pb2.Refusal(code=code, message=result.describe())
-        )
+        return ipam_pb2.AllocateResult(error=convert.status_of(result))
     return ipam_pb2.AllocateResult(allocation=convert.allocation_to_proto(result))
