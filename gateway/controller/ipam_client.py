@@ -1,7 +1,6 @@
 """The IPAM gRPC API as the controller uses it: pools, batch decisions, status."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from gateway.controller.converge import (
     decision_from_proto,
@@ -12,6 +11,8 @@ from gateway.controller.converge import (
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_rules.balancer import Decision, Outcome
+from metallb_rules.labels import LabelSelector
+from metallb_rules.pools import PoolSpec
 from metallb_rules.service import ServiceSpec
 
 
@@ -66,38 +67,34 @@ def _key(key: str) -> common_pb2.ServiceKey:
     return common_pb2.ServiceKey(namespace=namespace, name=name)
 
 
-def pool_to_proto(obj: Mapping[str, Any]) -> ipam_pb2.Pool:
-    """An IPAddressPool CR (Kubernetes JSON) as `metallb.ipam.v1.Pool`."""
-    spec = obj.get("spec") or {}
+def pool_to_proto(spec: PoolSpec) -> ipam_pb2.Pool:
+    """A validated IPAddressPool (from the configuration the rules parsed) as the API's Pool."""
     pool = ipam_pb2.Pool(
-        name=str((obj.get("metadata") or {}).get("name") or ""),
-        addresses=[str(a) for a in spec.get("addresses") or []],
-        avoid_buggy_ips=bool(spec.get("avoidBuggyIPs")),
+        name=spec.name,
+        addresses=spec.addresses,
+        auto_assign=spec.auto_assign,
+        avoid_buggy_ips=spec.avoid_buggy_ips,
     )
-    if spec.get("autoAssign") is not None:
-        pool.auto_assign = bool(spec["autoAssign"])
-    sa = spec.get("serviceAllocation")
-    if isinstance(sa, Mapping):
+    sa = spec.service_allocation
+    if sa is not None:
         pool.service_allocation.CopyFrom(
             ipam_pb2.ServiceAllocation(
-                priority=int(sa.get("priority") or 0),
-                namespaces=[str(n) for n in sa.get("namespaces") or []],
-                namespace_selectors=[_selector(s) for s in sa.get("namespaceSelectors") or []],
-                service_selectors=[_selector(s) for s in sa.get("serviceSelectors") or []],
+                priority=sa.priority,
+                namespaces=sa.namespaces,
+                namespace_selectors=[_selector(s) for s in sa.namespace_selectors],
+                service_selectors=[_selector(s) for s in sa.service_selectors],
             )
         )
     return pool
 
 
-def _selector(raw: Mapping[str, Any]) -> common_pb2.LabelSelector:
+def _selector(sel: LabelSelector) -> common_pb2.LabelSelector:
     return common_pb2.LabelSelector(
-        match_labels={str(k): str(v) for k, v in (raw.get("matchLabels") or {}).items()},
+        match_labels=dict(sel.match_labels),
         match_expressions=[
             common_pb2.LabelSelectorRequirement(
-                key=str(e.get("key") or ""),
-                operator=str(e.get("operator") or ""),
-                values=[str(v) for v in e.get("values") or []],
+                key=r.key, operator=r.operator.value, values=r.values
             )
-            for e in raw.get("matchExpressions") or []
+            for r in sel.match_expressions
         ],
     )

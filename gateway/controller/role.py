@@ -189,7 +189,7 @@ class ControllerRole:
         try:
             self.config = parse(snap.cluster_resources())
             self.config_error = None
-            self._pools = [pool_to_proto(o) for o in snap.of("IPAddressPool")]
+            self._pools = [pool_to_proto(p.spec) for p in self.config.pools.values()]
         except ConfigError as err:
             self.config_error = err
             log.error(
