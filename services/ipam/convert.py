@@ -102,42 +102,44 @@ def pool_specs_from_proto(pools: Sequence[ipam_pb2.Pool]) -> list[PoolSpec]:
 
 
 def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> ServiceRequest:
-    families = []
+    try:  # the common case in one pass; a bad value is found and named below
+        families = tuple([_FAMILIES[f] for f in svc.ip_families])
+        policy = _POLICIES[svc.ip_family_policy]
+        ports = tuple([Port(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+    except KeyError:
+        _invalid_enum(svc, field)
+        raise
+    return ServiceRequest(
+        svc.namespace,
+        svc.name,
+        families,
+        policy,
+        dict(svc.labels),
+        dict(svc.namespace_labels),
+        tuple(svc.requested_ips),
+        RequestedIPsSource.SPEC
+        if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
+        else RequestedIPsSource.ANNOTATION,
+        svc.requested_pool,
+        svc.sharing_key,
+        svc.backend_key,
+        ports,
+    )
+
+
+def _invalid_enum(svc: ipam_pb2.Service, field: str) -> None:
+    """Raise `InvalidServiceError` naming the first enum field of `svc` with a bad value."""
     for i, fam in enumerate(svc.ip_families):
         if fam not in _FAMILIES:
             raise InvalidServiceError(
                 "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
                 field=f"{field}.ip_families[{i}]",
             )
-        families.append(_FAMILIES[fam])
-    policy = _POLICIES.get(svc.ip_family_policy)
-    if policy is None:
+    if svc.ip_family_policy not in _POLICIES:
         raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
-    ports = []
     for i, port in enumerate(svc.ports):
-        protocol = _PROTOCOLS.get(port.protocol)
-        if protocol is None:
+        if port.protocol not in _PROTOCOLS:
             raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
-        ports.append(Port(protocol, port.port))
-    source = (
-        RequestedIPsSource.SPEC
-        if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
-        else RequestedIPsSource.ANNOTATION
-    )
-    return ServiceRequest(
-        namespace=svc.namespace,
-        name=svc.name,
-        families=tuple(families),
-        policy=policy,
-        labels=dict(svc.labels),
-        namespace_labels=dict(svc.namespace_labels),
-        requested_ips=tuple(svc.requested_ips),
-        requested_ips_source=source,
-        requested_pool=svc.requested_pool,
-        sharing_key=svc.sharing_key,
-        backend_key=svc.backend_key,
-        ports=tuple(ports),
-    )
 
 
 def allocation_to_proto(alloc: Allocation) -> ipam_pb2.Allocation:

@@ -17,7 +17,13 @@ from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
 from metallb_rules.allocator.allocator import Allocator
 from metallb_rules.allocator.errors import NoAllocationError
-from metallb_rules.allocator.model import Allocation, Change, ChangeType, ServiceRequest
+from metallb_rules.allocator.model import (
+    Allocation,
+    Change,
+    ChangeType,
+    PoolUsage,
+    ServiceRequest,
+)
 from metallb_rules.balancer import Decision, Outcome, decide_batch
 from metallb_rules.errors import DomainError, UnavailableError
 from metallb_rules.service import ServiceSpec
@@ -53,7 +59,7 @@ class IPAMState:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.allocator = Allocator()
         self.instance_id = uuid.uuid4().hex
-        self.metrics = AllocatorMetrics(registry)
+        self.metrics = AllocatorMetrics(registry, self._usages)
         self.owner = StateOwner("ipam", after_each=self._publish)
         self.watchers: WatchHub[ipam_pb2.WatchAllocationsResponse] = WatchHub()
 
@@ -64,24 +70,22 @@ class IPAMState:
         await self.owner.stop()
         self.watchers.close_all()
 
-    def refresh_all_metrics(self) -> None:
-        pools = [p.name for p in self.allocator.pools()]
-        for name in pools:
-            self.metrics.update(name, self.allocator.usage(name))
-        self.metrics.forget_except(pools)
+    def _usages(self) -> list[tuple[str, PoolUsage]]:
+        """Every pool's counts, for the metrics scrape (a pool removed meanwhile is left out)."""
+        usages = []
+        for pool in self.allocator.pools():
+            try:
+                usages.append((pool.name, self.allocator.usage(pool.name)))
+            except DomainError:
+                continue
+        return usages
 
     def _publish(self) -> None:
+        """After each command: the allocator's changes to the watchers."""
         changes = self.allocator.take_changes()
-        if not changes:
-            return
-        touched: set[str] = set()
-        for change in changes:
-            touched.add(change.allocation.pool)
-            if self.watchers:
+        if changes and self.watchers:
+            for change in changes:
                 self.watchers.publish(_event(change))
-        known = {p.name for p in self.allocator.pools()}
-        for name in touched & known:
-            self.metrics.update(name, self.allocator.usage(name))
 
     def subscribe(
         self,
@@ -118,7 +122,6 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
 
         def command() -> ipam_pb2.SetPoolsResponse:
             lost, moved = self._alloc.set_pools(specs)
-            self._state.refresh_all_metrics()
             return ipam_pb2.SetPoolsResponse(
                 lost=[
                     ipam_pb2.LostAllocation(
