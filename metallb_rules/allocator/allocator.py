@@ -412,7 +412,8 @@ class Allocator:
         if not self.restore_complete:
             raise RestoreInProgressError(
                 "restoration of existing assignments is not complete: no new address is handed "
-                "out until the caller calls RestoreAllocations with complete=true"
+                "out until the caller sends every service (ConvergeServices with complete_set) or "
+                "calls RestoreAllocations with complete=true"
             )
 
     def _check_sharing(self, req: ServiceRequest, ip: IPAddress) -> None:

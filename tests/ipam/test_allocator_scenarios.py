@@ -492,13 +492,15 @@ SCENARIOS: dict[str, list[Row]] = {
             a("ns/new"),
             error=RestoreInProgressError,
             text="restoration of existing assignments is not complete: no new address is "
-            "handed out until the caller calls RestoreAllocations with complete=true",
+            "handed out until the caller sends every service (ConvergeServices with "
+            "complete_set) or calls RestoreAllocations with complete=true",
         ),
         Alloc(
             a("ns/new", ips=["10.0.0.3"]),
             error=RestoreInProgressError,
             text="restoration of existing assignments is not complete: no new address is "
-            "handed out until the caller calls RestoreAllocations with complete=true",
+            "handed out until the caller sends every service (ConvergeServices with "
+            "complete_set) or calls RestoreAllocations with complete=true",
         ),
         Restore(
             [(a("ns/one"), ["10.0.0.0"]), (a("ns/dual", "46"), ["10.0.0.0", "fd00::"])],
