@@ -47,6 +47,7 @@ TARGETS = {
 ROUNDS = 3  # batch-decision rounds, each after PAIRS pairs of unary rounds; medians printed
 PAIRS = 4
 UNARY = 3_000  # Allocate calls per unary round
+BATCHED = 20_000  # services per batch-decision round
 BATCH = 1_000  # services per ConvergeServices call
 
 
@@ -146,7 +147,7 @@ async def _unary_rate(stub: object, first: int, n: int = 10_000, in_flight: int 
     return n / (time.perf_counter() - start)
 
 
-async def _batch_rate(stub: object, first: int, n: int = 20_000) -> float:
+async def _batch_rate(stub: object, first: int, n: int) -> float:
     requests = [_converge_request(i, BATCH) for i in range(first, first + n, BATCH)]
     start = time.perf_counter()
     for request in requests:
@@ -156,7 +157,15 @@ async def _batch_rate(stub: object, first: int, n: int = 20_000) -> float:
     return n / elapsed
 
 
-async def _side_by_side(ipam_address: str, empty_address: str) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _side_by_side(
+    ipam_address: str, ipam_pid: int, empty_address: str, empty_pid: int
+) -> None:
     import grpc  # noqa: PLC0415
 
     from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc  # noqa: PLC0415
@@ -178,14 +187,25 @@ async def _side_by_side(ipam_address: str, empty_address: str) -> None:
         batch: list[float] = []
         ours: list[float] = []
         ceiling: list[float] = []
+        # Server CPU seconds per service / per call: what the load of the rest of the machine
+        # changes least.
+        cpu_batch: list[float] = []
+        cpu_ours: list[float] = []
+        cpu_empty: list[float] = []
         for r in range(ROUNDS):
             # Short alternating rounds: each pair sees about the same load from the rest of
             # the machine; the ratio is the median of the pairs' ratios.
             for _ in range(PAIRS):
                 first = 100_000 + len(ours) * 10_000
+                before = _cpu_seconds(empty_pid)
                 ceiling.append(await _unary_rate(empty, 0, UNARY))
+                cpu_empty.append((_cpu_seconds(empty_pid) - before) / UNARY)
+                before = _cpu_seconds(ipam_pid)
                 ours.append(await _unary_rate(ipam, first, UNARY))
-            batch.append(await _batch_rate(ipam, 10_000_000 + r * 100_000))
+                cpu_ours.append((_cpu_seconds(ipam_pid) - before) / UNARY)
+            before = _cpu_seconds(ipam_pid)
+            batch.append(await _batch_rate(ipam, 10_000_000 + r * 100_000, BATCHED))
+            cpu_batch.append((_cpu_seconds(ipam_pid) - before) / BATCHED)
     ratios = sorted(o / c for o, c in zip(ours, ceiling, strict=True))
     print(f"ipam_grpc_allocate_sequential_rate {sequential:.0f} calls/s")
     print(f"ipam_grpc_converge_services_batch_rate {statistics.median(batch):.0f} services/s")
@@ -193,6 +213,12 @@ async def _side_by_side(ipam_address: str, empty_address: str) -> None:
     print(f"grpc_aio_empty_allocate_pipelined_rate {statistics.median(ceiling):.0f} calls/s")
     ratio = statistics.median(ratios)
     print(f"ipam_grpc_allocate_pipelined_vs_empty_grpc_aio_handler {ratio:.2f} ratio")
+    us = 1e6
+    print(f"ipam_converge_services_server_cpu {statistics.median(cpu_batch) * us:.1f} us/service")
+    print(f"ipam_allocate_server_cpu {statistics.median(cpu_ours) * us:.0f} us/call")
+    print(f"grpc_aio_empty_allocate_server_cpu {statistics.median(cpu_empty) * us:.0f} us/call")
+    cpu_ratio = statistics.median(cpu_empty) / statistics.median(cpu_ours)
+    print(f"ipam_allocate_vs_empty_handler_by_server_cpu {cpu_ratio:.2f} ratio")
 
 
 def serve_empty() -> None:
@@ -225,15 +251,16 @@ def serve_empty() -> None:
 def one_grpc() -> None:
     ipam = [sys.executable, "-m", "metallb_cli.main", "ipam", "--listen", "127.0.0.1:0"]
     with (
-        _server([*ipam, "--metrics-listen", ""]) as ipam_address,
-        _server([sys.executable, __file__, "--serve-empty"]) as empty_address,
+        _server([*ipam, "--metrics-listen", ""]) as (ipam_address, ipam_pid),
+        _server([sys.executable, __file__, "--serve-empty"]) as (empty_address, empty_pid),
     ):
-        asyncio.run(_side_by_side(ipam_address, empty_address))
+        asyncio.run(_side_by_side(ipam_address, ipam_pid, empty_address, empty_pid))
 
 
 @contextlib.contextmanager
-def _server(command: list[str]) -> Iterator[str]:
-    """Start a server process; its address (from its `serving ... on ADDRESS` log line)."""
+def _server(command: list[str]) -> Iterator[tuple[str, int]]:
+    """Start a server process; its address (from its `serving ... on ADDRESS` log line) and
+    pid."""
     proc = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -251,7 +278,7 @@ def _server(command: list[str]) -> Iterator[str]:
                 break
         if not address:
             raise SystemExit(f"{command} did not start")
-        yield address
+        yield address, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -106,6 +106,7 @@ def restore_order(services: Iterable[ServiceSpec]) -> list[ServiceSpec]:
 # ------------------------------------------------------------------------------ the request
 
 _PROTOCOLS = {"TCP", "UDP", "SCTP"}
+_POLICIES = {policy.value: policy for policy in FamilyPolicy}
 
 
 def service_request(svc: ServiceSpec, namespace_labels: Mapping[str, str]) -> ServiceRequest:
@@ -118,32 +119,27 @@ def service_request(svc: ServiceSpec, namespace_labels: Mapping[str, str]) -> Se
             versions.append(fam)
     if len(versions) == 2 and svc.ip_families[:1] == ("IPv6",):
         versions.reverse()
-    requested = annotation(svc.annotations, IPS_ANNOTATION)
+    annotations = svc.annotations
+    requested = annotation(annotations, IPS_ANNOTATION) if annotations else None
     ips: tuple[str, ...] = ()
     source = RequestedIPsSource.ANNOTATION
     if requested:
         ips = tuple(part.strip() for part in requested.split(","))
     elif svc.load_balancer_ip:
         ips, source = (svc.load_balancer_ip,), RequestedIPsSource.SPEC
-    try:
-        policy = FamilyPolicy(svc.ip_family_policy or "SingleStack")
-    except ValueError:
-        policy = FamilyPolicy.SINGLE_STACK
     return ServiceRequest(
-        namespace=svc.namespace,
-        name=svc.name,
-        families=tuple(versions),
-        policy=policy,
-        labels=svc.labels,
-        namespace_labels=namespace_labels,
-        requested_ips=ips,
-        requested_ips_source=source,
-        requested_pool=svc.requested_pool,
-        sharing_key=svc.sharing_key,
-        backend_key=svc.backend_key,
-        ports=tuple(
-            Port(p.protocol if p.protocol in _PROTOCOLS else "TCP", p.port) for p in svc.ports
-        ),
+        svc.namespace,
+        svc.name,
+        tuple(versions),
+        _POLICIES.get(svc.ip_family_policy or "SingleStack", FamilyPolicy.SINGLE_STACK),
+        svc.labels,
+        namespace_labels,
+        ips,
+        source,
+        svc.requested_pool if annotations else "",
+        svc.sharing_key if annotations else "",
+        svc.backend_key,
+        tuple([Port(p.protocol if p.protocol in _PROTOCOLS else "TCP", p.port) for p in svc.ports]),
     )
 
 
@@ -174,7 +170,10 @@ def _requested_ips(svc: ServiceSpec) -> list[str] | None:
 
 
 def converge_balancer(
-    svc: ServiceSpec, alloc: Allocator, namespace_labels: Mapping[str, str]
+    svc: ServiceSpec,
+    alloc: Allocator,
+    namespace_labels: Mapping[str, str],
+    request: ServiceRequest | None = None,
 ) -> Decision:
     """One pass of `convergeBalancer` (§1.3) for `svc`, whose status holds `svc.ingress_ips`.
 
@@ -200,7 +199,8 @@ def converge_balancer(
         clear()
         result.converged = False
         return result
-    request = service_request(svc, namespace_labels)
+    if request is None:
+        request = service_request(svc, namespace_labels)
     lb_ips = list(svc.ingress_ips)  # step 4
     policy = svc.ip_family_policy or "SingleStack"
     if policy == "RequireDualStack" and len(svc.cluster_ips) < 2:  # step 5
@@ -295,7 +295,10 @@ def converge_balancer(
 
 
 def set_balancer(
-    svc: ServiceSpec, alloc: Allocator, namespace_labels: Mapping[str, str]
+    svc: ServiceSpec,
+    alloc: Allocator,
+    namespace_labels: Mapping[str, str],
+    request: ServiceRequest | None = None,
 ) -> Decision:
     """MetalLB's `SetBalancer` wrapper (§1.3): converge, then whether to write and what follows.
 
@@ -304,7 +307,7 @@ def set_balancer(
     has none while they still belong to a pool (other services may take them, or must re-check
     their sharing)."""
     before = alloc.get(svc.key)
-    result = converge_balancer(svc, alloc, namespace_labels)
+    result = converge_balancer(svc, alloc, namespace_labels, request)
     after = alloc.get(svc.key)
     result.changed = (
         result.ingress != list(svc.ingress_ips)
@@ -346,22 +349,22 @@ def decide_batch(
     Without it, they are decided in the order given."""
     gone = [release_deleted(alloc, key) for key in deleted]
     order: Sequence[int] = range(len(services))
+    requests: list[ServiceRequest | None] = [None] * len(services)
     if complete_set:
         order = sorted(order, key=lambda i: (-len(services[i][0].ingress_ips), services[i][0].key))
         keys = {svc.key for svc, _ in services}
         for held in alloc.allocations():
             if held.key not in keys:
                 alloc.release(held.key)
-        alloc.restore(
-            [
-                (service_request(services[i][0], services[i][1]), services[i][0].ingress_ips)
-                for i in order
-                if services[i][0].ingress_ips and services[i][0].type == "LoadBalancer"
-            ],
-            complete=True,
-        )
+        restorations = []
+        for i in order:
+            svc, labels = services[i]
+            if svc.ingress_ips and svc.type == "LoadBalancer":
+                requests[i] = service_request(svc, labels)
+                restorations.append((requests[i], svc.ingress_ips))
+        alloc.restore(restorations, complete=True)  # type: ignore[arg-type]
     decisions: list[Decision | None] = [None] * len(services)
     for i in order:
         svc, labels = services[i]
-        decisions[i] = set_balancer(svc, alloc, labels)
+        decisions[i] = set_balancer(svc, alloc, labels, requests[i])
     return [d for d in decisions if d is not None], gone

@@ -125,6 +125,8 @@ class Allocator:
 
     def __init__(self) -> None:
         self._pools: dict[str, Pool] = {}
+        self._pinnable: list[Pool] = []
+        self._fallback: list[Pool] = []
         self._index = _PoolIndex({})
         self._allocs: dict[str, Allocation] = {}
         self._requests: dict[str, ServiceRequest] = {}
@@ -177,6 +179,15 @@ class Allocator:
                 moved.append(MovedAllocation(alloc._replace(pool=pool.name), alloc.pool))
         self._pools = pools
         self._index = index
+        # MetalLB sortPools: priority > 0 first, lower first; ties (random there) by name here.
+        self._pinnable = sorted(
+            (p for p in pools.values() if p.auto_assign and p.has_service_allocation),
+            key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name),
+        )
+        # The fallback: auto-assign pools without serviceAllocation, by name.
+        self._fallback = [
+            p for p in pools.values() if p.auto_assign and not p.has_service_allocation
+        ]
         self.pools_set = True
         for gone in lost:
             self._unassign(gone.allocation.key)
@@ -310,20 +321,11 @@ class Allocator:
             return self.assign(req, current.ips)
         self.require_restored()
         pinned = [
-            p
-            for p in self._pools.values()
-            if p.auto_assign
-            and p.has_service_allocation
-            and p.admits(req.namespace, req.namespace_labels, req.labels)
+            p for p in self._pinnable if p.admits(req.namespace, req.namespace_labels, req.labels)
         ]
-        # MetalLB sortPools: priority > 0 first, lower first; ties (random there) by name here.
-        pinned.sort(key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name))
-        found = self._best_pool(pinned, req)
+        found = self._best_pool(pinned, req) if pinned else None
         if found is None:
-            fallback = [
-                p for p in self._pools.values() if p.auto_assign and not p.has_service_allocation
-            ]
-            found = self._best_pool(fallback, req)
+            found = self._best_pool(self._fallback, req)
         if found is None:
             raise PoolExhaustedError("no available IPs")
         return self._commit(req, *found)
@@ -481,12 +483,22 @@ class Allocator:
         # Every in-use address of the space is usable there, so rank(used[lo + i]) >= i; the
         # first i where it is greater marks the first gap (binary search, O(log n)).
         a, b = 0, hi - lo
-        while a < b:
-            mid = (a + b) // 2
-            if space.rank(used[lo + mid]) > mid:
-                b = mid
-            else:
-                a = mid + 1
+        if space.per_block:
+            rank = space.rank
+            while a < b:
+                mid = (a + b) // 2
+                if rank(used[lo + mid]) > mid:
+                    b = mid
+                else:
+                    a = mid + 1
+        else:  # rank is an offset: the same search with the arithmetic inlined
+            first = space.first_usable
+            while a < b:
+                mid = (a + b) // 2
+                if used[lo + mid] - first > mid:
+                    b = mid
+                else:
+                    a = mid + 1
         free = space.unrank(a) if a < space.usable_count else None
         if req.sharing_key:
             shared = self._lowest_shared(space, req)

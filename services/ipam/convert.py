@@ -254,39 +254,45 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
     """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
     if not svc.namespace or not svc.name:
         raise InvalidServiceError("service namespace and name are required", field=field)
-    families = []
+    try:  # the common case in one pass; a bad value is found and named below
+        families = tuple([_FAMILY_NAMES[f] for f in svc.ip_families])
+        policy = _POLICY_NAMES[svc.ip_family_policy]
+        ports = tuple([ServicePort(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+    except KeyError:
+        _invalid_balancer_enum(svc, field)
+        raise
+    selector, labels, annotations = svc.selector, svc.labels, svc.annotations
+    return ServiceSpec(
+        svc.namespace,
+        svc.name,
+        svc.type,
+        None,
+        tuple(svc.cluster_ips),
+        families,
+        policy,
+        svc.load_balancer_ip,
+        svc.external_traffic_policy or "Cluster",
+        dict(selector) if selector else {},
+        dict(labels) if labels else {},
+        dict(annotations) if annotations else {},
+        ports,
+        tuple(svc.ingress_ips),
+    )
+
+
+def _invalid_balancer_enum(svc: ipam_pb2.LoadBalancerService, field: str) -> None:
+    """Raise `InvalidServiceError` naming the first enum field of `svc` with a bad value."""
     for i, fam in enumerate(svc.ip_families):
-        name = _FAMILY_NAMES.get(fam)
-        if name is None:
+        if fam not in _FAMILY_NAMES:
             raise InvalidServiceError(
                 "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
                 field=f"{field}.ip_families[{i}]",
             )
-        families.append(name)
-    policy = _POLICY_NAMES.get(svc.ip_family_policy)
-    if policy is None:
+    if svc.ip_family_policy not in _POLICY_NAMES:
         raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
-    ports = []
     for i, port in enumerate(svc.ports):
-        protocol = _PROTOCOLS.get(port.protocol)
-        if protocol is None:
+        if port.protocol not in _PROTOCOLS:
             raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
-        ports.append(ServicePort(protocol, port.port))
-    return ServiceSpec(
-        namespace=svc.namespace,
-        name=svc.name,
-        type=svc.type,
-        cluster_ips=tuple(svc.cluster_ips),
-        ip_families=tuple(families),
-        ip_family_policy=policy,
-        load_balancer_ip=svc.load_balancer_ip,
-        external_traffic_policy=svc.external_traffic_policy or "Cluster",
-        selector=dict(svc.selector),
-        labels=dict(svc.labels),
-        annotations=dict(svc.annotations),
-        ports=tuple(ports),
-        ingress_ips=tuple(svc.ingress_ips),
-    )
 
 
 _OUTCOMES = {
