@@ -206,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
-        description="Run one reconcile pass over a folder of manifests with an in-process IPAM "
-        "and print the result; writes nothing. Exit status 0 when the configuration is valid, "
+        description="Run one reconcile pass over a folder of manifests (MetalLB's rules over an "
+        "in-memory allocator, as IPAM runs them for the controller) and print the result; "
+        "writes nothing. Exit status 0 when the configuration is valid, "
         "1 when it is not.",
     )
     rec.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
