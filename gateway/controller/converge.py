@@ -7,12 +7,15 @@ status holds) to `metallb.ipam.v1.LoadBalancerService`, and IPAM's answer back t
 `Decision`, so the controller writes exactly what the rules decided.
 """
 
+import logging
 from collections.abc import Mapping
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
 from metallb_rules.balancer import Decision, Event, Outcome
-from metallb_rules.service import DEPRECATED, STABLE, ServiceSpec
+from metallb_rules.service import ALLOCATED_FROM, DEPRECATED, STABLE, ServiceSpec
+
+log = logging.getLogger(__name__)
 
 _FAMILIES = {"IPv4": common_pb2.IP_FAMILY_IPV4, "IPv6": common_pb2.IP_FAMILY_IPV6}
 _POLICIES = {
@@ -65,14 +68,19 @@ def namespace_labels(labels: Mapping[str, Mapping[str, str]]) -> dict[str, ipam_
     return {ns: ipam_pb2.Labels(labels=dict(lab)) for ns, lab in labels.items() if lab}
 
 
-class DecisionError(Exception):
-    """IPAM could not decide one service (its request item was malformed: a bug of ours)."""
-
-
-def decision_from_proto(msg: ipam_pb2.ServiceDecision) -> Decision:
+def decision_from_proto(msg: ipam_pb2.ServiceDecision, svc: ServiceSpec | None = None) -> Decision:
+    """IPAM's decision; an item IPAM refused (malformed: a bug of ours, logged) leaves `svc` as it
+    is, to be retried on the next full pass."""
     key = f"{msg.service.namespace}/{msg.service.name}"
     if msg.HasField("error"):
-        raise DecisionError(f"{key}: {msg.error.message}")
+        log.error("IPAM refused to decide %s: %s", key, msg.error.message)
+        return Decision(
+            key=key,
+            ingress=list(svc.ingress_ips) if svc else [],
+            pool=svc.annotations.get(ALLOCATED_FROM) if svc else None,
+            converged=False,
+            outcome=Outcome.ERROR_NO_RETRY,
+        )
     return Decision(
         key=key,
         ingress=list(msg.ingress_ips),

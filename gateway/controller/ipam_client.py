@@ -43,7 +43,7 @@ class GrpcIpam:
         )
         reply = await self._stub.ConvergeServices(request)
         return (
-            [decision_from_proto(d) for d in reply.decisions],
+            [decision_from_proto(d, s) for d, s in zip(reply.decisions, services, strict=True)],
             [outcome_from_proto(o) for o in reply.deleted],
         )
 

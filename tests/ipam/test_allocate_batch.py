@@ -124,6 +124,13 @@ def test_converge_services_decides_a_batch_inside_ipam(arun: Callable[..., Any])
             error = reply.decisions[1].error
             assert error.code == code_pb2.INVALID_ARGUMENT
             assert bad_request_fields(error) == ["services[1].ip_families[0]"]
+            # The controller leaves such a service as it is, to be retried on a full pass.
+            kept = decision_from_proto(reply.decisions[1], k8s_service("bad", ingress=("x",)))
+            assert (kept.ingress, kept.changed, kept.outcome) == (
+                ["x"],
+                False,
+                Outcome.ERROR_NO_RETRY,
+            )
             calls = server.registry.get_sample_value(
                 "metallb_grpc_server_handled_total",
                 {"method": "/metallb.ipam.v1.IPAMService/ConvergeServices", "code": "OK"},
