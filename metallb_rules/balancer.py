@@ -25,6 +25,7 @@ from metallb_rules.allocator.model import (
     Port,
     RequestedIPsSource,
     ServiceRequest,
+    ip_text,
 )
 from metallb_rules.errors import DomainError
 from metallb_rules.gotext import quote, quote_list
@@ -267,7 +268,7 @@ def converge_balancer(
     if len(lb_ips) == 1 and policy == "PreferDualStack" and len(svc.cluster_ips) == 2:
         try:
             allocation, added = alloc.allocate_additional_family(request)
-            lb_ips, pool = [str(ip) for ip in allocation.ips], allocation.pool
+            lb_ips, pool = [ip_text(ip) for ip in allocation.ips], allocation.pool
             if added is not None:
                 normal("IPAllocated", f"Assigned additional IP {quote(added)}")
         except RestoreInProgressError:
@@ -288,7 +289,7 @@ def converge_balancer(
             warn("AllocationFailed", f"Failed to allocate IP for {quote(key)}: {text}")
             result.converged = False
             return result
-        lb_ips, pool = [str(ip) for ip in allocation.ips], allocation.pool
+        lb_ips, pool = [ip_text(ip) for ip in allocation.ips], allocation.pool
         normal("IPAllocated", f"Assigned IP {quote_list(lb_ips)}")
     result.ingress, result.pool = lb_ips, pool  # step 11
     return result

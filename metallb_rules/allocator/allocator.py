@@ -483,7 +483,9 @@ class Allocator:
         # Every in-use address of the space is usable there, so rank(used[lo + i]) >= i; the
         # first i where it is greater marks the first gap (binary search, O(log n)).
         a, b = 0, hi - lo
-        if space.per_block:
+        if b and not space.per_block and used[hi - 1] - space.first_usable == b - 1:
+            a = b  # no gap below the highest in-use address (a pool filled lowest first)
+        elif space.per_block:
             rank = space.rank
             while a < b:
                 mid = (a + b) // 2

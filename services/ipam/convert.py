@@ -1,6 +1,7 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -17,6 +18,7 @@ from metallb_rules.allocator.model import (
     ReleaseReason,
     RequestedIPsSource,
     ServiceRequest,
+    ip_text,
 )
 from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
 from metallb_rules.balancer import Decision, Outcome
@@ -24,6 +26,7 @@ from metallb_rules.errors import DomainError
 from metallb_rules.labels import LabelSelector, SelectorError
 from metallb_rules.service import ServicePort, ServiceSpec
 
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 _FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
 _POLICIES = {
     common_pb2.IP_FAMILY_POLICY_UNSPECIFIED: FamilyPolicy.SINGLE_STACK,
@@ -109,13 +112,14 @@ def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> Service
     except KeyError:
         _invalid_enum(svc, field)
         raise
+    labels, namespace_labels = svc.labels, svc.namespace_labels
     return ServiceRequest(
         svc.namespace,
         svc.name,
         families,
         policy,
-        dict(svc.labels),
-        dict(svc.namespace_labels),
+        dict(labels) if labels else _NO_LABELS,
+        dict(namespace_labels) if namespace_labels else _NO_LABELS,
         tuple(svc.requested_ips),
         RequestedIPsSource.SPEC
         if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
@@ -142,22 +146,22 @@ def _invalid_enum(svc: ipam_pb2.Service, field: str) -> None:
             raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
 
 
-def allocation_to_proto(alloc: Allocation) -> ipam_pb2.Allocation:
-    return ipam_pb2.Allocation(
-        namespace=alloc.namespace,
-        name=alloc.name,
-        ips=[str(ip) for ip in alloc.ips],
-        pool=alloc.pool,
-        sharing_key=alloc.sharing_key,
-        backend_key=alloc.backend_key,
-        ports=[
-            common_pb2.Port(
-                protocol=_PROTOCOL_ENUM.get(p.protocol, common_pb2.PROTOCOL_UNSPECIFIED),
-                port=p.port,
-            )
-            for p in alloc.ports
-        ],
-    )
+def allocation_to_proto(
+    alloc: Allocation, into: ipam_pb2.Allocation | None = None
+) -> ipam_pb2.Allocation:
+    """`alloc` as a message, filled `into` the given one (a response's field: no copy)."""
+    msg = ipam_pb2.Allocation() if into is None else into
+    msg.namespace = alloc.namespace
+    msg.name = alloc.name
+    msg.ips.extend([ip_text(ip) for ip in alloc.ips])
+    msg.pool = alloc.pool
+    msg.sharing_key = alloc.sharing_key
+    msg.backend_key = alloc.backend_key
+    for p in alloc.ports:
+        msg.ports.add(
+            protocol=_PROTOCOL_ENUM.get(p.protocol, common_pb2.PROTOCOL_UNSPECIFIED), port=p.port
+        )
+    return msg
 
 
 def reason_to_proto(reason: ReleaseReason | None) -> ipam_pb2.ReleaseReason:

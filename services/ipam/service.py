@@ -5,6 +5,7 @@ converts the result back. After every command the owner publishes the allocator'
 watchers and refreshes the gauges of the pools they touched.
 """
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import MappingProxyType
@@ -204,8 +205,10 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.AllocateResponse:
         req = convert.service_from_proto(request.service)
-        alloc = await self._run(lambda: self._alloc.allocate(req))
-        return ipam_pb2.AllocateResponse(allocation=convert.allocation_to_proto(alloc))
+        alloc = await self._state.owner.submit(functools.partial(self._alloc.allocate, req))
+        response = ipam_pb2.AllocateResponse()
+        convert.allocation_to_proto(alloc, into=response.allocation)
+        return response
 
     async def AllocateBatch(
         self, request: ipam_pb2.AllocateBatchRequest, context: grpc.aio.ServicerContext
