@@ -311,15 +311,19 @@ def outcome_to_proto(outcome: Outcome) -> ipam_pb2.SyncOutcome:
     return _OUTCOMES[outcome]
 
 
-def decision_to_proto(decision: Decision) -> ipam_pb2.ServiceDecision:
-    return ipam_pb2.ServiceDecision(
-        service=service_key_to_proto(decision.key),
-        ingress_ips=decision.ingress,
-        pool=decision.pool or "",
-        events=[
-            ipam_pb2.ServiceEvent(type=_EVENT_TYPES[e.type], reason=e.reason, message=e.message)
-            for e in decision.events
-        ],
-        outcome=_OUTCOMES[decision.outcome],
-        status_changed=decision.changed,
-    )
+def decision_to_proto(
+    decision: Decision, into: ipam_pb2.ServiceDecision | None = None
+) -> ipam_pb2.ServiceDecision:
+    """`decision` as a message, filled `into` the given one (a response's item: no copy)."""
+    msg = ipam_pb2.ServiceDecision() if into is None else into
+    namespace, _, name = decision.key.partition("/")
+    msg.service.namespace = namespace
+    msg.service.name = name
+    msg.ingress_ips.extend(decision.ingress)
+    if decision.pool:
+        msg.pool = decision.pool
+    for event in decision.events:
+        msg.events.add(type=_EVENT_TYPES[event.type], reason=event.reason, message=event.message)
+    msg.outcome = _OUTCOMES[decision.outcome]
+    msg.status_changed = decision.changed
+    return msg

@@ -198,7 +198,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
                     )
                 )
             else:
-                reply.decisions.append(convert.decision_to_proto(next(out)))
+                convert.decision_to_proto(next(out), into=reply.decisions.add())
         return reply
 
     async def Allocate(
