@@ -1,6 +1,6 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from google.protobuf import any_pb2
@@ -110,7 +110,7 @@ def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> Service
         policy = _POLICIES[svc.ip_family_policy]
         ports = tuple([Port(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
     except KeyError:
-        _invalid_enum(svc, field)
+        _invalid_enum(svc, field, _FAMILIES, _POLICIES)
         raise
     labels, namespace_labels = svc.labels, svc.namespace_labels
     return ServiceRequest(
@@ -131,15 +131,20 @@ def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> Service
     )
 
 
-def _invalid_enum(svc: ipam_pb2.Service, field: str) -> None:
+def _invalid_enum(
+    svc: ipam_pb2.Service | ipam_pb2.LoadBalancerService,
+    field: str,
+    families: Container[int],
+    policies: Container[int],
+) -> None:
     """Raise `InvalidServiceError` naming the first enum field of `svc` with a bad value."""
     for i, fam in enumerate(svc.ip_families):
-        if fam not in _FAMILIES:
+        if fam not in families:
             raise InvalidServiceError(
                 "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
                 field=f"{field}.ip_families[{i}]",
             )
-    if svc.ip_family_policy not in _POLICIES:
+    if svc.ip_family_policy not in policies:
         raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
     for i, port in enumerate(svc.ports):
         if port.protocol not in _PROTOCOLS:
@@ -263,7 +268,7 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
         policy = _POLICY_NAMES[svc.ip_family_policy]
         ports = tuple([ServicePort(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
     except KeyError:
-        _invalid_balancer_enum(svc, field)
+        _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
         raise
     selector, labels, annotations = svc.selector, svc.labels, svc.annotations
     return ServiceSpec(
@@ -282,21 +287,6 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
         ports,
         tuple(svc.ingress_ips),
     )
-
-
-def _invalid_balancer_enum(svc: ipam_pb2.LoadBalancerService, field: str) -> None:
-    """Raise `InvalidServiceError` naming the first enum field of `svc` with a bad value."""
-    for i, fam in enumerate(svc.ip_families):
-        if fam not in _FAMILY_NAMES:
-            raise InvalidServiceError(
-                "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
-                field=f"{field}.ip_families[{i}]",
-            )
-    if svc.ip_family_policy not in _POLICY_NAMES:
-        raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
-    for i, port in enumerate(svc.ports):
-        if port.protocol not in _PROTOCOLS:
-            raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
 
 
 _OUTCOMES = {
