@@ -324,10 +324,16 @@ def _error(error: LastError | None, wall: float) -> bgp_pb2.LastError | None:
 
 
 def peer_to_proto(
-    peer: Peer, now: float, bfd_status: str = "", bfd: bgp_pb2.BfdSettings | None = None
+    peer: Peer,
+    now: float,
+    bfd_status: str = "",
+    bfd: bgp_pb2.BfdSettings | None = None,
+    wall_offset: float | None = None,
 ) -> bgp_pb2.Peer:
-    """`now` is the core's clock (loop.time()); times are converted to wall-clock Timestamps."""
-    offset = time.time() - now
+    """`now` is the core's clock (loop.time()); times are converted to wall-clock Timestamps by
+    adding `wall_offset` (the service fixes it once, so one event reads the same every time;
+    None: measured now)."""
+    offset = time.time() - now if wall_offset is None else wall_offset
     state = bgp_pb2.PeerState(
         session_state=STATES[peer.state],
         reason=REASONS.get(peer.reason, bgp_pb2.STATE_REASON_UNSPECIFIED),

@@ -10,8 +10,9 @@ that peer's result; the other peers' routes are applied.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -59,6 +60,9 @@ class BGPState:
         self.bfd_settings: dict[str, bgp_pb2.BfdSettings] = {}
         self.owner = StateOwner("bgp")
         self.instance_id = new_instance_id()
+        # Core time (the loop's monotonic clock) to wall time, fixed once: a peer's times then
+        # read the same in every response (measured at each read they moved by microseconds).
+        self.wall_offset = time.time() - time.monotonic()
         self.watchers: ChangeLog[bgp_pb2.PeerEvent] = ChangeLog(self.instance_id, WATCH_QUEUE_LIMIT)
         # Per peer, its CHANGED entry not yet built: (entry, its sequence number, the driver).
         self._unread: dict[str, tuple[Pending[bgp_pb2.PeerEvent], int, object]] = {}
@@ -81,8 +85,15 @@ class BGPState:
         driver = self.speaker.drivers.get(name)
         if driver is None:
             raise PeerNotFoundError(f"peer {name!r} not found", "name")
+        return self._proto(driver)
+
+    def _proto(self, driver: Any) -> bgp_pb2.Peer:
         return convert.peer_to_proto(
-            driver.peer, self.now(), driver.bfd_status, self.bfd_settings.get(name)
+            driver.peer,
+            self.now(),
+            driver.bfd_status,
+            self.bfd_settings.get(driver.peer.config.name),
+            self.wall_offset,
         )
 
     def _publish(self, kind: bgp_pb2.PeerEventType, peer: bgp_pb2.Peer) -> None:
@@ -105,10 +116,9 @@ class BGPState:
             entry, sequence, of = unread
             if of is driver and not entry.built and sequence >= self.watchers.first:
                 return  # still to be read (and built): it will show this change
-        now = self.now
 
         def build() -> bgp_pb2.PeerEvent:
-            peer = convert.peer_to_proto(driver.peer, now(), driver.bfd_status)
+            peer = self._proto(driver)  # BFD settings included, as GetPeer shows them
             return bgp_pb2.PeerEvent(type=bgp_pb2.PEER_EVENT_TYPE_CHANGED, peer=peer)
 
         entry = Pending(build)

@@ -247,3 +247,33 @@ def test_no_repr_holds_a_password() -> None:
     )
     for obj in (settings, peer_conf_from_proto(conf)):
         assert "s3cret" not in repr(obj)
+
+
+def test_a_peer_reads_the_same_every_time_and_watch_shows_its_bfd_settings(
+    arun: Callable[..., Any],
+) -> None:
+    """Times were converted with an offset measured at each read, so two reads of one event
+    differed by microseconds (an interop test comparing two reads of last_error failed); and a
+    watched CHANGED peer lacked the BFD settings GetPeer shows."""
+
+    async def scenario() -> None:
+        async with server() as (_, stub):
+            watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
+            reads = [
+                (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state
+                for _ in range(3)
+            ]
+            stamps = {r.last_transition_time.ToNanoseconds() for r in reads}
+            assert len(stamps) == 1
+            changed = None
+            async for response in watch:
+                for event in response.events:
+                    if event.type == bgp_pb2.PEER_EVENT_TYPE_CHANGED:
+                        changed = event.peer
+                if changed is not None:
+                    break
+            watch.cancel()
+            assert changed is not None and changed.conf.bfd == full_conf().bfd
+
+    arun(scenario())
