@@ -261,8 +261,7 @@ def test_a_peer_reads_the_same_every_time_and_watch_shows_its_bfd_settings(
             watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
             await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
             reads = [
-                (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state
-                for _ in range(3)
+                (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state for _ in range(3)
             ]
             stamps = {r.last_transition_time.ToNanoseconds() for r in reads}
             assert len(stamps) == 1
