@@ -8,6 +8,7 @@ the offending object (`bgppeers/peer1`) and, where one is at fault, its field.
 """
 
 import base64
+import binascii
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ from metallb_rules.config.resources import (
     sorted_by_name,
     spec_of,
 )
+from metallb_rules.config.structure import check_structure
 from metallb_rules.durations import parse_duration
 from metallb_rules.gotext import quote
 from metallb_rules.labels import LabelSelector, SelectorError
@@ -48,8 +50,33 @@ from metallb_rules.pools import (
 BASIC_AUTH = "kubernetes.io/basic-auth"
 
 
+#: What a rule can raise on a value of an unexpected shape that `check_structure` let through
+#: (inside a nested object): turned into a ConfigError, never a crash.
+_UNEXPECTED = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError)
+
+
 def parse(res: ClusterResources) -> Config:
-    """Validate every metallb.io object together; raise `ConfigError` on the first violation."""
+    """Validate every metallb.io object together; raise `ConfigError` on the first violation,
+    and nothing else whatever the objects hold (issue: a wrong type used to crash the roles)."""
+    for plural, objs in (
+        ("ipaddresspools", res.pools),
+        ("bgppeers", res.peers),
+        ("bfdprofiles", res.bfd_profiles),
+        ("bgpadvertisements", res.bgp_advertisements),
+        ("l2advertisements", res.l2_advertisements),
+        ("communities", res.communities),
+    ):
+        for obj in objs:
+            check_structure(plural, obj)
+    try:
+        return _parse(res)
+    except ConfigError:
+        raise
+    except _UNEXPECTED as err:
+        raise ConfigError(f"invalid configuration: {type(err).__name__}: {err}") from err
+
+
+def _parse(res: ClusterResources) -> Config:
     pools, pool_labels = _pools(res.pools)
     bfd_profiles = _bfd_profiles(res.bfd_profiles)
     peers = _peers(res, bfd_profiles)
@@ -235,7 +262,14 @@ def _password(name: str, spec: Mapping[str, Any], res: ClusterResources) -> tupl
         )
     data = secret.get("data") or {}
     if "password" in data:
-        return base64.b64decode(str(data["password"])).decode(), secret_name
+        try:
+            return base64.b64decode(str(data["password"]), validate=True).decode(), secret_name
+        except (binascii.Error, UnicodeDecodeError) as err:
+            what = "UTF-8" if isinstance(err, UnicodeDecodeError) else "base64"
+            raise ConfigError(
+                f"parsing peer {name} the password in secret {ref_text} is not {what} text{tail}",
+                field=where,
+            ) from None
     string_data = secret.get("stringData") or {}
     if "password" in string_data:
         return str(string_data["password"]), secret_name
