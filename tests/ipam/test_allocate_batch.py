@@ -138,3 +138,35 @@ def test_converge_services_decides_a_batch_inside_ipam(arun: Callable[..., Any])
             assert calls == 2.0
 
     arun(scenario())
+
+
+def test_a_service_deleted_while_the_controller_was_down_is_released(
+    arun: Callable[..., Any],
+) -> None:
+    """Issue 14: IPAM kept the address of a Service deleted while the controller was down
+    (ListAllocations still held it after the restart). The restarted controller sends its
+    complete set, which no longer holds the Service: IPAM releases it."""
+
+    async def scenario() -> None:
+        async with ipam_server() as (_, stub):
+            pool = ipam_pb2.Pool(name="p", addresses=["192.0.2.0/30"])
+            await stub.SetPools(ipam_pb2.SetPoolsRequest(pools=[pool]))
+            web, gone = k8s_service("web"), k8s_service("gone")
+            first = ipam_pb2.ConvergeServicesRequest(
+                services=[load_balancer_service(web), load_balancer_service(gone)],
+                complete_set=True,
+            )
+            reply = await stub.ConvergeServices(first)
+            held = {d.service.name: list(d.ingress_ips) for d in reply.decisions}
+            # The controller goes away; `gone` is deleted meanwhile; it comes back with what
+            # the cluster now holds, `web` with the status it was written.
+            web_now = k8s_service("web", ingress=tuple(held["web"]))
+            again = ipam_pb2.ConvergeServicesRequest(
+                services=[load_balancer_service(web_now)], complete_set=True
+            )
+            await stub.ConvergeServices(again)
+            listed = await stub.ListAllocations(ipam_pb2.ListAllocationsRequest())
+            names = {a.name for a in listed.allocations}
+            assert names == {"web"}
+
+    arun(scenario())
