@@ -6,6 +6,7 @@ MetalLB's reconcilers sort them, so the "first definition wins" wording of dupli
 errors matches MetalLB's. The first error aborts the whole set.
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -156,14 +157,46 @@ def _pool_from_spec(spec: PoolSpec) -> ParsedPool:
     return ParsedPool(spec, tuple(networks), namespaces, ns_selectors, svc_selectors)
 
 
-def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:
-    return a.version == b.version and a.overlaps(b)
+class _Defined:
+    """The networks defined so far, as disjoint address intervals per family sorted by start.
+
+    MetalLB compares each new CIDR with every one defined before (O(n²): 5,000 pools took 14 s);
+    here the intervals overlapping a new one are found by bisection (O(log n) each), and the
+    first of them in definition order is the one named, as MetalLB names it.
+    """
+
+    def __init__(self) -> None:
+        self._starts: dict[int, list[int]] = {4: [], 6: []}
+        self._entries: dict[int, list[tuple[int, int, int, IPNetwork]]] = {4: [], 6: []}
+        self._count = 0
+
+    def first_overlap(self, net: IPNetwork) -> IPNetwork | None:
+        start, end = int(net.network_address), int(net.broadcast_address)
+        starts, entries = self._starts[net.version], self._entries[net.version]
+        # Disjoint intervals sorted by start have increasing ends: the ones that overlap
+        # [start, end] are a contiguous run, ending at the last start <= end.
+        hi = bisect_right(starts, end)
+        found: tuple[int, IPNetwork] | None = None
+        i = hi - 1
+        while i >= 0 and entries[i][1] >= start:
+            order, other = entries[i][2], entries[i][3]
+            if found is None or order < found[0]:
+                found = (order, other)
+            i -= 1
+        return None if found is None else found[1]
+
+    def add(self, net: IPNetwork) -> None:
+        start, end = int(net.network_address), int(net.broadcast_address)
+        at = bisect_left(self._starts[net.version], start)
+        self._starts[net.version].insert(at, start)
+        self._entries[net.version].insert(at, (start, end, self._count, net))
+        self._count += 1
 
 
 def parse_pool_specs(specs: Iterable[PoolSpec]) -> dict[str, ParsedPool]:
     """Validate a whole pool set (MetalLB `poolsFor`); the result is keyed and ordered by name."""
     pools: dict[str, ParsedPool] = {}
-    defined: list[IPNetwork] = []
+    defined = _Defined()
     for position, spec in sorted(enumerate(specs), key=lambda item: item[1].name):
         where = f"pools[{position}]"
         try:
@@ -178,13 +211,13 @@ def parse_pool_specs(specs: Iterable[PoolSpec]) -> dict[str, ParsedPool]:
                 f"duplicate definition of pool {quote(spec.name)}", field=f"{where}.name"
             )
         for network in pool.networks:
-            for other in defined:
-                if _overlaps(network, other):
-                    raise InvalidPoolsError(
-                        f"CIDR {quote(network)} in pool {quote(spec.name)} overlaps with "
-                        f"already defined CIDR {quote(other)}",
-                        field=f"{where}.addresses",
-                    )
-            defined.append(network)
+            other = defined.first_overlap(network)
+            if other is not None:
+                raise InvalidPoolsError(
+                    f"CIDR {quote(network)} in pool {quote(spec.name)} overlaps with "
+                    f"already defined CIDR {quote(other)}",
+                    field=f"{where}.addresses",
+                )
+            defined.add(network)
         pools[spec.name] = pool
     return pools

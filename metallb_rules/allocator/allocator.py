@@ -143,15 +143,16 @@ class Allocator:
     # ----------------------------------------------------------------------------- pools
 
     def set_pools(
-        self, specs: Iterable[PoolSpec]
+        self, specs: Iterable[PoolSpec], parsed: dict[str, Pool] | None = None
     ) -> tuple[list[LostAllocation], list[MovedAllocation]]:
         """Replace the pool set; re-validate every allocation against it (MetalLB `SetPools`).
 
         An allocation whose addresses are no longer all in one pool, or whose pool no longer
         admits the service, is released; one whose addresses now sit in a pool of another name
         (renamed or split pool) is re-homed. Both are returned. An invalid set changes nothing.
+        `parsed` is `parse_pools(specs)` done beforehand (elsewhere than the state's owner).
         """
-        pools = parse_pools(specs)
+        pools = parse_pools(specs) if parsed is None else parsed
         index = _PoolIndex(pools)
         lost: list[LostAllocation] = []
         moved: list[MovedAllocation] = []

@@ -5,6 +5,7 @@ converts the result back. After every command the owner publishes the allocator'
 watchers and refreshes the gauges of the pools they touched.
 """
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
@@ -25,6 +26,7 @@ from metallb_rules.allocator.model import (
     PoolUsage,
     ServiceRequest,
 )
+from metallb_rules.allocator.pools import parse_pools
 from metallb_rules.balancer import Decision, Outcome, decide_batch
 from metallb_rules.errors import DomainError, UnavailableError
 from metallb_rules.service import ServiceSpec
@@ -125,9 +127,13 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         self, request: ipam_pb2.SetPoolsRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.SetPoolsResponse:
         specs = convert.pool_specs_from_proto(request.pools)
+        # Validating thousands of pools takes a while: in a worker thread, so that the owner
+        # task (and health checks, and other calls) go on meanwhile; only the switch to the
+        # validated set runs in the owner.
+        parsed = await asyncio.to_thread(parse_pools, specs)
 
         def command() -> ipam_pb2.SetPoolsResponse:
-            lost, moved = self._alloc.set_pools(specs)
+            lost, moved = self._alloc.set_pools(specs, parsed)
             return ipam_pb2.SetPoolsResponse(
                 lost=[
                     ipam_pb2.LostAllocation(
