@@ -37,7 +37,12 @@ from metallb_runtime.server import (
     start_metrics,
     stop_on_signals,
 )
-from metallb_runtime.transport import DEFAULT_MAX_MESSAGE_BYTES, ServerTransport
+from metallb_runtime.transport import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ClientTLS,
+    ServerTransport,
+    private_directory,
+)
 from services.bfd.main import COMMAND as BFD
 from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
@@ -91,6 +96,37 @@ def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metric
     )
     parser.add_argument("--metrics-listen", type=_metrics, default=metrics)
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    _add_client_tls_options(parser)
+
+
+def _add_client_tls_options(parser: argparse.ArgumentParser) -> None:
+    """How a client reaches the services: TLS and mutual TLS (metallb_runtime/transport.py)."""
+    group = parser.add_argument_group("TLS to the services")
+    group.add_argument(
+        "--tls-ca", type=Path, help="speak TLS to the services, trusting this CA (PEM)"
+    )
+    group.add_argument(
+        "--tls-client-cert", type=Path, help="mutual TLS: present this certificate (PEM)"
+    )
+    group.add_argument("--tls-client-key", type=Path, help="the client certificate's key (PEM)")
+
+
+def client_tls(args: argparse.Namespace) -> ClientTLS:
+    try:
+        return ClientTLS(ca=args.tls_ca, cert=args.tls_client_cert, key=args.tls_client_key)
+    except ValueError as err:
+        raise SystemExit(f"metallb-grpc {args.command}: {err}") from None
+
+
+def default_socket_dir() -> Path:
+    """Where `up` puts its sockets: $XDG_RUNTIME_DIR/metallb-grpc (a user's own runtime
+    folder), else /run/metallb-grpc for root, else /tmp/metallb-grpc-UID (checked to be ours)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "metallb-grpc"
+    if os.geteuid() == 0:
+        return Path("/run/metallb-grpc")
+    return Path(tempfile.gettempdir()) / f"metallb-grpc-{os.geteuid()}"
 
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
@@ -234,10 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
     up.add_argument("--node", default=socket.gethostname(), help="this node's name")
     up.add_argument(
+        "--socket-dir",
+        type=Path,
+        help="the private folder (mode 0700) of every service's unix socket (default: "
+        "$XDG_RUNTIME_DIR/metallb-grpc, else /run/metallb-grpc as root, else "
+        "/tmp/metallb-grpc-UID)",
+    )
+    up.add_argument(
         "--ipam-listen",
-        type=_listen,
-        default="127.0.0.1:50051",
-        help="where IPAM also listens, for grpcurl (default %(default)s)",
+        type=_optional_listen,
+        default="",
+        help="IPAM listens here (e.g. 127.0.0.1:50051, plaintext: any local user can call it) "
+        "instead of SOCKET_DIR/ipam.sock",
     )
     up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
@@ -291,14 +335,18 @@ async def _start_optional(name: str, server: Server) -> Server | None:
 
 
 async def _up(args: argparse.Namespace) -> int:
+    """Every service on a unix socket in a folder only this user can enter (so only this user,
+    or root, can call SetPools or RestoreAllocations); each socket's path is printed."""
     if not args.manifests.is_dir():
         print(f"metallb-grpc up: {args.manifests} is not a folder", file=sys.stderr)
         return 2
+    run_dir = private_directory(args.socket_dir or default_socket_dir())
     registry = CollectorRegistry()
     parser = build_parser()
-    with tempfile.TemporaryDirectory(prefix="metallb-grpc-up-") as run_dir:
-        servers: dict[str, Server] = {}
-        ipam = Server([ipam_binding(registry)], args.ipam_listen, registry=registry, grace=2.0)
+    servers: dict[str, Server] = {}
+    try:
+        ipam_listen = args.ipam_listen or f"unix:{run_dir}/ipam.sock"
+        ipam = Server([ipam_binding(registry)], ipam_listen, registry=registry, grace=2.0)
         await ipam.start()
         servers["ipam"] = ipam
         for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
@@ -310,6 +358,8 @@ async def _up(args: argparse.Namespace) -> int:
             )
             if started is not None:
                 servers[name] = started
+        for service, server in servers.items():
+            print(f"{service}: {server.address}", flush=True)
         start_metrics(args.metrics_listen, registry)
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -317,7 +367,7 @@ async def _up(args: argparse.Namespace) -> int:
             run_controller(
                 ControllerOptions(
                     ipam=ipam.address,
-                    listen="127.0.0.1:0",
+                    listen=f"unix:{run_dir}/controller.sock",
                     manifests=args.manifests,
                     identity=args.node,
                 ),
@@ -326,7 +376,7 @@ async def _up(args: argparse.Namespace) -> int:
             run_node(
                 NodeOptions(
                     node=args.node,
-                    listen="127.0.0.1:0",
+                    listen=f"unix:{run_dir}/node.sock",
                     l2=servers["l2"].address if "l2" in servers else "",
                     bgp=servers["bgp"].address if "bgp" in servers else "",
                     manifests=args.manifests,
@@ -334,11 +384,10 @@ async def _up(args: argparse.Namespace) -> int:
                 stop,
             ),
         ]
-        try:
-            await asyncio.gather(*roles)
-        finally:
-            for server in reversed(list(servers.values())):
-                await server.stop()
+        await asyncio.gather(*roles)
+    finally:
+        for server in reversed(list(servers.values())):
+            await server.stop()
     return 0
 
 
@@ -397,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         kubeconfig=args.kubeconfig,
                         namespace=args.namespace,
                         lb_class=args.lb_class,
+                        tls=client_tls(args),
                     )
                 )
             )
@@ -419,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cert_rotation=not args.disable_cert_rotation,
                         cert_service_name=args.cert_service_name,
                         webhook_secret=args.webhook_secret,
+                        tls=client_tls(args),
                     )
                 )
             )

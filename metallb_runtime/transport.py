@@ -14,6 +14,7 @@ import contextlib
 import grp
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -142,6 +143,38 @@ def bind(
         os.chmod(path, mode)
 
     return address, fix_mode
+
+
+def private_directory(path: Path) -> Path:
+    """Create (or check) a directory only its owner can enter, for sockets: mode 0700 whatever
+    the umask, owned by this process's user, not a symbolic link. An existing directory that
+    another user owns, or that is a link, is refused rather than used (someone could have
+    created it first in a shared parent such as /tmp, to read or replace our sockets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _umask(0o077), contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(f"{path}: not a directory (a symbolic link or a file is not used)")
+    if st.st_uid != os.geteuid():
+        raise OSError(f"{path}: owned by uid {st.st_uid}, not by this user ({os.geteuid()})")
+    os.chmod(path, 0o700, follow_symlinks=False)
+    return path
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    """How a client reaches our services: plaintext (nothing set), TLS verifying the server
+    against `ca`, mutual TLS adding `cert` and `key` (`--tls-ca`, `--tls-client-cert`,
+    `--tls-client-key`)."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("--tls-client-cert and --tls-client-key go together")
 
 
 def channel(

@@ -38,6 +38,7 @@ from gateway.webhook.server import WebhookServer, watch_cert_dir
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.channel import service_channel
 from metallb_runtime.server import Server, start_metrics, stop_on_signals
+from metallb_runtime.transport import ClientTLS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ControllerOptions:
     webhook_secret: str = WEBHOOK_SECRET
     cert_resync: float = RESYNC
     lease_duration: int = 15
+    tls: ClientTLS | None = None  # how to reach IPAM: TLS or mutual TLS (None: plaintext)
 
 
 async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
@@ -93,7 +95,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             certificates = asyncio.create_task(
                 _keep_webhook_certificate(opts, api, webhook, webhook_stop)
             )
-        async with service_channel(opts.ipam) as channel:
+        async with service_channel(opts.ipam, opts.tls) as channel:
             ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
             if folder is not None and opts.manifests is not None:
                 writer = FolderWriter(opts.manifests)

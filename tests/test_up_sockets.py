@@ -1,0 +1,138 @@
+"""`metallb-grpc up` on unix sockets in a private folder, and TLS from the gateway roles to the
+services.
+
+The issue's finding: in `up` any local user could call SetPools or RestoreAllocations on
+127.0.0.1:50051, and the gateway's channels to the services were plaintext only."""
+
+import asyncio
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.controller.app import ControllerOptions, run_controller
+from metallb_cli.main import build_parser, client_tls
+from metallb_runtime.server import Server
+from metallb_runtime.transport import ClientTLS, ServerTransport, private_directory
+from services.ipam.service import ipam_binding
+from tests.conftest import copy_manifests, require_binary, run_async
+from tests.test_transport_security import new_pki, write
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A folder with a short path: a unix socket's path is at most 107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="mlb-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_serves_every_service_on_owner_only_sockets_whatever_the_umask(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    folder = copy_manifests(tmp_path / "manifests")
+    sockets = short_dir / "run"
+    proc = subprocess.Popen(
+        [require_binary("metallb-grpc"), "up", "--manifests", str(folder), "--node", "node-1",
+         "--socket-dir", str(sockets), "--metrics-listen", ""],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, umask=0,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        printed = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(4))
+        status = folder / ".status" / "services" / "demo" / "web.yaml"
+        deadline = time.monotonic() + 30
+        while not status.exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "up did not allocate"
+            time.sleep(0.1)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in sockets.iterdir() if p.is_socket()}
+        dir_mode = stat.S_IMODE(sockets.stat().st_mode)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+    assert printed == {name: f"unix:{sockets}/{name}.sock" for name in ("ipam", "bfd", "bgp", "l2")}
+    assert dir_mode == 0o700
+    assert modes == {
+        f"{name}.sock": 0o600 for name in ("ipam", "bfd", "bgp", "l2", "controller", "node")
+    }
+
+
+def test_private_directory_fixes_its_own_folder_and_refuses_a_link_or_a_strangers(
+    short_dir: Path,
+) -> None:
+    own = short_dir / "own"
+    own.mkdir(mode=0o777)
+    os.chmod(own, 0o777)
+    assert stat.S_IMODE(private_directory(own).stat().st_mode) == 0o700
+
+    link = short_dir / "link"
+    link.symlink_to(own)
+    with pytest.raises(OSError, match="not a directory"):
+        private_directory(link)
+
+    foreign = short_dir / "foreign"
+    foreign.mkdir()
+    os.chown(foreign, 65534, 65534)  # nobody: someone created it first in a shared /tmp
+    if os.geteuid() != 0:
+        pytest.fail("this check needs root to give the folder to another user")
+    with pytest.raises(OSError, match="owned by uid 65534"):
+        private_directory(foreign)
+
+
+def test_gateway_tls_flags_reach_the_controllers_channel_to_ipam(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """The controller, given --tls-ca and a client certificate, allocates through an IPAM that
+    demands mutual TLS; without them it cannot (plaintext is refused)."""
+    files = write(new_pki("gw"), tmp_path / "pki")
+    transport = ServerTransport(tls_cert=files["cert"], tls_key=files["key"], client_ca=files["ca"])
+
+    async def allocates(tls_flags: list[str], name: str) -> bool:
+        folder = copy_manifests(tmp_path / name)
+        args = build_parser().parse_args(
+            ["gateway", "controller", "--manifests", str(folder), *tls_flags]
+        )
+        registry = CollectorRegistry()
+        ipam = Server([ipam_binding(registry)], "localhost:0", registry=registry, grace=0.2,
+                      transport=transport)  # fmt: skip
+        await ipam.start()
+        stop = asyncio.Event()
+        opts = ControllerOptions(
+            ipam=ipam.address,
+            listen=f"unix:{short_dir}/{name}.sock",
+            manifests=folder,
+            tls=client_tls(args),
+        )
+        role = asyncio.create_task(run_controller(opts, stop))
+        status = folder / ".status" / "services" / "demo" / "web.yaml"
+        try:
+            for _ in range(100):  # 5 s: allocation takes well under a second
+                if status.exists():
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+        finally:
+            stop.set()
+            await role
+            await ipam.stop()
+
+    async def scenario() -> tuple[bool, bool]:
+        mutual = ["--tls-ca", str(files["ca"]), "--tls-client-cert", str(files["client_cert"]),
+                  "--tls-client-key", str(files["client_key"])]  # fmt: skip
+        return await allocates(mutual, "mutual"), await allocates([], "plain")
+
+    assert run_async(scenario()) == (True, False)
+
+
+def test_client_certificate_without_its_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="--tls-client-cert and --tls-client-key go together"):
+        ClientTLS(cert=Path("/x"))
