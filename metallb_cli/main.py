@@ -28,6 +28,7 @@ from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 from metallb_runtime.runtime import tune_gc
 from metallb_runtime.server import (
     Server,
@@ -150,6 +151,19 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
         help="largest request or response (default %(default)s)",
     )
     group.add_argument(
+        "--max-streams",
+        type=int,
+        default=DEFAULT_MAX_STREAMS,
+        help="Watch streams open at once, all clients together (default %(default)s)",
+    )
+    group.add_argument(
+        "--max-streams-per-client",
+        type=int,
+        default=DEFAULT_MAX_STREAMS_PER_CLIENT,
+        help="Watch streams open at once per client: its TLS certificate, else its IP "
+        "address (default %(default)s)",
+    )
+    group.add_argument(
         "--read-only-listen",
         type=_optional_listen,
         default="",
@@ -165,6 +179,8 @@ def server_transport(args: argparse.Namespace) -> ServerTransport:
             client_ca=args.tls_client_ca,
             socket_group=args.socket_group,
             max_message_bytes=args.max_message_bytes,
+            max_streams=args.max_streams,
+            max_streams_per_client=args.max_streams_per_client,
         )
     except ValueError as err:
         raise SystemExit(f"metallb-grpc {args.command}: {err}") from None

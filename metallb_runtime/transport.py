@@ -22,6 +22,8 @@ from pathlib import Path
 
 import grpc
 
+from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 << 20
@@ -37,13 +39,15 @@ def message_size_options(limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[tuple[
 @dataclass(frozen=True)
 class ServerTransport:
     """The transport flags of one server (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
-    `--socket-group`, `--max-message-bytes`)."""
+    `--socket-group`, `--max-message-bytes`, `--max-streams`, `--max-streams-per-client`)."""
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
     socket_group: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_streams_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -52,6 +56,8 @@ class ServerTransport:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_message_bytes <= 0:
             raise ValueError("--max-message-bytes must be positive")
+        if self.max_streams <= 0 or self.max_streams_per_client <= 0:
+            raise ValueError("--max-streams and --max-streams-per-client must be positive")
 
     @property
     def tls(self) -> bool:
