@@ -275,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=WEBHOOK_SECRET,
         help="the Secret holding the webhook CA and certificate (default %(default)s)",
     )
+    ctl.add_argument(
+        "--webhook-secret-namespace",
+        default="",
+        help="the namespace of --webhook-secret (default: --namespace); a namespace of its own "
+        "keeps the CA's key from whoever may read the MetalLB namespace's Secrets",
+    )
     up = sub.add_parser(
         "up",
         help="the embedded default: every service and gateway role for one node, on a folder",
@@ -485,6 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cert_rotation=not args.disable_cert_rotation,
                         cert_service_name=args.cert_service_name,
                         webhook_secret=args.webhook_secret,
+                        webhook_secret_namespace=args.webhook_secret_namespace,
                         tls=client_tls(args),
                     )
                 )

@@ -61,6 +61,7 @@ class ControllerOptions:
     cert_rotation: bool = True
     cert_service_name: str = CERT_SERVICE_NAME
     webhook_secret: str = WEBHOOK_SECRET
+    webhook_secret_namespace: str = ""  # empty: the namespace
     cert_resync: float = RESYNC
     lease_duration: int = 15
     tls: ClientTLS | None = None  # how to reach IPAM: TLS or mutual TLS (None: plaintext)
@@ -138,6 +139,7 @@ async def _keep_webhook_certificate(
             api,
             opts.namespace,
             secret_name=opts.webhook_secret,
+            secret_namespace=opts.webhook_secret_namespace or None,
             service_name=opts.cert_service_name,
         )
         await rotator.run(server.set_certificate, stop, opts.cert_resync)

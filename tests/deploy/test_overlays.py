@@ -86,6 +86,8 @@ def test_renders_and_validates_offline(overlay: Rendered, crds: CRDSet) -> None:
 
 
 def test_everything_lives_in_metallb_system(overlay: Rendered) -> None:
+    """But the webhook certificate's Secret and the controller's Role over it, which live in
+    metallb-webhook, where the speaker has no Role (test_rbac_can_i.py)."""
     _, docs = overlay
     cluster_scoped = {
         "Namespace",
@@ -93,10 +95,19 @@ def test_everything_lives_in_metallb_system(overlay: Rendered) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    apart = {
+        ("Secret", "metallb-webhook-cert"),
+        ("Role", "controller-webhook-cert"),
+        ("RoleBinding", "controller-webhook-cert"),
     }
     for obj in docs:
-        if obj["kind"] not in cluster_scoped:
-            assert obj["metadata"].get("namespace") == "metallb-system", obj["metadata"]
+        if obj["kind"] in cluster_scoped:
+            continue
+        where = "metallb-webhook" if (obj["kind"], obj["metadata"]["name"]) in apart else None
+        assert obj["metadata"].get("namespace") == (where or "metallb-system"), obj["metadata"]
     ns = _one(docs, "Namespace", "metallb-system")
     for mode in ("enforce", "audit", "warn"):
         assert ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] == "privileged"
@@ -270,8 +281,11 @@ def test_rbac_is_least_privilege(overlay: Rendered) -> None:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], role["metadata"]
             writes = set(rule["verbs"]) - {"get", "list", "watch"}
             if "secrets" in rule["resources"] and writes == {"create"}:
-                # Creating the webhook Secret again: create cannot be limited by name.
-                assert role["metadata"]["name"] == "controller" and rule["resources"] == ["secrets"]
+                # Creating the webhook Secret again: create cannot be limited by name, so only
+                # in the namespace that holds nothing else.
+                assert role["metadata"]["name"] == "controller-webhook-cert"
+                assert role["metadata"]["namespace"] == "metallb-webhook"
+                assert rule["resources"] == ["secrets"]
             elif "secrets" in rule["resources"] and writes:
                 assert rule.get("resourceNames") == ["metallb-webhook-cert"]
             if role["kind"] == "ClusterRole" and writes - {"create", "patch"}:
@@ -282,7 +296,11 @@ def test_rbac_is_least_privilege(overlay: Rendered) -> None:
         assert w["spec"]["template"]["spec"]["serviceAccountName"] in accounts
     assert "ipam" not in bound, "IPAM never calls the Kubernetes API"
     assert accounts["ipam"]["automountServiceAccountToken"] is False
-    assert bound["controller"] == {"metallb-system:controller", "controller"}
+    assert bound["controller"] == {
+        "metallb-system:controller",
+        "controller",
+        "controller-webhook-cert",
+    }
     assert bound["speaker"] == {"metallb-system:speaker", "speaker"}
 
 
