@@ -125,9 +125,7 @@ class WebhookCertRotator:
 
     def _read_secret(self) -> dict[str, Any] | None:
         try:
-            raw = self._core.read_namespaced_secret(
-                self.secret_name, self.secret_namespace, **RAW
-            )
+            raw = self._core.read_namespaced_secret(self.secret_name, self.secret_namespace, **RAW)
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -146,9 +144,7 @@ class WebhookCertRotator:
             self._core.create_namespaced_secret(self.secret_namespace, body, **RAW)
             return
         secret["data"] = _encode(data)  # metadata.resourceVersion makes it compare-and-swap
-        self._core.replace_namespaced_secret(
-            self.secret_name, self.secret_namespace, secret, **RAW
-        )
+        self._core.replace_namespaced_secret(self.secret_name, self.secret_namespace, secret, **RAW)
 
     def ensure_secret(self, now: datetime.datetime | None = None) -> dict[str, bytes]:
         """The Secret's content once it is valid, after writing new content if it was not."""
