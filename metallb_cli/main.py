@@ -307,6 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    tls = up.add_argument_group(
+        "TLS on the services (IPAM, L2, BGP; BFD, called by BGP only, stays plaintext); their "
+        "certificate must name localhost, the name a unix socket's client checks"
+    )
+    tls.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
+    tls.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    tls.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="mutual TLS: accept only clients whose certificate this CA signed",
+    )
+    _add_client_tls_options(up)
     node = roles.add_parser(
         "node",
         help="one per node: what this node announces, sent to its L2 and BGP services",
@@ -362,21 +374,38 @@ async def _up(args: argparse.Namespace) -> int:
     if not args.manifests.is_dir():
         print(f"metallb-grpc up: {args.manifests} is not a folder", file=sys.stderr)
         return 2
+    try:  # validated before anything starts
+        transport = ServerTransport(
+            tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.tls_client_ca
+        )
+    except ValueError as err:
+        raise SystemExit(f"metallb-grpc up: {err}") from None
+    tls = client_tls(args)
     run_dir = private_directory(args.socket_dir or default_socket_dir())
     registry = CollectorRegistry()
     parser = build_parser()
     servers: dict[str, Server] = {}
     try:
         ipam_listen = args.ipam_listen or f"unix:{run_dir}/ipam.sock"
-        ipam = Server([ipam_binding(registry)], ipam_listen, registry=registry, grace=2.0)
+        ipam = Server(
+            [ipam_binding(registry)], ipam_listen, registry=registry, grace=2.0, transport=transport
+        )
         await ipam.start()
         servers["ipam"] = ipam
         for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
             extra = ["--bfd", servers["bfd"].address] if name == "bgp" and "bfd" in servers else []
             sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock", *extra])
             bindings = COMMANDS[name].bindings(sub, registry)
+            # BGP's BFD client has no TLS flags (yet): BFD stays plaintext, on its 0600 socket.
             started = await _start_optional(
-                name, Server(bindings, sub.listen, registry=registry, grace=2.0)
+                name,
+                Server(
+                    bindings,
+                    sub.listen,
+                    registry=registry,
+                    grace=2.0,
+                    transport=ServerTransport() if name == "bfd" else transport,
+                ),
             )
             if started is not None:
                 servers[name] = started
@@ -392,6 +421,7 @@ async def _up(args: argparse.Namespace) -> int:
                     listen=f"unix:{run_dir}/controller.sock",
                     manifests=args.manifests,
                     identity=args.node,
+                    tls=tls,
                 ),
                 stop,
             ),
@@ -402,6 +432,7 @@ async def _up(args: argparse.Namespace) -> int:
                     l2=servers["l2"].address if "l2" in servers else "",
                     bgp=servers["bgp"].address if "bgp" in servers else "",
                     manifests=args.manifests,
+                    tls=tls,
                 ),
                 stop,
             ),

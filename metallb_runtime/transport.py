@@ -183,6 +183,11 @@ class ClientTLS:
             raise ValueError("--tls-client-cert and --tls-client-key go together")
 
 
+# A unix socket has no host name to check a server certificate against: the name checked is
+# this one (the services' certificates name it), unless the client says otherwise.
+UNIX_SERVER_NAME = "localhost"
+
+
 def channel(
     address: str,
     options: tuple[tuple[str, int], ...],
@@ -191,7 +196,8 @@ def channel(
     key: Path | None = None,
 ) -> grpc.aio.Channel:
     """A channel to one of our services: plaintext, TLS (server verified against `ca`), or
-    mutual TLS (with `cert` and `key`)."""
+    mutual TLS (with `cert` and `key`). Over a unix socket the server's certificate must name
+    `localhost`."""
     if ca is None and cert is None:
         return grpc.aio.insecure_channel(address, options=options)
     if (cert is None) != (key is None):
@@ -201,4 +207,7 @@ def channel(
         private_key=key.read_bytes() if key else None,
         certificate_chain=cert.read_bytes() if cert else None,
     )
-    return grpc.aio.secure_channel(address, creds, options=options)
+    extra: tuple[tuple[str, str], ...] = ()
+    if address.startswith("unix:"):
+        extra = (("grpc.ssl_target_name_override", UNIX_SERVER_NAME),)
+    return grpc.aio.secure_channel(address, creds, options=(*options, *extra))

@@ -14,16 +14,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
 from metallb_cli.main import build_parser, client_tls
 from metallb_runtime.server import Server
-from metallb_runtime.transport import ClientTLS, ServerTransport, private_directory
+from metallb_runtime.transport import ClientTLS, ServerTransport, channel, private_directory
 from services.ipam.service import ipam_binding
 from tests.conftest import copy_manifests, require_binary, run_async
-from tests.test_transport_security import new_pki, write
+from tests.test_transport_security import code_of, new_pki, write
 
 
 @pytest.fixture
@@ -136,3 +137,44 @@ def test_gateway_tls_flags_reach_the_controllers_channel_to_ipam(
 def test_client_certificate_without_its_key_is_refused() -> None:
     with pytest.raises(ValueError, match="--tls-client-cert and --tls-client-key go together"):
         ClientTLS(cert=Path("/x"))
+
+
+def test_up_with_mutual_tls_serves_and_its_roles_call_over_it(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """`up --tls-cert --tls-key --tls-client-ca` with the roles' client flags: allocation (the
+    controller to IPAM) and announcement (the node role to L2) work over mutual TLS on the
+    sockets, and a plaintext client of ipam.sock is refused."""
+    files = write(new_pki("up"), tmp_path / "pki")
+    folder = copy_manifests(tmp_path / "manifests")
+    sockets = short_dir / "run"
+    proc = subprocess.Popen(
+        [require_binary("metallb-grpc"), "up", "--manifests", str(folder), "--node", "node-1",
+         "--socket-dir", str(sockets), "--metrics-listen", "",
+         "--tls-cert", str(files["cert"]), "--tls-key", str(files["key"]),
+         "--tls-client-ca", str(files["ca"]), "--tls-ca", str(files["ca"]),
+         "--tls-client-cert", str(files["client_cert"]),
+         "--tls-client-key", str(files["client_key"])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        written = [
+            folder / ".status" / "services" / "demo" / "web.yaml",
+            folder / ".status" / "servicel2statuses" / "node-1" / "demo" / "web.yaml",
+        ]
+        deadline = time.monotonic() + 30
+        while not all(p.exists() for p in written):
+            assert time.monotonic() < deadline and proc.poll() is None, "up did not announce"
+            time.sleep(0.1)
+
+        async def codes() -> tuple[grpc.StatusCode, grpc.StatusCode]:
+            address = f"unix:{sockets}/ipam.sock"
+            mutual = channel(address, (), ca=files["ca"], cert=files["client_cert"],
+                             key=files["client_key"])  # fmt: skip
+            return await code_of(channel(address, ())), await code_of(mutual)
+
+        plain, mutual = run_async(codes())
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+    assert plain == grpc.StatusCode.UNAVAILABLE and mutual == grpc.StatusCode.OK
