@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
-from metallb_cli.main import build_parser, client_tls
+from metallb_cli.main import build_parser, client_tls, default_socket_dir
 from metallb_runtime.server import Server
 from metallb_runtime.transport import ClientTLS, ServerTransport, channel, private_directory
 from services.ipam.service import ipam_binding
@@ -178,3 +178,15 @@ def test_up_with_mutual_tls_serves_and_its_roles_call_over_it(
         proc.terminate()
         assert proc.wait(timeout=15) == 0
     assert plain == grpc.StatusCode.UNAVAILABLE and mutual == grpc.StatusCode.OK
+
+
+def test_the_default_socket_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert default_socket_dir() == Path("/run/user/1000/metallb-grpc")
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert default_socket_dir() == Path("/run/metallb-grpc")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("TMPDIR", "/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    assert default_socket_dir() == Path("/tmp/metallb-grpc-1000")
