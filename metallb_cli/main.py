@@ -299,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         "/tmp/metallb-grpc-UID)",
     )
     up.add_argument(
+        "--socket-group",
+        help="let this group call the services too: the folder gets mode 0710 and the sockets "
+        "0660, with this group (default: owner only)",
+    )
+    up.add_argument(
         "--ipam-listen",
         type=_optional_listen,
         default="",
@@ -376,12 +381,15 @@ async def _up(args: argparse.Namespace) -> int:
         return 2
     try:  # validated before anything starts
         transport = ServerTransport(
-            tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.tls_client_ca
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            client_ca=args.tls_client_ca,
+            socket_group=args.socket_group,
         )
     except ValueError as err:
         raise SystemExit(f"metallb-grpc up: {err}") from None
     tls = client_tls(args)
-    run_dir = private_directory(args.socket_dir or default_socket_dir())
+    run_dir = private_directory(args.socket_dir or default_socket_dir(), args.socket_group)
     registry = CollectorRegistry()
     parser = build_parser()
     servers: dict[str, Server] = {}
@@ -404,7 +412,11 @@ async def _up(args: argparse.Namespace) -> int:
                     sub.listen,
                     registry=registry,
                     grace=2.0,
-                    transport=ServerTransport() if name == "bfd" else transport,
+                    transport=(
+                        ServerTransport(socket_group=args.socket_group)
+                        if name == "bfd"
+                        else transport
+                    ),
                 ),
             )
             if started is not None:

@@ -151,11 +151,14 @@ def bind(
     return address, fix_mode
 
 
-def private_directory(path: Path) -> Path:
+def private_directory(path: Path, group: str | None = None) -> Path:
     """Create (or check) a directory only its owner can enter, for sockets: mode 0700 whatever
-    the umask, owned by this process's user, not a symbolic link. An existing directory that
-    another user owns, or that is a link, is refused rather than used (someone could have
-    created it first in a shared parent such as /tmp, to read or replace our sockets)."""
+    the umask (0710 and that group with `group`: its members may reach the sockets, which the
+    sockets' own 0660 then admits, but not list or change the folder), owned by this process's
+    user, not a symbolic link. An existing directory that another user owns, or that is a link,
+    is refused rather than used (someone could have created it first in a shared parent such
+    as /tmp, to read or replace our sockets)."""
+    gid = grp.getgrnam(group).gr_gid if group else None
     path.parent.mkdir(parents=True, exist_ok=True)
     with _umask(0o077), contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
@@ -164,7 +167,9 @@ def private_directory(path: Path) -> Path:
         raise OSError(f"{path}: not a directory (a symbolic link or a file is not used)")
     if st.st_uid != os.geteuid():
         raise OSError(f"{path}: owned by uid {st.st_uid}, not by this user ({os.geteuid()})")
-    os.chmod(path, 0o700, follow_symlinks=False)
+    if gid is not None:
+        os.chown(path, -1, gid, follow_symlinks=False)
+    os.chmod(path, 0o710 if gid is not None else 0o700, follow_symlinks=False)
     return path
 
 

@@ -5,6 +5,7 @@ The issue's finding: in `up` any local user could call SetPools or RestoreAlloca
 127.0.0.1:50051, and the gateway's channels to the services were plaintext only."""
 
 import asyncio
+import grp
 import os
 import shutil
 import stat
@@ -37,14 +38,18 @@ def short_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.parametrize("with_group", [False, True], ids=["owner-only", "socket-group"])
 def test_up_serves_every_service_on_owner_only_sockets_whatever_the_umask(
-    tmp_path: Path, short_dir: Path
+    tmp_path: Path, short_dir: Path, with_group: bool
 ) -> None:
+    """And with --socket-group: the folder 0710 and the services' sockets 0660, that group's."""
+    group = next(g for g in grp.getgrall() if g.gr_gid != os.getgid()) if with_group else None
     folder = copy_manifests(tmp_path / "manifests")
     sockets = short_dir / "run"
+    flags = ["--socket-group", group.gr_name] if group else []
     proc = subprocess.Popen(
         [require_binary("metallb-grpc"), "up", "--manifests", str(folder), "--node", "node-1",
-         "--socket-dir", str(sockets), "--metrics-listen", ""],
+         "--socket-dir", str(sockets), "--metrics-listen", "", *flags],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, umask=0,
     )  # fmt: skip
     try:
@@ -55,16 +60,27 @@ def test_up_serves_every_service_on_owner_only_sockets_whatever_the_umask(
         while not status.exists():
             assert time.monotonic() < deadline and proc.poll() is None, "up did not allocate"
             time.sleep(0.1)
-        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in sockets.iterdir() if p.is_socket()}
-        dir_mode = stat.S_IMODE(sockets.stat().st_mode)
+        modes = {
+            p.name: (stat.S_IMODE(p.stat().st_mode), p.stat().st_gid)
+            for p in sockets.iterdir()
+            if p.is_socket()
+        }
+        dir_mode = stat.S_IMODE(sockets.stat().st_mode), sockets.stat().st_gid
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
     assert printed == {name: f"unix:{sockets}/{name}.sock" for name in ("ipam", "bfd", "bgp", "l2")}
-    assert dir_mode == 0o700
-    assert modes == {
-        f"{name}.sock": 0o600 for name in ("ipam", "bfd", "bgp", "l2", "controller", "node")
-    }
+    own = os.getgid()
+    services = ("ipam", "bfd", "bgp", "l2")
+    if group is None:
+        assert dir_mode == (0o700, own)
+        expected = {f"{name}.sock": (0o600, own) for name in services}
+    else:
+        assert dir_mode == (0o710, group.gr_gid)
+        expected = {f"{name}.sock": (0o660, group.gr_gid) for name in services}
+    # The roles' health sockets stay the owner's.
+    expected |= {f"{name}.sock": (0o600, own) for name in ("controller", "node")}
+    assert modes == expected
 
 
 def test_private_directory_fixes_its_own_folder_and_refuses_a_link_or_a_strangers(
