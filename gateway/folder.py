@@ -29,7 +29,6 @@ from gateway.configuration_state import (
     SPEAKER_CONDITION,
     configuration_status,
 )
-from gateway.controller.converge import Event
 from gateway.manifests import STATUS_DIR, load, manifest_files
 from gateway.node.status import (
     KINDS,
@@ -39,6 +38,7 @@ from gateway.node.status import (
     status_labels,
 )
 from gateway.snapshot import Obj, Snapshot, view_of
+from metallb_rules.balancer import Event
 from metallb_rules.service import ALLOCATED_FROM
 
 MAX_EVENTS_BYTES = 1 << 20

@@ -16,17 +16,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
-from gateway.controller.ipam_client import GrpcIpam
 from gateway.kube.client import KubeconfigError
 from gateway.kube.webhook_certs import CERT_SERVICE_NAME, WEBHOOK_SECRET
 from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
-from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 from metallb_runtime.runtime import tune_gc
@@ -343,8 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser(
         "reconcile",
         help="one pass over a manifests folder: print what would be allocated and announced",
-        description="Run one reconcile pass over a folder of manifests with an in-process IPAM "
-        "and print the result; writes nothing. Exit status 0 when the configuration is valid, "
+        description="Run one reconcile pass over a folder of manifests (MetalLB's rules over an "
+        "in-memory allocator, as IPAM runs them for the controller) and print the result; "
+        "writes nothing. Exit status 0 when the configuration is valid, "
         "1 when it is not.",
     )
     rec.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
@@ -456,18 +454,8 @@ async def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _reconcile(args: argparse.Namespace) -> int:
-    snapshot = load(args.manifests)
-    registry = CollectorRegistry()
-    with tempfile.TemporaryDirectory(prefix="metallb-grpc-") as tmp:
-        server = Server([ipam_binding(registry)], f"unix:{tmp}/ipam.sock", registry=registry)
-        address = await server.start()
-        try:
-            async with grpc.aio.insecure_channel(address) as channel:
-                ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
-                valid, report = await reconcile_once(snapshot, ipam, args.node, args.lb_class)
-        finally:
-            await server.stop()
+def _reconcile(args: argparse.Namespace) -> int:
+    valid, report = reconcile_once(load(args.manifests), args.node, args.lb_class)
     print(json.dumps(report, indent=2))
     return 0 if valid else 1
 
@@ -495,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_gc()
     try:
         if args.command == "reconcile":
-            return asyncio.run(_reconcile(args))
+            return _reconcile(args)
         if args.command == "up":
             return asyncio.run(_up(args))
         if args.command == "gateway" and args.role == "node":

@@ -11,8 +11,11 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 def quote(value: object) -> str:
     """Go's `%q` of one value (its string form)."""
+    text = str(value)
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape (addresses, names): the common case, at once
     out = []
-    for ch in str(value):
+    for ch in text:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ch.isprintable():

@@ -126,12 +126,16 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._calls = _calls_counter(registry)
+        self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> its counter child
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _observe(self, method: str, context: grpc.aio.ServicerContext, start: float) -> None:
         code = context.code()
         name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-        self._calls.labels(method, name).inc()
+        counter = self._counted.get((method, name))
+        if counter is None:
+            counter = self._counted[method, name] = self._calls.labels(method, name)
+        counter.inc()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %.1f ms", method, name, (time.perf_counter() - start) * 1000)
         elif name not in {"OK", "CANCELLED"}:

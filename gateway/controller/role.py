@@ -1,65 +1,45 @@
-"""The controller role: keep every LoadBalancer Service's address in step with the configuration.
+"""The controller role as a process part: `ControllerReconciler` run by the shared driver.
 
-Level-triggered, one key at a time, as MetalLB's controller: a change to configuration objects
-(metallb.io kinds, Namespaces, Nodes, Secrets) re-runs every service ("reprocess all"); a Service
-change re-runs that service; deleting a service that held addresses re-runs all (pending services
-may take the freed address). Before every pass IPAM's instance id is checked: a restarted IPAM is
-first given the pools and every assignment from Service status, then allowed to allocate again.
-An invalid configuration keeps the last valid one in force (`stale`).
+The decisions, batching, backoff and restart detection are in `gateway.controller.reconciler`
+(sans-I/O, tested on virtual time); this adapter only executes its commands: IPAM calls through
+`GrpcIpam`, and writes through a `WriteQueue` (threads, per-key coalescing and retries), which it
+flushes when the reconciler asks (before a full pass reads the status back).
 """
 
 import asyncio
-import contextlib
 import functools
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import grpc
-
-from gateway.controller.converge import ConvergeResult, Event, converge, ipam_service
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
+from gateway.controller.reconciler import (
+    CONFIGURATION_STATE,
+    Command,
+    ControllerReconciler,
+    Converge,
+    EmitEvent,
+    FlushWrites,
+    GetStatus,
+    IpamStatus,
+    ListPools,
+    PoolCounts,
+    SetPools,
+    SnapshotSource,
+    WriteConfigurationState,
+    WritePoolStatus,
+    WriteServiceStatus,
+)
 from gateway.controller.writes import WriteQueue
-from gateway.snapshot import Snapshot
-from metallb.ipam.v1 import ipam_pb2
+from gateway.driver import Driver, queue_changes
+from metallb_rules.balancer import Event
 from metallb_rules.config.model import Config, ConfigError
-from metallb_rules.config.parse import parse
-from metallb_rules.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
 
-log = logging.getLogger(__name__)
+__all__ = ["CONFIGURATION_STATE", "ControllerRole", "Source", "Writer"]
 
 
-def _describe(err: BaseException) -> str:
-    if isinstance(err, grpc.aio.AioRpcError):
-        return f"{err.code().name}: {err.details()}"
-    return str(err)
-
-
-CONCURRENT_CONVERGES = 256
-BATCH_WAIT = 0.005  # seconds
-
-CONFIGURATION_STATE = "controller"  # the name of the controller's ConfigurationState
-CONFIG_KINDS = {
-    "IPAddressPool",
-    "BGPPeer",
-    "BFDProfile",
-    "BGPAdvertisement",
-    "L2Advertisement",
-    "Community",
-    "Namespace",
-    "Node",
-    "Secret",
-}
-
-
-class Source(Protocol):
+class Source(SnapshotSource, Protocol):
     changes: asyncio.Queue[tuple[str, str]]
-    namespace: str  # MetalLB's
-
-    def snapshot(self) -> Snapshot: ...
-
-    def view(self, kind: str, keys: Iterable[str]) -> Snapshot: ...
 
 
 class Writer(Protocol):
@@ -88,272 +68,84 @@ class ControllerRole:
         lb_class: str = "",
         metrics: ClientMetrics | None = None,
     ) -> None:
-        self.metrics = metrics or ClientMetrics()
-        self._state_written: tuple[bool, str] | None = None
-        self._pool_status: dict[str, dict[str, int]] = {}
+        self.reconciler = ControllerReconciler(source, lb_class, metrics)
         self._source = source
         self._writer = writer
         self._ipam = ipam
-        self._lb_class = lb_class
-        self.config: Config | None = None
-        self.config_error: ConfigError | None = None
-        self._ipam_instance = ""
-        self._pools: list[ipam_pb2.Pool] = []
-        self.passes = 0
         self._writes = WriteQueue()  # runs while `run` does
-        self._ipam_checked = 0.0  # loop time of the last instance check
-        # key -> `_signature` of its last successful convergence (with what it wrote)
-        self._settled: dict[str, _Signature] = {}
-        self._pools_dirty = False
-        self._pools_reported = 0.0
+
+    @property
+    def metrics(self) -> ClientMetrics:
+        return self.reconciler.metrics
+
+    @property
+    def passes(self) -> int:
+        return self.reconciler.passes
+
+    @property
+    def config(self) -> Config | None:
+        return self.reconciler.config
+
+    @property
+    def config_error(self) -> ConfigError | None:
+        return self.reconciler.config_error
 
     @property
     def stale(self) -> bool:
-        return self.config_error is not None and self.config is not None
+        return self.reconciler.stale
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process changes until `stop`; an unreachable IPAM (or API) is retried with backoff,
-        then everything is re-run, so nothing is lost while a service restarts. Writes go
-        through a `WriteQueue`, finished before this returns."""
+        """Process changes until `stop`; the writes queued are finished before this returns."""
         async with self._writes:
-            await self._run(stop)
+            driver = Driver(self.reconciler, self._execute, [queue_changes(self._source.changes)])
+            await driver.run(stop)
 
-    async def _run(self, stop: asyncio.Event) -> None:
-        backoff = 0.2
-        need_full = True
-        while not stop.is_set():
-            try:
-                if need_full:
-                    await self.full_pass()
-                    need_full = False
-                need_full = await self._next_batch()
-                backoff = 0.2
-            except (grpc.aio.AioRpcError, OSError) as err:
-                log.warning("pass failed (%s); retrying in %.1f s", _describe(err), backoff)
-                need_full = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    async def _next_batch(self) -> bool:
-        """Handle the next batch of changes; True when every service must be re-run.
-
-        IPAM's instance id is checked when idle and at most once a second while busy: a
-        restarted IPAM refuses to allocate (UNAVAILABLE) until it is restored, and that error
-        re-runs everything too. Pool status is reported when idle, at most once a second while
-        busy."""
-        queue = self._source.changes
-        try:
-            first = await asyncio.wait_for(queue.get(), timeout=1.0)
-        except TimeoutError:
-            if self._pools_dirty:
-                await self._report_pools()
-            return await self._ipam_restarted()
-        if queue.empty():
-            # The watch threads hand events over one by one: a moment's wait turns a burst into
-            # batches (one AllocateBatch per batch instead of one call per service).
-            await asyncio.sleep(BATCH_WAIT)
-        batch = [first]
-        while not queue.empty():
-            batch.append(queue.get_nowait())
-        if ("ConfigurationState", f"{self._source.namespace}/{CONFIGURATION_STATE}") in batch:
-            await self._heal_configuration_state()
-        if any(k in CONFIG_KINDS for k, _ in batch):
-            return True
-        now = asyncio.get_running_loop().time()
-        if now - self._ipam_checked >= 1.0 and await self._ipam_restarted():
-            return True
-        keys = list(dict.fromkeys(key for kind, key in batch if kind == "Service"))
-        snap = self._source.view("Service", keys)
-        # Services are independent here: converge them together, so that their IPAM calls
-        # share round trips (IPAM still handles them one at a time, in this order).
-        for start in range(0, len(keys), CONCURRENT_CONVERGES):
-            chunk = keys[start : start + CONCURRENT_CONVERGES]
-            outcomes = await asyncio.gather(
-                *(self._one(snap, key) for key in chunk), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome  # every converge of the chunk has finished
-            if any(outcomes):
-                return True
-        if keys:
-            self._pools_dirty = True
-        if self._pools_dirty and (queue.empty() or now - self._pools_reported >= 1.0):
-            await self._report_pools()
-        return False
-
-    async def _ipam_restarted(self) -> bool:
-        status = await self._ipam.status()
-        self._ipam_checked = asyncio.get_running_loop().time()
-        return status.instance_id != self._ipam_instance or not status.restore_complete
-
-    async def full_pass(self) -> None:
-        """Reprocess all: configuration, pools, restore if needed, then every service."""
-        self.passes += 1
-        await self._writes.flush()  # status is what restoring reads
-        snap = self._source.snapshot()
-        try:
-            self.config = parse(snap.cluster_resources())
-            self.config_error = None
-            self._pools = [pool_to_proto(o) for o in snap.of("IPAddressPool")]
-        except ConfigError as err:
-            self.config_error = err
-            log.error(
-                "configuration error: %s (keeping the last valid configuration)", err.describe()
-            )
-        self.metrics.config_loaded.set(1 if self.config is not None else 0)
-        self.metrics.config_stale.set(1 if self.config_error is not None else 0)
-        await self._report_configuration()
-        if self.config is None:
-            return
-        await self._ipam.set_pools(self._pools)
-        services = self._services(snap)
-        status = await self._ipam.status()
-        if status.instance_id != self._ipam_instance or not status.restore_complete:
-            restorations = [
-                ipam_pb2.Restoration(
-                    service=ipam_service(s, snap.namespace_labels(s.namespace)),
-                    ips=s.ingress_ips,
+    async def _execute(self, command: Command) -> object:
+        writer = self._writer
+        write: Callable[[], object]
+        match command:
+            case FlushWrites():
+                await self._writes.flush()
+            case SetPools(pools=pools):
+                await self._ipam.set_pools([pool_to_proto(p) for p in pools])
+            case GetStatus():
+                status = await self._ipam.status()
+                return IpamStatus(status.instance_id, status.restore_complete)
+            case Converge():
+                return await self._ipam.converge(
+                    command.services,
+                    command.namespace_labels,
+                    deleted=command.deleted,
+                    complete_set=command.complete_set,
                 )
-                for s in sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
-                if s.ingress_ips
-            ]
-            await self._ipam.restore(restorations, complete=True)
-            self._ipam_instance = status.instance_id
-            log.info(
-                "IPAM instance %s: restored %d assignments", status.instance_id, len(restorations)
-            )
-        await self._ipam.learn_held()
-        self._settled.clear()
-        order = sorted(services.values(), key=lambda s: (-len(s.ingress_ips), s.key))
-        for svc in order:
-            await self._converge(snap, svc)
-        await self._report_pools()
-
-    async def _heal_configuration_state(self) -> None:
-        """Our ConfigurationState changed: if it is gone (deleted by hand), write it again."""
-        key = f"{self._source.namespace}/{CONFIGURATION_STATE}"
-        if not self._source.view("ConfigurationState", [key]).objects.get("ConfigurationState"):
-            self._state_written = None
-            await self._report_configuration()
-
-    async def _report_configuration(self) -> None:
-        """ConfigurationState `controller`: Valid, or Invalid with the error (when it changes)."""
-        err = self.config_error
-        state = (err is None, "" if err is None else f"configuration error: {err.describe()}")
-        if state != self._state_written:
-            write = functools.partial(self._writer.write_configuration_state, *state)
-            self._writes.put("ConfigurationState", write)
-            self._state_written = state
-
-    async def _report_pools(self) -> None:
-        """IPAddressPool status from IPAM's counts (written when they change)."""
-        self._pools_dirty = False
-        self._pools_reported = asyncio.get_running_loop().time()
-        for pool in (await self._ipam.list_pools()).pools:
-            st = pool.state
-            status = {
-                "assignedIPv4": st.ipv4_addresses_in_use,
-                "assignedIPv6": st.ipv6_addresses_in_use,
-                "availableIPv4": st.ipv4_addresses_available,
-                "availableIPv6": st.ipv6_addresses_available,
-            }
-            if self._pool_status.get(pool.conf.name) != status:
-                write = functools.partial(self._writer.write_pool_status, pool.conf.name, status)
-                self._writes.put(f"IPAddressPool/{pool.conf.name}", write)
-                self._pool_status[pool.conf.name] = status
-
-    def _ours(self, spec: ServiceSpec) -> bool:
-        """MetalLB `filterByLoadBalancerClass`: other classes are never touched."""
-        if not self._lb_class:
-            return spec.load_balancer_class is None
-        return spec.load_balancer_class == self._lb_class
-
-    def _relevant(self, spec: ServiceSpec) -> bool:
-        """Ours, and a LoadBalancer or still carrying MetalLB state (a former LoadBalancer)."""
-        return self._ours(spec) and (
-            spec.type == "LoadBalancer"
-            or bool(spec.ingress_ips)
-            or ALLOCATED_FROM in spec.annotations
-        )
-
-    def _services(self, snap: Snapshot) -> dict[str, ServiceSpec]:
-        specs = (service_from_k8s(obj) for obj in snap.of("Service"))
-        return {spec.key: spec for spec in specs if self._relevant(spec)}
-
-    async def _one(self, snap: Snapshot, key: str) -> bool:
-        """Converge one service; True when every service must be re-run."""
-        obj = snap.objects.get("Service", {}).get(key)
-        if obj is None:
-            self._settled.pop(key, None)
-            namespace, _, name = key.partition("/")
-            released = await self._ipam.release_allocation(namespace, name)
-            return released
-        if self.config is None:
-            return False
-        settled = self._settled.get(key)
-        if settled is not None and settled == _observed(obj):
-            # The echo of our own status write: nothing the decision depends on changed.
-            return False
-        spec = service_from_k8s(obj)
-        if not self._relevant(spec):
-            return False
-        before = list(spec.ingress_ips)
-        result = await self._converge(snap, spec)
-        return bool(before) and not result.ingress
-
-    async def _converge(self, snap: Snapshot, svc: ServiceSpec) -> ConvergeResult:
-        assert self.config is not None
-        obj = snap.objects.get("Service", {}).get(svc.key) or {}
-        result = await converge(
-            svc, self._ipam, bool(self.config.pools), snap.namespace_labels(svc.namespace)
-        )
-        annotations: Mapping[str, str] = (obj.get("metadata") or {}).get("annotations") or {}
-        changed = (
-            result.ingress != list(svc.ingress_ips)
-            or annotations.get(ALLOCATED_FROM) != result.pool
-        )
-        self.metrics.updates.inc()
-        if result.converged:
-            self._settled[svc.key] = _signature(obj, result.ingress, result.pool)
-        else:
-            self._settled.pop(svc.key, None)
-        events = list(result.events)
-        if changed:
-            events = [
-                Event("Warning", "deprecatedAnnotation", f"Service uses deprecated annotation {k}")
-                for k in svc.deprecated_annotations
-            ] + events
-            write = functools.partial(
-                self._writer.write_service_status,
-                svc.namespace,
-                svc.name,
-                result.ingress,
-                result.pool,
-                obj or None,
-            )
-            self._writes.put(f"Service/{svc.key}", write)
-        for event in events:
-            self._writes.event(functools.partial(self._writer.emit_event, dict(obj), event))
-        return result
-
-
-# What convergence reads from a Service (spec, labels, annotations but the pool one) and what
-# it writes (ingress, pool), as raw JSON: comparing it costs less than parsing the Service, and
-# a Service that has not changed since is the echo of our own write.
-_Signature = tuple[Any, Any, dict[str, Any], tuple[str, ...], str | None]
-
-
-def _signature(obj: Mapping[str, Any], ingress: Iterable[str], pool: str | None) -> _Signature:
-    meta = obj.get("metadata") or {}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ALLOCATED_FROM}
-    return (obj.get("spec"), meta.get("labels"), annotations, tuple(ingress), pool)
-
-
-def _observed(obj: Mapping[str, Any]) -> _Signature:
-    """`_signature` of a Service as it is, with the ingress and pool it carries."""
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    ips = (str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip"))
-    pool = ((obj.get("metadata") or {}).get("annotations") or {}).get(ALLOCATED_FROM)
-    return _signature(obj, ips, pool)
+            case ListPools():
+                reply = await self._ipam.list_pools()
+                return [
+                    PoolCounts(
+                        p.conf.name,
+                        p.state.ipv4_addresses_in_use,
+                        p.state.ipv6_addresses_in_use,
+                        p.state.ipv4_addresses_available,
+                        p.state.ipv6_addresses_available,
+                    )
+                    for p in reply.pools
+                ]
+            case WriteServiceStatus():
+                write = functools.partial(
+                    writer.write_service_status,
+                    command.namespace,
+                    command.name,
+                    list(command.ingress),
+                    command.pool,
+                    command.current,
+                )
+                self._writes.put(f"Service/{command.namespace}/{command.name}", write)
+            case EmitEvent(involved=involved, event=event):
+                self._writes.event(functools.partial(writer.emit_event, dict(involved), event))
+            case WriteConfigurationState(valid=valid, message=message):
+                write = functools.partial(writer.write_configuration_state, valid, message)
+                self._writes.put("ConfigurationState", write)
+            case WritePoolStatus(pool=pool, status=status):
+                write = functools.partial(writer.write_pool_status, pool, dict(status))
+                self._writes.put(f"IPAddressPool/{pool}", write)
+        return None

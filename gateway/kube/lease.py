@@ -1,17 +1,23 @@
 """Leases (coordination.k8s.io/v1): leader election for the controller, liveness for nodes.
 
-`LeaseLock.try_hold()` takes the Lease when it is free, expired (renewTime + duration passed) or
-already ours, and renews it; it never takes a Lease another holder renewed in time. The
+`LeaseLock.try_hold()` takes the Lease when it is free, expired or already ours, and renews it;
+it never takes a Lease another holder renewed in time. Expiry is read as client-go reads it
+(gateway/leases.py): `leaseDurationSeconds` after this process last saw the Lease's record change,
+on its own monotonic clock, never by comparing another host's `renewTime` with our wall clock. The
 resourceVersion makes the write a compare-and-swap: of two contenders only one succeeds (the
 other gets 409 Conflict). Times are RFC 3339 with microseconds, as Kubernetes writes MicroTime.
 """
 
 import datetime
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from gateway.leases import ObservedLeases
 
 
 def _now() -> datetime.datetime:
@@ -22,25 +28,24 @@ def _format(t: datetime.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    text = text.replace("Z", "+00:00")
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 class LeaseLock:
     def __init__(
-        self, api: client.ApiClient, namespace: str, name: str, identity: str, duration: int = 15
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        name: str,
+        identity: str,
+        duration: int = 15,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api: Any = client.CoordinationV1Api(api)  # raw JSON in and out
         self.namespace = namespace
         self.name = name
         self.identity = identity
         self.duration = duration
+        self._clock = clock
+        self._observed = ObservedLeases()
 
     def _read(self) -> dict[str, Any] | None:
         try:
@@ -52,18 +57,21 @@ class LeaseLock:
         body: dict[str, Any] = json.loads(raw.data)
         return body
 
+    def _observe(self, lease: dict[str, Any] | None) -> float:
+        now = self._clock()
+        spec = (
+            None
+            if lease is None
+            else {"leaseDurationSeconds": self.duration} | (lease.get("spec") or {})
+        )
+        self._observed.observe(self.name, spec, now)
+        return now
+
     def holder(self) -> str | None:
-        """The current holder if its lease has not expired."""
+        """The current holder if its lease has not expired (as observed)."""
         lease = self._read()
-        if lease is None:
-            return None
-        spec = lease.get("spec") or {}
-        renewed = _parse(spec.get("renewTime"))
-        duration = int(spec.get("leaseDurationSeconds") or self.duration)
-        if renewed is None or renewed + datetime.timedelta(seconds=duration) < _now():
-            return None
-        holder: str | None = spec.get("holderIdentity")
-        return holder
+        now = self._observe(lease)
+        return self._observed.holder(self.name, now)
 
     def try_hold(self) -> bool:
         """Acquire or renew; True while we hold the Lease."""
@@ -89,12 +97,11 @@ class LeaseLock:
                 if err.status == 409:
                     return False
                 raise
+        observed_at = self._observe(lease)
         spec = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime"))
-        duration = int(spec.get("leaseDurationSeconds") or self.duration)
-        expired = renewed is None or renewed + datetime.timedelta(seconds=duration) < now
-        if holder != self.identity and not expired:
+        current = self._observed.holder(self.name, observed_at)
+        if holder and holder != self.identity and current is not None:
             return False
         if holder != self.identity:
             spec["holderIdentity"] = self.identity

@@ -22,7 +22,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gateway.configuration_state import SPEAKER_CONDITION
-from gateway.controller.converge import Event
 from gateway.kube.client import request_json
 from gateway.kube.writer import service_event, write_configuration_state
 from gateway.node.status import (
@@ -35,6 +34,7 @@ from gateway.node.status import (
     speaker_state_labels,
     status_labels,
 )
+from metallb_rules.balancer import Event
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from gateway.configuration_state import (
     CONTROLLER_LABELS,
     configuration_status,
 )
-from gateway.controller.converge import Event
 from gateway.controller.role import CONFIGURATION_STATE
 from gateway.kube.client import request_json
+from metallb_rules.balancer import Event
 from metallb_rules.service import ALLOCATED_FROM
 
 log = logging.getLogger(__name__)

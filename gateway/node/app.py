@@ -2,7 +2,8 @@
 
 Source: `--manifests DIR` (every Node in the folder counts as live) or Kubernetes, where this
 process renews the Lease `metallb-grpc-node-<node>` in the MetalLB namespace and only nodes with a
-current Lease are L2 candidates (MetalLB's memberlist membership), and writes this node's
+Lease renewed within its duration, as this process observed it (gateway/leases.py), are L2
+candidates (MetalLB's memberlist membership), and writes this node's
 ServiceL2Status/ServiceBGPStatus objects (owned by the Pod named by $METALLB_POD_NAME and
 $METALLB_POD_UID) and `nodeAssigned` events. It drives the node's L2 and BGP services (`--l2`,
 `--bgp`; either may be omitted) and serves grpc.health.v1 on `--listen`.
@@ -12,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from gateway.folder import FolderSource, FolderStatusWriter
-from gateway.node.role import NODE_LEASE_PREFIX, NodeRole, live_nodes_from_leases
-from gateway.snapshot import Snapshot
+from gateway.node.reconciler import NODE_LEASE_PREFIX
+from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
 from metallb_runtime.channel import service_channel
@@ -101,21 +101,6 @@ async def _run_in_kubernetes(
     )
     source = KubeSource(api, opts.namespace, leases=True)
     await source.start()
-
-    async def renew() -> None:
-        while not stop.is_set():
-            try:
-                if not await asyncio.to_thread(lease.try_hold):
-                    log.warning("node Lease %s is held by another process", lease.name)
-            except Exception as err:
-                log.warning("node Lease not renewed: %s", err)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(1.0, opts.lease_duration / 3))
-
-    def live(snap: Snapshot) -> Collection[str]:
-        return live_nodes_from_leases(snap)
-
-    renewer = asyncio.create_task(renew())
     pod_name, pod_uid = os.environ.get("METALLB_POD_NAME"), os.environ.get("METALLB_POD_UID")
     statuses = ServiceStatusWriter(
         api, opts.namespace, opts.node, (pod_name, pod_uid) if pod_name and pod_uid else None
@@ -126,12 +111,12 @@ async def _run_in_kubernetes(
             opts.node,
             l2=l2,
             bgp=bgp,
-            live=live,
+            leases=True,
+            lease=lease,
+            renew_every=max(1.0, opts.lease_duration / 3),
             lb_class=opts.lb_class,
             statuses=statuses,
         )
         await role.run(stop)
     finally:
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
         await source.stop()

@@ -27,15 +27,8 @@ class L2Announcement:
     interfaces: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, order=True)
-class BGPRoute:
-    peer: str
-    prefix: str
-    communities: tuple[str, ...] = ()
-    local_pref: int | None = None
-
-    def sort_key(self) -> tuple[str, str, tuple[str, ...], int]:
-        return (self.peer, self.prefix, self.communities, self.local_pref or 0)
+#: One route to one peer (the rules' type: communities parsed, LOCAL_PREF decided).
+BGPRoute = bgp_decisions.PeerRoute
 
 
 @dataclass
@@ -75,11 +68,6 @@ def pool_of(config: Config, ips: Iterable[str]) -> str | None:
         if all(pool.contains(ip, avoid_buggy=False) for ip in addrs):
             return name
     return None
-
-
-def is_ibgp(peer: Peer) -> bool:
-    local = peer.local_asn or peer.my_asn
-    return peer.dynamic_asn == "internal" or (peer.peer_asn != 0 and peer.peer_asn == local)
 
 
 def services_with_ingress(
@@ -142,18 +130,7 @@ def desired_for_service(
     routes: set[BGPRoute] = set()
     ads = config.bgp_ads_for_pool(pool)
     if ads and bgp_decisions.should_announce(view, ads, ctx.node) is None:
-        for route in bgp_decisions.routes(view, ads, ctx.node):
-            for peer in ctx.peers:
-                if route.peers and peer.name not in route.peers:
-                    continue
-                routes.add(
-                    BGPRoute(
-                        peer.name,
-                        route.prefix,
-                        tuple(str(c) for c in route.communities),
-                        route.local_pref if is_ibgp(peer) else None,
-                    )
-                )
+        routes = bgp_decisions.peer_routes(bgp_decisions.routes(view, ads, ctx.node), ctx.peers)
     return ServiceDesired(layer2, frozenset(routes))
 
 

@@ -6,16 +6,16 @@ names some) and a ServiceBGPStatus (the peers handed one of its prefixes); and a
 over a protocol. MetalLB emits that event on every reconcile that announces; we emit it when the
 announcement starts, so a busy cluster does not get an event per service per resync.
 
-`StatusReporter` diffs what is wanted against what it already queued and queues only changes on a
-`WriteQueue` (latest write per object wins), through a `StatusWriter` (Kubernetes:
-gateway/kube/service_status.py).
+`StatusReporter` (pure) diffs what is wanted against what it already asked for and returns only
+the changes, as `StatusOp`s; the node role's adapter runs them on a `WriteQueue` (latest write per
+object wins) through a `StatusWriter` (Kubernetes: gateway/kube/service_status.py; the folder:
+gateway/folder.py).
 """
 
-import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.controller.writes import WriteQueue
 from gateway.node.desired import NodeDesired
 
 L2, BGP = "servicel2statuses", "servicebgpstatuses"
@@ -80,41 +80,72 @@ class StatusWriter(Protocol):
     def configuration_state(self, valid: bool, message: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class StatusWrite:
+    """Write (or, with None, delete) this node's status object of `plural` for a service."""
+
+    plural: str
+    service_key: str
+    status: Mapping[str, Any] | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.plural}/{self.service_key}"
+
+
+@dataclass(frozen=True)
+class NodeAssigned:
+    """The `nodeAssigned` event for `service` (the Service object) over `protocol`."""
+
+    service: Mapping[str, Any]
+    protocol: str
+
+
+@dataclass(frozen=True)
+class ConfigurationStateWrite:
+    """ConfigurationState `speaker-<node>`."""
+
+    valid: bool
+    message: str
+
+
+StatusOp = StatusWrite | NodeAssigned | ConfigurationStateWrite
+
+
 class StatusReporter:
-    def __init__(self, node: str, writer: StatusWriter) -> None:
+    def __init__(self, node: str) -> None:
         self.node = node
-        self._writer = writer
-        self._reported: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reported: dict[tuple[str, str], Mapping[str, Any]] = {}
         self._configuration: tuple[bool, str] | None = None
         self.adopted = False
 
-    def report_configuration(self, valid: bool, message: str, queue: WriteQueue) -> None:
+    def report_configuration(self, valid: bool, message: str) -> list[StatusOp]:
         """ConfigurationState `speaker-<node>`, written when it changes."""
-        if self._configuration != (valid, message):
-            self._configuration = (valid, message)
-            write = functools.partial(self._writer.configuration_state, valid, message)
-            queue.put("ConfigurationState", write)
+        if self._configuration == (valid, message):
+            return []
+        self._configuration = (valid, message)
+        return [ConfigurationStateWrite(valid, message)]
 
     def forget_configuration(self) -> None:
         """The ConfigurationState is gone: the next `report_configuration` writes it."""
         self._configuration = None
 
-    def adopt(self) -> None:
-        """Take over the objects a previous run of this node left (blocking: it lists them), so
-        the first report rewrites the ones still wanted and deletes the others."""
-        for item in self._writer.existing():
+    def adopt(self, existing: Iterable[tuple[str, str]]) -> None:
+        """Take over the objects a previous run of this node left (`StatusWriter.existing()`),
+        so the first report rewrites the ones still wanted and deletes the others."""
+        for item in existing:
             self._reported.setdefault(item, UNKNOWN)
         self.adopted = True
 
     def report(
         self,
-        wanted: Mapping[tuple[str, str], dict[str, Any]],
+        wanted: Mapping[tuple[str, str], Mapping[str, Any]],
         services: Mapping[str, Mapping[str, Any]],
-        queue: WriteQueue,
         *,
         protocols: tuple[str, ...] = (L2, BGP),
-    ) -> None:
-        """Queue the writes that make the objects of `protocols` match `wanted`."""
+    ) -> list[StatusOp]:
+        """The writes that make the objects of `protocols` match `wanted`."""
+        ops: list[StatusOp] = []
         for item in sorted(set(self._reported) | set(wanted)):
             plural, key = item
             if plural not in protocols:
@@ -122,12 +153,12 @@ class StatusReporter:
             new, old = wanted.get(item), self._reported.get(item)
             if new == old:
                 continue
-            queue.put(f"{plural}/{key}", functools.partial(self._writer.write, plural, key, new))
+            ops.append(StatusWrite(plural, key, new))
             if new is None:
                 del self._reported[item]
                 continue
             self._reported[item] = new
             service = services.get(key)
             if old is None and service is not None:
-                emit = functools.partial(self._writer.node_assigned, service, PROTOCOL[plural])
-                queue.event(emit)
+                ops.append(NodeAssigned(service, PROTOCOL[plural]))
+        return ops

@@ -47,7 +47,7 @@ class Peer:
     hold_time: int | None  # seconds
     keepalive_time: int | None  # seconds
     connect_time: int | None  # seconds
-    password: str
+    password: str = field(repr=False)  # a secret: never in a repr
     password_secret: str
     bfd_profile: str
     ebgp_multihop: bool

@@ -12,8 +12,9 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from metallb_rules.addresses import parse_entry, parse_ip
+from metallb_rules.addresses import parse_entry
 from metallb_rules.bfd_profile import BFDProfile, ProfileError
+from metallb_rules.bgp_peer import PeerError, PeerFields, check_password, validate_peer
 from metallb_rules.communities import Community, CommunityError, parse_community
 from metallb_rules.config.model import (
     BGPAdvertisement,
@@ -32,7 +33,7 @@ from metallb_rules.config.resources import (
     sorted_by_name,
     spec_of,
 )
-from metallb_rules.durations import format_duration, parse_duration
+from metallb_rules.durations import parse_duration
 from metallb_rules.gotext import quote
 from metallb_rules.labels import LabelSelector, SelectorError
 from metallb_rules.pools import (
@@ -198,39 +199,10 @@ def _bfd_profiles(objs: list[RawObject]) -> dict[str, BFDProfile]:
 # ----------------------------------------------------------------------------------- peers
 
 
-def _duration(raw: Any) -> int | None:
-    if raw is None:
-        return None
-    return parse_duration(str(raw))
-
-
-def _timers(
-    spec: Mapping[str, Any], fail: Callable[[str], ConfigError]
-) -> tuple[int | None, int | None]:
-    """MetalLB `parseTimers`; returns (hold, keepalive) in whole/fractional seconds."""
-    try:
-        hold_ns, keep_ns = _duration(spec.get("holdTime")), _duration(spec.get("keepaliveTime"))
-    except ValueError as err:
-        raise fail(f"invalid BGPPeer timers: {err}") from None
-    if hold_ns is None and keep_ns is None:
-        return None, None
-    if hold_ns is not None and keep_ns is None:
-        keep_ns = hold_ns // 3
-    elif hold_ns is None and keep_ns is not None:
-        hold_ns = keep_ns * 3
-    assert hold_ns is not None and keep_ns is not None
-    rounded = (hold_ns // 1_000_000_000) * 1_000_000_000
-    if rounded != 0 and rounded < 3_000_000_000:
-        raise fail(
-            f"invalid BGPPeer timers: invalid hold time {quote(format_duration(hold_ns))}: "
-            "must be 0 or >=3s"
-        )
-    if keep_ns > rounded:
-        raise fail(
-            f"invalid BGPPeer timers: invalid keepaliveTime {quote(format_duration(keep_ns))}, "
-            f"must be lower than holdTime {quote(format_duration(hold_ns))}"
-        )
-    return rounded // 1_000_000_000, keep_ns // 1_000_000_000
+def _duration(spec: Mapping[str, Any], key: str) -> int | None:
+    """Nanoseconds of a duration field, or None when it is not set."""
+    raw = spec.get(key)
+    return None if raw is None else parse_duration(str(raw))
 
 
 def _password(name: str, spec: Mapping[str, Any], res: ClusterResources) -> tuple[str, str]:
@@ -281,45 +253,31 @@ def _peer(obj: RawObject, res: ClusterResources, bfd_profiles: Mapping[str, BFDP
         cls = TransientConfigError if transient else ConfigError
         return cls(f"parsing peer {name} {message}", field=where)
 
-    my_asn = int(spec.get("myASN") or 0)
-    peer_asn = int(spec.get("peerASN") or 0)
-    dynamic = str(spec.get("dynamicASN") or "")
-    if my_asn == 0:
-        raise fail("missing local ASN", "myASN")
-    if peer_asn == 0 and not dynamic:
-        raise fail("missing peer ASN and dynamicASN", "peerASN")
-    if peer_asn != 0 and dynamic:
-        raise fail("both peer ASN and dynamicASN specified", "dynamicASN")
-    if dynamic and dynamic not in ("internal", "external"):
-        raise fail(f"invalid dynamicASN {dynamic}", "dynamicASN")
-    multihop = bool(spec.get("ebgpMultiHop"))
-    if peer_asn == my_asn and multihop:
-        raise fail("invalid ebgp-multihop parameter set for an ibgp peer", "ebgpMultiHop")
-    address = str(spec.get("peerAddress") or "")
-    interface = str(spec.get("interface") or "")
-    if not address and not interface:
-        raise fail("peer has no Address or Interface specified", "peerAddress")
-    if address and interface:
-        raise fail("peer has both Address and Interface specified", "interface")
-    hold, keepalive = _timers(spec, lambda m: fail(m, "holdTime"))
-    if address:
-        try:
-            parse_ip(address)
-        except ValueError:
-            raise fail(f"invalid BGPPeer address {quote(address)}", "peerAddress") from None
-    router_id = str(spec.get("routerID") or "")
-    if router_id:
-        try:
-            if parse_ip(router_id).version != 4:
-                raise ValueError(router_id)
-        except ValueError:
-            raise fail(f"invalid router ID {quote(router_id)}", "routerID") from None
-    source = str(spec.get("sourceAddress") or "")
-    if source:
-        try:
-            parse_ip(source)
-        except ValueError:
-            raise fail(f"invalid source IP {quote(source)}", "sourceAddress") from None
+    try:
+        timers = {key: _duration(spec, key) for key in ("holdTime", "keepaliveTime", "connectTime")}
+    except ValueError as err:
+        raise fail(f"invalid BGPPeer timers: {err}", "holdTime") from None
+    fields = PeerFields(
+        name=name,
+        my_asn=int(spec.get("myASN") or 0),
+        peer_asn=int(spec.get("peerASN") or 0),
+        dynamic_asn=str(spec.get("dynamicASN") or ""),
+        local_asn=int(spec.get("localASN") or 0),
+        address=str(spec.get("peerAddress") or ""),
+        interface=str(spec.get("interface") or ""),
+        port=int(spec.get("peerPort") or 0),
+        source_address=str(spec.get("sourceAddress") or ""),
+        router_id=str(spec.get("routerID") or ""),
+        password=str(spec.get("password") or ""),
+        hold_time_ns=timers["holdTime"],
+        keepalive_time_ns=timers["keepaliveTime"],
+        connect_time_ns=timers["connectTime"],
+        ebgp_multihop=bool(spec.get("ebgpMultiHop")),
+    )
+    try:
+        settings = validate_peer(fields)
+    except PeerError as err:
+        raise fail(err.message, err.field) from None
     node_selectors = _selectors(
         spec.get("nodeSelectors"),
         "nodeSelectors",
@@ -327,6 +285,10 @@ def _peer(obj: RawObject, res: ClusterResources, bfd_profiles: Mapping[str, BFDP
         lambda m: fail(m, "nodeSelectors"),
     )
     password, secret = _password(name, spec, res)
+    try:
+        check_password(password)
+    except PeerError as err:
+        raise fail(err.message, "passwordSecret") from None
     bfd = str(spec.get("bfdProfile") or "")
     if bfd and bfd not in bfd_profiles:
         raise fail(
@@ -334,30 +296,24 @@ def _peer(obj: RawObject, res: ClusterResources, bfd_profiles: Mapping[str, BFDP
             "bfdProfile",
             transient=True,
         )
-    connect = None
-    if spec.get("connectTime") is not None:
-        try:
-            connect = (_duration(spec["connectTime"]) or 0) // 1_000_000_000
-        except ValueError as err:
-            raise fail(f"invalid connect time: {err}", "connectTime") from None
     return Peer(
         name=name,
-        my_asn=my_asn,
-        peer_asn=peer_asn,
-        dynamic_asn=dynamic,
-        local_asn=int(spec.get("localASN") or 0),
-        address=address,
-        interface=interface,
-        port=int(spec.get("peerPort") or 179),
-        source_address=source,
-        router_id=router_id,
-        hold_time=hold,
-        keepalive_time=keepalive,
-        connect_time=connect,
+        my_asn=settings.my_asn,
+        peer_asn=settings.peer_asn,
+        dynamic_asn=settings.dynamic_asn.value,
+        local_asn=settings.local_asn,
+        address=fields.address,
+        interface=fields.interface,
+        port=settings.port,
+        source_address=fields.source_address,
+        router_id=fields.router_id,
+        hold_time=settings.hold_time,
+        keepalive_time=settings.keepalive_time,
+        connect_time=settings.connect_time,
         password=password,
         password_secret=secret,
         bfd_profile=bfd,
-        ebgp_multihop=multihop,
+        ebgp_multihop=settings.ebgp_multihop,
         vrf=str(spec.get("vrf") or ""),
         enable_graceful_restart=bool(spec.get("enableGracefulRestart")),
         disable_mp=bool(spec.get("disableMP")),
@@ -524,8 +480,8 @@ def _bgp_advertisement(
             where = f"bgpadvertisements/{name}: spec.communities[{i}]"
             if len(text.split(":")) in (2, 4):
                 raise ConfigError(
-                    f"invalid community {quote(text)} in BGP advertisement", field=where
-                ) from err
+                    f"invalid community {quote(text)} in BGP advertisement: {err}", field=where
+                ) from None
             # Neither a value nor a known alias: the alias may be defined later.
             raise TransientConfigError(
                 f"invalid community {quote(text)} in BGP advertisement: {err}", field=where

@@ -112,6 +112,19 @@ class _Registered:
         return _key(self.conf)
 
 
+def bfd_profile(settings: bgp_pb2.BfdSettings) -> bfd_pb2.Profile:
+    """A peer's BFD settings (BGP's own message) as the BFD service's Profile (the same fields:
+    intervals as Durations; what is unset stays unset, for the BFD service's defaults)."""
+    profile = bfd_pb2.Profile()
+    for name in ("receive_interval", "transmit_interval", "echo_interval"):
+        if settings.HasField(name):
+            getattr(profile, name).CopyFrom(getattr(settings, name))
+    for name in ("detect_multiplier", "echo_mode", "passive_mode", "minimum_ttl"):
+        if settings.HasField(name):
+            setattr(profile, name, getattr(settings, name))
+    return profile
+
+
 class GrpcBfdClient:
     def __init__(self, address: str) -> None:
         self._address = address
@@ -176,8 +189,8 @@ class GrpcBfdClient:
                 else bfd_pb2.HOP_MODE_SINGLE_HOP
             ),
         )
-        if conf is not None and conf.HasField("bfd_profile_settings"):
-            session.profile.CopyFrom(conf.bfd_profile_settings)
+        if conf is not None and conf.HasField("bfd"):
+            session.profile.CopyFrom(bfd_profile(conf.bfd))
         session.profile.name = profile
         return session
 

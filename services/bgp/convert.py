@@ -1,37 +1,54 @@
 """Conversions between `metallb.bgp.v1` messages and the speaker's domain types.
 
-Communities use MetalLB's syntax and error texts (behaviour reference §2.2 "Communities"):
-`a:b` with two uint16 is an RFC 1997 community, `large:a:b:c` with three uint32 an RFC 8092
-one; anything else is rejected with INVALID_ARGUMENT naming the field.
+A peer's configuration is checked by MetalLB's rules (`metallb_rules.bgp_peer.validate_peer`),
+the very function the gateway runs on BGPPeer objects; a failure becomes INVALID_ARGUMENT naming
+the request field, with MetalLB's text. Routes arrive typed and per peer, already decided by the
+rules (metallb_rules.announce.bgp): nothing here parses a community or picks a LOCAL_PREF; only
+the wire ranges are checked (a community half is 16 bits, one route per prefix). Times are
+`google.protobuf.Timestamp`, intervals `google.protobuf.Duration`.
 """
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import time
-from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from metallb.bgp.v1 import bgp_pb2
 from metallb.common.v1 import common_pb2
+from metallb_rules.bgp_peer import DynamicASN, PeerError, PeerFields, validate_peer
 from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, MessageType
 from services.bgp.codec.attributes import LargeCommunity
 from services.bgp.codec.errors import describe
-from services.bgp.fsm import Advertisement, InvalidPeerError, Peer, PeerConfig, RouteAttrs
-from services.bgp.fsm import validate_peer as _validate
-from services.bgp.fsm.config import DynamicASN
+from services.bgp.codec.prefixes import Prefix, parse_prefix
+from services.bgp.fsm import InvalidPeerError, Peer, PeerConfig, RouteAttrs
 from services.bgp.fsm.peer import LastError, Reason
 from services.bgp.fsm.table import State
 
+NANOS = 1_000_000_000
 _DYNAMIC = {
-    bgp_pb2.DYNAMIC_ASN_UNSPECIFIED: "",
-    bgp_pb2.DYNAMIC_ASN_INTERNAL: "internal",
-    bgp_pb2.DYNAMIC_ASN_EXTERNAL: "external",
+    bgp_pb2.DYNAMIC_ASN_UNSPECIFIED: DynamicASN.NONE,
+    bgp_pb2.DYNAMIC_ASN_INTERNAL: DynamicASN.INTERNAL,
+    bgp_pb2.DYNAMIC_ASN_EXTERNAL: DynamicASN.EXTERNAL,
 }
-_DYNAMIC_BACK = {
-    DynamicASN.NONE: bgp_pb2.DYNAMIC_ASN_UNSPECIFIED,
-    DynamicASN.INTERNAL: bgp_pb2.DYNAMIC_ASN_INTERNAL,
-    DynamicASN.EXTERNAL: bgp_pb2.DYNAMIC_ASN_EXTERNAL,
+_DYNAMIC_BACK = {v: k for k, v in _DYNAMIC.items()}
+#: BGPPeer CR field (what the rules name) -> PeerConf field.
+_FIELDS = {
+    "myASN": "my_asn",
+    "peerASN": "peer_asn",
+    "dynamicASN": "dynamic_asn",
+    "localASN": "replace_as",
+    "peerAddress": "peer_address",
+    "interface": "peer_address",
+    "peerPort": "peer_port",
+    "sourceAddress": "source_address",
+    "routerID": "router_id",
+    "holdTime": "hold_time",
+    "keepaliveTime": "keepalive_time",
+    "connectTime": "connect_time",
+    "ebgpMultiHop": "ebgp_multihop",
 }
 STATES = {
     State.IDLE: bgp_pb2.SESSION_STATE_IDLE,
@@ -52,54 +69,71 @@ _FAMILIES: dict[Family, common_pb2.IPFamily] = {
 }
 
 
+def _nanoseconds(conf: bgp_pb2.PeerConf, name: str) -> int | None:
+    if not conf.HasField(name):
+        return None
+    value: Duration = getattr(conf, name)
+    return value.seconds * NANOS + value.nanos
+
+
+def _seconds(value: float) -> Duration:
+    out = Duration()
+    out.FromNanoseconds(round(value * NANOS))
+    return out
+
+
 def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerConfig:
+    """The core's configuration, or INVALID_ARGUMENT naming `field`.<the field at fault>."""
+    dynamic = _DYNAMIC.get(conf.dynamic_asn)
+    if dynamic is None:
+        raise InvalidPeerError(f"invalid dynamicASN {conf.dynamic_asn}", f"{field}.dynamic_asn")
+    fields = PeerFields(
+        name=conf.name,
+        my_asn=conf.my_asn,
+        peer_asn=conf.peer_asn,
+        dynamic_asn=dynamic.value,
+        local_asn=conf.replace_as,
+        address=conf.peer_address,
+        port=conf.peer_port,
+        source_address=conf.source_address,
+        router_id=conf.router_id,
+        password=conf.password,
+        hold_time_ns=_nanoseconds(conf, "hold_time"),
+        keepalive_time_ns=_nanoseconds(conf, "keepalive_time"),
+        connect_time_ns=_nanoseconds(conf, "connect_time"),
+        ebgp_multihop=conf.ebgp_multihop,
+    )
     try:
-        return _validate(
-            name=conf.name,
-            my_asn=conf.my_asn,
-            peer_asn=conf.peer_asn,
-            dynamic_asn=_DYNAMIC.get(conf.dynamic_asn, str(conf.dynamic_asn)),
-            local_asn=conf.local_asn,
-            peer_address=conf.peer_address,
-            peer_port=conf.peer_port,
-            source_address=conf.source_address,
-            router_id=conf.router_id,
-            password=conf.password,
-            hold_time=conf.hold_time_seconds if conf.HasField("hold_time_seconds") else None,
-            keepalive_time=(
-                conf.keepalive_time_seconds if conf.HasField("keepalive_time_seconds") else None
-            ),
-            connect_time=(
-                conf.connect_time_seconds if conf.HasField("connect_time_seconds") else None
-            ),
-            ebgp_multihop=conf.ebgp_multihop,
-            vrf=conf.vrf,
-            graceful_restart=conf.enable_graceful_restart,
-            disable_mp=conf.disable_mp,
-            dual_stack=conf.dual_stack_address_family,
-            bfd_profile=conf.bfd_profile,
-        )
-    except InvalidPeerError as err:
-        if conf.name and err.field not in ("name",):
-            err.message = f"parsing peer {conf.name} {err.message}"
-        raise err.with_field(field) from None
+        settings = validate_peer(fields)
+    except PeerError as err:
+        message = err.message if err.field == "name" else f"parsing peer {conf.name} {err.message}"
+        raise InvalidPeerError(message, f"{field}.{_FIELDS.get(err.field, err.field)}") from None
+    return PeerConfig.from_settings(
+        settings,
+        vrf=conf.vrf,
+        graceful_restart=conf.enable_graceful_restart,
+        disable_mp=conf.disable_mp,
+        dual_stack=conf.dual_stack_address_family,
+        bfd_profile=conf.bfd_profile,
+    )
 
 
-def peer_conf_to_proto(cfg: PeerConfig) -> bgp_pb2.PeerConf:
-    return bgp_pb2.PeerConf(
+def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) -> bgp_pb2.PeerConf:
+    """What GetPeer shows: every field as the speaker runs it (timers with their defaults)."""
+    conf = bgp_pb2.PeerConf(
         name=cfg.name,
         my_asn=cfg.my_asn,
         peer_asn=cfg.peer_asn,
         dynamic_asn=_DYNAMIC_BACK[cfg.dynamic_asn],
-        local_asn=cfg.local_asn,
+        replace_as=cfg.replace_as,
         peer_address=str(cfg.peer_address),
         peer_port=cfg.peer_port,
         source_address=str(cfg.source_address) if cfg.source_address else "",
         router_id=str(cfg.router_id) if cfg.router_id else "",
-        password=cfg.password,
-        hold_time_seconds=cfg.hold_time,
-        keepalive_time_seconds=cfg.keepalive_time,
-        connect_time_seconds=cfg.connect_time,
+        password_set=bool(cfg.password),
+        password_fingerprint=password_fingerprint(cfg.name, cfg.password),
+        hold_time=_seconds(cfg.hold_time),
+        keepalive_time=_seconds(cfg.keepalive_time),
         ebgp_multihop=cfg.ebgp_multihop,
         vrf=cfg.vrf,
         enable_graceful_restart=cfg.graceful_restart,
@@ -107,92 +141,147 @@ def peer_conf_to_proto(cfg: PeerConfig) -> bgp_pb2.PeerConf:
         dual_stack_address_family=cfg.dual_stack,
         bfd_profile=cfg.bfd_profile,
     )
+    if cfg.connect_time is not None:
+        conf.connect_time.CopyFrom(_seconds(cfg.connect_time))
+    if bfd is not None:
+        conf.bfd.CopyFrom(bfd)
+    return conf
 
 
-def _uint(text: str, bits: int) -> int:
-    if not text.isdigit():
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": invalid syntax')
-    value = int(text)
-    if value >= 1 << bits:
-        raise ValueError(f'strconv.ParseUint: parsing "{text}": value out of range')
-    return value
+def password_fingerprint(name: str, password: str) -> str:
+    """What a response shows of a password: "" when none, else 16 hex digits of a SHA-256 keyed
+    by the peer's name (the same password on two peers does not look the same)."""
+    if not password:
+        return ""
+    digest = hashlib.sha256(f"metallb-grpc/bgp-password/{name}\0{password}".encode())
+    return digest.hexdigest()[:16]
 
 
-def parse_community(text: str, field: str) -> int | LargeCommunity:
-    """MetalLB's community.New: `a:b` (uint16 each) or `large:a:b:c` (uint32 each)."""
-    parts = text.split(":")
-    if len(parts) == 2:
-        values = []
-        for part in parts:
-            try:
-                values.append(_uint(part, 16))
-            except ValueError as err:
-                raise InvalidPeerError(
-                    f'invalid community value: invalid section "{part}" of community "{text}", '
-                    f'err: "{err}"',
-                    field,
-                ) from None
-        return (values[0] << 16) | values[1]
-    if len(parts) == 4:
-        try:
-            if parts[0] != "large":
-                raise ValueError
-            a, b, c = (_uint(p, 32) for p in parts[1:])
-        except ValueError:
+def updated_conf(
+    current: bgp_pb2.PeerConf, request: bgp_pb2.UpdatePeerRequest, current_password: str = ""
+) -> bgp_pb2.PeerConf:
+    """UpdatePeer's configuration: the request's PeerConf, or with an update_mask the current
+    one with the named fields taken from the request (AIP-134). `current` is what GetPeer shows
+    (no password): a request that leaves the password empty but names the current fingerprint
+    keeps `current_password`."""
+    mask: FieldMask = request.update_mask
+    if not mask.paths:
+        conf = bgp_pb2.PeerConf()
+        conf.CopyFrom(request.peer)
+        if not conf.password and conf.password_fingerprint == current.password_fingerprint:
+            conf.password = current_password
+        return conf
+    if not mask.IsValidForDescriptor(bgp_pb2.PeerConf.DESCRIPTOR):  # type: ignore[arg-type]
+        raise InvalidPeerError(
+            f"unknown PeerConf field in {', '.join(mask.paths)[:200]}", "update_mask"
+        )
+    if "name" in mask.paths:
+        raise InvalidPeerError("a peer cannot be renamed", "update_mask")
+    merged = bgp_pb2.PeerConf()
+    merged.CopyFrom(current)
+    merged.password = current_password
+    mask.MergeMessage(request.peer, merged, replace_message_field=True)
+    return merged
+
+
+# ---- routes --------------------------------------------------------------------------------
+
+_NO_ATTRS = RouteAttrs()
+
+
+_prefix = parse_prefix
+
+
+def _attrs(route: bgp_pb2.Route, where: str) -> RouteAttrs:
+    communities: list[int] = []
+    for k, c in enumerate(route.communities):
+        if c.asn > 0xFFFF or c.value > 0xFFFF:
             raise InvalidPeerError(
-                "invalid community value: invalid marker for large community, expected community"
-                " to be of format large:<uint32>:<uint32>:<uint32> but got "
-                f'"{text}" instead',
-                field,
-            ) from None
-        return LargeCommunity(a, b, c)
-    raise InvalidPeerError(f"invalid community format: {text}", field)
+                f"community {c.asn}:{c.value}: each half is 16 bits (RFC 1997)",
+                f"{where}.communities[{k}]",
+            )
+        communities.append(c.asn << 16 | c.value)
+    large = [
+        LargeCommunity(c.global_administrator, c.local_data_1, c.local_data_2)
+        for c in route.large_communities
+    ]
+    local_pref = route.local_pref if route.HasField("local_pref") else None
+    if not communities and not large and local_pref is None:
+        return _NO_ATTRS
+    return RouteAttrs(tuple(sorted(set(communities))), tuple(sorted(set(large))), local_pref)
 
 
-def community_text(value: int | LargeCommunity) -> str:
-    if isinstance(value, LargeCommunity):
-        return f"large:{value}"
-    return f"{value >> 16}:{value & 0xFFFF}"
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _prefix(text: str) -> IPv4Network | IPv6Network:
-    """A prefix string parsed once: a caller re-sends the whole set on every change."""
-    return ip_network(text)
+def _prefixes_only(ads: bgp_pb2.PeerAdvertisements, texts: list[str]) -> bool:
+    """Do the routes carry a prefix and nothing else? Read off the message's encoded size, one C
+    call instead of a look at each route: a prefix-only Route (prefix < 128 octets) is exactly
+    tag, length, tag, length, prefix. Anything else (attributes, `sent`, a long or non-ASCII
+    prefix) makes the sizes differ, and the route-by-route path handles it."""
+    peer = len(ads.peer.encode())
+    header = 1 + _varint_size(peer) + peer if peer else 0
+    return ads.ByteSize() == header + 4 * len(texts) + sum(map(len, texts))
 
 
-def advertisements_from_proto(ads: Sequence[bgp_pb2.Advertisement]) -> list[Advertisement]:
-    out: list[Advertisement] = []
-    for i, ad in enumerate(ads):
-        base = f"advertisements[{i}]"
-        try:
-            prefix = _prefix(ad.prefix)
-        except ValueError:
-            raise InvalidPeerError(f"invalid prefix {ad.prefix!r}", f"{base}.prefix") from None
-        legacy: set[int] = set()
-        large: set[LargeCommunity] = set()
-        for j, text in enumerate(ad.communities):
-            value = parse_community(text, f"{base}.communities[{j}]")
-            if isinstance(value, LargeCommunity):
-                large.add(value)
-            else:
-                legacy.add(value)
-        local_pref = ad.local_pref if ad.HasField("local_pref") else None
-        attrs = RouteAttrs(tuple(sorted(legacy)), tuple(sorted(large)), local_pref)
-        out.append(Advertisement(prefix, attrs, frozenset(ad.peers)))
+def peer_routes_from_proto(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteAttrs]:
+    """One peer's routes, or InvalidPeerError naming the route field at fault.
+
+    The API's hot path (200,000 routes in one call): routes that carry only their prefix (the
+    common case) are converted without a Python step per route besides parsing the prefix; the
+    first error sends the whole set through `_checked`, which names the field."""
+    texts = [route.prefix for route in ads.routes]
+    try:
+        if _prefixes_only(ads, texts):
+            out = dict.fromkeys(map(_prefix, texts), _NO_ATTRS)
+        else:
+            out = {_prefix(route.prefix): _attrs(route, where) for route in ads.routes}
+    except (ValueError, InvalidPeerError):
+        return _checked(ads, where)
+    if len(out) != len(texts):
+        return _checked(ads, where)
     return out
 
 
-def route_to_proto(prefix: object, attrs: RouteAttrs, sent: bool) -> bgp_pb2.AdvertisedRoute:
-    route = bgp_pb2.AdvertisedRoute(
+def _checked(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteAttrs]:
+    out: dict[Prefix, RouteAttrs] = {}
+    for j, route in enumerate(ads.routes):
+        field = f"{where}.routes[{j}]"
+        try:
+            prefix = _prefix(route.prefix)
+        except ValueError:
+            raise InvalidPeerError(
+                f"invalid prefix {route.prefix[:64]!r}", f"{field}.prefix"
+            ) from None
+        if prefix in out:
+            raise InvalidPeerError(
+                f"prefix {prefix} given twice: one route per prefix", f"{field}.prefix"
+            )
+        out[prefix] = _attrs(route, field)
+    return out
+
+
+def route_to_proto(prefix: object, attrs: RouteAttrs, sent: bool) -> bgp_pb2.Route:
+    route = bgp_pb2.Route(
         prefix=str(prefix),
-        communities=[community_text(c) for c in attrs.communities]
-        + [community_text(c) for c in attrs.large_communities],
+        communities=[bgp_pb2.Community(asn=c >> 16, value=c & 0xFFFF) for c in attrs.communities],
+        large_communities=[
+            bgp_pb2.LargeCommunity(
+                global_administrator=c.global_admin,
+                local_data_1=c.local1,
+                local_data_2=c.local2,
+            )
+            for c in attrs.large_communities
+        ],
         sent=sent,
     )
     if attrs.local_pref is not None:
         route.local_pref = attrs.local_pref
     return route
+
+
+# ---- peer state ----------------------------------------------------------------------------
 
 
 def _counters(counts: dict[MessageType, int]) -> bgp_pb2.MessageCounters:
@@ -216,8 +305,8 @@ def _error(error: LastError | None, wall: float) -> bgp_pb2.LastError | None:
     out = bgp_pb2.LastError(
         reason=REASONS.get(error.reason, bgp_pb2.STATE_REASON_UNSPECIFIED),
         message=error.message,
-        time=wall,
     )
+    out.time.FromNanoseconds(round(wall * NANOS))
     n = error.notification
     if n is not None:
         text = describe(n.code, n.subcode)
@@ -234,14 +323,21 @@ def _error(error: LastError | None, wall: float) -> bgp_pb2.LastError | None:
     return out
 
 
-def peer_to_proto(peer: Peer, now: float, bfd_status: str = "") -> bgp_pb2.Peer:
-    """`now` is the core's clock (loop.time()); times are converted to Unix time."""
-    offset = time.time() - now
+def peer_to_proto(
+    peer: Peer,
+    now: float,
+    bfd_status: str = "",
+    bfd: bgp_pb2.BfdSettings | None = None,
+    wall_offset: float | None = None,
+) -> bgp_pb2.Peer:
+    """`now` is the core's clock (loop.time()); times are converted to wall-clock Timestamps by
+    adding `wall_offset` (the service fixes it once, so one event reads the same every time;
+    None: measured now)."""
+    offset = time.time() - now if wall_offset is None else wall_offset
     state = bgp_pb2.PeerState(
         session_state=STATES[peer.state],
         reason=REASONS.get(peer.reason, bgp_pb2.STATE_REASON_UNSPECIFIED),
         reason_message=peer.reason_message,
-        last_transition_time=peer.state_since + offset,
         sent=_counters(peer.counters.sent),
         received=_counters(peer.counters.received),
         prefixes_advertised=len(peer.rib.sent),
@@ -250,12 +346,13 @@ def peer_to_proto(peer: Peer, now: float, bfd_status: str = "") -> bgp_pb2.Peer:
         established_transitions=peer.counters.established_transitions,
         bfd_status=bfd_status,
     )
+    state.last_transition_time.FromNanoseconds(round((peer.state_since + offset) * NANOS))
     conn = peer.established()
     if conn is not None and conn.remote_open is not None:
         ctx = conn.ctx
-        state.uptime_seconds = now - (peer.established_since or now)
-        state.negotiated_hold_time = ctx.hold_time
-        state.keepalive_interval = int(conn.keepalive_interval)
+        state.uptime.CopyFrom(_seconds(now - (peer.established_since or now)))
+        state.negotiated_hold_time.CopyFrom(_seconds(ctx.hold_time))
+        state.keepalive_interval.CopyFrom(_seconds(conn.keepalive_interval))
         state.local_address = str(conn.local) if conn.local else ""
         state.peer_router_id = str(conn.remote_open.bgp_id)
         state.peer_asn = conn.remote_open.asn
@@ -271,4 +368,4 @@ def peer_to_proto(peer: Peer, now: float, bfd_status: str = "") -> bgp_pb2.Peer:
     error = _error(peer.last_error, peer.last_error_at + offset)
     if error is not None:
         state.last_error.CopyFrom(error)
-    return bgp_pb2.Peer(conf=peer_conf_to_proto(peer.config), state=state)
+    return bgp_pb2.Peer(conf=peer_conf_to_proto(peer.config, bfd), state=state)

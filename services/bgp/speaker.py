@@ -27,14 +27,14 @@ import logging
 import socket
 import struct
 import zlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Mapping
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Protocol
 
 from services.bgp import sockets
 from services.bgp.codec import CeaseSubcode
 from services.bgp.codec.prefixes import Prefix
-from services.bgp.fsm import Advertisement, Peer, PeerConfig, Reason, routes_for_peer
+from services.bgp.fsm import Peer, PeerConfig, Reason
 from services.bgp.fsm.config import DynamicASN, IPAddress
 from services.bgp.fsm.peer import Close, Connect, Send
 from services.bgp.fsm.rib import RouteAttrs, family_of
@@ -354,8 +354,9 @@ class Speaker:
         )
         self.bfd = bfd
         self.drivers: dict[str, _Driver] = {}
-        self.advertisements: list[Advertisement] = []
-        self.advertisements_set = False
+        # Per peer name, the routes it should hold (kept for a peer not added yet).
+        self.routes: dict[str, Mapping[Prefix, RouteAttrs]] = {}
+        self.routes_set = False
         self.listeners: dict[ListenKey, asyncio.Server] = {}
         self.listen_errors: dict[ListenKey, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -386,7 +387,7 @@ class Speaker:
         driver = _Driver(self, peer)
         self.drivers[config.name] = driver
         await self._listen_for(config)
-        if self.advertisements_set:
+        if self.routes_set:
             peer.set_routes(self._routes(peer))
         peer.start(loop.time())
         driver.flush()
@@ -429,29 +430,38 @@ class Speaker:
 
     # ---- advertisements --------------------------------------------------------------------
 
-    def set_advertisements(self, ads: Iterable[Advertisement]) -> list[tuple[str, int, int]]:
-        """Replace the desired set; returns (peer, announced, withdrawn) for each peer."""
-        self.advertisements = list(ads)
-        self.advertisements_set = True
+    def set_routes(
+        self, routes: Mapping[str, Mapping[Prefix, RouteAttrs]]
+    ) -> list[tuple[str, int, int]]:
+        """Replace, per peer, the routes it should hold (a peer not named: none); returns
+        (peer, announced, withdrawn) for every peer, in name order."""
+        self.routes = dict(routes)
+        self.routes_set = True
         out: list[tuple[str, int, int]] = []
-        for name, driver in self.drivers.items():
-            routes = self._routes(driver.peer)
-            before: dict[Prefix, RouteAttrs] = driver.peer.rib.desired
-            announced = sum(1 for p, a in routes.items() if before.get(p) != a)
-            withdrawn = sum(1 for p in before if p not in routes)
-            driver.peer.set_routes(routes)
+        for name in sorted(self.drivers):
+            driver = self.drivers[name]
+            wanted = self._routes(driver.peer)
+            before: Mapping[Prefix, RouteAttrs] = driver.peer.rib.desired
+            if driver.peer.rib_ready and wanted == before:
+                out.append((name, 0, 0))
+                continue
+            if before:
+                announced = sum(1 for p, a in wanted.items() if before.get(p) != a)
+                withdrawn = sum(1 for p in before if p not in wanted)
+            else:  # a first set (200,000 routes at start): no per-route lookups
+                announced, withdrawn = len(wanted), 0
+            driver.peer.set_routes(wanted)
             driver.flush()
             out.append((name, announced, withdrawn))
         return out
 
-    def _routes(self, peer: Peer) -> dict[Prefix, RouteAttrs]:
-        """The ads for `peer`, in the families its session carries (its own, or both)."""
+    def _routes(self, peer: Peer) -> Mapping[Prefix, RouteAttrs]:
+        """The routes for `peer`, in the families its session carries (its own, or both)."""
+        routes = self.routes.get(peer.config.name, {})
         families = peer.families()
-        return {
-            prefix: attrs
-            for prefix, attrs in routes_for_peer(self.advertisements, peer.config.name).items()
-            if family_of(prefix) in families
-        }
+        if len(families) == 2 or all(family_of(p) in families for p in routes):
+            return routes  # no copy: the rib copies what it keeps
+        return {prefix: attrs for prefix, attrs in routes.items() if family_of(prefix) in families}
 
     # ---- listeners -------------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from types import MappingProxyType
+
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
-from metallb_rules.labels import LabelSelector, SelectorError
-from services.ipam.core.errors import InvalidPoolsError, InvalidServiceError
-from services.ipam.core.model import (
+from metallb_rules.allocator.errors import InvalidPoolsError, InvalidServiceError
+from metallb_rules.allocator.model import (
     Allocation,
     Family,
     FamilyPolicy,
@@ -15,9 +18,15 @@ from services.ipam.core.model import (
     ReleaseReason,
     RequestedIPsSource,
     ServiceRequest,
+    ip_text,
 )
-from services.ipam.core.pools import Pool, PoolSpec, ServiceAllocationSpec
+from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
+from metallb_rules.balancer import Decision, Outcome
+from metallb_rules.errors import DomainError
+from metallb_rules.labels import LabelSelector, SelectorError
+from metallb_rules.service import ServicePort, ServiceSpec
 
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 _FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
 _POLICIES = {
     common_pb2.IP_FAMILY_POLICY_UNSPECIFIED: FamilyPolicy.SINGLE_STACK,
@@ -96,60 +105,68 @@ def pool_specs_from_proto(pools: Sequence[ipam_pb2.Pool]) -> list[PoolSpec]:
 
 
 def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> ServiceRequest:
-    families = []
+    try:  # the common case in one pass; a bad value is found and named below
+        families = tuple([_FAMILIES[f] for f in svc.ip_families])
+        policy = _POLICIES[svc.ip_family_policy]
+        ports = tuple([Port(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+    except KeyError:
+        _invalid_enum(svc, field, _FAMILIES, _POLICIES)
+        raise
+    labels, namespace_labels = svc.labels, svc.namespace_labels
+    return ServiceRequest(
+        svc.namespace,
+        svc.name,
+        families,
+        policy,
+        dict(labels) if labels else _NO_LABELS,
+        dict(namespace_labels) if namespace_labels else _NO_LABELS,
+        tuple(svc.requested_ips),
+        RequestedIPsSource.SPEC
+        if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
+        else RequestedIPsSource.ANNOTATION,
+        svc.requested_pool,
+        svc.sharing_key,
+        svc.backend_key,
+        ports,
+    )
+
+
+def _invalid_enum(
+    svc: ipam_pb2.Service | ipam_pb2.LoadBalancerService,
+    field: str,
+    families: Container[int],
+    policies: Container[int],
+) -> None:
+    """Raise `InvalidServiceError` naming the first enum field of `svc` with a bad value."""
     for i, fam in enumerate(svc.ip_families):
-        if fam not in _FAMILIES:
+        if fam not in families:
             raise InvalidServiceError(
                 "IP family must be IP_FAMILY_IPV4 or IP_FAMILY_IPV6",
                 field=f"{field}.ip_families[{i}]",
             )
-        families.append(_FAMILIES[fam])
-    policy = _POLICIES.get(svc.ip_family_policy)
-    if policy is None:
+    if svc.ip_family_policy not in policies:
         raise InvalidServiceError("unknown IP family policy", field=f"{field}.ip_family_policy")
-    ports = []
     for i, port in enumerate(svc.ports):
-        protocol = _PROTOCOLS.get(port.protocol)
-        if protocol is None:
+        if port.protocol not in _PROTOCOLS:
             raise InvalidServiceError("unknown protocol", field=f"{field}.ports[{i}].protocol")
-        ports.append(Port(protocol, port.port))
-    source = (
-        RequestedIPsSource.SPEC
-        if svc.requested_ips_source == ipam_pb2.REQUESTED_IPS_SOURCE_SPEC
-        else RequestedIPsSource.ANNOTATION
-    )
-    return ServiceRequest(
-        namespace=svc.namespace,
-        name=svc.name,
-        families=tuple(families),
-        policy=policy,
-        labels=dict(svc.labels),
-        namespace_labels=dict(svc.namespace_labels),
-        requested_ips=tuple(svc.requested_ips),
-        requested_ips_source=source,
-        requested_pool=svc.requested_pool,
-        sharing_key=svc.sharing_key,
-        backend_key=svc.backend_key,
-        ports=tuple(ports),
-    )
 
 
-def allocation_to_proto(alloc: Allocation) -> ipam_pb2.Allocation:
-    return ipam_pb2.Allocation(
-        namespace=alloc.namespace,
-        name=alloc.name,
-        ips=[str(ip) for ip in alloc.ips],
-        pool=alloc.pool,
-        sharing_key=alloc.sharing_key,
-        backend_key=alloc.backend_key,
-        ports=[
-            common_pb2.Port(
-                protocol=_PROTOCOL_ENUM.get(p.protocol, common_pb2.PROTOCOL_UNSPECIFIED),
-                port=p.port,
-            )
-            for p in alloc.ports
-        ],
-    )
+def allocation_to_proto(
+    alloc: Allocation, into: ipam_pb2.Allocation | None = None
+) -> ipam_pb2.Allocation:
+    """`alloc` as a message, filled `into` the given one (a response's field: no copy)."""
+    msg = ipam_pb2.Allocation() if into is None else into
+    msg.namespace = alloc.namespace
+    msg.name = alloc.name
+    msg.ips.extend([ip_text(ip) for ip in alloc.ips])
+    msg.pool = alloc.pool
+    msg.sharing_key = alloc.sharing_key
+    msg.backend_key = alloc.backend_key
+    for p in alloc.ports:
+        msg.ports.add(
+            protocol=_PROTOCOL_ENUM.get(p.protocol, common_pb2.PROTOCOL_UNSPECIFIED), port=p.port
+        )
+    return msg
 
 
 def reason_to_proto(reason: ReleaseReason | None) -> ipam_pb2.ReleaseReason:
@@ -212,3 +229,91 @@ def service_key_from_proto(key: common_pb2.ServiceKey, field: str = "service") -
 def service_key_to_proto(key: str) -> common_pb2.ServiceKey:
     namespace, _, name = key.partition("/")
     return common_pb2.ServiceKey(namespace=namespace, name=name)
+
+
+def status_of(err: DomainError) -> status_pb2.Status:
+    """A per-item failure as google.rpc.Status: the code and text the item's own call would give,
+    with a google.rpc.BadRequest naming the field when one is at fault."""
+    status = status_pb2.Status(code=code_pb2.Code.Value(err.status), message=err.describe())
+    if err.field:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=err.field, description=err.message
+                    )
+                ]
+            )
+        )
+        status.details.append(detail)
+    return status
+
+
+_FAMILY_NAMES = {common_pb2.IP_FAMILY_IPV4: "IPv4", common_pb2.IP_FAMILY_IPV6: "IPv6"}
+_POLICY_NAMES = {
+    common_pb2.IP_FAMILY_POLICY_UNSPECIFIED: "SingleStack",
+    common_pb2.IP_FAMILY_POLICY_SINGLE_STACK: "SingleStack",
+    common_pb2.IP_FAMILY_POLICY_PREFER_DUAL_STACK: "PreferDualStack",
+    common_pb2.IP_FAMILY_POLICY_REQUIRE_DUAL_STACK: "RequireDualStack",
+}
+
+
+def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
+    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+    if not svc.namespace or not svc.name:
+        raise InvalidServiceError("service namespace and name are required", field=field)
+    try:  # the common case in one pass; a bad value is found and named below
+        families = tuple([_FAMILY_NAMES[f] for f in svc.ip_families])
+        policy = _POLICY_NAMES[svc.ip_family_policy]
+        ports = tuple([ServicePort(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+    except KeyError:
+        _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
+        raise
+    selector, labels, annotations = svc.selector, svc.labels, svc.annotations
+    return ServiceSpec(
+        svc.namespace,
+        svc.name,
+        svc.type,
+        None,
+        tuple(svc.cluster_ips),
+        families,
+        policy,
+        svc.load_balancer_ip,
+        svc.external_traffic_policy or "Cluster",
+        dict(selector) if selector else {},
+        dict(labels) if labels else {},
+        dict(annotations) if annotations else {},
+        ports,
+        tuple(svc.ingress_ips),
+    )
+
+
+_OUTCOMES = {
+    Outcome.SUCCESS: ipam_pb2.SYNC_OUTCOME_SUCCESS,
+    Outcome.ERROR_NO_RETRY: ipam_pb2.SYNC_OUTCOME_ERROR_NO_RETRY,
+    Outcome.REPROCESS_ALL: ipam_pb2.SYNC_OUTCOME_REPROCESS_ALL,
+}
+_EVENT_TYPES = {"Normal": ipam_pb2.EVENT_TYPE_NORMAL, "Warning": ipam_pb2.EVENT_TYPE_WARNING}
+
+
+def outcome_to_proto(outcome: Outcome) -> ipam_pb2.SyncOutcome:
+    return _OUTCOMES[outcome]
+
+
+def decision_to_proto(
+    decision: Decision, into: ipam_pb2.ServiceDecision | None = None
+) -> ipam_pb2.ServiceDecision:
+    """`decision` as a message, filled `into` the given one (a response's item: no copy)."""
+    msg = ipam_pb2.ServiceDecision() if into is None else into
+    namespace, _, name = decision.key.partition("/")
+    msg.service.namespace = namespace
+    msg.service.name = name
+    msg.ingress_ips.extend(decision.ingress)
+    if decision.pool:
+        msg.pool = decision.pool
+    for event in decision.events:
+        msg.events.add(type=_EVENT_TYPES[event.type], reason=event.reason, message=event.message)
+    msg.outcome = _OUTCOMES[decision.outcome]
+    msg.status_changed = decision.changed
+    return msg

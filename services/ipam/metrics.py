@@ -1,48 +1,49 @@
 """The `metallb_allocator_*` gauges of MetalLB's controller (behaviour reference §6).
 
 Unlike MetalLB, `metallb_allocator_services_allocated_total` is populated (quirk 8).
+
+The gauges are read from the allocator when Prometheus scrapes (a custom collector), not set
+after every command: an allocation then costs the metrics nothing, and a scrape always sees the
+current counts. The scrape runs on the metrics server's thread and only reads counters the owner
+task replaces or increments whole (each read is atomic under the GIL).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from services.ipam.core.model import PoolUsage
+from metallb_rules.allocator.model import PoolUsage
+
+_GAUGES = (
+    ("addresses_total", "Number of usable IP addresses, per pool", "total"),
+    ("ipv4_addresses_total", "Number of usable IPv4 addresses, per pool", "ipv4_total"),
+    ("ipv6_addresses_total", "Number of usable IPv6 addresses, per pool", "ipv6_total"),
+    ("addresses_in_use_total", "Number of IP addresses in use, per pool", "in_use"),
+    ("ipv4_addresses_in_use_total", "Number of IPv4 addresses in use, per pool", "ipv4_in_use"),
+    ("ipv6_addresses_in_use_total", "Number of IPv6 addresses in use, per pool", "ipv6_in_use"),
+    ("services_allocated_total", "Number of services allocated, per pool", "services"),
+)
 
 
-class AllocatorMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        def gauge(name: str, doc: str) -> Gauge:
-            return Gauge(f"metallb_allocator_{name}", doc, ["pool"], registry=registry)
+class AllocatorMetrics(Collector):
+    """Registers itself; `usages()` gives (pool, usage) for every pool at scrape time."""
 
-        self._gauges = {
-            "total": gauge("addresses_total", "Number of usable IP addresses, per pool"),
-            "ipv4_total": gauge(
-                "ipv4_addresses_total", "Number of usable IPv4 addresses, per pool"
-            ),
-            "ipv6_total": gauge(
-                "ipv6_addresses_total", "Number of usable IPv6 addresses, per pool"
-            ),
-            "in_use": gauge("addresses_in_use_total", "Number of IP addresses in use, per pool"),
-            "ipv4_in_use": gauge(
-                "ipv4_addresses_in_use_total", "Number of IPv4 addresses in use, per pool"
-            ),
-            "ipv6_in_use": gauge(
-                "ipv6_addresses_in_use_total", "Number of IPv6 addresses in use, per pool"
-            ),
-            "services": gauge("services_allocated_total", "Number of services allocated, per pool"),
-        }
-        self._pools: set[str] = set()
+    def __init__(
+        self, registry: CollectorRegistry, usages: Callable[[], list[tuple[str, PoolUsage]]]
+    ) -> None:
+        self._usages = usages
+        registry.register(self)
 
-    def update(self, pool: str, usage: PoolUsage) -> None:
-        self._pools.add(pool)
-        for attr, gauge in self._gauges.items():
-            gauge.labels(pool).set(getattr(usage, attr))
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        for name, doc, _ in _GAUGES:
+            yield GaugeMetricFamily(f"metallb_allocator_{name}", doc, labels=["pool"])
 
-    def forget_except(self, pools: Iterable[str]) -> None:
-        """Drop the series of pools that no longer exist."""
-        keep = set(pools)
-        for gone in self._pools - keep:
-            for gauge in self._gauges.values():
-                gauge.remove(gone)
-        self._pools &= keep
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        usages = self._usages()
+        for name, doc, attr in _GAUGES:
+            family = GaugeMetricFamily(f"metallb_allocator_{name}", doc, labels=["pool"])
+            for pool, usage in usages:
+                family.add_metric([pool], getattr(usage, attr))
+            yield family

@@ -5,8 +5,10 @@ converts the result back. After every command the owner publishes the allocator'
 watchers and refreshes the gauges of the pools they touched.
 """
 
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
+from types import MappingProxyType
 from typing import TypeVar
 
 import grpc
@@ -14,7 +16,18 @@ from prometheus_client import CollectorRegistry
 
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2, ipam_pb2_grpc
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.errors import NoAllocationError
+from metallb_rules.allocator.model import (
+    Allocation,
+    Change,
+    ChangeType,
+    PoolUsage,
+    ServiceRequest,
+)
+from metallb_rules.balancer import Decision, Outcome, decide_batch
 from metallb_rules.errors import DomainError, UnavailableError
+from metallb_rules.service import ServiceSpec
 from metallb_runtime.instance import new_instance_id
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
@@ -27,10 +40,9 @@ from metallb_runtime.watch import (
     watch_stream,
 )
 from services.ipam import convert
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.errors import NoAllocationError
-from services.ipam.core.model import Allocation, Change, ChangeType, ServiceRequest
 from services.ipam.metrics import AllocatorMetrics
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
 
@@ -56,7 +68,7 @@ class IPAMState:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.allocator = Allocator()
         self.instance_id = new_instance_id()
-        self.metrics = AllocatorMetrics(registry)
+        self.metrics = AllocatorMetrics(registry, self._usages)
         self.owner = StateOwner("ipam", after_each=self._publish)
         self.watchers: ChangeLog[ipam_pb2.AllocationEvent] = ChangeLog(self.instance_id)
 
@@ -67,23 +79,21 @@ class IPAMState:
         await self.owner.stop()
         self.watchers.close_all()
 
-    def refresh_all_metrics(self) -> None:
-        pools = [p.name for p in self.allocator.pools()]
-        for name in pools:
-            self.metrics.update(name, self.allocator.usage(name))
-        self.metrics.forget_except(pools)
+    def _usages(self) -> list[tuple[str, PoolUsage]]:
+        """Every pool's counts, for the metrics scrape (a pool removed meanwhile is left out)."""
+        usages = []
+        for pool in self.allocator.pools():
+            try:
+                usages.append((pool.name, self.allocator.usage(pool.name)))
+            except DomainError:
+                continue
+        return usages
 
     def _publish(self) -> None:
+        """After each command: the allocator's changes to the watchers."""
         changes = self.allocator.take_changes()
-        if not changes:
-            return
-        touched: set[str] = set()
         for change in changes:
-            touched.add(change.allocation.pool)
             self.watchers.append(Pending(partial(_event, change)))
-        known = {p.name for p in self.allocator.pools()}
-        for name in touched & known:
-            self.metrics.update(name, self.allocator.usage(name))
 
     def subscribe(self, token: common_pb2.ResumeToken | None) -> Subscription[Allocation]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
@@ -118,7 +128,6 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
 
         def command() -> ipam_pb2.SetPoolsResponse:
             lost, moved = self._alloc.set_pools(specs)
-            self._state.refresh_all_metrics()
             return ipam_pb2.SetPoolsResponse(
                 lost=[
                     ipam_pb2.LostAllocation(
@@ -156,12 +165,55 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
         )
 
+    async def ConvergeServices(
+        self, request: ipam_pb2.ConvergeServicesRequest, context: grpc.aio.ServicerContext
+    ) -> ipam_pb2.ConvergeServicesResponse:
+        labels = {name: dict(entry.labels) for name, entry in request.namespace_labels.items()}
+        items: list[tuple[ServiceSpec, Mapping[str, str]] | DomainError] = []
+        for i, svc in enumerate(request.services):
+            try:
+                spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
+                items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
+            except DomainError as err:
+                items.append(err)
+        deleted = [
+            convert.service_key_from_proto(key, f"deleted[{i}]")
+            for i, key in enumerate(request.deleted)
+        ]
+        valid = [item for item in items if not isinstance(item, DomainError)]
+        complete = request.complete_set
+
+        def command() -> tuple[list[Decision], list[Outcome]]:
+            if not complete:
+                self._alloc.require_restored()  # before any change: the whole call fails
+            return decide_batch(self._alloc, valid, complete_set=complete, deleted=deleted)
+
+        decisions, gone = await self._run(command)
+        reply = ipam_pb2.ConvergeServicesResponse(
+            deleted=[convert.outcome_to_proto(o) for o in gone]
+        )
+        out = iter(decisions)
+        for i, item in enumerate(items):
+            if isinstance(item, DomainError):
+                key = request.services[i]
+                reply.decisions.append(
+                    ipam_pb2.ServiceDecision(
+                        service=common_pb2.ServiceKey(namespace=key.namespace, name=key.name),
+                        error=convert.status_of(item),
+                    )
+                )
+            else:
+                convert.decision_to_proto(next(out), into=reply.decisions.add())
+        return reply
+
     async def Allocate(
         self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.AllocateResponse:
         req = convert.service_from_proto(request.service)
-        alloc = await self._run(lambda: self._alloc.allocate(req))
-        return ipam_pb2.AllocateResponse(allocation=convert.allocation_to_proto(alloc))
+        alloc = await self._state.owner.submit(functools.partial(self._alloc.allocate, req))
+        response = ipam_pb2.AllocateResponse()
+        convert.allocation_to_proto(alloc, into=response.allocation)
+        return response
 
     async def AllocateBatch(
         self, request: ipam_pb2.AllocateBatchRequest, context: grpc.aio.ServicerContext
@@ -234,7 +286,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
                     allocation=(
                         convert.allocation_to_proto(r.allocation) if r.allocation else None
                     ),
-                    error=r.error.message if r.error else "",
+                    error=convert.status_of(r.error) if r.error else None,
                 )
                 for r in results
             ],
@@ -297,8 +349,5 @@ def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:
     if isinstance(result, DomainError):
-        code = grpc.StatusCode[result.status].value[0]
-        return ipam_pb2.AllocateResult(
-            refusal=ipam_pb2.Refusal(code=code, message=result.describe())
-        )
+        return ipam_pb2.AllocateResult(error=convert.status_of(result))
     return ipam_pb2.AllocateResult(allocation=convert.allocation_to_proto(result))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from typing import Any
 
+from metallb_rules.bgp_peer import PeerFields, validate_peer
 from services.bgp.codec import (
     Framer,
     Keepalive,
@@ -22,7 +23,7 @@ from services.bgp.codec.capabilities import (
 )
 from services.bgp.codec.messages import AnyMessage
 from services.bgp.codec.negotiated import IPV4_UNICAST, IPV6_UNICAST
-from services.bgp.fsm import Close, Connect, Peer, PeerConfig, Send, State, validate_peer
+from services.bgp.fsm import Close, Connect, Peer, PeerConfig, Send, State
 from services.bgp.fsm.peer import Connection
 
 LOCAL = ip_address("10.0.0.1")
@@ -30,6 +31,8 @@ REMOTE = ip_address("10.0.0.2")
 
 
 def config(**kw: Any) -> PeerConfig:
+    """A peer's core configuration, validated by MetalLB's rules as the service does it;
+    times in seconds (None: not set)."""
     args: dict[str, Any] = dict(
         name="p",
         my_asn=64512,
@@ -45,14 +48,36 @@ def config(**kw: Any) -> PeerConfig:
         keepalive_time=None,
         connect_time=None,
         ebgp_multihop=False,
-        vrf="",
-        graceful_restart=False,
-        disable_mp=False,
-        dual_stack=False,
-        bfd_profile="",
     )
+    core = {
+        k: kw.pop(k)
+        for k in ("vrf", "graceful_restart", "disable_mp", "dual_stack", "bfd_profile")
+        if k in kw
+    }
     args.update(kw)
-    return validate_peer(**args)
+
+    def ns(seconds: float | None) -> int | None:
+        return None if seconds is None else round(seconds * 1_000_000_000)
+
+    settings = validate_peer(
+        PeerFields(
+            name=args["name"],
+            my_asn=args["my_asn"],
+            peer_asn=args["peer_asn"],
+            dynamic_asn=args["dynamic_asn"],
+            local_asn=args["local_asn"],
+            address=args["peer_address"],
+            port=args["peer_port"],
+            source_address=args["source_address"],
+            router_id=args["router_id"],
+            password=args["password"],
+            hold_time_ns=ns(args["hold_time"]),
+            keepalive_time_ns=ns(args["keepalive_time"]),
+            connect_time_ns=ns(args["connect_time"]),
+            ebgp_multihop=args["ebgp_multihop"],
+        )
+    )
+    return PeerConfig.from_settings(settings, **core)
 
 
 def remote_open(

@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ from tests.bfd.test_service import free_ports
 from .test_service import ScriptedPeer, bgp_server, conf
 
 US, PEER = "127.0.0.1", "127.0.0.2"
-FAST = bfd_pb2.Profile(name="fast", receive_interval=ms(50), transmit_interval=ms(50))
+FAST = bgp_pb2.BfdSettings(
+    receive_interval=timedelta(milliseconds=50), transmit_interval=timedelta(milliseconds=50)
+)
 
 
 class World:
@@ -206,7 +209,7 @@ class Calls:
 def fast_client(socket_path: Path | str) -> GrpcBfdClient:
     """A client for the BFD service at `socket_path` that knows peer p1 with the fast profile."""
     client = GrpcBfdClient(f"unix:{socket_path}")
-    client.remember(peer_conf(bfd_profile_settings=FAST))
+    client.remember(peer_conf(bfd=FAST))
     return client
 
 
@@ -256,8 +259,10 @@ def test_register_adds_the_peers_profile_and_hop_mode_unregister_deletes(
         client = GrpcBfdClient(f"unix:{world.path}")
         calls = Calls()
         async with world.service() as stub:
-            profile = bfd_pb2.Profile(receive_interval=ms(50), detect_multiplier=4)
-            client.remember(peer_conf("p1", bfd_profile_settings=profile))
+            profile = bgp_pb2.BfdSettings(
+                receive_interval=timedelta(milliseconds=50), detect_multiplier=4
+            )
+            client.remember(peer_conf("p1", bfd=profile))
             client.remember(peer_conf("p2", peer_address="127.0.0.3", ebgp_multihop=True))
             await register(client, calls, "p1")
             await register(client, calls, "p2", "127.0.0.3")
@@ -271,11 +276,11 @@ def test_register_adds_the_peers_profile_and_hop_mode_unregister_deletes(
             assert calls.status == "down"  # from the AddSession answer: nothing heard yet
             # Registering again (our process restarted; the BFD service kept the session)
             # applies the profile of now instead of failing with ALREADY_EXISTS.
-            client.remember(peer_conf("p1", bfd_profile_settings=FAST))
+            client.remember(peer_conf("p1", bfd=FAST))
             await register(client, calls, "p1")
             assert (await sessions(stub))[PEER].conf.profile.detect_multiplier == 3
             # The BFDProfile edited: new settings for a registered peer reach the BFD service.
-            client.remember(peer_conf("p1", bfd_profile_settings=profile))
+            client.remember(peer_conf("p1", bfd=profile))
             deadline = time.monotonic() + 5
             while (await sessions(stub))[PEER].conf.profile.detect_multiplier != 4:
                 assert time.monotonic() < deadline, "the profile was not updated"
@@ -462,9 +467,9 @@ def test_bgp_service_tears_down_on_bfd_down_not_when_the_bfd_service_goes(
                     peer = conf(
                         peer_address=PEER,
                         peer_port=remote.port,
-                        hold_time_seconds=90,
+                        hold_time=timedelta(seconds=90),
                         bfd_profile="fast",
-                        bfd_profile_settings=FAST,
+                        bfd=FAST,
                     )
                     await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer))
                     await remote.wait_for(lambda m: isinstance(m, Keepalive))
@@ -476,7 +481,8 @@ def test_bgp_service_tears_down_on_bfd_down_not_when_the_bfd_service_goes(
                     error = (await peer_state()).last_error
                     assert error.reason == bgp_pb2.STATE_REASON_BFD_DOWN
                     assert error.message == "BFD down: control detection time expired"
-                    assert 0.1 < error.time - silent_at < 0.5  # 3 x 50 ms, then at once
+                    torn_down = error.time.ToNanoseconds() / 1e9 - silent_at
+                    assert 0.1 < torn_down < 0.5  # 3 x 50 ms, then at once
                     bfd_peer.silent = False
                     await until(
                         "Established with BFD Up again",
@@ -486,7 +492,7 @@ def test_bgp_service_tears_down_on_bfd_down_not_when_the_bfd_service_goes(
                         ),
                     )
                     # An edited BFDProfile: no BGP restart, the BFD session gets the settings.
-                    peer.bfd_profile_settings.detect_multiplier = 4
+                    peer.bfd.detect_multiplier = 4
                     reply = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=peer))
                     assert not reply.restarted
                     deadline = time.monotonic() + 5
@@ -498,7 +504,8 @@ def test_bgp_service_tears_down_on_bfd_down_not_when_the_bfd_service_goes(
                 await asyncio.sleep(0.5)
                 state = await peer_state()
                 assert state.session_state == bgp_pb2.SESSION_STATE_ESTABLISHED
-                assert state.last_error.time < silent_at + 0.5  # the BFD Down, nothing since
+                last = state.last_error.time.ToNanoseconds() / 1e9
+                assert last < silent_at + 0.5  # the BFD Down, nothing since
         finally:
             await remote.close()
 

@@ -34,15 +34,7 @@ from services.bgp.codec.attributes import (
     find,
 )
 from services.bgp.codec.capabilities import ExtendedNextHop, GracefulRestart
-from services.bgp.fsm import (
-    Advertisement,
-    InvalidPeerError,
-    Peer,
-    Reason,
-    RouteAttrs,
-    State,
-    routes_for_peer,
-)
+from services.bgp.fsm import Peer, Reason, RouteAttrs, State
 from services.bgp.fsm.peer import Close, Connect, Send
 from services.bgp.fsm.rib import AdjRibOut, SessionRoutingInfo
 
@@ -377,55 +369,6 @@ def test_graceful_restart_holds_routes_until_the_caller_has_spoken() -> None:
     wire.pump(1.0)
     assert wire.b.eor_received == {IPV4_UNICAST} and len(wire.b.received) == 1
     assert not wire.a.restarting  # later sessions do not claim a restart
-
-
-def test_routes_for_peer_merges_like_metallb() -> None:
-    p = ip_network("192.0.2.1/32")
-    ads = [
-        Advertisement(p, RouteAttrs((2,), (), 150), frozenset({"a"})),
-        Advertisement(p, RouteAttrs((1,), (LargeCommunity(1, 1, 1),), 300)),
-        Advertisement(ip_network("192.0.2.2/32"), RouteAttrs(), frozenset({"b"})),
-    ]
-    assert routes_for_peer(ads, "a") == {p: RouteAttrs((1, 2), (LargeCommunity(1, 1, 1),), 150)}
-    assert set(routes_for_peer(ads, "b")) == {p, ip_network("192.0.2.2/32")}
-
-
-# ---- configuration ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kw", "field", "text"),
-    [
-        ({"my_asn": 0}, "my_asn", "missing local ASN"),
-        ({"peer_asn": 0}, "peer_asn", "missing peer ASN and dynamicASN"),
-        ({"dynamic_asn": "internal"}, "dynamic_asn", "both peer ASN and dynamicASN specified"),
-        ({"peer_asn": 0, "dynamic_asn": "bogus"}, "dynamic_asn", "invalid dynamicASN bogus"),
-        (
-            {"peer_asn": 64512, "ebgp_multihop": True},
-            "ebgp_multihop",
-            "invalid ebgp-multihop parameter set for an ibgp peer",
-        ),
-        ({"peer_address": ""}, "peer_address", "peer has no Address or Interface specified"),
-        ({"peer_address": "1.2.3"}, "peer_address", 'invalid BGPPeer address "1.2.3"'),
-        ({"router_id": "x"}, "router_id", 'invalid router ID "x"'),
-        ({"source_address": "nope"}, "source_address", 'invalid source IP "nope"'),
-        (
-            {"hold_time": 2},
-            "hold_time",
-            'invalid BGPPeer timers: invalid hold time "2s": must be 0 or >=3s',
-        ),
-        (
-            {"hold_time": 30, "keepalive_time": 60},
-            "keepalive_time",
-            'invalid BGPPeer timers: invalid keepaliveTime "1m0s", must be lower than '
-            'holdTime "30s"',
-        ),
-    ],
-)
-def test_invalid_peers(kw: dict[str, object], field: str, text: str) -> None:
-    with pytest.raises(InvalidPeerError) as info:
-        config(**kw)
-    assert info.value.field == field and info.value.message == text
 
 
 def test_timers_follow_parse_timers() -> None:

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import grpc
 import pytest
+from google.rpc import code_pb2
 from prometheus_client import CollectorRegistry, generate_latest
 
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
@@ -32,18 +34,26 @@ from services.bgp.service import bgp_binding
 from tests.conftest import ROOT
 
 from .fsm_harness import remote_open
+from .routes import request
 
 
 @asynccontextmanager
-async def bgp_server(bfd: Any = None) -> AsyncIterator[tuple[CollectorRegistry, Any]]:
+async def bgp_server_at(bfd: Any = None) -> AsyncIterator[tuple[CollectorRegistry, str, Any]]:
+    """A BGP service on a free port: its registry, its address and a stub."""
     registry = CollectorRegistry()
     server = Server([bgp_binding(registry, bfd)], "127.0.0.1:0", registry=registry, grace=0.5)
     address = await server.start()
     try:
         async with grpc.aio.insecure_channel(address) as channel:
-            yield registry, bgp_pb2_grpc.BGPServiceStub(channel)
+            yield registry, address, bgp_pb2_grpc.BGPServiceStub(channel)
     finally:
         await server.stop()
+
+
+@asynccontextmanager
+async def bgp_server(bfd: Any = None) -> AsyncIterator[tuple[CollectorRegistry, Any]]:
+    async with bgp_server_at(bfd) as (registry, _, stub):
+        yield registry, stub
 
 
 class ScriptedPeer:
@@ -117,27 +127,50 @@ def test_bad_configuration_is_invalid_argument_naming_the_field(arun: Callable[.
             cases = [
                 (conf(my_asn=0), "peer.my_asn: parsing peer p1 missing local ASN"),
                 (
-                    conf(hold_time_seconds=2),
+                    conf(hold_time=timedelta(seconds=2)),
                     'peer.hold_time: parsing peer p1 invalid BGPPeer timers: invalid hold time '
                     '"2s": must be 0 or >=3s',
                 ),
                 (conf(peer_address="300.1.1.1"),
                  'peer.peer_address: parsing peer p1 invalid BGPPeer address "300.1.1.1"'),
+                # Go's Duration.String(): below a second it prints milliseconds.
+                (conf(hold_time=timedelta(seconds=0.4), keepalive_time=timedelta(seconds=0.5)),
+                 'peer.keepalive_time: parsing peer p1 invalid BGPPeer timers: invalid '
+                 'keepaliveTime "500ms", must be lower than holdTime "400ms"'),
             ]  # fmt: skip
             for peer, text in cases:
                 err = await _error(stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer)))
                 assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
                 assert err.details() == text
-            bad_ad = bgp_pb2.Advertisement(prefix="192.0.2.1/32", communities=["1:70000"])
-            err = await _error(
-                stub.SetAdvertisements(bgp_pb2.SetAdvertisementsRequest(advertisements=[bad_ad]))
+            # Routes: a peer's bad route refuses that peer's set only (google.rpc.Status).
+            bad = bgp_pb2.Route(prefix="192.0.2.1/32")
+            bad.communities.add(asn=1, value=70000)
+            reply = await stub.SetAdvertisements(
+                bgp_pb2.SetAdvertisementsRequest(
+                    advertisements=[
+                        bgp_pb2.PeerAdvertisements(peer="x", routes=[bad]),
+                        bgp_pb2.PeerAdvertisements(
+                            peer="y", routes=[bgp_pb2.Route(prefix="192.0.2.300/32")]
+                        ),
+                        bgp_pb2.PeerAdvertisements(
+                            peer="z", routes=[bgp_pb2.Route(prefix="192.0.2.1/32")]
+                        ),
+                    ]
+                )
             )
-            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert err.details() == (
-                "advertisements[0].communities[0]: invalid community value: invalid section "
-                '"70000" of community "1:70000", err: "strconv.ParseUint: parsing "70000": '
-                'value out of range"'
-            )
+            assert [(c.peer, c.status.code, c.status.message) for c in reply.changes] == [
+                (
+                    "x",
+                    code_pb2.INVALID_ARGUMENT,
+                    "advertisements[0].routes[0].communities[0]: community 1:70000: each half "
+                    "is 16 bits (RFC 1997)",
+                ),
+                (
+                    "y",
+                    code_pb2.INVALID_ARGUMENT,
+                    "advertisements[1].routes[0].prefix: invalid prefix '192.0.2.300/32'",
+                ),
+            ]
             err = await _error(stub.GetPeer(bgp_pb2.GetPeerRequest(name="nope")))
             assert err.code() == grpc.StatusCode.NOT_FOUND
 
@@ -153,7 +186,7 @@ def test_session_advertisements_watch_metrics_and_delete(arun: Callable[..., Any
                 watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
                 first = await watch.read()
                 assert first.end_of_snapshot.start == common_pb2.WATCH_START_SNAPSHOT
-                peer = conf(peer_port=remote.port, hold_time_seconds=9)
+                peer = conf(peer_port=remote.port, hold_time=timedelta(seconds=9))
                 await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer))
                 err = await _error(stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer)))
                 assert err.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -164,26 +197,25 @@ def test_session_advertisements_watch_metrics_and_delete(arun: Callable[..., Any
                     ):
                         pass
                 got = (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state
-                assert got.negotiated_hold_time == 9 and got.capabilities.four_octet_as
+                assert got.negotiated_hold_time.seconds == 9 and got.capabilities.four_octet_as
                 assert got.peer_router_id == "192.0.2.254"
-                ads = [
-                    bgp_pb2.Advertisement(
-                        prefix="203.0.113.10/32", communities=["65000:1", "large:1:2:3"]
-                    ),
-                    bgp_pb2.Advertisement(prefix="203.0.113.11/32", peers=["other"]),
-                ]
-                changes = await stub.SetAdvertisements(
-                    bgp_pb2.SetAdvertisementsRequest(advertisements=ads)
-                )
+                ads = request(["p1"], ["203.0.113.10/32"], communities=["65000:1", "large:1:2:3"])
+                ads.advertisements.add(peer="other").routes.add(prefix="203.0.113.11/32")
+                changes = await stub.SetAdvertisements(ads)
                 assert [(c.peer, c.announced) for c in changes.changes] == [("p1", 1)]
                 update = await remote.wait_for(lambda m: isinstance(m, Update) and bool(m.nlri))
                 assert [str(p) for p in update.nlri] == ["203.0.113.10/32"]
                 await remote.wait_for(lambda m: m == Update())  # End-of-RIB
                 listed = await stub.ListAdvertisements(bgp_pb2.ListAdvertisementsRequest())
                 (routes,) = listed.peers
-                assert [(r.prefix, list(r.communities), r.sent) for r in routes.routes] == [
-                    ("203.0.113.10/32", ["65000:1", "large:1:2:3"], True)
-                ]
+                assert [r.prefix for r in routes.routes] == ["203.0.113.10/32"]
+                (got_route,) = routes.routes
+                assert got_route.sent
+                assert [(c.asn, c.value) for c in got_route.communities] == [(65000, 1)]
+                (large,) = got_route.large_communities
+                assert (large.global_administrator, large.local_data_1, large.local_data_2) == (
+                    1, 2, 3,
+                )  # fmt: skip
                 text = generate_latest(registry).decode()
                 assert 'metallb_bgp_session_up{peer="127.0.0.1",vrf=""} 1.0' in text
                 assert 'metallb_bgp_announced_prefixes_total{peer="127.0.0.1",vrf=""} 1.0' in text
@@ -334,9 +366,9 @@ def test_update_peer_restarts_only_on_change(arun: Callable[..., Any]) -> None:
                 await remote.wait_for(lambda m: isinstance(m, Keepalive))
                 same = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=peer))
                 assert not same.restarted
-                changed = conf(peer_port=remote.port, hold_time_seconds=30)
+                changed = conf(peer_port=remote.port, hold_time=timedelta(seconds=30))
                 reply = await stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=changed))
-                assert reply.restarted and reply.peer.conf.hold_time_seconds == 30
+                assert reply.restarted and reply.peer.conf.hold_time.seconds == 30
                 cease = await remote.wait_for(lambda m: isinstance(m, Notification))
                 assert (cease.code, cease.subcode) == (6, CeaseSubcode.OTHER_CONFIGURATION_CHANGE)
                 err = await _error(

@@ -228,7 +228,15 @@ INVALID = [
     ),
     (
         "kind: BGPAdvertisement\nmetadata: {name: a}\nspec: {communities: ['99999999:1']}",
-        'invalid community "99999999:1" in BGP advertisement',
+        'invalid community "99999999:1" in BGP advertisement: invalid community value: invalid '
+        'section "99999999" of community "99999999:1", err: "strconv.ParseUint: parsing '
+        '\\"99999999\\": value out of range"',
+    ),
+    (
+        "kind: BGPAdvertisement\nmetadata: {name: a}\nspec: {communities: ['lar:123:9999:123']}",
+        'invalid community "lar:123:9999:123" in BGP advertisement: invalid community value: '
+        "invalid marker for large community, expected community to be of format "
+        'large:<uint32>:<uint32>:<uint32> but got "lar:123:9999:123" instead',
     ),
     (
         "kind: BGPAdvertisement\nmetadata: {name: a}\nspec: {localPref: 100}\n---\n"
@@ -357,3 +365,15 @@ spec: {myASN: 64500, peerASN: 64501, peerAddress: 10.0.0.1,
     parse(resources(other, base=base, nodes=nodes))  # disjoint nodes: all three rules pass
     with pytest.raises(ConfigError):
         parse(resources(other, base=base))  # no nodes known: sharing is assumed
+
+
+def test_interface_peer_is_refused_naming_the_peer_and_field() -> None:
+    """Unnumbered peering (`interface:`) is not built yet: refused at validation, so it never
+    reaches a node (where the BGP service would refuse it and stop every announcement)."""
+    err = error_of(
+        "kind: BGPPeer\nmetadata: {name: unnumbered}\nspec: {myASN: 64500, peerASN: 64501,"
+        " interface: eth1}"
+    )
+    assert not isinstance(err, TransientConfigError)
+    assert "unnumbered" in err.message and "interface" in err.message
+    assert err.field == "bgppeers/unnumbered: spec.interface"

@@ -47,6 +47,7 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
+        # Polls files the role writes from its write threads: a wait on I/O, not a clock.
         await asyncio.sleep(0.05)
 
 

@@ -13,8 +13,7 @@ from gateway.folder import FolderSource, FolderStatusWriter
 from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb_runtime.channel import service_channel
-from tests.gateway.test_node_role import FOLDER, start_bgp
-from tests.gateway.test_service_status import until
+from tests.gateway.test_node_role import FOLDER, after_passes, start_bgp
 
 
 def read(path: Path) -> Any:
@@ -29,6 +28,9 @@ def test_node_status_objects_in_the_folder(arun: Callable[..., Any], tmp_path: P
     status = folder / ".status"
     bgp_object = status / "servicebgpstatuses" / "node-1" / "demo" / "web.yaml"
 
+    roles: list[NodeRole] = []
+    started = asyncio.Event()
+
     async def run_role(stop: asyncio.Event) -> None:
         source = FolderSource(folder, interval=0.05)
         await source.start()
@@ -36,9 +38,15 @@ def test_node_status_objects_in_the_folder(arun: Callable[..., Any], tmp_path: P
             async with service_channel(f"unix:{socket}") as channel:
                 stub = bgp_pb2_grpc.BGPServiceStub(channel)
                 writer = FolderStatusWriter(folder, "node-1")
-                await NodeRole(source, "node-1", l2=None, bgp=stub, statuses=writer).run(stop)
+                roles.append(NodeRole(source, "node-1", l2=None, bgp=stub, statuses=writer))
+                started.set()
+                await roles[-1].run(stop)
         finally:
             await source.stop()
+
+    async def until(check: Callable[[], Any]) -> Any:
+        await started.wait()
+        return await after_passes(roles[-1], check)
 
     async def scenario() -> None:
         server = await start_bgp(socket)
@@ -96,6 +104,7 @@ def test_node_status_objects_in_the_folder(arun: Callable[..., Any], tmp_path: P
         # does not announce is removed.
         bgp_object.parent.mkdir(parents=True, exist_ok=True)
         bgp_object.write_text(yaml.safe_dump({"kind": "ServiceBGPStatus"}))
+        started.clear()
         stop = asyncio.Event()
         task = asyncio.create_task(run_role(stop))
         try:

@@ -54,6 +54,7 @@ def test_folder_source_keeps_polling_after_files_vanish_while_it_reads(
         try:  # churn for 5 s, or until the poll task has ended (the bug: it should never end)
             end = time.monotonic() + 5
             while time.monotonic() < end and not (poll is not None and poll.done()):
+                # The race needs real time: files churn while the source polls them.
                 await asyncio.sleep(0.05)
         finally:
             stop.set()
@@ -65,7 +66,7 @@ def test_folder_source_keeps_polling_after_files_vanish_while_it_reads(
             while "demo/late" not in source.snapshot().objects.get("Service", {}):
                 died = poll.exception() if poll is not None and poll.done() else None
                 assert time.monotonic() < deadline, f"the folder source stopped: {died!r}"
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # the source polls files: wait for its next poll
         finally:
             with contextlib.suppress(Exception):  # the dead poll task re-raises its error
                 await source.stop()

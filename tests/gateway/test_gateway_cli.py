@@ -14,7 +14,7 @@ def wait_for(path: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} not written"
-        time.sleep(0.1)
+        time.sleep(0.1)  # another process writes the file: nothing to wait on but the disk
 
 
 def test_two_processes_over_a_unix_socket(tmp_path: Path) -> None:

@@ -15,12 +15,15 @@ from gateway.node.desired import BGPRoute, _sorted_update
 from gateway.node.rpc import AdvertisementBuilder
 from gateway.snapshot import SliceIndex, index_slice, key_of, slice_index
 from metallb.bgp.v1 import bgp_pb2
+from metallb_rules.communities import Community
+
+C1, LARGE = Community.legacy(65000, 1), Community.large_of(1, 2, 3)
 
 ROUTES = st.builds(
     BGPRoute,
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from([f"198.18.0.{i}/32" for i in range(40)]),
-    st.sampled_from([(), ("65000:1",), ("65000:1", "large:1:2:3")]),
+    st.sampled_from([(), (C1,), (C1, LARGE)]),
     st.sampled_from([None, 0, 100]),
 )
 
@@ -96,25 +99,21 @@ def test_advertisement_builder_equals_building_afresh(passes: list[set[BGPRoute]
         got = builder.build(routes)
         assert got == fresh
         assert builder.build(routes) is got  # the very same list: nothing rebuilt
-        grouped: dict[tuple[str, tuple[str, ...], int | None], set[str]] = {}
-        for r in held:
-            grouped.setdefault((r.prefix, r.communities, r.local_pref), set()).add(r.peer)
-        assert len(got) == len(grouped)
+        # One entry per peer, one route per prefix, every prefix the peer was given.
+        assert [a.peer for a in got] == sorted({r.peer for r in held})
         for adv in got:
-            lp = adv.local_pref if adv.HasField("local_pref") else None
-            assert set(adv.peers) == grouped[(adv.prefix, tuple(adv.communities), lp)]
-            assert list(adv.peers) == sorted(adv.peers)
+            prefixes = [r.prefix for r in adv.routes]
+            assert prefixes == sorted({r.prefix for r in held if r.peer == adv.peer})
 
 
 def test_advertisement_builder_reuses_unchanged_messages() -> None:
     builder = AdvertisementBuilder()
-    one = BGPRoute("a", "198.18.0.1/32", ("65000:1",), 100)
-    two = BGPRoute("a", "198.18.0.2/32")
+    one = BGPRoute("a", "198.18.0.1/32", (C1, LARGE), 100)
+    two = BGPRoute("b", "198.18.0.2/32")
     first = builder.build([one, two])
-    second = builder.build([one])
-    assert second[0] is first[0]
-    assert second == [
-        bgp_pb2.Advertisement(
-            prefix="198.18.0.1/32", communities=["65000:1"], peers=["a"], local_pref=100
-        )
-    ]
+    second = builder.build([one, BGPRoute("b", "198.18.0.3/32")])
+    assert second[0] is first[0] and second[1] is not first[1]
+    expected = bgp_pb2.Route(prefix="198.18.0.1/32", local_pref=100)
+    expected.communities.add(asn=65000, value=1)
+    expected.large_communities.add(global_administrator=1, local_data_1=2, local_data_2=3)
+    assert second[0] == bgp_pb2.PeerAdvertisements(peer="a", routes=[expected])

@@ -55,6 +55,7 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
+        # Polls the fake API server (HTTP, another thread): a wait on the network, not a clock.
         await asyncio.sleep(0.05)
 
 
@@ -196,29 +197,38 @@ def test_the_echo_of_a_status_write_is_not_converged_again(
     async def scenario() -> None:
         async with running_controller(tmp_path) as harness:
             kube, role = harness.kube, harness.role
-            base = role.metrics.updates._value.get()
+
+            def updates() -> float:
+                return float(role.metrics.updates._value.get())
+
+            async def handled_so_far(probe: str, address: str) -> None:
+                """Synchronise on events, not time: Service events arrive in order on one
+                watch, so once a Service created now has its address, every Service event
+                before it (the echoes among them) has been handled."""
+                kube.create(service(probe))
+                await until(lambda: ingress(kube, probe) == [address])
+
+            base = updates()
             kube.create(service("web"))
             await until(lambda: ingress(kube, "web") == ["192.0.2.0"])
-            await asyncio.sleep(0.5)  # the echo has come back and been handled
-            assert role.metrics.updates._value.get() - base == 1
+            await handled_so_far("probe-1", "192.0.2.1")
+            assert updates() - base == 2  # web and probe-1; not web's echo
             assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
             # A label (serviceSelectors read them) is a change: converged again, nothing to
             # write.
             web = kube.get("services", "web", "default")
             web["metadata"]["labels"] = {"tier": "front"}
             kube.update(web)
-            await until(lambda: role.metrics.updates._value.get() - base == 2)
-            await asyncio.sleep(0.3)
-            assert role.metrics.updates._value.get() - base == 2
+            await handled_so_far("probe-2", "192.0.2.2")
+            assert updates() - base == 4
             assert len(kube.requests_to("PUT", r"/services/web/status$")) == 1
             # The status changed by someone else: converged again (MetalLB keeps an address
             # from status when the pool can give it).
             web = kube.get("services", "web", "default")
             web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.3"}]}}
             kube.update_status(web)
-            await until(lambda: role.metrics.updates._value.get() - base == 3)
-            await asyncio.sleep(0.3)
-            assert role.metrics.updates._value.get() - base == 3
+            await handled_so_far("probe-3", "192.0.2.0")  # the address web left
+            assert updates() - base == 6
             assert ingress(kube, "web") == ["192.0.2.3"]
 
     arun(scenario())

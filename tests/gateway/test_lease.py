@@ -1,6 +1,5 @@
-"""Leases against the fake API server: one holder at a time, takeover only after expiry."""
-
-import time
+"""Leases against the fake API server: one holder at a time, takeover only after expiry, timed
+on each contender's own clock (here a virtual one: no sleeping)."""
 
 from gateway.kube.lease import LeaseLock
 from tests.fakekube import FakeKube
@@ -10,13 +9,20 @@ def test_one_leader_and_takeover_after_expiry() -> None:
     with FakeKube() as kube:
         api = kube.api_client()
         try:
-            a = LeaseLock(api, "metallb-system", "metallb-grpc-controller", "pod-a", duration=1)
-            b = LeaseLock(api, "metallb-system", "metallb-grpc-controller", "pod-b", duration=1)
+            now = [0.0]  # both contenders' monotonic clock, in seconds
+
+            def lock(identity: str) -> LeaseLock:
+                name = "metallb-grpc-controller"
+                return LeaseLock(api, "metallb-system", name, identity, 1, clock=lambda: now[0])
+
+            a, b = lock("pod-a"), lock("pod-b")
             assert a.try_hold()
             assert not b.try_hold()
             assert a.try_hold()  # renew
             assert b.holder() == "pod-a"
-            time.sleep(1.2)  # a stops renewing
+            now[0] = 0.9  # a stops renewing: still its lease for the rest of its duration
+            assert not b.try_hold()
+            now[0] = 1.2
             assert b.holder() is None
             assert b.try_hold()
             assert not a.try_hold()

@@ -1,169 +1,72 @@
 """The node role writes its status objects after announcements: while changes keep coming they
 wait (announcements first), once changes stop they are written within a couple of seconds, and
-under changes that never stop they are still written every `REPORT_AT_LEAST_EVERY`.
+under changes that never stop they are still written every `report_at_least_every`.
 
-The node role runs against a real BGP service (unix socket, the peer's port closed); the status
-writer records what it is asked to write (the Kubernetes writer is tested in
-test_service_status.py)."""
+On virtual time (the node's reconciler, every RPC answered at once): 40 new services 50 ms apart
+are each announced within the batching time, and their status objects follow the burst. (The
+same reconciler against a real BGP service: test_node_role.py.)"""
 
-import asyncio
-import copy
-import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
-
-import pytest
-from prometheus_client import CollectorRegistry
-
-from gateway.node import role as node_role
-from gateway.node.role import NodeRole
-from gateway.snapshot import Snapshot, key_of
-from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
-from metallb_runtime.channel import service_channel
-from metallb_runtime.server import Server
-from services.bgp.service import bgp_binding
-from tests.gateway.test_service_status import CONFIG as SERVICE_STATUS_CONFIG
-
-NS = "metallb-system"
-POOL = {
-    "apiVersion": "metallb.io/v1beta1",
-    "kind": "IPAddressPool",
-    "metadata": {"name": "pool", "namespace": NS},
-    "spec": {"addresses": ["192.0.2.0/24"]},
-}
-# The peer (its port closed), the advertisement and the node of test_service_status.
-CONFIG = [
-    POOL,
-    *(o for o in SERVICE_STATUS_CONFIG if o["kind"] in ("BGPPeer", "BGPAdvertisement", "Node")),
-]
+from gateway.node.reconciler import Rpc, WriteStatus
+from gateway.node.status import BGP, StatusWrite
+from tests.gateway.test_node_reconciler import (
+    OK,
+    WEB,
+    Cluster,
+    endpoints,
+    held,
+    node,
+    service,
+)
+from tests.gateway.virtual_time import Reply, play
 
 
-def service(i: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": f"s{i}", "namespace": "default"},
-        "spec": {"type": "LoadBalancer", "clusterIP": f"10.96.0.{i}", "ports": [{"port": 80}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": f"192.0.2.{i}"}]}},
-    }
+def test_status_objects_wait_for_a_burst_to_end_but_not_forever() -> None:
+    cluster = Cluster()
+    _, vt = node(cluster, l2=False, statuses=True, report_at_least_every=3.0)
+    play(vt, [Reply(("list status objects",), set()), Reply(("bgp", "ListPeers"), held())])
+    play(vt, [Reply(("bgp", "AddPeer")), Reply(("bgp", "SetAdvertisements"))])
+    vt.take()
 
+    written: dict[str, float] = {}  # service key -> when its status object was asked for
+    announced: dict[str, float] = {}  # prefix -> when it was first sent to BGP
 
-def endpoints(i: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": f"s{i}-1",
-            "namespace": "default",
-            "labels": {"kubernetes.io/service-name": f"s{i}"},
-        },
-        "endpoints": [
-            {"addresses": ["10.244.0.1"], "conditions": {"ready": True}, "nodeName": "node-1"}
-        ],
-    }
+    def run(seconds: float, *, new_services: range) -> None:
+        """A new service every 50 ms (or none), for `seconds`; every RPC succeeds at once."""
+        services = iter(new_services)
+        for _ in range(round(seconds / 0.05)):
+            i = next(services, None)
+            if i is not None:
+                vt.change(cluster.put(endpoints(i)))
+                vt.change(cluster.put(service(i)))
+            for _ in range(5):
+                vt.advance(0.01)
+                for command in list(vt.outstanding):
+                    if isinstance(command, Rpc):
+                        for a in getattr(command.request, "advertisements", []):
+                            for r in a.routes:
+                                announced.setdefault(r.prefix, vt.now)
+                        vt.answer(command, OK)
+                    elif isinstance(command, WriteStatus):
+                        vt.outstanding.remove(command)
+                        for op in command.ops:
+                            if isinstance(op, StatusWrite) and op.plural == BGP:
+                                written.setdefault(op.service_key, vt.now)
 
+    # A burst of 40 services over 2 s: each announced within the batching time...
+    run(2.0, new_services=range(1, 41))
+    assert len(announced) == 40
+    assert max(announced[f"192.0.2.{i}/32"] for i in range(1, 41)) <= 2.0 + 0.03
+    # ... but no status object written while it goes on.
+    assert list(written) == [WEB]  # (by the first pass, before the burst)
+    # Once it is over, all are written within the quiet time (0.5 s) and a pass (1 s).
+    run(1.6, new_services=range(0))
+    assert len(written) == 41
+    assert min(written[f"demo/s{i}"] for i in range(1, 41)) >= 2.0 + 0.5
 
-class MemorySource:
-    """A source as the node role sees one: a snapshot and a queue of (kind, key) changes."""
-
-    def __init__(self) -> None:
-        self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._snap = Snapshot(namespace=NS)
-        for obj in CONFIG:
-            self._snap.add(copy.deepcopy(obj))
-
-    def add(self, obj: dict[str, Any]) -> None:
-        self._snap.add(obj)
-        self.changes.put_nowait((str(obj["kind"]), key_of(obj)))
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot({k: dict(v) for k, v in self._snap.objects.items()}, NS)
-
-
-class RecordingWriter:
-    """A StatusWriter that records the ServiceBGPStatus writes it is asked for, with when."""
-
-    def __init__(self) -> None:
-        self.written: dict[str, float] = {}  # service key -> time of its first write
-
-    def existing(self) -> set[tuple[str, str]]:
-        return set()
-
-    def write(self, plural: str, service_key: str, status: Mapping[str, Any] | None) -> None:
-        if status is not None:
-            self.written.setdefault(service_key, time.monotonic())
-
-    def node_assigned(self, service: Mapping[str, Any], protocol: str) -> None:
-        pass
-
-    def configuration_state(self, valid: bool, message: str) -> None:
-        pass
-
-
-async def until(condition: Callable[[], Any], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-async def routes(bgp: bgp_pb2_grpc.BGPServiceStub) -> int:
-    reply = await bgp.ListAdvertisements(bgp_pb2.ListAdvertisementsRequest(peer="router"))
-    return sum(len(p.routes) for p in reply.peers)
-
-
-def test_status_objects_wait_for_a_burst_to_end(
-    arun: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(node_role, "REPORT_AT_LEAST_EVERY", 3.0)
-
-    async def scenario() -> None:
-        registry = CollectorRegistry()
-        server = Server(
-            [bgp_binding(registry)], f"unix:{tmp_path}/bgp.sock", registry=registry, grace=0.1
-        )
-        await server.start()
-        source, writer = MemorySource(), RecordingWriter()
-        stop = asyncio.Event()
-        try:
-            async with service_channel(f"unix:{tmp_path}/bgp.sock") as channel:
-                bgp = bgp_pb2_grpc.BGPServiceStub(channel)
-                role = NodeRole(source, "node-1", l2=None, bgp=bgp, statuses=writer)
-                task = asyncio.create_task(role.run(stop))
-                await until(lambda: role.syncs >= 1, 5.0)  # the first pass, before any service
-                # A burst: a new service every 50 ms for 2 s. Each is announced at once...
-                started = time.monotonic()
-                for i in range(1, 41):
-                    source.add(endpoints(i))
-                    source.add(service(i))
-                    await asyncio.sleep(0.05)
-                    if i == 20:
-                        assert await routes(bgp) >= 15  # announcements keep up
-                burst_end = time.monotonic()
-                assert await routes(bgp) >= 35
-                # ... but no status object is written while the burst goes on.
-                assert not writer.written
-                # Once it is over, all of them are, within the quiet time and a pass.
-                await until(lambda: len(writer.written) == 40, 3.0)
-                assert min(writer.written.values()) >= burst_end
-                assert burst_end - started < 3.0  # so the cap below was not what wrote them
-
-                # Changes that never stop: still written, every REPORT_AT_LEAST_EVERY (3 s).
-                writer.written.clear()
-                changing_since = time.monotonic()
-                for i in range(41, 141):
-                    source.add(endpoints(i))
-                    source.add(service(i))
-                    await asyncio.sleep(0.05)
-                    if len(writer.written) > 0:
-                        break
-                assert writer.written, "status objects starved by a steady stream of changes"
-                assert min(writer.written.values()) - changing_since < 3.0 + 1.5
-                stop.set()
-                await task
-        finally:
-            stop.set()
-            await server.stop()
-
-    arun(scenario())
+    # Changes that never stop: still written, every report_at_least_every (3 s).
+    burst_start = vt.now
+    written.clear()
+    run(4.0, new_services=range(41, 121))
+    assert written, "status objects starved by a steady stream of changes"
+    first = min(written.values())
+    assert 3.0 - 1.0 <= first - burst_start <= 3.0 + 0.5

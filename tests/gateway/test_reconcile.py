@@ -88,7 +88,19 @@ spec: {type: LoadBalancer, loadBalancerClass: example.com/lb, clusterIP: 10.96.0
 """)
     code, report = reconcile(tmp_path)
     assert code == 0
-    assert report["services"]["ns/z-old"] == {"ingress": ["10.0.0.0"], "pool": "p", "events": []}
+    # Kept; the pool annotation it lacks is written, so the controller warns about its deprecated
+    # annotation (MetalLB warns whenever it modifies the service, §1.2) and so does reconcile.
+    assert report["services"]["ns/z-old"] == {
+        "ingress": ["10.0.0.0"],
+        "pool": "p",
+        "events": [
+            {
+                "type": "Warning",
+                "reason": "deprecatedAnnotation",
+                "message": "Service uses deprecated annotation metallb.universe.tf/allow-shared-ip",
+            }
+        ],
+    }
     assert report["services"]["ns/a-new"]["ingress"] == ["10.0.0.1"]
     assert "ns/other-class" not in report["services"]
     assert "announcements" not in report

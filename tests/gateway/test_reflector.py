@@ -34,7 +34,7 @@ def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+        time.sleep(0.02)  # the reflector's thread talks HTTP to the fake API server
 
 
 def node(name: str) -> dict[str, Any]:

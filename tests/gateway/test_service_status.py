@@ -5,13 +5,13 @@ The L2 advertisement names an interface that does not exist, so the L2 service a
 announcement but answers nowhere (only namespaces or loopback may see our packets)."""
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from gateway.kube.lease import LeaseLock
 from gateway.kube.service_status import ServiceStatusWriter
 from gateway.kube.source import KubeSource
 from gateway.node.role import NodeRole
@@ -23,6 +23,7 @@ from services.bgp.service import bgp_binding
 from services.l2.service import l2_binding
 from tests.conftest import require_root
 from tests.fakekube import FakeKube
+from tests.gateway.test_node_role import after_passes
 
 NS = "metallb-system"
 CONFIG: list[dict[str, Any]] = [
@@ -72,14 +73,6 @@ CONFIG: list[dict[str, Any]] = [
 ]
 
 
-async def until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-    return result
-
-
 def test_status_objects_and_events_follow_what_the_node_announces(
     arun: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -101,11 +94,16 @@ def test_status_objects_and_events_follow_what_the_node_announces(
             web["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.5"}]}}
             kube.update_status(web)
             api = kube.api_client()
-            source = KubeSource(api, NS, watch_timeout=5)
+            # As in a cluster: node-1 is an L2 candidate only while its own Lease, renewed by
+            # the role, is seen renewed.
+            source = KubeSource(api, NS, watch_timeout=5, leases=True)
             await source.start()
 
             def statuses(plural: str) -> list[dict[str, Any]]:
                 return kube.list(f"{plural}.metallb.io", NS)
+
+            roles: list[NodeRole] = []
+            started = asyncio.Event()
 
             async def run_role(stop: asyncio.Event) -> None:
                 async with service_channel(f"unix:{tmp_path}/svc.sock") as channel:
@@ -116,8 +114,17 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                         l2=l2_pb2_grpc.L2ServiceStub(channel),
                         bgp=bgp_pb2_grpc.BGPServiceStub(channel),
                         statuses=writer,
+                        leases=True,
+                        lease=LeaseLock(api, NS, "metallb-grpc-node-node-1", "node-1"),
                     )
+                    roles.append(role)
+                    started.set()
                     await role.run(stop)
+
+            async def until(check: Callable[[], Any]) -> Any:
+                """`check()` after each pass of the running role until it holds."""
+                await started.wait()
+                return await after_passes(roles[-1], check)
 
             stop = asyncio.Event()
             task = asyncio.create_task(run_role(stop))
@@ -131,6 +138,8 @@ def test_status_objects_and_events_follow_what_the_node_announces(
                         (o for o in statuses("servicebgpstatuses") if o.get("status")), None
                     )
                 )
+                lease = kube.get("leases.coordination.k8s.io", "metallb-grpc-node-node-1", NS)
+                assert lease["spec"]["holderIdentity"] == "node-1"
                 assert l2["metadata"]["name"].startswith("l2-")
                 assert bgp["metadata"]["name"].startswith("bgp-")
                 for obj in (l2, bgp):
@@ -214,6 +223,7 @@ def test_status_objects_and_events_follow_what_the_node_announces(
             before = {o["metadata"]["name"] for o in statuses("servicel2statuses")}
             kube.delete("services", "web", "default")  # the node stops announcing it
             assert len(statuses("servicebgpstatuses")) == 2
+            started.clear()
             stop = asyncio.Event()
             task = asyncio.create_task(run_role(stop))
             try:

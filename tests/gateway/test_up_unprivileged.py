@@ -34,7 +34,7 @@ def test_up_without_net_raw_allocates_and_names_the_capability(tmp_path: Path) -
         deadline = time.monotonic() + 60
         while not status.exists():
             assert proc.poll() is None and time.monotonic() < deadline, "up did not allocate"
-            time.sleep(0.1)
+            time.sleep(0.1)  # another process writes it: nothing in this one to wait on
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=15)

@@ -189,7 +189,7 @@ async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # the rotator and the webhook work over HTTP and files
 
 
 def test_first_start_creates_the_certificate_injects_the_ca_and_serves(
@@ -430,6 +430,7 @@ def test_a_certificate_folder_is_reloaded_when_it_changes(
             _, peer = await asyncio.to_thread(admit, webhook.port, ca.cert, tmp_path)
             assert peer == der(first.cert)
             (folder / "tls.key").write_bytes(second.key)  # half-way: the pair does not load
+            # Longer than the folder watcher's read interval: a reload of the bad pair was tried.
             await asyncio.sleep(0.2)
             assert webhook.certificate == (first.cert, first.key)
             (folder / "tls.crt").write_bytes(second.cert)

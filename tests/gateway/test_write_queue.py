@@ -23,7 +23,7 @@ def test_latest_write_per_key_wins_and_writes_of_a_key_never_overlap(
                 if key in running:
                     overlaps.append(key)
                 running.add(key)
-            time.sleep(0.01)
+            time.sleep(0.01)  # a write that takes time (a thread blocked in HTTP), so overlaps show
             with lock:
                 running.discard(key)
                 done.append((key, value))
@@ -35,7 +35,7 @@ def test_latest_write_per_key_wins_and_writes_of_a_key_never_overlap(
             for value in range(5):
                 for key in ("a", "b", "c"):
                     queue.put(key, write(key, value))
-                await asyncio.sleep(0.004)
+                await asyncio.sleep(0.004)  # new values arrive while writes are in flight
             await queue.flush()
             assert not overlaps
             for key in ("a", "b", "c"):
@@ -82,7 +82,7 @@ def test_events_wait_for_keyed_writes_and_are_bounded(arun: Callable[..., Any]) 
 
     def record(name: str, pause: float = 0.0) -> Callable[[], None]:
         def run() -> None:
-            time.sleep(pause)
+            time.sleep(pause)  # a slow write (the write threads are real threads)
             order.append(name)
 
         return run
@@ -115,7 +115,7 @@ def test_events_are_written_one_at_a_time(arun: Callable[..., Any]) -> None:
             with lock:
                 running += 1
                 most = max(most, running)
-            time.sleep(0.005)
+            time.sleep(0.005)  # a write that takes time, so concurrent ones overlap
             with lock:
                 running -= 1
                 written.append(n)

@@ -4,9 +4,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from metallb_rules.addresses import IPAddress
-from metallb_rules.labels import LabelSelector
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.model import (
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.model import (
     Allocation,
     Family,
     FamilyPolicy,
@@ -14,7 +13,8 @@ from services.ipam.core.model import (
     RequestedIPsSource,
     ServiceRequest,
 )
-from services.ipam.core.pools import PoolSpec, ServiceAllocationSpec
+from metallb_rules.allocator.pools import PoolSpec, ServiceAllocationSpec
+from metallb_rules.labels import LabelSelector
 
 FAMILIES = {
     "4": (Family.IPV4,),

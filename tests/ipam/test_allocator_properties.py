@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from metallb_rules.addresses import IPAddress
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.model import Allocation, Family, ServiceRequest
+from metallb_rules.allocator.pools import Pool, PoolSpec
 from metallb_rules.errors import DomainError
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.model import Allocation, Family, ServiceRequest
-from services.ipam.core.pools import Pool, PoolSpec
 from tests.ipam.helpers import check_invariants, pool, svc
 
 # Small address universes so that pools fill up and collide often.

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from metallb_rules.errors import FailedPreconditionError
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.errors import (
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.errors import (
     AddressInUseError,
     InvalidPoolsError,
     InvalidServiceError,
@@ -21,8 +20,9 @@ from services.ipam.core.errors import (
     RestoreInProgressError,
     UnknownPoolError,
 )
-from services.ipam.core.model import ReleaseReason, ServiceRequest
-from services.ipam.core.pools import PoolSpec
+from metallb_rules.allocator.model import ReleaseReason, ServiceRequest
+from metallb_rules.allocator.pools import PoolSpec
+from metallb_rules.errors import FailedPreconditionError
 from tests.ipam.helpers import check_invariants, ips_of, pool, svc
 
 
@@ -492,13 +492,15 @@ SCENARIOS: dict[str, list[Row]] = {
             a("ns/new"),
             error=RestoreInProgressError,
             text="restoration of existing assignments is not complete: no new address is "
-            "handed out until the caller calls RestoreAllocations with complete=true",
+            "handed out until the caller sends every service (ConvergeServices with "
+            "complete_set) or calls RestoreAllocations with complete=true",
         ),
         Alloc(
             a("ns/new", ips=["10.0.0.3"]),
             error=RestoreInProgressError,
             text="restoration of existing assignments is not complete: no new address is "
-            "handed out until the caller calls RestoreAllocations with complete=true",
+            "handed out until the caller sends every service (ConvergeServices with "
+            "complete_set) or calls RestoreAllocations with complete=true",
         ),
         Restore(
             [(a("ns/one"), ["10.0.0.0"]), (a("ns/dual", "46"), ["10.0.0.0", "fd00::"])],

@@ -164,7 +164,7 @@ def test_readme_run_command_and_grpcurl_examples_work_as_written(tmp_path: Path)
         deadline = time.monotonic() + 30
         while not (folder / ".status" / "services" / "demo" / "web.yaml").exists():
             assert time.monotonic() < deadline and proc.poll() is None, "up did not allocate"
-            time.sleep(0.1)
+            time.sleep(0.1)  # polls a file another process (metallb-grpc up) writes
         try_it = _readme_section("Try it with grpcurl")
         assert len(try_it) >= 5
         outputs = _run_readme_commands(

@@ -7,11 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metallb_rules.addresses import parse_entry
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.errors import InvalidPoolsError
+from metallb_rules.allocator.model import ip_text
+from metallb_rules.allocator.pools import PoolSpec, ServiceAllocationSpec, parse_pools
+from metallb_rules.allocator.spaces import MAX_INT64, AddressSpace
 from metallb_rules.labels import LabelSelector
-from services.ipam.core.addresses import MAX_INT64, AddressSpace
-from services.ipam.core.allocator import Allocator
-from services.ipam.core.errors import InvalidPoolsError
-from services.ipam.core.pools import PoolSpec, ServiceAllocationSpec, parse_pools
 from tests.ipam.helpers import pool, svc
 
 
@@ -176,3 +177,8 @@ def test_ranks_enumerate_exactly_the_usable_addresses(prefix: int, base: int, av
         assert space.rank(value) == rank
         assert space.unrank(rank) == value
         assert space.usable(value)
+
+
+@given(st.ip_addresses())
+def test_ip_text_is_str_of_the_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    assert ip_text(ip) == str(ip)

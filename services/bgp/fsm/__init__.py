@@ -2,20 +2,20 @@
 
 Theory of operation (STYLE.md §1, layer 3): table.py is the FSM as data; peer.py runs it per
 TCP connection and owns a peer's timers, collision handling, graceful restart and counters;
-rib.py diffs the declarative advertisement set into UPDATEs packed by the codec; config.py
-validates a BGPPeer. Nothing here does I/O or reads a clock: every call takes `now`, and the
-asyncio adapter (services/bgp/speaker.py) moves bytes and arms one timer per peer.
+rib.py diffs each peer's declarative route set into UPDATEs packed by the codec; config.py is
+the typed peer configuration (validated by metallb_rules.bgp_peer). Nothing here does I/O or
+reads a clock: every call takes `now`, and the asyncio adapter (services/bgp/speaker.py) moves
+bytes and arms one timer per peer.
 """
 
-from .config import DynamicASN, InvalidPeerError, PeerConfig, validate_peer
+from .config import DynamicASN, InvalidPeerError, PeerConfig
 from .peer import Close, Connect, LastError, Peer, PeerAction, Reason, Send
-from .rib import Advertisement, RouteAttrs, routes_for_peer
+from .rib import RouteAttrs
 from .table import TRANSITIONS, Action, Event, State, UnknownTransitionError
 
 __all__ = [
     "TRANSITIONS",
     "Action",
-    "Advertisement",
     "Close",
     "Connect",
     "DynamicASN",
@@ -30,6 +30,4 @@ __all__ = [
     "Send",
     "State",
     "UnknownTransitionError",
-    "routes_for_peer",
-    "validate_peer",
 ]

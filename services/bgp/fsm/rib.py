@@ -1,26 +1,26 @@
-"""Declarative advertisements and the per-peer Adj-RIB-Out.
+"""Per-peer routes and the Adj-RIB-Out.
 
-Theory of operation: the caller owns the whole set of advertisements (STYLE.md §4, MetalLB's
-`Session.Set`). `routes_for_peer` turns that set into what one peer should hold: the ads whose
-peer list is empty or names it, merged per prefix as MetalLB's native speaker does (union of
-communities, LOCAL_PREF from the first). `AdjRibOut` keeps, per peer and per session, what the
-peer was sent (`sent`) beside what it should hold (`desired`); `diff()` is the difference, and
-`updates()` packs it into the fewest UPDATEs: announcements grouped by identical attributes and
+Theory of operation: the caller owns, per peer, the whole set of routes it should hold
+(STYLE.md §4, MetalLB's `Session.Set`), already decided by MetalLB's rules (which peer, which
+communities, which LOCAL_PREF: metallb_rules.announce.bgp). `AdjRibOut` keeps, per peer and per
+session, what the peer was sent (`sent`) beside what it should hold (`desired`); `updates()`
+sends the difference in the fewest UPDATEs: announcements grouped by identical attributes and
 handed to the codec's packer (4,096-octet limit), withdrawals packed likewise. When a session
 goes down `sent` is forgotten, so the next session sends everything.
 
 Attributes (RFC 4271 §5.1): ORIGIN IGP; AS_PATH empty to an internal peer, [our AS] to an
 external one; NEXT_HOP / MP next hop given by the session; LOCAL_PREF only to an internal peer
-(§5.1.5; 100 when the ad has none, as FRR does); COMMUNITIES (RFC 1997); LARGE_COMMUNITY
-(RFC 8092).
+(§5.1.5, where it is required: the rules' default 100 when the route has none); COMMUNITIES
+(RFC 1997); LARGE_COMMUNITY (RFC 8092).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
+from metallb_rules.announce.bgp import DEFAULT_LOCAL_PREF
 from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, Negotiated, Update
 from services.bgp.codec.attributes import (
     AsPath,
@@ -35,8 +35,6 @@ from services.bgp.codec.attributes.mp_reach import ipv4_over_ipv6
 from services.bgp.codec.packer import pack_announcements, pack_withdrawals
 from services.bgp.codec.prefixes import Prefix
 
-DEFAULT_LOCAL_PREF = 100
-
 
 @dataclass(frozen=True)
 class RouteAttrs:
@@ -47,35 +45,8 @@ class RouteAttrs:
     local_pref: int | None = None
 
 
-@dataclass(frozen=True)
-class Advertisement:
-    """A desired advertisement: prefix, attributes, and the peers it goes to (empty: all)."""
-
-    prefix: Prefix
-    attrs: RouteAttrs = RouteAttrs()
-    peers: frozenset[str] = frozenset()
-
-
 def family_of(prefix: Prefix) -> Family:
     return IPV4_UNICAST if isinstance(prefix, IPv4Network) else IPV6_UNICAST
-
-
-def routes_for_peer(ads: Iterable[Advertisement], peer: str) -> dict[Prefix, RouteAttrs]:
-    """What `peer` should hold, merged per prefix (§4.2: union of communities, first LOCAL_PREF)."""
-    out: dict[Prefix, RouteAttrs] = {}
-    for ad in ads:
-        if ad.peers and peer not in ad.peers:
-            continue
-        have = out.get(ad.prefix)
-        if have is None:
-            out[ad.prefix] = ad.attrs
-            continue
-        out[ad.prefix] = RouteAttrs(
-            tuple(sorted(set(have.communities) | set(ad.attrs.communities))),
-            tuple(sorted(set(have.large_communities) | set(ad.attrs.large_communities))),
-            have.local_pref if have.local_pref is not None else ad.attrs.local_pref,
-        )
-    return out
 
 
 @dataclass(frozen=True)
@@ -201,9 +172,7 @@ class AdjRibOut:
 
 __all__ = [
     "AdjRibOut",
-    "Advertisement",
     "RouteAttrs",
     "SessionRoutingInfo",
     "family_of",
-    "routes_for_peer",
 ]

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -22,15 +23,16 @@ import pytest
 
 from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2
-from tests.bfd.lab import ms
 from tests.conftest import require_binary
 
 from .lab import Bird, Frr, Lab, Speaker, lab, run, wait_for
 from .test_bird import BIRD_AS, OUR_AS
 
 HOLD = 90
-FAST = bfd_pb2.Profile(
-    name="fast", receive_interval=ms(50), transmit_interval=ms(50), detect_multiplier=3
+FAST = bgp_pb2.BfdSettings(
+    receive_interval=timedelta(milliseconds=50),
+    transmit_interval=timedelta(milliseconds=50),
+    detect_multiplier=3,
 )
 TEARDOWN_LIMIT = 1.0  # seconds from the cut: 150 ms of detection, then at once (not 90 s)
 
@@ -76,8 +78,8 @@ class World:
         for name, address in self.peers.items():
             conf = bgp_pb2.PeerConf(
                 name=name, my_asn=OUR_AS, peer_asn=peer_asn, peer_address=address,
-                connect_time_seconds=2, hold_time_seconds=HOLD, bfd_profile="fast",
-                bfd_profile_settings=FAST,
+                connect_time=timedelta(seconds=2), hold_time=timedelta(seconds=HOLD),
+                bfd_profile="fast", bfd=FAST,
             )  # fmt: skip
             self.speaker.stub.AddPeer(bgp_pb2.AddPeerRequest(peer=conf), timeout=10)
 
@@ -133,7 +135,7 @@ def assert_torn_down_by_bfd(world: World, name: str, cut_at: float) -> tuple[flo
     assert (error.notification.code, error.notification.subcode) == (6, 10)  # RFC 9384
     assert error.notification.sent
     detected = world.bfd_down_time(world.peers[name]) - cut_at
-    torn_down = error.time - cut_at
+    torn_down = error.time.ToNanoseconds() / 1e9 - cut_at
     assert 0 < detected <= torn_down < TEARDOWN_LIMIT, (detected, torn_down)
     return detected, torn_down
 
@@ -150,7 +152,7 @@ def test_bird_frozen_or_cut_bfd_tears_bgp_down_at_once_then_both_come_back(
     world.add_peers(BIRD_AS)
     wait_for("BGP Established with BFD Up", world.up)
     assert bfd_sessions_up(bird, 2)
-    assert world.state("b4").negotiated_hold_time == HOLD
+    assert world.state("b4").negotiated_hold_time.seconds == HOLD
     figures = []
     for how in ("SIGSTOP", "link down"):
         cut_at = time.time()

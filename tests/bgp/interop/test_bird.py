@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
+import grpc
 import pytest
 
-from metallb.bgp.v1 import bgp_pb2
+from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
+from metallb_rules.announce.bgp import PeerRoute
+from metallb_rules.communities import Community
 from tests.conftest import require_binary
 
+from ..model_peers import peer as model_peer
+from ..routes import request
+from ..test_node_peer_sync import GivenDesired, run_pass
 from .lab import Bird, Lab, Speaker, hold_timer_expires_while_frozen, lab, wait_for
 
 pytestmark = pytest.mark.usefixtures("bird_lab")
@@ -39,22 +47,23 @@ protocol bgp spk6 from t {{ local {lab.peer6}; neighbor {lab.spk6} as {peer_as};
 def add_peers(s: Speaker, lab: Lab, **kw: object) -> None:
     for name, addr in (("b4", lab.peer4), ("b6", lab.peer6)):
         args: dict[str, object] = dict(
-            name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr, connect_time_seconds=2
+            name=name,
+            my_asn=OUR_AS,
+            peer_asn=BIRD_AS,
+            peer_address=addr,
+            connect_time=timedelta(seconds=2),
         )
         args.update(kw)
         s.stub.AddPeer(bgp_pb2.AddPeerRequest(peer=bgp_pb2.PeerConf(**args)), timeout=10)  # type: ignore[arg-type]
 
 
-def ads(n4: int = 0, n6: int = 0, **kw: object) -> bgp_pb2.SetAdvertisementsRequest:
-    out = [
-        bgp_pb2.Advertisement(prefix=f"198.18.{i // 256}.{i % 256}/32", **kw)  # type: ignore[arg-type]
-        for i in range(n4)
-    ]
-    out += [
-        bgp_pb2.Advertisement(prefix=f"fd00:198:18::{i:x}/128", **kw)  # type: ignore[arg-type]
-        for i in range(n6)
-    ]
-    return bgp_pb2.SetAdvertisementsRequest(advertisements=out)
+def ads(
+    n4: int = 0, n6: int = 0, peers: tuple[str, ...] = ("b4", "b6"), **kw: object
+) -> bgp_pb2.SetAdvertisementsRequest:
+    """n4 /32 and n6 /128 to every peer of `peers` (each session takes its own families)."""
+    prefixes = [f"198.18.{i // 256}.{i % 256}/32" for i in range(n4)]
+    prefixes += [f"fd00:198:18::{i:x}/128" for i in range(n6)]
+    return request(peers, prefixes, **kw)
 
 
 @pytest.fixture
@@ -115,7 +124,7 @@ def test_md5_good_and_wrong_password() -> None:
             for name, addr in (("b4", the_lab.peer4), ("b6", the_lab.peer6)):
                 wrong = bgp_pb2.PeerConf(
                     name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr,
-                    password="wrong", connect_time_seconds=2,
+                    password="wrong", connect_time=timedelta(seconds=2),
                 )  # fmt: skip
                 s.stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=wrong), timeout=10)
             time.sleep(5)  # several connection attempts; the kernel drops unsigned-by-key SYNs
@@ -127,9 +136,9 @@ def test_md5_good_and_wrong_password() -> None:
 
 def test_hold_timer_expires_when_bird_is_frozen(env: tuple[Lab, Bird, Speaker]) -> None:
     the_lab, bird, s = env
-    add_peers(s, the_lab, hold_time_seconds=3)
+    add_peers(s, the_lab, hold_time=timedelta(seconds=3))
     wait_for("sessions", lambda: s.established("b4") and s.established("b6"))
-    assert s.peer("b4").state.negotiated_hold_time == 3
+    assert s.peer("b4").state.negotiated_hold_time.seconds == 3
     hold_timer_expires_while_frozen(s, "b4", bird.pid)
     wait_for("the session to come back", lambda: s.established("b4"), timeout=20)
 
@@ -264,3 +273,27 @@ def test_ttl_is_1_for_single_hop_ebgp_else_255(peer_asn: int, multihop: bool, tt
                 capture.kill()
                 capture.wait()
             s.close()
+
+
+def test_a_refused_peer_does_not_stop_the_good_peers_routes(env: tuple[Lab, Bird, Speaker]) -> None:
+    """The node role's BGP lane (gateway/node/reconciler.py) with one peer the service refuses
+    (an unnumbered `interface` peer, which validation now refuses before it gets here) and one
+    good peer: BIRD receives the good peer's routes."""
+    the_lab, bird, _ = env
+    bad = model_peer("bad", interface="eth1", my_asn=OUR_AS, peer_asn=BIRD_AS)
+    good = model_peer("b4", address=the_lab.peer4, my_asn=OUR_AS, peer_asn=BIRD_AS)
+    routes = [
+        PeerRoute(p, f"198.18.0.{i}/32", (Community.legacy(65000, i),))
+        for p in ("bad", "b4")
+        for i in range(1, 4)
+    ]
+    node = GivenDesired([bad, good], routes)
+
+    async def converge() -> None:
+        async with grpc.aio.insecure_channel(f"unix:{the_lab.dir / 'speaker.sock'}") as channel:
+            await run_pass(node, bgp_pb2_grpc.BGPServiceStub(channel), 0.0)
+
+    asyncio.run(converge())
+    assert set(node.peer_errors) == {"bad"}
+    wait_for("3 routes on BIRD from the good peer", lambda: bird.count("spk4") == 3)
+    assert "BGP.community: (65000,2)" in bird.route("198.18.0.2/32")

@@ -3,6 +3,8 @@ hold timer expiring while bgpd is frozen (SIGSTOP)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from .lab import Frr, hold_timer_expires_while_frozen, lab, wait_for
@@ -20,7 +22,7 @@ def test_frr_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
         frr = Frr(the_lab, conf)
         s = the_lab.speaker()
         try:
-            add_peers(s, the_lab, peer_asn=FRR_AS4, hold_time_seconds=3)
+            add_peers(s, the_lab, peer_asn=FRR_AS4, hold_time=timedelta(seconds=3))
             wait_for("4-octet sessions", lambda: frr.established(the_lab.spk4)
                      and frr.established(the_lab.spk6), timeout=30)  # fmt: skip
             s.stub.SetAdvertisements(ads(1, 1), timeout=10)
@@ -32,7 +34,7 @@ def test_frr_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
             assert path["aspath"]["string"] == str(OUR_AS)
             state = s.peer("b4").state
             assert state.capabilities.four_octet_as and state.peer_asn == FRR_AS4
-            assert state.negotiated_hold_time == 3
+            assert state.negotiated_hold_time.seconds == 3
             hold_timer_expires_while_frozen(s, "b4", frr.pid("bgpd"))
             wait_for("the session to come back", lambda: s.established("b4"), timeout=30)
             wait_for("FRR to hold the route again", lambda: frr.count("ipv4") == 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_frr_ibgp_local_pref_and_md5() -> None:
             assert path["locPrf"] == 333 and path["aspath"]["string"] == "Local"
             wrong = bgp_pb2.PeerConf(
                 name="b4", my_asn=64512, peer_asn=64512, peer_address=the_lab.peer4,
-                password="wrong", connect_time_seconds=2,
+                password="wrong", connect_time=timedelta(seconds=2),
             )  # fmt: skip
             s.stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=wrong), timeout=10)
             time.sleep(4)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -95,7 +96,7 @@ def test_gobgp_ibgp_local_pref_large_communities_md5_and_wrong_password() -> Non
             for name, addr in (("b4", the_lab.peer4), ("b6", the_lab.peer6)):
                 wrong = bgp_pb2.PeerConf(
                     name=name, my_asn=64512, peer_asn=64512, peer_address=addr,
-                    password="wrong", connect_time_seconds=2,
+                    password="wrong", connect_time=timedelta(seconds=2),
                 )  # fmt: skip
                 s.stub.UpdatePeer(bgp_pb2.UpdatePeerRequest(peer=wrong), timeout=10)
             time.sleep(4)  # several attempts; the kernel drops SYNs signed with another key
@@ -110,7 +111,7 @@ def test_gobgp_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
         gobgp = GoBGP(the_lab, gobgp_conf(the_lab, asn=GOBGP_AS4, peer_as=OUR_AS))
         s = the_lab.speaker()
         try:
-            add_peers(s, the_lab, peer_asn=GOBGP_AS4, hold_time_seconds=3)
+            add_peers(s, the_lab, peer_asn=GOBGP_AS4, hold_time=timedelta(seconds=3))
             wait_for("4-octet sessions", lambda: both(gobgp, the_lab), timeout=30)
             s.stub.SetAdvertisements(ads(1, 1), timeout=10)
             wait_for("routes", lambda: gobgp.count("ipv4") == 1 and gobgp.count("ipv6") == 1)
@@ -123,7 +124,7 @@ def test_gobgp_4octet_asns_and_hold_timer_expiry_when_frozen() -> None:
             assert "type.googleapis.com/apipb.FourOctetASNCapability" in caps
             state = s.peer("b4").state
             assert state.capabilities.four_octet_as and state.peer_asn == GOBGP_AS4
-            assert state.negotiated_hold_time == 3
+            assert state.negotiated_hold_time.seconds == 3
             hold_timer_expires_while_frozen(s, "b4", gobgp.proc.pid)
             # Not waited for: the session coming back (GoBGP idles 5 s first); BIRD's and FRR's
             # tests check it.

@@ -1,4 +1,9 @@
-from metallb.bfd.v1 import bfd_pb2 as _bfd_pb2
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from metallb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -89,49 +94,71 @@ PEER_EVENT_TYPE_ADDED: PeerEventType
 PEER_EVENT_TYPE_CHANGED: PeerEventType
 PEER_EVENT_TYPE_DELETED: PeerEventType
 
+class BfdSettings(_message.Message):
+    __slots__ = ("receive_interval", "transmit_interval", "detect_multiplier", "echo_interval", "echo_mode", "passive_mode", "minimum_ttl")
+    RECEIVE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TRANSMIT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    DETECT_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    ECHO_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    ECHO_MODE_FIELD_NUMBER: _ClassVar[int]
+    PASSIVE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_TTL_FIELD_NUMBER: _ClassVar[int]
+    receive_interval: _duration_pb2.Duration
+    transmit_interval: _duration_pb2.Duration
+    detect_multiplier: int
+    echo_interval: _duration_pb2.Duration
+    echo_mode: bool
+    passive_mode: bool
+    minimum_ttl: int
+    def __init__(self, receive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., transmit_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., detect_multiplier: _Optional[int] = ..., echo_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., echo_mode: _Optional[bool] = ..., passive_mode: _Optional[bool] = ..., minimum_ttl: _Optional[int] = ...) -> None: ...
+
 class PeerConf(_message.Message):
-    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "local_asn", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time_seconds", "keepalive_time_seconds", "connect_time_seconds", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd_profile_settings")
+    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "replace_as", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time", "keepalive_time", "connect_time", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd", "password_set", "password_fingerprint")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MY_ASN_FIELD_NUMBER: _ClassVar[int]
     PEER_ASN_FIELD_NUMBER: _ClassVar[int]
     DYNAMIC_ASN_FIELD_NUMBER: _ClassVar[int]
-    LOCAL_ASN_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_AS_FIELD_NUMBER: _ClassVar[int]
     PEER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PEER_PORT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
-    HOLD_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    KEEPALIVE_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    CONNECT_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HOLD_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIME_FIELD_NUMBER: _ClassVar[int]
     EBGP_MULTIHOP_FIELD_NUMBER: _ClassVar[int]
     VRF_FIELD_NUMBER: _ClassVar[int]
     ENABLE_GRACEFUL_RESTART_FIELD_NUMBER: _ClassVar[int]
     DISABLE_MP_FIELD_NUMBER: _ClassVar[int]
     DUAL_STACK_ADDRESS_FAMILY_FIELD_NUMBER: _ClassVar[int]
     BFD_PROFILE_FIELD_NUMBER: _ClassVar[int]
-    BFD_PROFILE_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    BFD_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_SET_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     name: str
     my_asn: int
     peer_asn: int
     dynamic_asn: DynamicASN
-    local_asn: int
+    replace_as: int
     peer_address: str
     peer_port: int
     source_address: str
     router_id: str
     password: str
-    hold_time_seconds: float
-    keepalive_time_seconds: float
-    connect_time_seconds: float
+    hold_time: _duration_pb2.Duration
+    keepalive_time: _duration_pb2.Duration
+    connect_time: _duration_pb2.Duration
     ebgp_multihop: bool
     vrf: str
     enable_graceful_restart: bool
     disable_mp: bool
     dual_stack_address_family: bool
     bfd_profile: str
-    bfd_profile_settings: _bfd_pb2.Profile
-    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., local_asn: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time_seconds: _Optional[float] = ..., keepalive_time_seconds: _Optional[float] = ..., connect_time_seconds: _Optional[float] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd_profile_settings: _Optional[_Union[_bfd_pb2.Profile, _Mapping]] = ...) -> None: ...
+    bfd: BfdSettings
+    password_set: bool
+    password_fingerprint: str
+    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., replace_as: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd: _Optional[_Union[BfdSettings, _Mapping]] = ..., password_set: _Optional[bool] = ..., password_fingerprint: _Optional[str] = ...) -> None: ...
 
 class MessageCounters(_message.Message):
     __slots__ = ("open", "update", "notification", "keepalive", "route_refresh", "total")
@@ -186,16 +213,16 @@ class LastError(_message.Message):
     reason: StateReason
     message: str
     notification: NotificationInfo
-    time: float
-    def __init__(self, reason: _Optional[_Union[StateReason, str]] = ..., message: _Optional[str] = ..., notification: _Optional[_Union[NotificationInfo, _Mapping]] = ..., time: _Optional[float] = ...) -> None: ...
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, reason: _Optional[_Union[StateReason, str]] = ..., message: _Optional[str] = ..., notification: _Optional[_Union[NotificationInfo, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PeerState(_message.Message):
-    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime_seconds", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status")
+    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status")
     SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REASON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     LAST_TRANSITION_TIME_FIELD_NUMBER: _ClassVar[int]
-    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_FIELD_NUMBER: _ClassVar[int]
     NEGOTIATED_HOLD_TIME_FIELD_NUMBER: _ClassVar[int]
     KEEPALIVE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
@@ -213,10 +240,10 @@ class PeerState(_message.Message):
     session_state: SessionState
     reason: StateReason
     reason_message: str
-    last_transition_time: float
-    uptime_seconds: float
-    negotiated_hold_time: int
-    keepalive_interval: int
+    last_transition_time: _timestamp_pb2.Timestamp
+    uptime: _duration_pb2.Duration
+    negotiated_hold_time: _duration_pb2.Duration
+    keepalive_interval: _duration_pb2.Duration
     capabilities: NegotiatedCapabilities
     local_address: str
     peer_router_id: str
@@ -229,7 +256,7 @@ class PeerState(_message.Message):
     established_transitions: int
     last_error: LastError
     bfd_status: str
-    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., negotiated_hold_time: _Optional[int] = ..., keepalive_interval: _Optional[int] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ...) -> None: ...
+    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., negotiated_hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ...) -> None: ...
 
 class Peer(_message.Message):
     __slots__ = ("conf", "state")
@@ -252,10 +279,12 @@ class AddPeerResponse(_message.Message):
     def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
 
 class UpdatePeerRequest(_message.Message):
-    __slots__ = ("peer",)
+    __slots__ = ("peer", "update_mask")
     PEER_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     peer: PeerConf
-    def __init__(self, peer: _Optional[_Union[PeerConf, _Mapping]] = ...) -> None: ...
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, peer: _Optional[_Union[PeerConf, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdatePeerResponse(_message.Message):
     __slots__ = ("peer", "restarted")
@@ -309,59 +338,69 @@ class ResetPeerResponse(_message.Message):
     peer: Peer
     def __init__(self, peer: _Optional[_Union[Peer, _Mapping]] = ...) -> None: ...
 
-class Advertisement(_message.Message):
-    __slots__ = ("prefix", "communities", "local_pref", "peers")
+class Community(_message.Message):
+    __slots__ = ("asn", "value")
+    ASN_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    asn: int
+    value: int
+    def __init__(self, asn: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+
+class LargeCommunity(_message.Message):
+    __slots__ = ("global_administrator", "local_data_1", "local_data_2")
+    GLOBAL_ADMINISTRATOR_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_DATA_1_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_DATA_2_FIELD_NUMBER: _ClassVar[int]
+    global_administrator: int
+    local_data_1: int
+    local_data_2: int
+    def __init__(self, global_administrator: _Optional[int] = ..., local_data_1: _Optional[int] = ..., local_data_2: _Optional[int] = ...) -> None: ...
+
+class Route(_message.Message):
+    __slots__ = ("prefix", "communities", "large_communities", "local_pref", "sent")
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
-    LOCAL_PREF_FIELD_NUMBER: _ClassVar[int]
-    PEERS_FIELD_NUMBER: _ClassVar[int]
-    prefix: str
-    communities: _containers.RepeatedScalarFieldContainer[str]
-    local_pref: int
-    peers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[str]] = ..., local_pref: _Optional[int] = ..., peers: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class SetAdvertisementsRequest(_message.Message):
-    __slots__ = ("advertisements",)
-    ADVERTISEMENTS_FIELD_NUMBER: _ClassVar[int]
-    advertisements: _containers.RepeatedCompositeFieldContainer[Advertisement]
-    def __init__(self, advertisements: _Optional[_Iterable[_Union[Advertisement, _Mapping]]] = ...) -> None: ...
-
-class PeerAdvertisementChange(_message.Message):
-    __slots__ = ("peer", "announced", "withdrawn")
-    PEER_FIELD_NUMBER: _ClassVar[int]
-    ANNOUNCED_FIELD_NUMBER: _ClassVar[int]
-    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
-    peer: str
-    announced: int
-    withdrawn: int
-    def __init__(self, peer: _Optional[str] = ..., announced: _Optional[int] = ..., withdrawn: _Optional[int] = ...) -> None: ...
-
-class SetAdvertisementsResponse(_message.Message):
-    __slots__ = ("changes",)
-    CHANGES_FIELD_NUMBER: _ClassVar[int]
-    changes: _containers.RepeatedCompositeFieldContainer[PeerAdvertisementChange]
-    def __init__(self, changes: _Optional[_Iterable[_Union[PeerAdvertisementChange, _Mapping]]] = ...) -> None: ...
-
-class AdvertisedRoute(_message.Message):
-    __slots__ = ("prefix", "communities", "local_pref", "sent")
-    PREFIX_FIELD_NUMBER: _ClassVar[int]
-    COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    LARGE_COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
     LOCAL_PREF_FIELD_NUMBER: _ClassVar[int]
     SENT_FIELD_NUMBER: _ClassVar[int]
     prefix: str
-    communities: _containers.RepeatedScalarFieldContainer[str]
+    communities: _containers.RepeatedCompositeFieldContainer[Community]
+    large_communities: _containers.RepeatedCompositeFieldContainer[LargeCommunity]
     local_pref: int
     sent: bool
-    def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[str]] = ..., local_pref: _Optional[int] = ..., sent: _Optional[bool] = ...) -> None: ...
+    def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[_Union[Community, _Mapping]]] = ..., large_communities: _Optional[_Iterable[_Union[LargeCommunity, _Mapping]]] = ..., local_pref: _Optional[int] = ..., sent: _Optional[bool] = ...) -> None: ...
 
 class PeerAdvertisements(_message.Message):
     __slots__ = ("peer", "routes")
     PEER_FIELD_NUMBER: _ClassVar[int]
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     peer: str
-    routes: _containers.RepeatedCompositeFieldContainer[AdvertisedRoute]
-    def __init__(self, peer: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[AdvertisedRoute, _Mapping]]] = ...) -> None: ...
+    routes: _containers.RepeatedCompositeFieldContainer[Route]
+    def __init__(self, peer: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+
+class SetAdvertisementsRequest(_message.Message):
+    __slots__ = ("advertisements",)
+    ADVERTISEMENTS_FIELD_NUMBER: _ClassVar[int]
+    advertisements: _containers.RepeatedCompositeFieldContainer[PeerAdvertisements]
+    def __init__(self, advertisements: _Optional[_Iterable[_Union[PeerAdvertisements, _Mapping]]] = ...) -> None: ...
+
+class PeerAdvertisementChange(_message.Message):
+    __slots__ = ("peer", "announced", "withdrawn", "status")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCED_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    announced: int
+    withdrawn: int
+    status: _status_pb2.Status
+    def __init__(self, peer: _Optional[str] = ..., announced: _Optional[int] = ..., withdrawn: _Optional[int] = ..., status: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class SetAdvertisementsResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[PeerAdvertisementChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[PeerAdvertisementChange, _Mapping]]] = ...) -> None: ...
 
 class ListAdvertisementsRequest(_message.Message):
     __slots__ = ("peer",)

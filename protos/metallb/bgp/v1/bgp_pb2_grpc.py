@@ -97,8 +97,9 @@ class BGPServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdatePeer(self, request, context):
-        """Replaces a peer's configuration. Any change restarts the session (Cease / Other
-        Configuration Change), as MetalLB does; an identical configuration is a no-op.
+        """Changes a peer's configuration: the fields named by update_mask, or all of them when the
+        mask is empty. Any change restarts the session (Cease / Other Configuration Change), as
+        MetalLB does; an identical configuration is a no-op.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,14 +132,16 @@ class BGPServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetAdvertisements(self, request, context):
-        """Replaces the whole set of advertisements (declarative, idempotent).
+        """Replaces, for every peer, the whole set of routes it should hold (declarative,
+        idempotent). A peer absent from the request holds nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAdvertisements(self, request, context):
-        """What each peer is meant to hold, and whether it was sent in the current session.
+        """What each peer is meant to hold, and whether it was sent in the current session. The
+        response's `peers` can be sent back as SetAdvertisements' `advertisements`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,3 +1,4 @@
+from google.rpc import status_pb2 as _status_pb2
 from metallb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -21,6 +22,19 @@ class ReleaseReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RELEASE_REASON_NOT_IN_ANY_POOL: _ClassVar[ReleaseReason]
     RELEASE_REASON_POOL_NOT_COMPATIBLE: _ClassVar[ReleaseReason]
 
+class SyncOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SYNC_OUTCOME_UNSPECIFIED: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_SUCCESS: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_ERROR_NO_RETRY: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_REPROCESS_ALL: _ClassVar[SyncOutcome]
+
+class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
+    EVENT_TYPE_NORMAL: _ClassVar[EventType]
+    EVENT_TYPE_WARNING: _ClassVar[EventType]
+
 class AllocationEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ALLOCATION_EVENT_TYPE_UNSPECIFIED: _ClassVar[AllocationEventType]
@@ -34,6 +48,13 @@ RELEASE_REASON_UNSPECIFIED: ReleaseReason
 RELEASE_REASON_RELEASED: ReleaseReason
 RELEASE_REASON_NOT_IN_ANY_POOL: ReleaseReason
 RELEASE_REASON_POOL_NOT_COMPATIBLE: ReleaseReason
+SYNC_OUTCOME_UNSPECIFIED: SyncOutcome
+SYNC_OUTCOME_SUCCESS: SyncOutcome
+SYNC_OUTCOME_ERROR_NO_RETRY: SyncOutcome
+SYNC_OUTCOME_REPROCESS_ALL: SyncOutcome
+EVENT_TYPE_UNSPECIFIED: EventType
+EVENT_TYPE_NORMAL: EventType
+EVENT_TYPE_WARNING: EventType
 ALLOCATION_EVENT_TYPE_UNSPECIFIED: AllocationEventType
 ALLOCATION_EVENT_TYPE_SNAPSHOT: AllocationEventType
 ALLOCATION_EVENT_TYPE_ALLOCATED: AllocationEventType
@@ -236,20 +257,12 @@ class AllocateBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AllocateResult, _Mapping]]] = ...) -> None: ...
 
 class AllocateResult(_message.Message):
-    __slots__ = ("allocation", "refusal")
+    __slots__ = ("allocation", "error")
     ALLOCATION_FIELD_NUMBER: _ClassVar[int]
-    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     allocation: Allocation
-    refusal: Refusal
-    def __init__(self, allocation: _Optional[_Union[Allocation, _Mapping]] = ..., refusal: _Optional[_Union[Refusal, _Mapping]] = ...) -> None: ...
-
-class Refusal(_message.Message):
-    __slots__ = ("code", "message")
-    CODE_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    code: int
-    message: str
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, allocation: _Optional[_Union[Allocation, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class AllocateAdditionalFamilyRequest(_message.Message):
     __slots__ = ("service",)
@@ -308,8 +321,8 @@ class RestoreResult(_message.Message):
     service: _common_pb2.ServiceKey
     restored: bool
     allocation: Allocation
-    error: str
-    def __init__(self, service: _Optional[_Union[_common_pb2.ServiceKey, _Mapping]] = ..., restored: _Optional[bool] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, service: _Optional[_Union[_common_pb2.ServiceKey, _Mapping]] = ..., restored: _Optional[bool] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class RestoreAllocationsRequest(_message.Message):
     __slots__ = ("restorations", "complete")
@@ -326,6 +339,125 @@ class RestoreAllocationsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[RestoreResult]
     restore_complete: bool
     def __init__(self, results: _Optional[_Iterable[_Union[RestoreResult, _Mapping]]] = ..., restore_complete: _Optional[bool] = ...) -> None: ...
+
+class LoadBalancerService(_message.Message):
+    __slots__ = ("namespace", "name", "type", "cluster_ips", "ip_families", "ip_family_policy", "load_balancer_ip", "external_traffic_policy", "selector", "labels", "annotations", "ports", "ingress_ips")
+    class SelectorEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_IPS_FIELD_NUMBER: _ClassVar[int]
+    IP_FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    IP_FAMILY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCER_IP_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_TRAFFIC_POLICY_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_IPS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    type: str
+    cluster_ips: _containers.RepeatedScalarFieldContainer[str]
+    ip_families: _containers.RepeatedScalarFieldContainer[_common_pb2.IPFamily]
+    ip_family_policy: _common_pb2.IPFamilyPolicy
+    load_balancer_ip: str
+    external_traffic_policy: str
+    selector: _containers.ScalarMap[str, str]
+    labels: _containers.ScalarMap[str, str]
+    annotations: _containers.ScalarMap[str, str]
+    ports: _containers.RepeatedCompositeFieldContainer[_common_pb2.Port]
+    ingress_ips: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., cluster_ips: _Optional[_Iterable[str]] = ..., ip_families: _Optional[_Iterable[_Union[_common_pb2.IPFamily, str]]] = ..., ip_family_policy: _Optional[_Union[_common_pb2.IPFamilyPolicy, str]] = ..., load_balancer_ip: _Optional[str] = ..., external_traffic_policy: _Optional[str] = ..., selector: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., ports: _Optional[_Iterable[_Union[_common_pb2.Port, _Mapping]]] = ..., ingress_ips: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Labels(_message.Message):
+    __slots__ = ("labels",)
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ConvergeServicesRequest(_message.Message):
+    __slots__ = ("services", "namespace_labels", "deleted", "complete_set")
+    class NamespaceLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Labels
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Labels, _Mapping]] = ...) -> None: ...
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_LABELS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_SET_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[LoadBalancerService]
+    namespace_labels: _containers.MessageMap[str, Labels]
+    deleted: _containers.RepeatedCompositeFieldContainer[_common_pb2.ServiceKey]
+    complete_set: bool
+    def __init__(self, services: _Optional[_Iterable[_Union[LoadBalancerService, _Mapping]]] = ..., namespace_labels: _Optional[_Mapping[str, Labels]] = ..., deleted: _Optional[_Iterable[_Union[_common_pb2.ServiceKey, _Mapping]]] = ..., complete_set: _Optional[bool] = ...) -> None: ...
+
+class ServiceEvent(_message.Message):
+    __slots__ = ("type", "reason", "message")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    type: EventType
+    reason: str
+    message: str
+    def __init__(self, type: _Optional[_Union[EventType, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ServiceDecision(_message.Message):
+    __slots__ = ("service", "error", "ingress_ips", "pool", "events", "outcome", "status_changed")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_IPS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    service: _common_pb2.ServiceKey
+    error: _status_pb2.Status
+    ingress_ips: _containers.RepeatedScalarFieldContainer[str]
+    pool: str
+    events: _containers.RepeatedCompositeFieldContainer[ServiceEvent]
+    outcome: SyncOutcome
+    status_changed: bool
+    def __init__(self, service: _Optional[_Union[_common_pb2.ServiceKey, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., ingress_ips: _Optional[_Iterable[str]] = ..., pool: _Optional[str] = ..., events: _Optional[_Iterable[_Union[ServiceEvent, _Mapping]]] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., status_changed: _Optional[bool] = ...) -> None: ...
+
+class ConvergeServicesResponse(_message.Message):
+    __slots__ = ("decisions", "deleted")
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[ServiceDecision]
+    deleted: _containers.RepeatedScalarFieldContainer[SyncOutcome]
+    def __init__(self, decisions: _Optional[_Iterable[_Union[ServiceDecision, _Mapping]]] = ..., deleted: _Optional[_Iterable[_Union[SyncOutcome, str]]] = ...) -> None: ...
 
 class GetAllocationRequest(_message.Message):
     __slots__ = ("service",)

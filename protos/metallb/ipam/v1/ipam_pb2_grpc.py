@@ -49,6 +49,11 @@ class IPAMServiceStub:
                 request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolRequest.SerializeToString,
                 response_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolResponse.FromString,
                 _registered_method=True)
+        self.ConvergeServices = channel.unary_unary(
+                '/metallb.ipam.v1.IPAMService/ConvergeServices',
+                request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesRequest.SerializeToString,
+                response_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesResponse.FromString,
+                _registered_method=True)
         self.Allocate = channel.unary_unary(
                 '/metallb.ipam.v1.IPAMService/Allocate',
                 request_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.AllocateRequest.SerializeToString,
@@ -125,8 +130,22 @@ class IPAMServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConvergeServices(self, request, context):
+        """MetalLB's convergeBalancer for a batch of Services (behaviour reference §1.3, §1.4): each
+        service, as the caller reads it (spec, annotations, the addresses its status holds), gets its
+        decision: the addresses and pool to write, the events to emit, and what follows. Deleted
+        services are released first. With complete_set the services are every service the caller
+        handles: their status is restored first (more addresses first), allocations of services not
+        in the set are released, then each is decided. Without it the call fails with UNAVAILABLE,
+        and changes nothing, until a complete set has been sent (or RestoreAllocations completed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Allocate(self, request, context):
-        """Gives a service its addresses: requested IPs, else the requested pool, else the automatic
+        """The fine-grained allocator, for programmatic clients and grpcurl users.
+        Gives a service its addresses: requested IPs, else the requested pool, else the automatic
         choice. A service that already holds addresses gets them re-validated and returned.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -213,6 +232,11 @@ def add_IPAMServiceServicer_to_server(servicer, server):
                     servicer.GetPool,
                     request_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolRequest.FromString,
                     response_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolResponse.SerializeToString,
+            ),
+            'ConvergeServices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConvergeServices,
+                    request_deserializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesRequest.FromString,
+                    response_serializer=metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesResponse.SerializeToString,
             ),
             'Allocate': grpc.unary_unary_rpc_method_handler(
                     servicer.Allocate,
@@ -346,6 +370,33 @@ class IPAMService:
             '/metallb.ipam.v1.IPAMService/GetPool',
             metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolRequest.SerializeToString,
             metallb_dot_ipam_dot_v1_dot_ipam__pb2.GetPoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvergeServices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/metallb.ipam.v1.IPAMService/ConvergeServices',
+            metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesRequest.SerializeToString,
+            metallb_dot_ipam_dot_v1_dot_ipam__pb2.ConvergeServicesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,10 +28,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from metallb_rules.addresses import IPAddress, parse_ip
-from metallb_rules.errors import DomainError, FailedPreconditionError
-from metallb_rules.gotext import quote, quote_list
-from services.ipam.core.addresses import AddressSpace
-from services.ipam.core.errors import (
+from metallb_rules.allocator.errors import (
     AddressInUseError,
     InvalidServiceError,
     NoAllocationError,
@@ -40,7 +37,7 @@ from services.ipam.core.errors import (
     RestoreInProgressError,
     UnknownPoolError,
 )
-from services.ipam.core.model import (
+from metallb_rules.allocator.model import (
     Allocation,
     Change,
     ChangeType,
@@ -54,7 +51,10 @@ from services.ipam.core.model import (
     RequestedIPsSource,
     ServiceRequest,
 )
-from services.ipam.core.pools import Pool, PoolSpec, parse_pools
+from metallb_rules.allocator.pools import Pool, PoolSpec, parse_pools
+from metallb_rules.allocator.spaces import AddressSpace
+from metallb_rules.errors import DomainError, FailedPreconditionError
+from metallb_rules.gotext import quote, quote_list
 
 _VERSION = {Family.IPV4: 4, Family.IPV6: 6}
 _FAMILY = {4: Family.IPV4, 6: Family.IPV6}
@@ -125,6 +125,8 @@ class Allocator:
 
     def __init__(self) -> None:
         self._pools: dict[str, Pool] = {}
+        self._pinnable: list[Pool] = []
+        self._fallback: list[Pool] = []
         self._index = _PoolIndex({})
         self._allocs: dict[str, Allocation] = {}
         self._requests: dict[str, ServiceRequest] = {}
@@ -177,6 +179,15 @@ class Allocator:
                 moved.append(MovedAllocation(alloc._replace(pool=pool.name), alloc.pool))
         self._pools = pools
         self._index = index
+        # MetalLB sortPools: priority > 0 first, lower first; ties (random there) by name here.
+        self._pinnable = sorted(
+            (p for p in pools.values() if p.auto_assign and p.has_service_allocation),
+            key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name),
+        )
+        # The fallback: auto-assign pools without serviceAllocation, by name.
+        self._fallback = [
+            p for p in pools.values() if p.auto_assign and not p.has_service_allocation
+        ]
         self.pools_set = True
         for gone in lost:
             self._unassign(gone.allocation.key)
@@ -227,6 +238,14 @@ class Allocator:
             if (not pool or a.pool == pool) and (not namespace or a.namespace == namespace)
         ]
 
+    def owning_pool(self, ips: Sequence[IPAddress | str]) -> str | None:
+        """The name of the one pool holding all of `ips` (MetalLB `poolFor`), or None."""
+        try:
+            pool = self._index.pool_for(_parse_ips(ips))
+        except InvalidServiceError:
+            return None
+        return pool.name if pool is not None else None
+
     def take_changes(self) -> list[Change]:
         changes, self._changes = self._changes, []
         return changes
@@ -253,7 +272,7 @@ class Allocator:
             )
         current = self._allocs.get(req.key)
         if current is None or set(current.ips) != set(ips):
-            self._require_restored()
+            self.require_restored()
         pool = self._index.pool_for(ips)
         if req.requested_pool and pool is not None and pool.name != req.requested_pool:
             raise NotAllowedError(
@@ -278,7 +297,7 @@ class Allocator:
             )
         if not pool.admits(req.namespace, req.namespace_labels, req.labels):
             raise NotAllowedError(f"pool {pool.name} not compatible for ip assignment")
-        self._require_restored()
+        self.require_restored()
         family = req.family
         v4 = self._free_ip(pool, 4, req) if family is not Family.IPV6 else None
         v6 = self._free_ip(pool, 6, req) if family is not Family.IPV4 else None
@@ -300,22 +319,13 @@ class Allocator:
         current = self._allocs.get(req.key)
         if current is not None:
             return self.assign(req, current.ips)
-        self._require_restored()
+        self.require_restored()
         pinned = [
-            p
-            for p in self._pools.values()
-            if p.auto_assign
-            and p.has_service_allocation
-            and p.admits(req.namespace, req.namespace_labels, req.labels)
+            p for p in self._pinnable if p.admits(req.namespace, req.namespace_labels, req.labels)
         ]
-        # MetalLB sortPools: priority > 0 first, lower first; ties (random there) by name here.
-        pinned.sort(key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name))
-        found = self._best_pool(pinned, req)
+        found = self._best_pool(pinned, req) if pinned else None
         if found is None:
-            fallback = [
-                p for p in self._pools.values() if p.auto_assign and not p.has_service_allocation
-            ]
-            found = self._best_pool(fallback, req)
+            found = self._best_pool(self._fallback, req)
         if found is None:
             raise PoolExhaustedError("no available IPs")
         return self._commit(req, *found)
@@ -339,7 +349,7 @@ class Allocator:
             )
         if len(current.ips) == 2:
             return self.assign(req, current.ips), None
-        self._require_restored()
+        self.require_restored()
         missing = 6 if current.ips[0].version == 4 else 4
         pool = self._pools[current.pool]
         ip = self._free_ip(pool, missing, req)
@@ -399,11 +409,13 @@ class Allocator:
 
     # ----------------------------------------------------------------------------- internals
 
-    def _require_restored(self) -> None:
+    def require_restored(self) -> None:
+        """Raise `RestoreInProgressError` until restoration is complete."""
         if not self.restore_complete:
             raise RestoreInProgressError(
                 "restoration of existing assignments is not complete: no new address is handed "
-                "out until the caller calls RestoreAllocations with complete=true"
+                "out until the caller sends every service (ConvergeServices with complete_set) or "
+                "calls RestoreAllocations with complete=true"
             )
 
     def _check_sharing(self, req: ServiceRequest, ip: IPAddress) -> None:
@@ -471,12 +483,24 @@ class Allocator:
         # Every in-use address of the space is usable there, so rank(used[lo + i]) >= i; the
         # first i where it is greater marks the first gap (binary search, O(log n)).
         a, b = 0, hi - lo
-        while a < b:
-            mid = (a + b) // 2
-            if space.rank(used[lo + mid]) > mid:
-                b = mid
-            else:
-                a = mid + 1
+        if b and not space.per_block and used[hi - 1] - space.first_usable == b - 1:
+            a = b  # no gap below the highest in-use address (a pool filled lowest first)
+        elif space.per_block:
+            rank = space.rank
+            while a < b:
+                mid = (a + b) // 2
+                if rank(used[lo + mid]) > mid:
+                    b = mid
+                else:
+                    a = mid + 1
+        else:  # rank is an offset: the same search with the arithmetic inlined
+            first = space.first_usable
+            while a < b:
+                mid = (a + b) // 2
+                if used[lo + mid] - first > mid:
+                    b = mid
+                else:
+                    a = mid + 1
         free = space.unrank(a) if a < space.usable_count else None
         if req.sharing_key:
             shared = self._lowest_shared(space, req)

@@ -11,6 +11,15 @@ from metallb_rules.addresses import IPAddress
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
+def ip_text(ip: IPAddress) -> str:
+    """`str(ip)`, at half the cost for IPv4 (dotted quad from the integer: the hot path of every
+    allocation's answer)."""
+    if ip.version == 4:
+        v = int(ip)
+        return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
+    return str(ip)
+
+
 class Family(StrEnum):
     """MetalLB's `ipfamily.Family`; the values are the texts its errors print."""
 

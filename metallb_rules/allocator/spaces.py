@@ -39,7 +39,8 @@ class AddressSpace:
         v4_buggy = avoid_buggy and network.version == 4
         per_block = v4_buggy and network.prefixlen <= 24
         first_buggy = v4_buggy and is_buggy(network.network_address)
-        last_buggy = v4_buggy and is_buggy(network.broadcast_address)
+        # A /32 has one address: buggy or not, it is counted (and skipped) once.
+        last_buggy = v4_buggy and size > 1 and is_buggy(network.broadcast_address)
         count = size - 2 * (size // 256) if per_block else size - first_buggy - last_buggy
         return cls(
             network=network,

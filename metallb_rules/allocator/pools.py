@@ -7,8 +7,8 @@ lives in `metallb_rules.pools`; this module adds what allocation needs.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from metallb_rules.allocator.spaces import AddressSpace, saturating_count
 from metallb_rules.pools import ParsedPool, PoolSpec, ServiceAllocationSpec, parse_pool_specs
-from services.ipam.core.addresses import AddressSpace, saturating_count
 
 __all__ = ["Pool", "PoolSpec", "ServiceAllocationSpec", "parse_pools"]
 

@@ -1,1 +1,0 @@
-"""The IPAM core: MetalLB's allocator as a pure data structure (no grpc, no asyncio, no I/O)."""
