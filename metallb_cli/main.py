@@ -25,6 +25,7 @@ from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
 from metallb_runtime.commands import ServiceCommand
+from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 from metallb_runtime.runtime import tune_gc
 from metallb_runtime.server import (
     Server,
@@ -34,7 +35,12 @@ from metallb_runtime.server import (
     start_metrics,
     stop_on_signals,
 )
-from metallb_runtime.transport import DEFAULT_MAX_MESSAGE_BYTES, ServerTransport
+from metallb_runtime.transport import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ClientTLS,
+    ServerTransport,
+    private_directory,
+)
 from services.bfd.main import COMMAND as BFD
 from services.bgp.main import COMMAND as BGP
 from services.ipam.main import COMMAND as IPAM
@@ -88,6 +94,37 @@ def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metric
     )
     parser.add_argument("--metrics-listen", type=_metrics, default=metrics)
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    _add_client_tls_options(parser)
+
+
+def _add_client_tls_options(parser: argparse.ArgumentParser) -> None:
+    """How a client reaches the services: TLS and mutual TLS (metallb_runtime/transport.py)."""
+    group = parser.add_argument_group("TLS to the services")
+    group.add_argument(
+        "--tls-ca", type=Path, help="speak TLS to the services, trusting this CA (PEM)"
+    )
+    group.add_argument(
+        "--tls-client-cert", type=Path, help="mutual TLS: present this certificate (PEM)"
+    )
+    group.add_argument("--tls-client-key", type=Path, help="the client certificate's key (PEM)")
+
+
+def client_tls(args: argparse.Namespace) -> ClientTLS:
+    try:
+        return ClientTLS(ca=args.tls_ca, cert=args.tls_client_cert, key=args.tls_client_key)
+    except ValueError as err:
+        raise SystemExit(f"metallb-grpc {args.command}: {err}") from None
+
+
+def default_socket_dir() -> Path:
+    """Where `up` puts its sockets: $XDG_RUNTIME_DIR/metallb-grpc (a user's own runtime
+    folder), else /run/metallb-grpc for root, else /tmp/metallb-grpc-UID (checked to be ours)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "metallb-grpc"
+    if os.geteuid() == 0:
+        return Path("/run/metallb-grpc")
+    return Path(tempfile.gettempdir()) / f"metallb-grpc-{os.geteuid()}"
 
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +148,19 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
         help="largest request or response (default %(default)s)",
     )
     group.add_argument(
+        "--max-streams",
+        type=int,
+        default=DEFAULT_MAX_STREAMS,
+        help="Watch streams open at once, all clients together (default %(default)s)",
+    )
+    group.add_argument(
+        "--max-streams-per-client",
+        type=int,
+        default=DEFAULT_MAX_STREAMS_PER_CLIENT,
+        help="Watch streams open at once per client: its TLS certificate, else its IP "
+        "address (default %(default)s)",
+    )
+    group.add_argument(
         "--read-only-listen",
         type=_optional_listen,
         default="",
@@ -126,6 +176,8 @@ def server_transport(args: argparse.Namespace) -> ServerTransport:
             client_ca=args.tls_client_ca,
             socket_group=args.socket_group,
             max_message_bytes=args.max_message_bytes,
+            max_streams=args.max_streams,
+            max_streams_per_client=args.max_streams_per_client,
         )
     except ValueError as err:
         raise SystemExit(f"metallb-grpc {args.command}: {err}") from None
@@ -220,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=WEBHOOK_SECRET,
         help="the Secret holding the webhook CA and certificate (default %(default)s)",
     )
+    ctl.add_argument(
+        "--webhook-secret-namespace",
+        default="",
+        help="the namespace of --webhook-secret (default: --namespace); a namespace of its own "
+        "keeps the CA's key from whoever may read the MetalLB namespace's Secrets",
+    )
     up = sub.add_parser(
         "up",
         help="the embedded default: every service and gateway role for one node, on a folder",
@@ -231,13 +289,38 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--manifests", type=Path, required=True, help="folder of YAML manifests")
     up.add_argument("--node", default=socket.gethostname(), help="this node's name")
     up.add_argument(
+        "--socket-dir",
+        type=Path,
+        help="the private folder (mode 0700) of every service's unix socket (default: "
+        "$XDG_RUNTIME_DIR/metallb-grpc, else /run/metallb-grpc as root, else "
+        "/tmp/metallb-grpc-UID)",
+    )
+    up.add_argument(
+        "--socket-group",
+        help="let this group call the services too: the folder gets mode 0710 and the sockets "
+        "0660, with this group (default: owner only)",
+    )
+    up.add_argument(
         "--ipam-listen",
-        type=_listen,
-        default="127.0.0.1:50051",
-        help="where IPAM also listens, for grpcurl (default %(default)s)",
+        type=_optional_listen,
+        default="",
+        help="IPAM listens here (e.g. 127.0.0.1:50051, plaintext: any local user can call it) "
+        "instead of SOCKET_DIR/ipam.sock",
     )
     up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    tls = up.add_argument_group(
+        "TLS on the services (IPAM, L2, BGP; BFD, called by BGP only, stays plaintext); their "
+        "certificate must name localhost, the name a unix socket's client checks"
+    )
+    tls.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
+    tls.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    tls.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="mutual TLS: accept only clients whose certificate this CA signed",
+    )
+    _add_client_tls_options(up)
     node = roles.add_parser(
         "node",
         help="one per node: what this node announces, sent to its L2 and BGP services",
@@ -289,25 +372,55 @@ async def _start_optional(name: str, server: Server) -> Server | None:
 
 
 async def _up(args: argparse.Namespace) -> int:
+    """Every service on a unix socket in a folder only this user can enter (so only this user,
+    or root, can call SetPools or RestoreAllocations); each socket's path is printed."""
     if not args.manifests.is_dir():
         print(f"metallb-grpc up: {args.manifests} is not a folder", file=sys.stderr)
         return 2
+    try:  # validated before anything starts
+        transport = ServerTransport(
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            client_ca=args.tls_client_ca,
+            socket_group=args.socket_group,
+        )
+    except ValueError as err:
+        raise SystemExit(f"metallb-grpc up: {err}") from None
+    tls = client_tls(args)
+    run_dir = private_directory(args.socket_dir or default_socket_dir(), args.socket_group)
     registry = CollectorRegistry()
     parser = build_parser()
-    with tempfile.TemporaryDirectory(prefix="metallb-grpc-up-") as run_dir:
-        servers: dict[str, Server] = {}
-        ipam = Server([ipam_binding(registry)], args.ipam_listen, registry=registry, grace=2.0)
+    servers: dict[str, Server] = {}
+    try:
+        ipam_listen = args.ipam_listen or f"unix:{run_dir}/ipam.sock"
+        ipam = Server(
+            [ipam_binding(registry)], ipam_listen, registry=registry, grace=2.0, transport=transport
+        )
         await ipam.start()
         servers["ipam"] = ipam
         for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
             extra = ["--bfd", servers["bfd"].address] if name == "bgp" and "bfd" in servers else []
             sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock", *extra])
             bindings = COMMANDS[name].bindings(sub, registry)
+            # BGP's BFD client has no TLS flags (yet): BFD stays plaintext, on its 0600 socket.
             started = await _start_optional(
-                name, Server(bindings, sub.listen, registry=registry, grace=2.0)
+                name,
+                Server(
+                    bindings,
+                    sub.listen,
+                    registry=registry,
+                    grace=2.0,
+                    transport=(
+                        ServerTransport(socket_group=args.socket_group)
+                        if name == "bfd"
+                        else transport
+                    ),
+                ),
             )
             if started is not None:
                 servers[name] = started
+        for service, server in servers.items():
+            print(f"{service}: {server.address}", flush=True)
         start_metrics(args.metrics_listen, registry)
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -315,28 +428,29 @@ async def _up(args: argparse.Namespace) -> int:
             run_controller(
                 ControllerOptions(
                     ipam=ipam.address,
-                    listen="127.0.0.1:0",
+                    listen=f"unix:{run_dir}/controller.sock",
                     manifests=args.manifests,
                     identity=args.node,
+                    tls=tls,
                 ),
                 stop,
             ),
             run_node(
                 NodeOptions(
                     node=args.node,
-                    listen="127.0.0.1:0",
+                    listen=f"unix:{run_dir}/node.sock",
                     l2=servers["l2"].address if "l2" in servers else "",
                     bgp=servers["bgp"].address if "bgp" in servers else "",
                     manifests=args.manifests,
+                    tls=tls,
                 ),
                 stop,
             ),
         ]
-        try:
-            await asyncio.gather(*roles)
-        finally:
-            for server in reversed(list(servers.values())):
-                await server.stop()
+        await asyncio.gather(*roles)
+    finally:
+        for server in reversed(list(servers.values())):
+            await server.stop()
     return 0
 
 
@@ -385,6 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         kubeconfig=args.kubeconfig,
                         namespace=args.namespace,
                         lb_class=args.lb_class,
+                        tls=client_tls(args),
                     )
                 )
             )
@@ -407,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         cert_rotation=not args.disable_cert_rotation,
                         cert_service_name=args.cert_service_name,
                         webhook_secret=args.webhook_secret,
+                        webhook_secret_namespace=args.webhook_secret_namespace,
+                        tls=client_tls(args),
                     )
                 )
             )

@@ -7,6 +7,7 @@ restart takes well under a second, so we retry from 100 ms up to 500 ms.
 import grpc
 
 from metallb_runtime.server import MESSAGE_SIZE_OPTIONS
+from metallb_runtime.transport import ClientTLS, channel
 
 RECONNECT_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -16,6 +17,8 @@ RECONNECT_OPTIONS = (
 )
 
 
-def service_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel to a metallb-grpc service (`host:port` or `unix:/path`)."""
-    return grpc.aio.insecure_channel(address, options=RECONNECT_OPTIONS)
+def service_channel(address: str, tls: ClientTLS | None = None) -> grpc.aio.Channel:
+    """A channel to a metallb-grpc service (`host:port` or `unix:/path`): plaintext, or TLS /
+    mutual TLS as `tls` says."""
+    tls = tls or ClientTLS()
+    return channel(address, RECONNECT_OPTIONS, ca=tls.ca, cert=tls.cert, key=tls.key)

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
 from metallb_runtime.interceptors import ObservingInterceptor
+from metallb_runtime.limits import DEFAULT_MAX_CONCURRENT_RPCS, StreamLimitInterceptor, StreamLimits
 from metallb_runtime.read_only import ReadOnlyInterceptor
 from metallb_runtime.signals import register_stop
 from metallb_runtime.transport import (
@@ -112,8 +113,13 @@ class Server:
     read_only_listen: str = ""
     read_only_server: grpc.aio.Server | None = None
     read_only_address: str = ""
+    # Open streams, counted over both listeners (metallb_runtime/limits.py).
+    streams: StreamLimits | None = None
 
     async def start(self) -> str:
+        self.streams = StreamLimits(
+            self.transport.max_streams, self.transport.max_streams_per_client
+        )
         for binding in self.bindings:
             if binding.start is not None:
                 await binding.start()
@@ -132,12 +138,17 @@ class Server:
     async def _serve(
         self, listen: str, servicer: HealthServicer, *, read_only: bool
     ) -> tuple[grpc.aio.Server, str]:
-        interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(self.registry)]
+        assert self.streams is not None
+        interceptors: list[grpc.aio.ServerInterceptor] = [
+            ObservingInterceptor(self.registry),
+            StreamLimitInterceptor(self.streams),
+        ]
         if read_only:
             interceptors.insert(0, ReadOnlyInterceptor())
         server = grpc.aio.server(
             interceptors=interceptors,
             options=message_size_options(self.transport.max_message_bytes),
+            maximum_concurrent_rpcs=DEFAULT_MAX_CONCURRENT_RPCS,
         )
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         names = [b.full_name for b in self.bindings]

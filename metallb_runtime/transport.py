@@ -14,12 +14,15 @@ import contextlib
 import grp
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+
+from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,15 @@ def message_size_options(limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[tuple[
 @dataclass(frozen=True)
 class ServerTransport:
     """The transport flags of one server (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
-    `--socket-group`, `--max-message-bytes`)."""
+    `--socket-group`, `--max-message-bytes`, `--max-streams`, `--max-streams-per-client`)."""
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
     socket_group: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_streams_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -51,6 +56,8 @@ class ServerTransport:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_message_bytes <= 0:
             raise ValueError("--max-message-bytes must be positive")
+        if self.max_streams <= 0 or self.max_streams_per_client <= 0:
+            raise ValueError("--max-streams and --max-streams-per-client must be positive")
 
     @property
     def tls(self) -> bool:
@@ -144,6 +151,48 @@ def bind(
     return address, fix_mode
 
 
+def private_directory(path: Path, group: str | None = None) -> Path:
+    """Create (or check) a directory only its owner can enter, for sockets: mode 0700 whatever
+    the umask (0710 and that group with `group`: its members may reach the sockets, which the
+    sockets' own 0660 then admits, but not list or change the folder), owned by this process's
+    user, not a symbolic link. An existing directory that another user owns, or that is a link,
+    is refused rather than used (someone could have created it first in a shared parent such
+    as /tmp, to read or replace our sockets)."""
+    gid = grp.getgrnam(group).gr_gid if group else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _umask(0o077), contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(f"{path}: not a directory (a symbolic link or a file is not used)")
+    if st.st_uid != os.geteuid():
+        raise OSError(f"{path}: owned by uid {st.st_uid}, not by this user ({os.geteuid()})")
+    if gid is not None:
+        os.chown(path, -1, gid, follow_symlinks=False)
+    os.chmod(path, 0o710 if gid is not None else 0o700, follow_symlinks=False)
+    return path
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    """How a client reaches our services: plaintext (nothing set), TLS verifying the server
+    against `ca`, mutual TLS adding `cert` and `key` (`--tls-ca`, `--tls-client-cert`,
+    `--tls-client-key`)."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("--tls-client-cert and --tls-client-key go together")
+
+
+# A unix socket has no host name to check a server certificate against: the name checked is
+# this one (the services' certificates name it), unless the client says otherwise.
+UNIX_SERVER_NAME = "localhost"
+
+
 def channel(
     address: str,
     options: tuple[tuple[str, int], ...],
@@ -152,7 +201,8 @@ def channel(
     key: Path | None = None,
 ) -> grpc.aio.Channel:
     """A channel to one of our services: plaintext, TLS (server verified against `ca`), or
-    mutual TLS (with `cert` and `key`)."""
+    mutual TLS (with `cert` and `key`). Over a unix socket the server's certificate must name
+    `localhost`."""
     if ca is None and cert is None:
         return grpc.aio.insecure_channel(address, options=options)
     if (cert is None) != (key is None):
@@ -162,4 +212,7 @@ def channel(
         private_key=key.read_bytes() if key else None,
         certificate_chain=cert.read_bytes() if cert else None,
     )
-    return grpc.aio.secure_channel(address, creds, options=options)
+    extra: tuple[tuple[str, str], ...] = ()
+    if address.startswith("unix:"):
+        extra = (("grpc.ssl_target_name_override", UNIX_SERVER_NAME),)
+    return grpc.aio.secure_channel(address, creds, options=(*options, *extra))

@@ -38,6 +38,7 @@ from gateway.webhook.server import WebhookServer, watch_cert_dir
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.channel import service_channel
 from metallb_runtime.server import Server, start_metrics, stop_on_signals
+from metallb_runtime.transport import ClientTLS
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ class ControllerOptions:
     cert_rotation: bool = True
     cert_service_name: str = CERT_SERVICE_NAME
     webhook_secret: str = WEBHOOK_SECRET
+    webhook_secret_namespace: str = ""  # empty: the namespace
     cert_resync: float = RESYNC
     lease_duration: int = 15
+    tls: ClientTLS | None = None  # how to reach IPAM: TLS or mutual TLS (None: plaintext)
 
 
 async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = None) -> None:
@@ -93,7 +96,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             certificates = asyncio.create_task(
                 _keep_webhook_certificate(opts, api, webhook, webhook_stop)
             )
-        async with service_channel(opts.ipam) as channel:
+        async with service_channel(opts.ipam, opts.tls) as channel:
             ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
             if folder is not None and opts.manifests is not None:
                 writer = FolderWriter(opts.manifests)
@@ -136,6 +139,7 @@ async def _keep_webhook_certificate(
             api,
             opts.namespace,
             secret_name=opts.webhook_secret,
+            secret_namespace=opts.webhook_secret_namespace or None,
             service_name=opts.cert_service_name,
         )
         await rotator.run(server.set_certificate, stop, opts.cert_resync)

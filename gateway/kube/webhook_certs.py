@@ -101,6 +101,7 @@ class WebhookCertRotator:
         namespace: str,
         *,
         secret_name: str = WEBHOOK_SECRET,
+        secret_namespace: str | None = None,
         service_name: str = CERT_SERVICE_NAME,
         webhook_configuration: str = WEBHOOK_CONFIGURATION,
         conversion_crds: Sequence[str] = CONVERSION_CRDS,
@@ -111,6 +112,9 @@ class WebhookCertRotator:
         self._crds: Any = client.ApiextensionsV1Api(api)
         self.namespace = namespace
         self.secret_name = secret_name
+        # The Secret may live in a namespace of its own, which the speaker cannot read: RBAC
+        # cannot grant "every Secret but this one" in a namespace (docs/security.md).
+        self.secret_namespace = secret_namespace or namespace
         self.webhook_configuration = webhook_configuration
         self.conversion_crds = tuple(conversion_crds)
         self.policy = CertPolicy.for_service(service_name, namespace)
@@ -121,7 +125,7 @@ class WebhookCertRotator:
 
     def _read_secret(self) -> dict[str, Any] | None:
         try:
-            raw = self._core.read_namespaced_secret(self.secret_name, self.namespace, **RAW)
+            raw = self._core.read_namespaced_secret(self.secret_name, self.secret_namespace, **RAW)
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -134,13 +138,13 @@ class WebhookCertRotator:
             body = {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": self.secret_name, "namespace": self.namespace},
+                "metadata": {"name": self.secret_name, "namespace": self.secret_namespace},
                 "data": _encode(data),
             }
-            self._core.create_namespaced_secret(self.namespace, body, **RAW)
+            self._core.create_namespaced_secret(self.secret_namespace, body, **RAW)
             return
         secret["data"] = _encode(data)  # metadata.resourceVersion makes it compare-and-swap
-        self._core.replace_namespaced_secret(self.secret_name, self.namespace, secret, **RAW)
+        self._core.replace_namespaced_secret(self.secret_name, self.secret_namespace, secret, **RAW)
 
     def ensure_secret(self, now: datetime.datetime | None = None) -> dict[str, bytes]:
         """The Secret's content once it is valid, after writing new content if it was not."""
@@ -153,7 +157,7 @@ class WebhookCertRotator:
                 return data
             log.info(
                 "webhook certificate in Secret %s/%s: %s (%s)",
-                self.namespace,
+                self.secret_namespace,
                 self.secret_name,
                 "new CA and serving certificate"
                 if decision.action is Action.RENEW_ALL
@@ -170,14 +174,15 @@ class WebhookCertRotator:
                     raise
                 log.info(
                     "Secret %s/%s changed while being written (%s): reading it again",
-                    self.namespace,
+                    self.secret_namespace,
                     self.secret_name,
                     err.status,
                 )
                 continue
             return new
         raise RuntimeError(
-            f"Secret {self.namespace}/{self.secret_name} kept changing under {ATTEMPTS} writes"
+            f"Secret {self.secret_namespace}/{self.secret_name} kept changing under "
+            f"{ATTEMPTS} writes"
         )
 
     # ------------------------------------------------------------------ the caBundles

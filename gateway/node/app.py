@@ -26,6 +26,7 @@ from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
 from metallb_runtime.channel import service_channel
 from metallb_runtime.server import Server, start_metrics, stop_on_signals
+from metallb_runtime.transport import ClientTLS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class NodeOptions:
     namespace: str = "metallb-system"
     lb_class: str = ""
     lease_duration: int = 15
+    tls: ClientTLS | None = None  # how to reach L2 and BGP: TLS, mutual TLS (None: plaintext)
 
 
 async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None:
@@ -54,10 +56,10 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
     async with contextlib.AsyncExitStack() as stack:
         l2 = bgp = None
         if opts.l2:
-            channel = await stack.enter_async_context(service_channel(opts.l2))
+            channel = await stack.enter_async_context(service_channel(opts.l2, opts.tls))
             l2 = l2_pb2_grpc.L2ServiceStub(channel)
         if opts.bgp:
-            channel = await stack.enter_async_context(service_channel(opts.bgp))
+            channel = await stack.enter_async_context(service_channel(opts.bgp, opts.tls))
             bgp = bgp_pb2_grpc.BGPServiceStub(channel)
         try:
             if opts.manifests is not None:

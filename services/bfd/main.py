@@ -7,11 +7,27 @@ from prometheus_client import CollectorRegistry
 
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.server import ServiceBinding
-from services.bfd.service import bfd_binding
+from services.bfd.service import MAX_SESSIONS, bfd_binding
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a positive integer")
+    return int(value)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-sessions",
+        type=_positive,
+        default=MAX_SESSIONS,
+        help="sessions this service runs at most; AddSession beyond answers "
+        "RESOURCE_EXHAUSTED (default %(default)s)",
+    )
 
 
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
-    return [bfd_binding(registry)]
+    return [bfd_binding(registry, max_sessions=args.max_sessions)]
 
 
 COMMAND = ServiceCommand(
@@ -20,4 +36,5 @@ COMMAND = ServiceCommand(
     default_listen="127.0.0.1:50053",
     default_metrics="127.0.0.1:9123",
     bindings=_bindings,
+    add_arguments=_add_arguments,
 )

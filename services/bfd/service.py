@@ -26,6 +26,7 @@ from metallb.common.v1 import common_pb2
 from metallb_rules.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 from metallb_runtime.instance import new_instance_id
@@ -52,6 +53,9 @@ from services.bfd.speaker import DEFAULT_PORTS, Ports, Speaker
 SERVICE_NAME = bfd_pb2.DESCRIPTOR.services_by_name["BFDService"].full_name
 
 HISTORY = 16  # transitions kept per session
+# Sessions one service runs at most (issue 15: bounded counts). MetalLB runs one per BGP peer
+# with a bfdProfile; 4,096 at 50 ms is ~160,000 packets a second, more than one process serves.
+MAX_SESSIONS = 4_096
 
 T = TypeVar("T")
 
@@ -76,7 +80,9 @@ class BFDState:
         ports: Ports = DEFAULT_PORTS,
         peer_ports: Ports | None = None,
         rng: random.Random | None = None,
+        max_sessions: int = MAX_SESSIONS,
     ) -> None:
+        self.max_sessions = max_sessions
         self._ports = ports
         self._peer_ports = peer_ports
         self._rng = rng
@@ -182,6 +188,12 @@ class BFDState:
     def add(self, spec: SessionSpec) -> bfd_pb2.Session:
         key = spec.key
         speaker = self.speaker
+        if key not in speaker.specs and len(speaker.specs) >= self.max_sessions:
+            raise ResourceExhaustedError(
+                f"{len(speaker.specs)} sessions exist, at most {self.max_sessions} "
+                "(--max-sessions)",
+                "session",
+            )
         if key not in speaker.specs:
             self._history[key] = deque(maxlen=HISTORY)
             self._polls[key] = 0
@@ -377,9 +389,10 @@ def bfd_binding(
     registry: CollectorRegistry,
     ports: Ports = DEFAULT_PORTS,
     peer_ports: Ports | None = None,
+    max_sessions: int = MAX_SESSIONS,
 ) -> ServiceBinding:
     """The BFD service, ready for `metallb_runtime.server.Server`."""
-    state = BFDState(registry, ports, peer_ports)
+    state = BFDState(registry, ports, peer_ports, max_sessions=max_sessions)
 
     def register(server: grpc.aio.Server) -> None:
         bfd_pb2_grpc.add_BFDServiceServicer_to_server(BFDServicer(state), server)

@@ -18,6 +18,13 @@ from services.l2.core.table import (
 
 IPAddress = IPv4Address | IPv6Address
 
+# Bounds on one SetAnnouncements (issue 15: bounded counts per request). A node announces one
+# entry per service IP it owns: 100,000 is well above any cluster MetalLB supports, and what
+# the default 4 MiB message carries (~40 bytes each). An announcement names the interfaces of an
+# L2Advertisement's selector: 1,024 is more than a host has links worth naming.
+MAX_ANNOUNCEMENTS = 100_000
+MAX_INTERFACES = 1_024
+
 _STATUS = {
     AnnouncementStatus.ANNOUNCING: l2_pb2.ANNOUNCEMENT_STATUS_ANNOUNCING,
     AnnouncementStatus.NO_INTERFACE: l2_pb2.ANNOUNCEMENT_STATUS_NO_INTERFACE,
@@ -62,11 +69,20 @@ def _address(text: str, field: str) -> IPAddress:
 def specs_from_proto(
     messages: Sequence[l2_pb2.AnnouncementSpec],
 ) -> list[AnnouncementSpec]:
+    if len(messages) > MAX_ANNOUNCEMENTS:
+        raise InvalidAnnouncementsError(
+            f"{len(messages)} announcements, at most {MAX_ANNOUNCEMENTS} per request",
+            "announcements",
+        )
     specs = []
     for i, msg in enumerate(messages):
         field = f"announcements[{i}]"
         ip = _address(msg.ip, f"{field}.ip")
         names = list(msg.interfaces)
+        if len(names) > MAX_INTERFACES:
+            raise InvalidAnnouncementsError(
+                f"{len(names)} interfaces, at most {MAX_INTERFACES}", f"{field}.interfaces"
+            )
         if msg.all_interfaces and names:
             raise InvalidAnnouncementsError(
                 "give all_interfaces or interfaces, not both", f"{field}.interfaces"

@@ -49,11 +49,14 @@ def free_ports() -> Ports:
 
 @asynccontextmanager
 async def bfd_server(
-    ports: Ports, peer_ports: Ports
+    ports: Ports, peer_ports: Ports, **kw: Any
 ) -> AsyncIterator[tuple[Server, bfd_pb2_grpc.BFDServiceStub]]:
     registry = CollectorRegistry()
     server = Server(
-        [bfd_binding(registry, ports, peer_ports)], "127.0.0.1:0", registry=registry, grace=0.5
+        [bfd_binding(registry, ports, peer_ports, **kw)],
+        "127.0.0.1:0",
+        registry=registry,
+        grace=0.5,
     )
     address = await server.start()
     try:
@@ -155,6 +158,35 @@ def test_validation_errors_carry_status_field_and_metallb_text(arun: Callable[..
             assert len(updated.session.state.recent_transitions) == 2
 
     arun(scenario())
+
+
+def test_sessions_are_bounded_and_the_field_named(arun: Callable[..., Any]) -> None:
+    """Issue 15: AddSession had no bound; each session costs a timer entry and packets."""
+
+    async def scenario() -> list[grpc.StatusCode]:
+        async with bfd_server(free_ports(), free_ports(), max_sessions=2) as (_, stub):
+
+            async def add(peer: str) -> grpc.StatusCode:
+                try:
+                    await stub.AddSession(bfd_pb2.AddSessionRequest(session=conf(peer, A)))
+                except grpc.aio.AioRpcError as err:
+                    assert err.details().startswith("session: 2 sessions exist, at most 2")
+                    return err.code()
+                return grpc.StatusCode.OK
+
+            codes = [await add(p) for p in ("127.0.0.2", "127.0.0.3", "127.0.0.4")]
+            await stub.UpdateSession(  # an existing session's update is not an addition
+                bfd_pb2.UpdateSessionRequest(session=conf("127.0.0.3", A, ms=100))
+            )
+            await stub.DeleteSession(bfd_pb2.DeleteSessionRequest(key=key("127.0.0.2")))
+            return [*codes, await add("127.0.0.4")]
+
+    assert arun(scenario()) == [
+        grpc.StatusCode.OK,
+        grpc.StatusCode.OK,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.OK,
+    ]
 
 
 def test_two_services_come_up_and_watch_pushes_down_within_milliseconds(

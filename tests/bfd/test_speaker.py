@@ -19,6 +19,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from metallb_rules.bfd_profile import BFDProfile
+from services.bfd.core.drop import DropReason
 from services.bfd.core.events import StateChanged
 from services.bfd.core.packet import ControlPacket, State, decode, encode
 from services.bfd.core.table import KeyedEvent, SessionKey
@@ -154,5 +155,48 @@ def test_a_backlog_is_read_in_bounded_turns_and_delays_no_detection_into_a_false
             speaker.close()
             for peer in peers:
                 peer.close()
+
+    arun(scenario())
+
+
+def test_a_packet_with_a_known_discriminator_from_another_host_is_dropped_and_counted(
+    arun: Callable[..., Any],
+) -> None:
+    """Issue 15, over real sockets: 127.0.0.3 sends Down carrying the discriminator of the Up
+    session with 127.0.0.2 (what a host that saw one packet could do). The session stays Up and
+    the drop is counted by name (the `metallb_bfd_packet_drops` metric reads `drops`)."""
+
+    async def wait_until(condition: Callable[[], bool]) -> None:
+        # Real sockets: the speaker reads on the loop; poll, bounded.
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+    async def scenario() -> None:
+        ours, theirs = free_ports(), free_ports()
+        speaker = Speaker(lambda _events: None, ports=ours, peer_ports=theirs)
+        peer, stranger = (Peer(a, theirs.single_hop, (LOCAL, ours.single_hop)) for a in PEERS)
+        try:
+            profile = BFDProfile(receive_interval=50, transmit_interval=50)
+            key = SessionKey(ip_address(PEERS[0]))
+            speaker.add(
+                SessionSpec(peer=ip_address(PEERS[0]), local=ip_address(LOCAL), profile=profile)
+            )
+            session = speaker.session(key)
+            peer.your = stranger.your = session.local_discriminator
+            peer.send(State.INIT)
+            await wait_until(lambda: session.state is State.UP)
+            before = session.counters.control_in
+            stranger.send(State.DOWN, 3)
+            name = DropReason.SOURCE_NOT_SESSION_PEER
+            await wait_until(lambda: speaker.drops.get(name, 0) == 3)
+            assert session.state is State.UP
+            assert session.counters.control_in == before
+        finally:
+            speaker.close()
+            peer.close()
+            stranger.close()
 
     arun(scenario())

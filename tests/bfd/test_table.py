@@ -95,11 +95,39 @@ def test_demultiplexing_by_your_discriminator_and_by_source() -> None:
     events = table.receive_packet(down, 255, ip_address("fd77::2"), "eth0", 1.0)
     assert [e.key for e in events] == [key_v6]
     assert (s6.state, s4.state) == (State.INIT, State.DOWN)
-    # Nonzero Your Discriminator: selected by it, whatever the source says.
+    # Nonzero Your Discriminator: selected by it (the device is not looked up for it).
     init = encode(ControlPacket(State.INIT, 78, s4.local_discriminator, 3, 1_000_000, 300_000))
-    events = table.receive_packet(init, 255, B_ADDR, "eth0", 1.1)
+    events = table.receive_packet(init, 255, B_ADDR, "", 1.1)
     assert [(e.key, type(e.event)) for e in events] == [(key_v4, StateChanged)]
     assert s4.state is State.UP
+
+
+def test_a_known_discriminator_from_another_address_is_dropped() -> None:
+    """Issue 15: a packet with a known Your Discriminator was accepted from any source, so any
+    host that learnt a discriminator could bring the session down (or up)."""
+    table = SessionTable(random.Random(3))
+    key = SessionKey(B_ADDR, "eth0")
+    session = table.add(key, SessionParams(), 0.0)
+    disc = session.local_discriminator
+    table.receive_packet(encode(ControlPacket(State.INIT, 78, disc, 3, 1, 1)), 255, B_ADDR, "", 1)
+    states = [session.state]
+    stranger = IPv4Address("10.77.0.66")
+    down = encode(ControlPacket(State.DOWN, 78, disc, 3, 1, 1))
+    events = table.receive_packet(down, 255, stranger, "", 1.1)
+    assert [(e.key, e.event) for e in events] == [
+        (SessionKey(stranger, ""), PacketDropped(DropReason.SOURCE_NOT_SESSION_PEER))
+    ]
+    assert table.drops == {DropReason.SOURCE_NOT_SESSION_PEER: 1}
+    states.append(session.state)
+    # From the peer's own address but not with TTL 255 (RFC 5881 §5), or with no TTL known
+    # (-1: the ancillary data was missing): dropped by the session.
+    for ttl in (254, -1):
+        events = table.receive_packet(down, ttl, B_ADDR, "", 1.2)
+        assert [e.event for e in events] == [PacketDropped(DropReason.TTL_NOT_255)]
+    states.append(session.state)
+    table.receive_packet(down, 255, B_ADDR, "", 1.3)
+    states.append(session.state)
+    assert states == [State.UP, State.UP, State.UP, State.DOWN]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ ENV = {
     "METALLB_NODE_NAME": "worker-1",
     "METALLB_NAMESPACE": "metallb-system",
     "METALLB_POD_NAME": "speaker-x7k2p",
+    "METALLB_HOST_IP": "192.0.2.10",
 }
 MISSING: dict[str, str] = {}
 # Subcommands that exist but do not take every flag the manifests give them yet.

@@ -86,6 +86,8 @@ def test_renders_and_validates_offline(overlay: Rendered, crds: CRDSet) -> None:
 
 
 def test_everything_lives_in_metallb_system(overlay: Rendered) -> None:
+    """But the webhook certificate's Secret and the controller's Role over it, which live in
+    metallb-webhook, where the speaker has no Role (test_rbac_can_i.py)."""
     _, docs = overlay
     cluster_scoped = {
         "Namespace",
@@ -93,10 +95,19 @@ def test_everything_lives_in_metallb_system(overlay: Rendered) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    apart = {
+        ("Secret", "metallb-webhook-cert"),
+        ("Role", "controller-webhook-cert"),
+        ("RoleBinding", "controller-webhook-cert"),
     }
     for obj in docs:
-        if obj["kind"] not in cluster_scoped:
-            assert obj["metadata"].get("namespace") == "metallb-system", obj["metadata"]
+        if obj["kind"] in cluster_scoped:
+            continue
+        where = "metallb-webhook" if (obj["kind"], obj["metadata"]["name"]) in apart else None
+        assert obj["metadata"].get("namespace") == (where or "metallb-system"), obj["metadata"]
     ns = _one(docs, "Namespace", "metallb-system")
     for mode in ("enforce", "audit", "warn"):
         assert ns["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] == "privileged"
@@ -200,16 +211,27 @@ def test_least_privilege_security_contexts(overlay: Rendered) -> None:
 
 
 def test_ipam_and_controller(overlay: Rendered) -> None:
+    """IPAM runs beside the controller, in its pod, reached over a Unix socket of the pod's
+    in-memory volume (issue 15: its API was a cluster Service any pod the policy let in could
+    call)."""
     _, docs = overlay
-    ipam = _one(docs, "Deployment", "ipam")
-    assert ipam["spec"]["replicas"] == 1 and ipam["spec"]["strategy"]["type"] == "Recreate"
-    [c] = ipam["spec"]["template"]["spec"]["containers"]
-    assert c["args"][:2] == ["ipam", "--listen=0.0.0.0:50051"]
+    assert not [d for d in docs if d["metadata"]["name"] == "ipam"]
     controller = _one(docs, "Deployment", "controller")
-    [c] = controller["spec"]["template"]["spec"]["containers"]
+    assert controller["spec"]["replicas"] == 1
+    pod = controller["spec"]["template"]["spec"]
+    c, ipam = pod["containers"]
     assert c["args"][:2] == ["gateway", "controller"]
     assert "--leader-elect" in c["args"]
-    assert _flag(c["args"], "ipam") == "ipam.metallb-system.svc:50051"
+    assert ipam["args"][0] == "ipam"
+    assert _flag(ipam["args"], "listen") == "unix:/run/metallb/ipam.sock"
+    assert _flag(c["args"], "ipam") == _flag(ipam["args"], "listen")
+    assert _flag(c["args"], "listen") == "unix:/run/metallb/controller.sock"
+    # For grpcurl through `kubectl port-forward`: reads only, on the pod's loopback.
+    assert _flag(ipam["args"], "read-only-listen") == "127.0.0.1:50051"
+    [sockets] = [v for v in pod["volumes"] if v["name"] == "sockets"]
+    assert sockets["emptyDir"]["medium"] == "Memory"
+    for container in (c, ipam):
+        assert {"name": "sockets", "mountPath": "/run/metallb"} in container["volumeMounts"]
     # MetalLB's selectors, so that `kubectl apply` replaces its controller and speaker in place.
     for kind, name in (("Deployment", "controller"), ("DaemonSet", "speaker")):
         selector = _one(docs, kind, name)["spec"]["selector"]["matchLabels"]
@@ -251,7 +273,7 @@ def test_webhooks(overlay: Rendered) -> None:
     svc = _one(docs, "Service", "metallb-webhook-service")
     assert svc["spec"]["ports"] == [{"port": 443, "targetPort": "webhook-server"}]
     controller = _one(docs, "Deployment", "controller")
-    [c] = controller["spec"]["template"]["spec"]["containers"]
+    c, _ = controller["spec"]["template"]["spec"]["containers"]
     assert {"name": "webhook-server", "containerPort": 9443} in c["ports"]
     assert _flag(c["args"], "webhook-listen") == "0.0.0.0:9443"
 
@@ -270,8 +292,11 @@ def test_rbac_is_least_privilege(overlay: Rendered) -> None:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], role["metadata"]
             writes = set(rule["verbs"]) - {"get", "list", "watch"}
             if "secrets" in rule["resources"] and writes == {"create"}:
-                # Creating the webhook Secret again: create cannot be limited by name.
-                assert role["metadata"]["name"] == "controller" and rule["resources"] == ["secrets"]
+                # Creating the webhook Secret again: create cannot be limited by name, so only
+                # in the namespace that holds nothing else.
+                assert role["metadata"]["name"] == "controller-webhook-cert"
+                assert role["metadata"]["namespace"] == "metallb-webhook"
+                assert rule["resources"] == ["secrets"]
             elif "secrets" in rule["resources"] and writes:
                 assert rule.get("resourceNames") == ["metallb-webhook-cert"]
             if role["kind"] == "ClusterRole" and writes - {"create", "patch"}:
@@ -280,20 +305,58 @@ def test_rbac_is_least_privilege(overlay: Rendered) -> None:
     accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
     for w in _workloads(docs):
         assert w["spec"]["template"]["spec"]["serviceAccountName"] in accounts
-    assert "ipam" not in bound, "IPAM never calls the Kubernetes API"
-    assert accounts["ipam"]["automountServiceAccountToken"] is False
-    assert bound["controller"] == {"metallb-system:controller", "controller"}
+    assert "ipam" not in accounts, "IPAM never calls the Kubernetes API: it has no account"
+    assert bound["controller"] == {
+        "metallb-system:controller",
+        "controller",
+        "controller-webhook-cert",
+    }
     assert bound["speaker"] == {"metallb-system:speaker", "speaker"}
 
 
-def test_ipam_api_is_reachable_from_the_controller_only(overlay: Rendered) -> None:
+def test_grpc_listens_on_unix_sockets_and_metrics_where_prometheus_may_come(
+    overlay: Rendered,
+) -> None:
+    """Every gRPC listener is a Unix socket of a pod's in-memory volume; the only TCP ports are
+    metrics and the webhook. The controller pod's NetworkPolicy lets in the webhook's callers
+    and Prometheus (to the metrics ports) only; the speaker runs on the host network, which no
+    NetworkPolicy governs, so its metrics listen on the node's own address only."""
     _, docs = overlay
-    policy = _one(docs, "NetworkPolicy", "ipam")
-    grpc_rule = next(r for r in policy["spec"]["ingress"] if "from" in r)
-    assert grpc_rule["from"] == [
-        {"podSelector": {"matchLabels": {"app": "metallb", "component": "controller"}}}
+    for w, c in _containers(docs):
+        assert (_flag(c["args"], "listen") or "").startswith("unix:/run/metallb/"), c["name"]
+        for flag in ("ipam", "l2", "bgp", "bfd"):
+            value = _flag(c["args"], flag)
+            assert value is None or value.startswith("unix:/run/metallb/"), (c["name"], flag)
+        tcp = {p["name"] for p in c["ports"]}
+        assert all(n.endswith("metrics") or n == "webhook-server" for n in tcp), c["name"]
+        metrics = _flag(c["args"], "metrics-listen") or ""
+        if w["kind"] == "DaemonSet":
+            assert metrics.startswith("$(METALLB_HOST_IP):"), c["name"]
+            [host_ip] = [e for e in c["env"] if e["name"] == "METALLB_HOST_IP"]
+            assert host_ip["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+    policy = _one(docs, "NetworkPolicy", "controller")
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app": "metallb",
+        "component": "controller",
+    }
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = policy["spec"]["ingress"]
+    open_ports = [p["port"] for r in rules if "from" not in r for p in r["ports"]]
+    assert open_ports == ["webhook-server"]
+    [prometheus] = [r for r in rules if "from" in r]
+    assert {p["port"] for p in prometheus["ports"]} == {"metrics", "ipam-metrics"}
+    [peer] = prometheus["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    controller = _one(docs, "Deployment", "controller")
+    ports = {
+        p["name"] for c in controller["spec"]["template"]["spec"]["containers"] for p in c["ports"]
+    }
+    assert ports == {"metrics", "ipam-metrics", "webhook-server"}
+    assert not [
+        d
+        for d in docs
+        if d["kind"] == "Service" and d["metadata"]["name"] != "metallb-webhook-service"
     ]
-    assert grpc_rule["ports"] == [{"port": "grpc"}]
 
 
 def test_no_latest_tags_or_host_paths(overlay: Rendered) -> None:

@@ -7,6 +7,7 @@ with the Service's DNS name, over real TLS on 127.0.0.1.
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import json
 import logging
@@ -44,8 +45,11 @@ from gateway.webhook.certs import (
 from gateway.webhook.server import WebhookServer, watch_cert_dir
 from tests.conftest import ROOT, require_binary
 from tests.fakekube import FakeKube, wait_for
+from tests.fakekube.errors import KubeError
 
 NS = "metallb-system"
+# Where the shipped Secret lives: a namespace of its own, which the speaker cannot read.
+SECRET_NS = "metallb-webhook"
 DNS = "metallb-webhook-service.metallb-system.svc"
 SECRET = "metallb-webhook-cert"
 VWC = "validatingwebhookconfigurations.admissionregistration.k8s.io"
@@ -60,8 +64,13 @@ def _docs(path: str) -> list[dict[str, Any]]:
 
 def seed(kube: FakeKube, *, secret: bool = True, webhooks: bool = True) -> None:
     """The objects `kubectl apply -k deploy/overlays/...` creates that the rotator touches."""
+    for namespace in _docs("deploy/base/namespace.yaml"):
+        if namespace["metadata"]["name"] == SECRET_NS:
+            with contextlib.suppress(KubeError):  # seeded twice: the namespace exists
+                kube.create(namespace)
     if secret:
         [shipped] = [d for d in _docs("deploy/base/controller.yaml") if d["kind"] == "Secret"]
+        assert shipped["metadata"]["namespace"] == SECRET_NS
         assert "data" not in shipped  # shipped empty: the controller fills it
         kube.create(shipped)
     if webhooks:
@@ -71,12 +80,12 @@ def seed(kube: FakeKube, *, secret: bool = True, webhooks: bool = True) -> None:
 
 
 def secret_data(kube: FakeKube) -> dict[str, bytes]:
-    data = kube.get("secrets", SECRET, NS).get("data") or {}
+    data = kube.get("secrets", SECRET, SECRET_NS).get("data") or {}
     return {k: base64.b64decode(v) for k, v in data.items()}
 
 
 def put_secret_data(kube: FakeKube, data: dict[str, bytes]) -> None:
-    secret = kube.get("secrets", SECRET, NS)
+    secret = kube.get("secrets", SECRET, SECRET_NS)
     secret["data"] = {k: base64.b64encode(v).decode() for k, v in data.items()}
     kube.update(secret)
 
@@ -91,7 +100,7 @@ def ca_bundles(kube: FakeKube) -> list[str]:
 
 def resource_versions(kube: FakeKube) -> list[str]:
     return [
-        kube.get("secrets", SECRET, NS)["metadata"]["resourceVersion"],
+        kube.get("secrets", SECRET, SECRET_NS)["metadata"]["resourceVersion"],
         kube.get(VWC, "metallb-webhook-configuration")["metadata"]["resourceVersion"],
         kube.get(CRD, "bgppeers.metallb.io")["metadata"]["resourceVersion"],
     ]
@@ -194,7 +203,7 @@ def test_first_start_creates_the_certificate_injects_the_ca_and_serves(
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        rotator = WebhookCertRotator(api, NS)
+        rotator = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS)
         task = asyncio.create_task(rotator.run(webhook.set_certificate, stop, resync=0.05))
         try:
             await until(lambda: webhook.certificate is not None)
@@ -219,10 +228,10 @@ def test_first_start_creates_the_certificate_injects_the_ca_and_serves(
 
 def test_a_second_start_keeps_a_valid_secret(kube: FakeKube, api: Any) -> None:
     seed(kube)
-    first = WebhookCertRotator(api, NS).sync()
+    first = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS).sync()
     before, data = resource_versions(kube), secret_data(kube)
     kube.requests.clear()
-    assert WebhookCertRotator(api, NS).sync() == first
+    assert WebhookCertRotator(api, NS, secret_namespace=SECRET_NS).sync() == first
     assert resource_versions(kube) == before and secret_data(kube) == data
     assert writes(kube) == []
 
@@ -231,7 +240,7 @@ def test_an_expiring_certificate_is_renewed_and_served_without_restart(
     arun: Callable[..., Any], kube: FakeKube, api: Any, webhook: WebhookServer, tmp_path: Path
 ) -> None:
     seed(kube)
-    rotator = WebhookCertRotator(api, NS)
+    rotator = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS)
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -266,7 +275,7 @@ def test_rotation_follows_now(kube: FakeKube, api: Any) -> None:
     seed(kube)
     now = datetime.datetime.now(datetime.UTC)
     clock = [now]
-    rotator = WebhookCertRotator(api, NS, clock=lambda: clock[0])
+    rotator = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS, clock=lambda: clock[0])
     rotator.sync()
     first = secret_data(kube)
     # Within 90 days of the serving certificate's end: only it is re-issued, by the same CA.
@@ -287,7 +296,7 @@ def test_rotation_follows_now(kube: FakeKube, api: Any) -> None:
 def test_garbage_is_replaced_and_other_keys_kept(kube: FakeKube, api: Any) -> None:
     seed(kube)
     put_secret_data(kube, {CA_CERT: b"garbage", TLS_KEY: b"\x00\xff", "note": b"mine"})
-    WebhookCertRotator(api, NS).sync()
+    WebhookCertRotator(api, NS, secret_namespace=SECRET_NS).sync()
     data = secret_data(kube)
     assert decide(POLICY, data, datetime.datetime.now(datetime.UTC)).action is Action.KEEP
     assert data["note"] == b"mine"
@@ -295,7 +304,7 @@ def test_garbage_is_replaced_and_other_keys_kept(kube: FakeKube, api: Any) -> No
 
 def test_a_deleted_secret_is_created(kube: FakeKube, api: Any) -> None:
     seed(kube, secret=False)
-    pair = WebhookCertRotator(api, NS).sync()
+    pair = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS).sync()
     assert pair == (secret_data(kube)[TLS_CERT], secret_data(kube)[TLS_KEY])
     assert [r.method for r in kube.requests_to("POST", "/secrets$")] == ["POST"]
 
@@ -318,8 +327,8 @@ def test_racing_replicas_use_the_winners_certificate(
     kube: FakeKube, api: Any, caplog: pytest.LogCaptureFixture, shipped: bool
 ) -> None:
     seed(kube, secret=shipped)
-    loser = _Interleaved(api, NS)
-    loser.other = WebhookCertRotator(api, NS)
+    loser = _Interleaved(api, NS, secret_namespace=SECRET_NS)
+    loser.other = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS)
     caplog.set_level(logging.INFO, logger="gateway.kube.webhook_certs")
     pair = loser.sync()
     data = secret_data(kube)
@@ -339,7 +348,7 @@ def test_two_replicas_started_together_agree(kube: FakeKube, api: Any) -> None:
         client = kube.api_client()
         try:
             barrier.wait()
-            results.append(WebhookCertRotator(client, NS).sync())
+            results.append(WebhookCertRotator(client, NS, secret_namespace=SECRET_NS).sync())
         finally:
             client.close()
 
@@ -357,7 +366,7 @@ def test_missing_webhook_objects_are_skipped_then_injected(
     kube: FakeKube, api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     seed(kube, webhooks=False)
-    rotator = WebhookCertRotator(api, NS)
+    rotator = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS)
     with caplog.at_level(logging.WARNING, logger="gateway.kube.webhook_certs"):
         rotator.sync()
         rotator.sync()
@@ -378,7 +387,7 @@ def test_missing_webhook_objects_are_skipped_then_injected(
 
 def test_a_reset_ca_bundle_is_injected_again(kube: FakeKube, api: Any) -> None:
     seed(kube)
-    rotator = WebhookCertRotator(api, NS)
+    rotator = WebhookCertRotator(api, NS, secret_namespace=SECRET_NS)
     rotator.sync()
     config = kube.get(VWC, "metallb-webhook-configuration")
     del config["webhooks"][2]["clientConfig"]["caBundle"]
@@ -489,6 +498,7 @@ def test_the_controller_process(kube: FakeKube, tmp_path: Path, rotation: bool) 
         f"--webhook-listen=127.0.0.1:{port}",
         f"--webhook-cert-dir={cert_dir}",
         "--namespace=metallb-system",
+        f"--webhook-secret-namespace={SECRET_NS}",
     ]
     controller = subprocess.Popen(
         [*args] if rotation else [*args, "--disable-cert-rotation"],
@@ -520,7 +530,7 @@ def test_the_controller_process(kube: FakeKube, tmp_path: Path, rotation: bool) 
         if rotation:
             wait_for(lambda: ca_bundles(kube) == [base64.b64encode(ca_pem).decode()] * 7)
         else:
-            assert "data" not in kube.get("secrets", SECRET, NS)
+            assert "data" not in kube.get("secrets", SECRET, SECRET_NS)
             assert ca_bundles(kube) == [""] * 7
             owned = (
                 "/secrets/",

@@ -8,10 +8,12 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -134,37 +136,46 @@ def _run_readme_commands(commands: list[list[str]], address: str, readme: str) -
 
 
 def test_readme_run_command_and_grpcurl_examples_work_as_written(tmp_path: Path) -> None:
+    """`up` as the README runs it, with its sockets in a test folder instead of the README's
+    /run/metallb-grpc (the grpcurl commands' socket path replaced accordingly)."""
     commands = _readme_section("Install, run, test")
     run = next(c for c in commands if c[:2] == ["metallb-grpc", "up"])
     folder = tmp_path / "manifests"
     copy_manifests(folder)
-    port = _free_port()
+    sockets = Path(tempfile.mkdtemp(prefix="mlb-up-")) / "run"  # short: sun_path is 108 bytes
     args = [str(folder) if a == "examples/manifests" else a for a in run[1:]]
     proc = subprocess.Popen(
         [
             require_binary("metallb-grpc"),
             *args,
-            "--ipam-listen",
-            f"127.0.0.1:{port}",
+            "--socket-dir",
+            str(sockets),
             "--metrics-listen",
             "",
         ],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        address = f"127.0.0.1:{port}"
+        assert proc.stdout is not None
+        printed = proc.stdout.readline()
+        assert printed == f"ipam: unix:{sockets}/ipam.sock\n"
         deadline = time.monotonic() + 30
         while not (folder / ".status" / "services" / "demo" / "web.yaml").exists():
             assert time.monotonic() < deadline and proc.poll() is None, "up did not allocate"
             time.sleep(0.1)  # polls a file another process (metallb-grpc up) writes
         try_it = _readme_section("Try it with grpcurl")
         assert len(try_it) >= 5
-        outputs = _run_readme_commands(try_it, address, "127.0.0.1:50051")
+        outputs = _run_readme_commands(
+            try_it, str(sockets / "ipam.sock"), "/run/metallb-grpc/ipam.sock"
+        )
         assert json.loads(outputs[3])["allocation"]["ips"] == ["192.0.2.0", "2001:db8:1::"]
         assert json.loads(outputs[4])["config"]["valid"] is True
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
+        shutil.rmtree(sockets.parent, ignore_errors=True)
 
 
 def test_readme_ipam_example_works_as_written() -> None:

@@ -32,6 +32,9 @@ class DropReason(enum.Enum):
     YOUR_DISCRIMINATOR_ZERO_NOT_DOWN = "your_discriminator_zero_not_down"
     # --- session selection (RFC 5880 §6.8.6) ---
     UNKNOWN_YOUR_DISCRIMINATOR = "unknown_your_discriminator"
+    # A known Your Discriminator from an address other than the session's peer: a guessed or
+    # sniffed discriminator must not let another host drive the session (issue 15).
+    SOURCE_NOT_SESSION_PEER = "source_not_session_peer"
     NO_SESSION_FOR_PEER = "no_session_for_peer"
     # --- rules needing the session ---
     AUTH_NOT_IN_USE = "auth_not_in_use"  # A bit set while bfd.AuthType is zero

@@ -6,8 +6,9 @@ The asyncio adapter owns one UDP socket per port (3784 single hop, 4784 multihop
 one `loop.call_at` timer for the whole table. `SessionTable` gives it:
 
 * session selection for received control packets (RFC 5880 §6.8.6): a nonzero Your
-  Discriminator selects the session by bfd.LocalDiscr; a zero one (allowed only in Down and
-  AdminDown) selects it by (peer address, interface). Packets that fit no session become
+  Discriminator selects the session by bfd.LocalDiscr, and is accepted only from that session's
+  peer address; a zero one (allowed only in Down and AdminDown) selects it by (peer address,
+  interface). Packets that fit no session become
   `PacketDropped` events keyed by their source and are counted in `drops`;
 * returning echo payloads go to the session whose discriminator they carry;
 * discriminators that are nonzero, random and unique (§6.8.1);
@@ -191,6 +192,12 @@ class SessionTable:
             if entry is None:
                 return self._table_drop(source, DropReason.UNKNOWN_YOUR_DISCRIMINATOR)
             key, session = entry
+            if peer != key.peer:
+                # RFC 5880 §6.8.6 selects by discriminator alone; we also require the session's
+                # peer address, so that no other host can bring the session up or down with a
+                # discriminator it guessed or saw (RFC 5881 §5's TTL 255 then keeps it to hosts
+                # on the link; the session checks that next).
+                return self._table_drop(source, DropReason.SOURCE_NOT_SESSION_PEER)
         else:
             # §6.8.6: Your Discriminator zero → select by source address and interface.
             found = self._by_key.get(source)

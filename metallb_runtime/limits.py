@@ -1,0 +1,134 @@
+"""Bounds on what clients may hold open: concurrent streams per server and per client.
+
+A `Watch*` stream (and health's Watch, reflection's stream) lives as long as its client wants,
+and each costs the server a task and a cursor on its change log. Without a bound a client could
+open streams until the process runs out of memory. `StreamLimitInterceptor` counts the streams a
+server has open, in total and per client, and refuses one more with RESOURCE_EXHAUSTED before its
+handler runs. A client is identified by its TLS certificate's subject when it presented one,
+else by its IP address; clients over a unix socket are not told apart (the socket's mode already
+says who may connect), so only the server's total bounds them. Unary calls are bounded by gRPC's
+own `maximum_concurrent_rpcs` (`metallb_runtime/server.py`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+DEFAULT_MAX_STREAMS = 256  # per server: a node's gateway needs one Watch per service
+DEFAULT_MAX_STREAMS_PER_CLIENT = 32
+DEFAULT_MAX_CONCURRENT_RPCS = 1024  # unary and streaming calls in progress, per listener
+
+
+def client_identity(context: grpc.aio.ServicerContext) -> str | None:
+    """Who is calling, as far as the transport says: a TLS subject, an IP address, or None."""
+    auth = context.auth_context()
+    for key in ("x509_subject", "x509_common_name"):
+        values = auth.get(key)
+        if values:
+            return f"tls:{values[0].decode(errors='replace')}"
+    peer = context.peer() or ""
+    kind, _, address = peer.partition(":")
+    if kind == "ipv4":
+        return f"ip:{address.rpartition(':')[0]}"
+    if kind == "ipv6":
+        host = address.rpartition(":")[0]
+        return f"ip:{host.strip('[]')}"
+    return None
+
+
+@dataclass
+class StreamLimits:
+    """Open streams of one server (shared by its listeners), in total and per client."""
+
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT
+    total: int = 0
+    by_client: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_streams <= 0 or self.max_per_client <= 0:
+            raise ValueError("--max-streams and --max-streams-per-client must be positive")
+
+    def acquire(self, client: str | None) -> str | None:
+        """Count one more stream; return why not when a bound is reached."""
+        if self.total >= self.max_streams:
+            return f"this server has {self.total} streams open, its limit (--max-streams)"
+        if client is not None and self.by_client.get(client, 0) >= self.max_per_client:
+            return (
+                f"this client has {self.by_client[client]} streams open, its limit "
+                "(--max-streams-per-client)"
+            )
+        self.total += 1
+        if client is not None:
+            self.by_client[client] = self.by_client.get(client, 0) + 1
+        return None
+
+    def release(self, client: str | None) -> None:
+        self.total -= 1
+        if client is not None:
+            left = self.by_client[client] - 1
+            if left:
+                self.by_client[client] = left
+            else:
+                del self.by_client[client]
+
+
+def _limited_stream(
+    inner: Callable[..., Any], limits: StreamLimits
+) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        client = client_identity(context)
+        refused = limits.acquire(client)
+        if refused is not None:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            result = inner(request, context)
+            if inspect.isawaitable(result):
+                await result  # a handler that writes with context.write()
+                return
+            async for item in result:
+                yield item
+        finally:
+            limits.release(client)
+
+    return stream
+
+
+class StreamLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Refuses a stream over the server's or the client's bound (RESOURCE_EXHAUSTED)."""
+
+    def __init__(self, limits: StreamLimits) -> None:
+        self.limits = limits
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or (handler.unary_stream is None and handler.stream_stream is None):
+            return handler
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is None or cached[0] is not handler:
+            if handler.unary_stream is not None:
+                wrapped = grpc.unary_stream_rpc_method_handler(
+                    _limited_stream(handler.unary_stream, self.limits),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+            else:
+                wrapped = grpc.stream_stream_rpc_method_handler(
+                    _limited_stream(handler.stream_stream, self.limits),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+            cached = (handler, wrapped)
+            self._wrapped[method] = cached
+        return cached[1]
