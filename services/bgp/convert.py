@@ -339,6 +339,9 @@ def peer_to_proto(
         prefixes_received=len(peer.received),
         established_transitions=peer.counters.established_transitions,
         bfd_status=bfd_status,
+        updates_treated_as_withdraw=peer.counters.updates_treated_as_withdraw,
+        attributes_discarded=peer.counters.attributes_discarded,
+        last_attribute_error=str(peer.last_attribute_issue or ""),
     )
     state.last_transition_time.FromNanoseconds(round((peer.state_since + offset) * NANOS))
     conn = peer.established()

@@ -42,6 +42,8 @@ from services.bgp.fsm.rib import RouteAttrs, family_of
 log = logging.getLogger(__name__)
 
 SIOCGIFADDR = 0x8915  # linux/sockios.h
+#: Seconds between two log lines about a peer's malformed attributes (RFC 7606).
+ISSUE_LOG_INTERVAL = 60.0
 
 
 class BfdClient(Protocol):
@@ -126,6 +128,8 @@ class _Driver:
         self.timer_at: float | None = None
         self.bfd_status = "" if not peer.config.bfd_profile else "not registered"
         self.bfd_registered = False
+        self.issues_logged = 0  # RFC 7606 issues already reported in the log
+        self.issues_logged_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -166,7 +170,26 @@ class _Driver:
             self.timer_at = deadline
         if self.peer.take_changed():
             self._bfd_follow()
+            self._log_attribute_issues()
             self.speaker.on_change(self.name)
+
+    def _log_attribute_issues(self) -> None:
+        """One warning per peer per ISSUE_LOG_INTERVAL at most, however many arrive (a peer
+        sending malformed attributes in every UPDATE must not flood the log)."""
+        counters = self.peer.counters
+        total = counters.updates_treated_as_withdraw + counters.attributes_discarded
+        if total == self.issues_logged:
+            return
+        now = self.now()
+        if self.issues_logged_at is not None and now - self.issues_logged_at < ISSUE_LOG_INTERVAL:
+            return
+        log.warning(
+            "peer %s: %d malformed attribute(s) handled without a reset (RFC 7606), last: %s",
+            self.name,
+            total - self.issues_logged,
+            self.peer.last_attribute_issue,
+        )
+        self.issues_logged, self.issues_logged_at = total, now
 
     def _fire(self) -> None:
         due = self.timer_at

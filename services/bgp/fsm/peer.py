@@ -57,7 +57,7 @@ from services.bgp.codec import (
     end_of_rib_family,
     negotiate,
 )
-from services.bgp.codec.attributes import MpReachNlri, MpUnreachNlri, find
+from services.bgp.codec.attributes import AttributeIssue, ErrorAction
 from services.bgp.codec.capabilities import (
     Capability,
     ExtendedNextHop,
@@ -136,6 +136,9 @@ class Counters:
     sent: dict[MessageType, int] = field(default_factory=lambda: dict.fromkeys(MessageType, 0))
     received: dict[MessageType, int] = field(default_factory=lambda: dict.fromkeys(MessageType, 0))
     established_transitions: int = 0
+    #: RFC 7606: UPDATEs whose routes were handled as withdrawn, attributes dropped.
+    updates_treated_as_withdraw: int = 0
+    attributes_discarded: int = 0
 
 
 @dataclass(frozen=True)
@@ -418,6 +421,8 @@ class Peer:
         self.received: set[Prefix] = set()
         self.eor_received: set[Family] = set()
         self.eor_sent: set[Family] = set()
+        #: The last malformed attribute handled without a reset (RFC 7606), for logs and state.
+        self.last_attribute_issue: AttributeIssue | None = None
         self.stop_notification = Notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
         #: Next hops of the other family, found by the adapter (for dualStackAddressFamily).
         self.extra_next_hop4: IPv4Address | None = None
@@ -709,18 +714,27 @@ class Peer:
         return None
 
     def _count_update(self, update: Update) -> None:
+        """Track the received prefixes; RFC 7606 treat-as-withdraw removes what it announces."""
+        if update.issues:
+            self._count_issues(update)
         family = end_of_rib_family(update)
         if family is not None:
             self.eor_received.add(family)
             return
-        self.received.difference_update(update.withdrawn)
-        self.received.update(update.nlri)
-        reach = find(update.attributes, MpReachNlri)
-        if reach is not None:
-            self.received.update(reach.nlri)
-        unreach = find(update.attributes, MpUnreachNlri)
-        if unreach is not None:
-            self.received.difference_update(unreach.withdrawn)
+        self.received.difference_update(update.withdrawn_all())
+        if update.treat_as_withdraw:
+            self.received.difference_update(update.announced())
+        else:
+            self.received.update(update.announced())
+        self.changed = True
+
+    def _count_issues(self, update: Update) -> None:
+        if update.treat_as_withdraw:
+            self.counters.updates_treated_as_withdraw += 1
+        self.counters.attributes_discarded += sum(
+            i.action == ErrorAction.ATTRIBUTE_DISCARD for i in update.issues
+        )
+        self.last_attribute_issue = update.issues[-1]
         self.changed = True
 
     # ---- sessions and routes ---------------------------------------------------------------

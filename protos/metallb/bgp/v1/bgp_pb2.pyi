@@ -217,7 +217,7 @@ class LastError(_message.Message):
     def __init__(self, reason: _Optional[_Union[StateReason, str]] = ..., message: _Optional[str] = ..., notification: _Optional[_Union[NotificationInfo, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PeerState(_message.Message):
-    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status")
+    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status", "updates_treated_as_withdraw", "attributes_discarded", "last_attribute_error")
     SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REASON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +237,9 @@ class PeerState(_message.Message):
     ESTABLISHED_TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     BFD_STATUS_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_TREATED_AS_WITHDRAW_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ATTRIBUTE_ERROR_FIELD_NUMBER: _ClassVar[int]
     session_state: SessionState
     reason: StateReason
     reason_message: str
@@ -256,7 +259,10 @@ class PeerState(_message.Message):
     established_transitions: int
     last_error: LastError
     bfd_status: str
-    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., negotiated_hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ...) -> None: ...
+    updates_treated_as_withdraw: int
+    attributes_discarded: int
+    last_attribute_error: str
+    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., negotiated_hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ..., updates_treated_as_withdraw: _Optional[int] = ..., attributes_discarded: _Optional[int] = ..., last_attribute_error: _Optional[str] = ...) -> None: ...
 
 class Peer(_message.Message):
     __slots__ = ("conf", "state")
