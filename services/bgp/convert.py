@@ -115,6 +115,8 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
         disable_mp=conf.disable_mp,
         dual_stack=conf.dual_stack_address_family,
         bfd_profile=conf.bfd_profile,
+        max_prefixes=conf.max_prefixes,
+        max_prefix_cease=conf.max_prefix_cease,
     )
 
 
@@ -140,6 +142,8 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
         disable_mp=cfg.disable_mp,
         dual_stack_address_family=cfg.dual_stack,
         bfd_profile=cfg.bfd_profile,
+        max_prefixes=cfg.max_prefixes,
+        max_prefix_cease=cfg.max_prefix_cease,
     )
     if cfg.connect_time is not None:
         conf.connect_time.CopyFrom(_seconds(cfg.connect_time))
@@ -342,6 +346,8 @@ def peer_to_proto(
         updates_treated_as_withdraw=peer.counters.updates_treated_as_withdraw,
         attributes_discarded=peer.counters.attributes_discarded,
         last_attribute_error=str(peer.last_attribute_issue or ""),
+        prefix_limit_reached=peer.prefix_limit_reached,
+        prefixes_ignored=peer.received.ignored,
     )
     state.last_transition_time.FromNanoseconds(round((peer.state_since + offset) * NANOS))
     conn = peer.established()

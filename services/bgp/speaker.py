@@ -130,6 +130,7 @@ class _Driver:
         self.bfd_registered = False
         self.issues_logged = 0  # RFC 7606 issues already reported in the log
         self.issues_logged_at: float | None = None
+        self.limit_logged = False
 
     @property
     def name(self) -> str:
@@ -171,7 +172,22 @@ class _Driver:
         if self.peer.take_changed():
             self._bfd_follow()
             self._log_attribute_issues()
+            self._log_prefix_limit()
             self.speaker.on_change(self.name)
+
+    def _log_prefix_limit(self) -> None:
+        """Once per session: the peer sent more prefixes than max_prefixes."""
+        reached = self.peer.prefix_limit_reached
+        if reached and not self.limit_logged:
+            cfg = self.peer.config
+            what = "session closed" if cfg.max_prefix_cease else "not counting further prefixes"
+            log.warning(
+                "peer %s: more than %d prefixes received (max_prefixes): %s",
+                self.name,
+                cfg.max_prefixes,
+                what,
+            )
+        self.limit_logged = reached
 
     def _log_attribute_issues(self) -> None:
         """One warning per peer per ISSUE_LOG_INTERVAL at most, however many arrive (a peer

@@ -55,6 +55,8 @@ def full_conf(name: str = "p1") -> bgp_pb2.PeerConf:
             passive_mode=True,
             minimum_ttl=250,
         ),
+        max_prefixes=5000,
+        max_prefix_cease=True,
     )
 
 

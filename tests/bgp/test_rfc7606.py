@@ -46,13 +46,13 @@ def raw_update(attrs: bytes, nlri: bytes = b"", withdrawn: bytes = b"") -> bytes
 def test_bad_communities_withdraws_its_routes_and_keeps_the_session() -> None:
     peer, conn = peer_in(State.ESTABLISHED)
     peer.data_received(conn.conn, encode(Update(attributes=GOOD, nlri=(P1, P2)), conn.ctx), 1.0)
-    assert peer.received == {P1, P2}
+    assert P1 in peer.received and P2 in peer.received
     peer.data_received(
         conn.conn, raw_update(bytes.fromhex(BAD_COMMUNITIES), b"\x18\xc6\x33\x64"), 2.0
     )
     assert notifications(peer.take_actions()) == []
     assert peer.state == State.ESTABLISHED
-    assert peer.received == {P2}  # 198.51.100.0/24 treated as withdrawn
+    assert P1 not in peer.received and P2 in peer.received  # P1 treated as withdrawn
     assert peer.counters.updates_treated_as_withdraw == 1
     assert peer.counters.attributes_discarded == 0
     assert "type 8" in str(peer.last_attribute_issue)
@@ -63,7 +63,7 @@ def test_discarded_attribute_keeps_the_route() -> None:
     attrs = bytes.fromhex(BAD_COMMUNITIES[: -len("c00803000001")] + "40060100")  # ATOMIC_AGG 1
     peer.data_received(conn.conn, raw_update(attrs, b"\x18\xc6\x33\x64"), 1.0)
     assert notifications(peer.take_actions()) == []
-    assert peer.received == {P1}
+    assert P1 in peer.received and len(peer.received) == 1
     assert peer.counters.attributes_discarded == 1
     assert peer.counters.updates_treated_as_withdraw == 0
 
