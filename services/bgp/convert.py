@@ -108,6 +108,11 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
     except PeerError as err:
         message = err.message if err.field == "name" else f"parsing peer {conf.name} {err.message}"
         raise InvalidPeerError(message, f"{field}.{_FIELDS.get(err.field, err.field)}") from None
+    if conf.gtsm and conf.ebgp_multihop:  # FRR refuses ttl-security with ebgp-multihop too
+        raise InvalidPeerError(
+            f"peer {conf.name}: gtsm is for directly connected peers, not with ebgp_multihop",
+            f"{field}.gtsm",
+        )
     return PeerConfig.from_settings(
         settings,
         vrf=conf.vrf,
@@ -117,6 +122,7 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
         bfd_profile=conf.bfd_profile,
         max_prefixes=conf.max_prefixes,
         max_prefix_cease=conf.max_prefix_cease,
+        gtsm=conf.gtsm,
     )
 
 
@@ -144,6 +150,7 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
         bfd_profile=cfg.bfd_profile,
         max_prefixes=cfg.max_prefixes,
         max_prefix_cease=cfg.max_prefix_cease,
+        gtsm=cfg.gtsm,
     )
     if cfg.connect_time is not None:
         conf.connect_time.CopyFrom(_seconds(cfg.connect_time))

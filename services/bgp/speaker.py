@@ -141,10 +141,16 @@ class _Driver:
 
     def ttl(self) -> int:
         cfg = self.peer.config
+        if cfg.gtsm:
+            return sockets.GTSM_TTL  # RFC 5082 §3
         internal = cfg.dynamic_asn is DynamicASN.INTERNAL or (
             cfg.dynamic_asn is DynamicASN.NONE and cfg.peer_asn == cfg.local_as
         )
         return 255 if internal or cfg.ebgp_multihop else 1
+
+    def min_ttl(self) -> int:
+        """RFC 5082: with gtsm only a directly connected sender's segments are accepted."""
+        return sockets.GTSM_TTL if self.peer.config.gtsm else 0
 
     def flush(self) -> None:
         for action in self.peer.take_actions():
@@ -233,6 +239,7 @@ class _Driver:
                 cfg.peer_address,
                 password=cfg.password,
                 ttl=self.ttl(),
+                min_ttl=self.min_ttl(),
                 source=cfg.source_address,
                 vrf=cfg.vrf,
             )
@@ -348,6 +355,13 @@ class _BGPProtocol(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sockets.set_ttl(sock, sock.family, driver.ttl())
+            if driver.min_ttl():  # a failure here must not leave the peer unprotected
+                try:
+                    sockets.set_min_ttl(sock, sock.family, driver.min_ttl())
+                except OSError as err:
+                    log.warning("peer %s: cannot set the minimum TTL: %s", driver.name, err)
+                    transport.close()
+                    return
         driver.prepare(local)
         conn = driver.peer.incoming(driver.now(), local, remote)
         if conn is None:
@@ -528,6 +542,24 @@ class Speaker:
             for sock in server.sockets:
                 with contextlib.suppress(OSError):
                     sockets.set_md5(sock, config.peer_address, config.password)
+        self._gtsm_filter(key)
+
+    def _gtsm_filter(self, key: ListenKey) -> None:
+        """The listener's BPF filter: the GTSM peers on it must arrive with TTL 255."""
+        server = self.listeners.get(key)
+        if server is None:
+            return
+        peers = [
+            d.peer.config.peer_address
+            for d in self.drivers.values()
+            if d.peer.config.gtsm and self._key(d.peer.config) == key
+        ]
+        for sock in server.sockets:
+            try:
+                sockets.set_gtsm_filter(sock, key[0], peers)
+            except (OSError, ValueError) as err:
+                # accepted connections still get the minimum TTL (connection_made)
+                log.warning("GTSM filter on port %d (%s): %s", key[1], key[2] or "default", err)
 
     async def _release_listener(self, config: PeerConfig) -> None:
         key = self._key(config)
@@ -537,6 +569,7 @@ class Speaker:
                 with contextlib.suppress(OSError):
                     sockets.set_md5(sock, config.peer_address, "")
         if any(self._key(d.peer.config) == key for d in self.drivers.values()):
+            self._gtsm_filter(key)
             return
         self.listen_errors.pop(key, None)
         if server is not None:

@@ -74,6 +74,8 @@ class PeerConfig:
     #: or with max_prefix_cease closes with Cease / Maximum Number of Prefixes Reached.
     max_prefixes: int = DEFAULT_MAX_PREFIXES
     max_prefix_cease: bool = False
+    #: RFC 5082 for a directly connected peer: TTL 255 out, nothing below 255 accepted.
+    gtsm: bool = False
 
     @classmethod
     def from_settings(
@@ -87,6 +89,7 @@ class PeerConfig:
         bfd_profile: str = "",
         max_prefixes: int = 0,
         max_prefix_cease: bool = False,
+        gtsm: bool = False,
     ) -> PeerConfig:
         """The core's configuration for validated settings (and the fields MetalLB does not
         check)."""
@@ -113,6 +116,7 @@ class PeerConfig:
             bfd_profile=bfd_profile,
             max_prefixes=max_prefixes or DEFAULT_MAX_PREFIXES,
             max_prefix_cease=max_prefix_cease,
+            gtsm=gtsm,
         )
 
     @property

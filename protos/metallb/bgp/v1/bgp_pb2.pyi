@@ -115,7 +115,7 @@ class BfdSettings(_message.Message):
     def __init__(self, receive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., transmit_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., detect_multiplier: _Optional[int] = ..., echo_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., echo_mode: _Optional[bool] = ..., passive_mode: _Optional[bool] = ..., minimum_ttl: _Optional[int] = ...) -> None: ...
 
 class PeerConf(_message.Message):
-    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "replace_as", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time", "keepalive_time", "connect_time", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd", "password_set", "password_fingerprint", "max_prefixes", "max_prefix_cease")
+    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "replace_as", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time", "keepalive_time", "connect_time", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd", "password_set", "password_fingerprint", "max_prefixes", "max_prefix_cease", "gtsm")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MY_ASN_FIELD_NUMBER: _ClassVar[int]
     PEER_ASN_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,7 @@ class PeerConf(_message.Message):
     PASSWORD_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     MAX_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     MAX_PREFIX_CEASE_FIELD_NUMBER: _ClassVar[int]
+    GTSM_FIELD_NUMBER: _ClassVar[int]
     name: str
     my_asn: int
     peer_asn: int
@@ -164,7 +165,8 @@ class PeerConf(_message.Message):
     password_fingerprint: str
     max_prefixes: int
     max_prefix_cease: bool
-    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., replace_as: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd: _Optional[_Union[BfdSettings, _Mapping]] = ..., password_set: _Optional[bool] = ..., password_fingerprint: _Optional[str] = ..., max_prefixes: _Optional[int] = ..., max_prefix_cease: _Optional[bool] = ...) -> None: ...
+    gtsm: bool
+    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., replace_as: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd: _Optional[_Union[BfdSettings, _Mapping]] = ..., password_set: _Optional[bool] = ..., password_fingerprint: _Optional[str] = ..., max_prefixes: _Optional[int] = ..., max_prefix_cease: _Optional[bool] = ..., gtsm: _Optional[bool] = ...) -> None: ...
 
 class MessageCounters(_message.Message):
     __slots__ = ("open", "update", "notification", "keepalive", "route_refresh", "total")
