@@ -90,12 +90,16 @@ def test_gtsm_refuses_a_peer_behind_a_router_and_accepts_the_direct_one() -> Non
 protocol bgp spk {{ local {the_lab.peer4} as {DIRECT_AS}; neighbor {the_lab.spk4} as {OUR_AS};
   ttl security on; hold time 9; connect delay time 1; error wait time 1, 10;
   ipv4 {{ import all; export none; }}; }}
+protocol bgp spk6 {{ local {the_lab.peer6} as {DIRECT_AS}; neighbor {the_lab.spk6} as {OUR_AS};
+  ttl security on; hold time 9; connect delay time 1; error wait time 1, 10;
+  ipv6 {{ import all; export none; }}; }}
 """)
         far = far_bird(the_lab, path)
         s = the_lab.speaker()
         try:
             for name, addr, asn in (
                 ("direct", the_lab.peer4, DIRECT_AS),
+                ("direct6", the_lab.peer6, DIRECT_AS),  # IPV6_MINHOPCOUNT and the v6 filter
                 ("far", path.far, FAR_AS),
             ):
                 conf = bgp_pb2.PeerConf(
@@ -104,7 +108,8 @@ protocol bgp spk {{ local {the_lab.peer4} as {DIRECT_AS}; neighbor {the_lab.spk4
                 )  # fmt: skip
                 s.stub.AddPeer(bgp_pb2.AddPeerRequest(peer=conf), timeout=10)
             wait_for("the direct GTSM session", lambda: s.established("direct"), 30)
-            assert direct.established("spk")
+            wait_for("the direct IPv6 GTSM session", lambda: s.established("direct6"), 30)
+            assert direct.established("spk") and direct.established("spk6")
             # The far peer has had as long as the direct one, and more: several connection
             # attempts each way (connect delay 1 s, connect_time 2 s).
             deadline = time.monotonic() + 8
