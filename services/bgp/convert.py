@@ -108,6 +108,11 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
     except PeerError as err:
         message = err.message if err.field == "name" else f"parsing peer {conf.name} {err.message}"
         raise InvalidPeerError(message, f"{field}.{_FIELDS.get(err.field, err.field)}") from None
+    if conf.gtsm and conf.ebgp_multihop:  # FRR refuses ttl-security with ebgp-multihop too
+        raise InvalidPeerError(
+            f"peer {conf.name}: gtsm is for directly connected peers, not with ebgp_multihop",
+            f"{field}.gtsm",
+        )
     return PeerConfig.from_settings(
         settings,
         vrf=conf.vrf,
@@ -115,6 +120,9 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
         disable_mp=conf.disable_mp,
         dual_stack=conf.dual_stack_address_family,
         bfd_profile=conf.bfd_profile,
+        max_prefixes=conf.max_prefixes,
+        max_prefix_cease=conf.max_prefix_cease,
+        gtsm=conf.gtsm,
     )
 
 
@@ -140,6 +148,9 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
         disable_mp=cfg.disable_mp,
         dual_stack_address_family=cfg.dual_stack,
         bfd_profile=cfg.bfd_profile,
+        max_prefixes=cfg.max_prefixes,
+        max_prefix_cease=cfg.max_prefix_cease,
+        gtsm=cfg.gtsm,
     )
     if cfg.connect_time is not None:
         conf.connect_time.CopyFrom(_seconds(cfg.connect_time))
@@ -345,6 +356,11 @@ def peer_to_proto(
         prefixes_received=len(peer.received),
         established_transitions=peer.counters.established_transitions,
         bfd_status=bfd_status,
+        updates_treated_as_withdraw=peer.counters.updates_treated_as_withdraw,
+        attributes_discarded=peer.counters.attributes_discarded,
+        last_attribute_error=str(peer.last_attribute_issue or ""),
+        prefix_limit_reached=peer.prefix_limit_reached,
+        prefixes_ignored=peer.received.ignored,
     )
     state.last_transition_time.FromNanoseconds(round((peer.state_since + offset) * NANOS))
     conn = peer.established()

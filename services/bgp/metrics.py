@@ -3,8 +3,9 @@
 A collector reads the peers when Prometheus scrapes, so nothing has to be kept in step.
 Labels are `peer` (the peer address, as frr-metrics labels it) and `vrf`. Every family is a
 gauge so that the names are exactly MetalLB's (a prometheus_client counter would add
-`_total`), as frr-metrics exports them. `metallb_bgp_pending_prefixes_total` is the native
-speaker's extra gauge.
+`_total`), as frr-metrics exports them. `metallb_bgp_pending_prefixes_total`,
+`metallb_bgp_updates_treated_as_withdraw` and `metallb_bgp_attributes_discarded` (RFC 7606)
+are the native speaker's extra gauges.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ class BGPCollector(Collector):
         )
         for name, doc, value in _MESSAGE_METRICS:
             yield family(name, f"Number of {doc}", value)
+        yield family(
+            "updates_treated_as_withdraw",
+            "Number of received UPDATEs handled as withdrawals (RFC 7606: malformed attribute)",
+            lambda p: p.counters.updates_treated_as_withdraw,
+        )
+        yield family(
+            "attributes_discarded",
+            "Number of malformed received path attributes discarded (RFC 7606)",
+            lambda p: p.counters.attributes_discarded,
+        )
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

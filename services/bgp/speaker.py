@@ -42,6 +42,8 @@ from services.bgp.fsm.rib import RouteAttrs, family_of
 log = logging.getLogger(__name__)
 
 SIOCGIFADDR = 0x8915  # linux/sockios.h
+#: Seconds between two log lines about a peer's malformed attributes (RFC 7606).
+ISSUE_LOG_INTERVAL = 60.0
 
 
 class BfdClient(Protocol):
@@ -126,6 +128,9 @@ class _Driver:
         self.timer_at: float | None = None
         self.bfd_status = "" if not peer.config.bfd_profile else "not registered"
         self.bfd_registered = False
+        self.issues_logged = 0  # RFC 7606 issues already reported in the log
+        self.issues_logged_at: float | None = None
+        self.limit_logged = False
 
     @property
     def name(self) -> str:
@@ -136,10 +141,16 @@ class _Driver:
 
     def ttl(self) -> int:
         cfg = self.peer.config
+        if cfg.gtsm:
+            return sockets.GTSM_TTL  # RFC 5082 §3
         internal = cfg.dynamic_asn is DynamicASN.INTERNAL or (
             cfg.dynamic_asn is DynamicASN.NONE and cfg.peer_asn == cfg.local_as
         )
         return 255 if internal or cfg.ebgp_multihop else 1
+
+    def min_ttl(self) -> int:
+        """RFC 5082: with gtsm only a directly connected sender's segments are accepted."""
+        return sockets.GTSM_TTL if self.peer.config.gtsm else 0
 
     def flush(self) -> None:
         for action in self.peer.take_actions():
@@ -166,7 +177,41 @@ class _Driver:
             self.timer_at = deadline
         if self.peer.take_changed():
             self._bfd_follow()
+            self._log_attribute_issues()
+            self._log_prefix_limit()
             self.speaker.on_change(self.name)
+
+    def _log_prefix_limit(self) -> None:
+        """Once per session: the peer sent more prefixes than max_prefixes."""
+        reached = self.peer.prefix_limit_reached
+        if reached and not self.limit_logged:
+            cfg = self.peer.config
+            what = "session closed" if cfg.max_prefix_cease else "not counting further prefixes"
+            log.warning(
+                "peer %s: more than %d prefixes received (max_prefixes): %s",
+                self.name,
+                cfg.max_prefixes,
+                what,
+            )
+        self.limit_logged = reached
+
+    def _log_attribute_issues(self) -> None:
+        """One warning per peer per ISSUE_LOG_INTERVAL at most, however many arrive (a peer
+        sending malformed attributes in every UPDATE must not flood the log)."""
+        counters = self.peer.counters
+        total = counters.updates_treated_as_withdraw + counters.attributes_discarded
+        if total == self.issues_logged:
+            return
+        now = self.now()
+        if self.issues_logged_at is not None and now - self.issues_logged_at < ISSUE_LOG_INTERVAL:
+            return
+        log.warning(
+            "peer %s: %d malformed attribute(s) handled without a reset (RFC 7606), last: %s",
+            self.name,
+            total - self.issues_logged,
+            self.peer.last_attribute_issue,
+        )
+        self.issues_logged, self.issues_logged_at = total, now
 
     def _fire(self) -> None:
         due = self.timer_at
@@ -194,6 +239,7 @@ class _Driver:
                 cfg.peer_address,
                 password=cfg.password,
                 ttl=self.ttl(),
+                min_ttl=self.min_ttl(),
                 source=cfg.source_address,
                 vrf=cfg.vrf,
             )
@@ -309,6 +355,13 @@ class _BGPProtocol(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sockets.set_ttl(sock, sock.family, driver.ttl())
+            if driver.min_ttl():  # a failure here must not leave the peer unprotected
+                try:
+                    sockets.set_min_ttl(sock, sock.family, driver.min_ttl())
+                except OSError as err:
+                    log.warning("peer %s: cannot set the minimum TTL: %s", driver.name, err)
+                    transport.close()
+                    return
         driver.prepare(local)
         conn = driver.peer.incoming(driver.now(), local, remote)
         if conn is None:
@@ -489,6 +542,24 @@ class Speaker:
             for sock in server.sockets:
                 with contextlib.suppress(OSError):
                     sockets.set_md5(sock, config.peer_address, config.password)
+        self._gtsm_filter(key)
+
+    def _gtsm_filter(self, key: ListenKey) -> None:
+        """The listener's BPF filter: the GTSM peers on it must arrive with TTL 255."""
+        server = self.listeners.get(key)
+        if server is None:
+            return
+        peers = [
+            d.peer.config.peer_address
+            for d in self.drivers.values()
+            if d.peer.config.gtsm and self._key(d.peer.config) == key
+        ]
+        for sock in server.sockets:
+            try:
+                sockets.set_gtsm_filter(sock, key[0], peers)
+            except (OSError, ValueError) as err:
+                # accepted connections still get the minimum TTL (connection_made)
+                log.warning("GTSM filter on port %d (%s): %s", key[1], key[2] or "default", err)
 
     async def _release_listener(self, config: PeerConfig) -> None:
         key = self._key(config)
@@ -498,6 +569,7 @@ class Speaker:
                 with contextlib.suppress(OSError):
                     sockets.set_md5(sock, config.peer_address, "")
         if any(self._key(d.peer.config) == key for d in self.drivers.values()):
+            self._gtsm_filter(key)
             return
         self.listen_errors.pop(key, None)
         if server is not None:

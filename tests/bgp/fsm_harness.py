@@ -51,7 +51,15 @@ def config(**kw: Any) -> PeerConfig:
     )
     core = {
         k: kw.pop(k)
-        for k in ("vrf", "graceful_restart", "disable_mp", "dual_stack", "bfd_profile")
+        for k in (
+            "vrf",
+            "graceful_restart",
+            "disable_mp",
+            "dual_stack",
+            "bfd_profile",
+            "max_prefixes",
+            "max_prefix_cease",
+        )
         if k in kw
     }
     args.update(kw)

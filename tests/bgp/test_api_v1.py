@@ -55,6 +55,8 @@ def full_conf(name: str = "p1") -> bgp_pb2.PeerConf:
             passive_mode=True,
             minimum_ttl=250,
         ),
+        max_prefixes=5000,
+        max_prefix_cease=True,
     )
 
 
@@ -114,6 +116,14 @@ def test_update_mask_changes_only_the_named_fields(arun: Callable[..., Any]) -> 
             expected.bfd.detect_multiplier = 7
             assert without_secret(reply.peer.conf) == without_secret(expected)
             assert reply.peer.conf.password_set  # not named in the mask: kept
+            # docs/bgp.md's example (ebgp_multihop off first: gtsm refuses it)
+            hardening = bgp_pb2.PeerConf(name="p1", gtsm=True, max_prefixes=1000)
+            paths = ["gtsm", "max_prefixes", "ebgp_multihop"]
+            hardened = await stub.UpdatePeer(
+                bgp_pb2.UpdatePeerRequest(peer=hardening, update_mask=FieldMask(paths=paths))
+            )
+            assert hardened.peer.conf.gtsm and hardened.peer.conf.max_prefixes == 1000
+            assert hardened.peer.conf.hold_time.seconds == 60  # not named: kept
             for paths, text in (
                 (["no_such_field"], "update_mask: unknown PeerConf field in no_such_field"),
                 (["name"], "update_mask: a peer cannot be renamed"),

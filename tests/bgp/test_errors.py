@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
 import pytest
 
 from services.bgp.codec import (
@@ -12,9 +14,11 @@ from services.bgp.codec import (
     Negotiated,
     Notification,
     OpenSubcode,
+    Update,
     UpdateSubcode,
     decode_message,
 )
+from services.bgp.codec.attributes import ErrorAction, Origin, OriginType
 from services.bgp.codec.header import MARKER
 
 from .strategies import CTX2, CTX4
@@ -159,8 +163,30 @@ def test_unknown_capability_is_kept_not_refused() -> None:
     assert decoded.encode(CTX4) == message(1, open_body(params="0204fe02abcd"))
 
 
-# ---- UPDATE, RFC 4271 §6.3 -----------------------------------------------------------------
-def attribute_error(attrs_hex: str, ctx: Negotiated = CTX4) -> tuple[int, int, bytes]:
+# ---- UPDATE, RFC 4271 §6.3 as revised by RFC 7606 ----------------------------------------
+TAW, DISCARD = ErrorAction.TREAT_AS_WITHDRAW, ErrorAction.ATTRIBUTE_DISCARD
+
+
+def issue_of(
+    raw: bytes, ctx: Negotiated = CTX4, action: ErrorAction = TAW
+) -> tuple[int, int, bytes]:
+    """The one RFC 7606 issue of a decoded UPDATE (no reset), checked to have `action`; returns
+    the NOTIFICATION RFC 4271 would have sent for it."""
+    decoded = decode_message(raw, ctx)
+    assert isinstance(decoded, Update)
+    assert [i.action for i in decoded.issues] == [action], decoded.issues
+    assert decoded.treat_as_withdraw == (action == TAW)
+    error = decoded.issues[0].error
+    return error.code, error.subcode, error.data
+
+
+def attribute_error(
+    attrs_hex: str, ctx: Negotiated = CTX4, action: ErrorAction = TAW
+) -> tuple[int, int, bytes]:
+    return issue_of(update(attrs_hex), ctx, action)
+
+
+def attribute_reset(attrs_hex: str, ctx: Negotiated = CTX4) -> tuple[int, int, bytes]:
     return error_of(update(attrs_hex), ctx)
 
 
@@ -179,7 +205,8 @@ def attribute_error(attrs_hex: str, ctx: Negotiated = CTX4) -> tuple[int, int, b
     ],
 )
 def test_attribute_flags_error(bad: str) -> None:
-    """§6.3: Attribute Flags Error, data = the attribute (type, length and value)."""
+    """§6.3: Attribute Flags Error, data = the attribute (type, length and value); RFC 7606
+    §3 c: treat-as-withdraw."""
     assert attribute_error(bad) == (UPD, UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, bytes.fromhex(bad))
 
 
@@ -194,23 +221,24 @@ def test_extended_length_and_low_bits_do_not_count_as_flag_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("bad", "ctx"),
+    ("bad", "ctx", "action"),
     [
-        ("4001020000", CTX4),  # ORIGIN length 2
-        ("4003050a00000100", CTX4),  # NEXT_HOP length 5
-        ("800403000000", CTX4),  # MED length 3
-        ("4005050000000000", CTX4),  # LOCAL_PREF length 5
-        ("40060100", CTX4),  # ATOMIC_AGGREGATE length 1
-        ("c00706fde90a000001", CTX4),  # AGGREGATOR: 8 octets between 4-octet speakers
-        ("c007080000fde90a000001", CTX2),  # AGGREGATOR: 6 octets with a 2-octet peer
-        ("c008050000000000", CTX4),  # COMMUNITIES not a multiple of 4
-        ("c00800", CTX4),  # COMMUNITIES empty
-        ("c0200d" + "00" * 13, CTX4),  # LARGE_COMMUNITY not a multiple of 12
+        ("4001020000", CTX4, TAW),  # ORIGIN length 2 (RFC 7606 §7.1)
+        ("4003050a00000100", CTX4, TAW),  # NEXT_HOP length 5 (§7.3)
+        ("800403000000", CTX4, TAW),  # MED length 3 (§7.4)
+        ("4005050000000000", CTX4, TAW),  # LOCAL_PREF length 5 (§7.5)
+        ("40060100", CTX4, DISCARD),  # ATOMIC_AGGREGATE length 1 (§7.6)
+        ("c00706fde90a000001", CTX4, DISCARD),  # AGGREGATOR: 8 octets between 4-octet (§7.7)
+        ("c007080000fde90a000001", CTX2, DISCARD),  # AGGREGATOR: 6 octets, 2-octet peer
+        ("c008050000000000", CTX4, TAW),  # COMMUNITIES not a multiple of 4 (§7.8)
+        ("c00803000000", CTX4, TAW),  # COMMUNITIES of length 3 (issue #15)
+        ("c00800", CTX4, TAW),  # COMMUNITIES empty
+        ("c0200d" + "00" * 13, CTX4, TAW),  # LARGE_COMMUNITY not a multiple of 12 (RFC 8092)
     ],
 )
-def test_attribute_length_error(bad: str, ctx: Negotiated) -> None:
-    """§6.3: Attribute Length Error, data = the attribute."""
-    assert attribute_error(bad, ctx) == (
+def test_attribute_length_error(bad: str, ctx: Negotiated, action: ErrorAction) -> None:
+    """§6.3: Attribute Length Error, data = the attribute; RFC 7606 picks the action."""
+    assert attribute_error(bad, ctx, action) == (
         UPD,
         UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
         bytes.fromhex(bad),
@@ -238,7 +266,7 @@ def test_invalid_origin() -> None:
 def test_malformed_as_path(value: str) -> None:
     """§6.3: Malformed AS_PATH; the RFC gives it no data."""
     raw = "4002" + f"{len(value) // 2:02x}" + value
-    assert attribute_error(raw) == (UPD, UpdateSubcode.MALFORMED_AS_PATH, b"")
+    assert attribute_error(raw) == (UPD, UpdateSubcode.MALFORMED_AS_PATH, b"")  # §7.2: TAW
 
 
 def test_two_octet_path_read_as_four_octet_is_malformed() -> None:
@@ -246,7 +274,8 @@ def test_two_octet_path_read_as_four_octet_is_malformed() -> None:
 
 
 def test_unrecognized_well_known() -> None:
-    assert attribute_error("40630100") == (
+    """Not revised by RFC 7606: still a session reset."""
+    assert attribute_reset("40630100") == (
         UPD,
         UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
         bytes.fromhex("40630100"),
@@ -258,13 +287,46 @@ def test_unknown_optional_is_kept() -> None:
     assert decode_message(raw, CTX4).encode(CTX4) == raw
 
 
-def test_repeated_attribute() -> None:
-    assert attribute_error(ORIGIN + ORIGIN) == (UPD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, b"")
+def test_repeated_attribute_is_discarded() -> None:
+    """RFC 7606 §3 g: occurrences after the first are discarded, the UPDATE goes on."""
+    raw = update(ORIGIN + "40010101")
+    assert attribute_error(ORIGIN + "40010101", action=DISCARD) == (
+        UPD,
+        UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+        b"",
+    )
+    decoded = decode_message(raw, CTX4)
+    assert isinstance(decoded, Update)
+    assert decoded.attributes == (Origin(OriginType.IGP),)
+
+
+@pytest.mark.parametrize("mp", ["800f03000201", "800e0b000101040a00000100080a"])
+def test_repeated_mp_attribute_resets(mp: str) -> None:
+    """RFC 7606 §3 g: MP_REACH_NLRI / MP_UNREACH_NLRI more than once: Malformed Attribute List."""
+    assert attribute_reset(ORIGIN + AS_PATH + mp + mp) == (
+        UPD,
+        UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+        b"",
+    )
 
 
 def test_attribute_running_past_the_list() -> None:
+    """RFC 7606 §4: treat-as-withdraw, the NLRI found through the Total Attribute Length."""
     assert attribute_error("400104000000")[:2] == (UPD, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
     assert attribute_error("40")[:2] == (UPD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST)
+    decoded = decode_message(update(ORIGIN + AS_PATH + NEXT_HOP + "c00810", "080a"), CTX4)
+    assert isinstance(decoded, Update)
+    assert decoded.treat_as_withdraw
+    assert decoded.nlri == (IPv4Network("10.0.0.0/8"),)
+
+
+@pytest.mark.parametrize("mp", ["800e100002", "900e00", "800f05000201"])
+def test_mp_attribute_running_past_the_list_resets(mp: str) -> None:
+    """RFC 7606 §7.11: an MP_* attribute that cannot be read loses its NLRI: session reset."""
+    assert attribute_reset(ORIGIN + AS_PATH + mp)[:2] in {
+        (UPD, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR),
+        (UPD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST),
+    }
 
 
 @pytest.mark.parametrize(
@@ -296,16 +358,17 @@ def test_invalid_network_field(nlri: str, withdrawn: str) -> None:
     [(AS_PATH + NEXT_HOP, 1), (ORIGIN + NEXT_HOP, 2), (ORIGIN + AS_PATH, 3)],
 )
 def test_missing_well_known(attrs: str, missing: int) -> None:
-    """§6.3: Missing Well-known Attribute, data = the missing type code."""
+    """§6.3: Missing Well-known Attribute, data = the missing type code; RFC 7606 §3 d: TAW."""
     raw = update(attrs, "080a")
-    assert error_of(raw) == (UPD, UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE, bytes([missing]))
+    assert issue_of(raw) == (UPD, UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE, bytes([missing]))
 
 
 def test_mp_reach_only_needs_no_next_hop() -> None:
     """RFC 4760 §3: NEXT_HOP is not required when all NLRI are in MP_REACH_NLRI."""
     mp = "900e001600020110fd7700000000000000000000000000010000"
-    decode_message(update(ORIGIN + AS_PATH + mp), CTX4)
-    assert error_of(update(AS_PATH + mp)) == (
+    decoded = decode_message(update(ORIGIN + AS_PATH + mp), CTX4)
+    assert isinstance(decoded, Update) and not decoded.issues
+    assert issue_of(update(AS_PATH + mp)) == (
         UPD,
         UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE,
         b"\x01",
@@ -333,8 +396,9 @@ def test_mp_reach_only_needs_no_next_hop() -> None:
     ],
 )
 def test_mp_attribute_errors(mp: str, ctx: Negotiated) -> None:
-    """RFC 4760 §7 / RFC 4271 §6.3: Optional Attribute Error, data = the attribute."""
-    assert attribute_error(ORIGIN + AS_PATH + mp, ctx) == (
+    """RFC 4760 §7 / RFC 4271 §6.3: Optional Attribute Error, data = the attribute; RFC 7606
+    §7.11 keeps the session reset (AFI/SAFI disable is not implemented)."""
+    assert attribute_reset(ORIGIN + AS_PATH + mp, ctx) == (
         UPD,
         UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
         bytes.fromhex(mp),

@@ -198,11 +198,11 @@ def test_ibgp_peer_with_our_identifier_is_refused() -> None:
 
 def test_malformed_update_is_answered_with_its_notification() -> None:
     peer, conn = peer_in(State.ESTABLISHED)
-    bad = bytearray(
-        encode(Update(attributes=(AsPath.sequence(1),), nlri=(IPv4Network("1.0.0.0/8"),)), CTX)
-    )
-    peer.data_received(conn.conn, bytes(bad), 1.0)  # ORIGIN and NEXT_HOP missing
-    assert notifications(peer.take_actions()) == [(ErrorCode.UPDATE_MESSAGE_ERROR, 3)]
+    update = Update(attributes=(AsPath.sequence(1),), nlri=(IPv4Network("1.0.0.0/8"),))
+    bad = bytearray(encode(update, CTX))
+    bad[-2] = 33  # the NLRI's prefix length: /33 is an Invalid Network Field (RFC 7606 §5.3)
+    peer.data_received(conn.conn, bytes(bad), 1.0)
+    assert notifications(peer.take_actions()) == [(ErrorCode.UPDATE_MESSAGE_ERROR, 10)]
 
 
 def test_received_routes_are_counted_not_installed() -> None:
@@ -345,7 +345,7 @@ def test_route_refresh_resends_what_we_advertise() -> None:
     )
     wire.a.set_routes({ip_network("192.0.2.1/32"): RouteAttrs()})
     wire.pump(1.0)
-    assert wire.b.received == {ip_network("192.0.2.1/32")}
+    assert set(wire.b.received) == {ip_network("192.0.2.1/32")}
     before = wire.a.counters.sent[MessageType.UPDATE]
     b_conn = wire.b.established()
     assert b_conn is not None

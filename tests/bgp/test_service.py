@@ -137,6 +137,9 @@ def test_bad_configuration_is_invalid_argument_naming_the_field(arun: Callable[.
                 (conf(hold_time=timedelta(seconds=0.4), keepalive_time=timedelta(seconds=0.5)),
                  'peer.keepalive_time: parsing peer p1 invalid BGPPeer timers: invalid '
                  'keepaliveTime "500ms", must be lower than holdTime "400ms"'),
+                (conf(gtsm=True, ebgp_multihop=True),
+                 "peer.gtsm: peer p1: gtsm is for directly connected peers, not with "
+                 "ebgp_multihop"),
             ]  # fmt: skip
             for peer, text in cases:
                 err = await _error(stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer)))

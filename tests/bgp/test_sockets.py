@@ -39,3 +39,51 @@ def test_client_socket_options() -> None:
     six = sockets.client_socket(ip_address("::1"), password="", ttl=1, source=None, vrf="")
     with six:
         assert six.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS) == 1
+        assert six.getsockopt(socket.IPPROTO_IPV6, sockets.IPV6_MINHOPCOUNT) == 0
+
+
+def test_gtsm_sets_the_minimum_ttl_before_the_syn() -> None:
+    """RFC 5082: IP_MINTTL / IPV6_MINHOPCOUNT 255 (values from linux/in.h, linux/in6.h)."""
+    assert (sockets.IP_MINTTL, sockets.IPV6_MINHOPCOUNT) == (21, 73)
+    for addr, level, option in (
+        ("127.0.0.1", socket.IPPROTO_IP, sockets.IP_MINTTL),
+        ("::1", socket.IPPROTO_IPV6, sockets.IPV6_MINHOPCOUNT),
+    ):
+        sock = sockets.client_socket(
+            ip_address(addr), password="", ttl=255, source=None, vrf="", min_ttl=255
+        )
+        with sock:
+            assert sock.getsockopt(level, option) == 255
+
+
+def _connects(listener: socket.socket, family: int, ttl: int) -> bool:
+    """Whether a connection sent with `ttl` from loopback reaches `listener` (loopback keeps the
+    TTL: no router decrements it)."""
+    addr = listener.getsockname()[:2]
+    with socket.socket(family, socket.SOCK_STREAM) as client:
+        sockets.set_ttl(client, family, ttl)
+        client.settimeout(1.5)  # a dropped SYN is only seen as silence
+        try:
+            client.connect(addr)
+        except (TimeoutError, OSError):
+            return False
+        return True
+
+
+def test_gtsm_filter_drops_a_gtsm_peers_segments_below_ttl_255() -> None:
+    """RFC 5082 on a shared listener: the BPF filter drops the SYN of a GTSM peer's address
+    sent with TTL 254, accepts it with 255, and leaves other addresses alone."""
+    for family, loop, other in (
+        (socket.AF_INET, "127.0.0.1", "127.0.0.2"),
+        (socket.AF_INET6, "::1", "fd00::99"),
+    ):
+        with socket.socket(family, socket.SOCK_STREAM) as listener:
+            listener.bind((loop, 0))
+            listener.listen(8)
+            sockets.set_gtsm_filter(listener, family, [ip_address(other), ip_address(loop)])
+            assert _connects(listener, family, 255)
+            assert not _connects(listener, family, 254)
+            sockets.set_gtsm_filter(listener, family, [ip_address(other)])  # loop: not GTSM
+            assert _connects(listener, family, 254)
+            sockets.set_gtsm_filter(listener, family, [])  # detached
+            assert _connects(listener, family, 1)

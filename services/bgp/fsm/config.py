@@ -25,6 +25,7 @@ from metallb_rules.errors import InvalidArgumentError
 __all__ = [
     "DEFAULT_HOLD_TIME",
     "DEFAULT_MAX_CONNECT_RETRY",
+    "DEFAULT_MAX_PREFIXES",
     "DEFAULT_PORT",
     "GRACEFUL_RESTART_TIME",
     "DynamicASN",
@@ -35,6 +36,10 @@ __all__ = [
 
 #: Longest wait between two connection attempts when connectTime is not set (MetalLB native).
 DEFAULT_MAX_CONNECT_RETRY = 120
+#: Received prefixes kept per peer when max_prefixes is not set: far above what a router sends
+#: a MetalLB node on purpose (a default route, a few aggregates), far below a full Internet
+#: table (about 1,000,000 IPv4 + 200,000 IPv6 prefixes); about 7 MB at most.
+DEFAULT_MAX_PREFIXES = 100_000
 #: Restart Time we advertise in the Graceful Restart capability (FRR's default).
 GRACEFUL_RESTART_TIME = 120
 
@@ -65,6 +70,12 @@ class PeerConfig:
     disable_mp: bool = False
     dual_stack: bool = False
     bfd_profile: str = ""
+    #: Received prefixes kept at most; above it the peer stops counting new ones and warns,
+    #: or with max_prefix_cease closes with Cease / Maximum Number of Prefixes Reached.
+    max_prefixes: int = DEFAULT_MAX_PREFIXES
+    max_prefix_cease: bool = False
+    #: RFC 5082 for a directly connected peer: TTL 255 out, nothing below 255 accepted.
+    gtsm: bool = False
 
     @classmethod
     def from_settings(
@@ -76,6 +87,9 @@ class PeerConfig:
         disable_mp: bool = False,
         dual_stack: bool = False,
         bfd_profile: str = "",
+        max_prefixes: int = 0,
+        max_prefix_cease: bool = False,
+        gtsm: bool = False,
     ) -> PeerConfig:
         """The core's configuration for validated settings (and the fields MetalLB does not
         check)."""
@@ -100,6 +114,9 @@ class PeerConfig:
             disable_mp=disable_mp,
             dual_stack=dual_stack,
             bfd_profile=bfd_profile,
+            max_prefixes=max_prefixes or DEFAULT_MAX_PREFIXES,
+            max_prefix_cease=max_prefix_cease,
+            gtsm=gtsm,
         )
 
     @property

@@ -57,7 +57,7 @@ from services.bgp.codec import (
     end_of_rib_family,
     negotiate,
 )
-from services.bgp.codec.attributes import MpReachNlri, MpUnreachNlri, find
+from services.bgp.codec.attributes import AttributeIssue, ErrorAction
 from services.bgp.codec.capabilities import (
     Capability,
     ExtendedNextHop,
@@ -73,7 +73,8 @@ from services.bgp.codec.negotiated import AFI
 from services.bgp.codec.prefixes import Prefix
 
 from .config import GRACEFUL_RESTART_TIME, IPAddress, PeerConfig
-from .rib import AdjRibOut, RouteAttrs, SessionRoutingInfo
+from .received import ReceivedPrefixes
+from .rib import AdjRibOut, RouteAttrs, SessionRoutingInfo, family_of
 from .table import Event, State, lookup
 
 #: Used when neither routerID nor an IPv4 session address gives one (the adapter passes better).
@@ -106,6 +107,7 @@ class Reason(Enum):
     PEER_DELETED = "peer_deleted"
     CONFIG_CHANGED = "config_changed"
     BFD_DOWN = "bfd_down"
+    MAX_PREFIXES = "max_prefixes"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,9 @@ class Counters:
     sent: dict[MessageType, int] = field(default_factory=lambda: dict.fromkeys(MessageType, 0))
     received: dict[MessageType, int] = field(default_factory=lambda: dict.fromkeys(MessageType, 0))
     established_transitions: int = 0
+    #: RFC 7606: UPDATEs whose routes were handled as withdrawn, attributes dropped.
+    updates_treated_as_withdraw: int = 0
+    attributes_discarded: int = 0
 
 
 @dataclass(frozen=True)
@@ -415,9 +420,13 @@ class Peer:
         self.reason_message = ""
         self.last_error: LastError | None = None
         self.last_error_at = 0.0  # when it happened (the core's clock)
-        self.received: set[Prefix] = set()
+        self.received = ReceivedPrefixes(config.max_prefixes)
+        #: Whether max_prefixes was reached on this session (drop-and-warn: counting stopped).
+        self.prefix_limit_reached = False
         self.eor_received: set[Family] = set()
         self.eor_sent: set[Family] = set()
+        #: The last malformed attribute handled without a reset (RFC 7606), for logs and state.
+        self.last_attribute_issue: AttributeIssue | None = None
         self.stop_notification = Notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
         #: Next hops of the other family, found by the adapter (for dualStackAddressFamily).
         self.extra_next_hop4: IPv4Address | None = None
@@ -679,8 +688,8 @@ class Peer:
             is_version = (message.code, message.subcode) == version
             conn.fire(Event.NOTIF_MSG_VER_ERR if is_version else Event.NOTIF_MSG, now)
         elif isinstance(message, Update):
-            if conn.state == State.ESTABLISHED:
-                self._count_update(message)
+            if conn.state == State.ESTABLISHED and self._count_update(conn, message, now):
+                return  # the prefix limit closed the session
             conn.fire(Event.UPDATE_MSG, now)
         elif isinstance(message, RouteRefresh):
             conn.fire(Event.ROUTE_REFRESH_MSG, now)
@@ -708,19 +717,52 @@ class Peer:
                 return loser
         return None
 
-    def _count_update(self, update: Update) -> None:
+    def _count_update(self, conn: Connection, update: Update, now: float) -> bool:
+        """Track the received prefixes (RFC 7606 treat-as-withdraw removes what it announces);
+        True when the prefix limit closed the session."""
+        if update.issues:
+            self._count_issues(update)
         family = end_of_rib_family(update)
         if family is not None:
             self.eor_received.add(family)
-            return
-        self.received.difference_update(update.withdrawn)
-        self.received.update(update.nlri)
-        reach = find(update.attributes, MpReachNlri)
-        if reach is not None:
-            self.received.update(reach.nlri)
-        unreach = find(update.attributes, MpUnreachNlri)
-        if unreach is not None:
-            self.received.difference_update(unreach.withdrawn)
+            return False
+        self.changed = True
+        self.received.discard(update.withdrawn_all())
+        announced = update.announced()
+        if update.treat_as_withdraw:
+            self.received.discard(announced)
+            return False
+        if not self.received.add(announced):
+            return False
+        self.prefix_limit_reached = True
+        if not self.config.max_prefix_cease:
+            return False  # drop-and-warn: the session stays, counting stops at the limit
+        self._cease_max_prefixes(conn, family_of(announced[-1]), now)
+        return True
+
+    def _cease_max_prefixes(self, conn: Connection, family: Family, now: float) -> None:
+        """RFC 4486 §4: Cease / Maximum Number of Prefixes Reached, data = AFI, SAFI and the
+        bound; the next attempt waits the longest back-off (FRR's `maximum-prefix N restart`)."""
+        limit = min(self.config.max_prefixes, 0xFFFFFFFF)
+        data = family.afi.to_bytes(2, "big") + bytes([family.safi]) + limit.to_bytes(4, "big")
+        notification = Notification(
+            ErrorCode.CEASE, CeaseSubcode.MAXIMUM_NUMBER_OF_PREFIXES_REACHED, data
+        )
+        message = f"more than {limit} prefixes received"
+        conn.send(notification)
+        self.set_error(LastError(Reason.MAX_PREFIXES, message, notification, sent=True), now)
+        self.note(Reason.MAX_PREFIXES, message)
+        conn.fire(Event.TCP_CONNECTION_FAILS, now)
+        if self.auto_start_at is not None:
+            self.auto_start_at = now + self.config.max_connect_retry
+
+    def _count_issues(self, update: Update) -> None:
+        if update.treat_as_withdraw:
+            self.counters.updates_treated_as_withdraw += 1
+        self.counters.attributes_discarded += sum(
+            i.action == ErrorAction.ATTRIBUTE_DISCARD for i in update.issues
+        )
+        self.last_attribute_issue = update.issues[-1]
         self.changed = True
 
     # ---- sessions and routes ---------------------------------------------------------------
@@ -730,7 +772,9 @@ class Peer:
         self.connect_retry_counter = 0
         self.counters.established_transitions += 1
         self.established_since = now
-        self.eor_sent, self.eor_received, self.received = set(), set(), set()
+        self.eor_sent, self.eor_received = set(), set()
+        self.received.clear()
+        self.prefix_limit_reached = False
         conn.routing = self._routing(conn)
         for other in list(self.connections):
             if other is not conn and other.state != State.IDLE:
@@ -811,7 +855,8 @@ class Peer:
     def _session_down(self) -> None:
         self.rib.session_down()
         self.established_since = None
-        self.received = set()
+        self.received.clear()
+        self.prefix_limit_reached = False
         self.eor_received, self.eor_sent = set(), set()
 
     def _refresh_state(self, now: float) -> None:

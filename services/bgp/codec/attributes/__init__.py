@@ -2,7 +2,7 @@
 
 Theory of operation. `decode_attributes` walks the Path Attributes field of an UPDATE:
 1. split it into <flags, type, length, value> (Extended Length gives a 2-octet length); an
-   attribute running past the field is a Malformed Attribute List (§6.3);
+   attribute running past the field is an Attribute Length Error (§6.3);
 2. a type seen twice is a Malformed Attribute List (§6.3);
 3. a type in `REGISTRY` must carry the Optional/Transitive bits its module declares, and Partial
    only if it is optional transitive (§4.3, §6.3 Attribute Flags Error); its value goes to the
@@ -20,8 +20,9 @@ is used when the value exceeds 255 octets, and for the types listed in `extended
 (FRR for AS_PATH, FRR and BIRD for MP_REACH_NLRI) set it on short values, and recording that
 (`decode_attribute_list`) lets a received UPDATE re-encode to its own bytes.
 
-RFC 7606 ("revised error handling") is NOT implemented: every malformed attribute ends the
-session with the RFC 4271 §6.3 NOTIFICATION, except AS4_* (attribute discard, RFC 6793 §6).
+Malformed attributes are handled as RFC 7606 says (revised.py): most are treat-as-withdraw or
+attribute discard, returned as `AttributeIssue`s; only the cases that still require it raise
+the RFC 4271 §6.3 NOTIFICATION (session reset).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .mp_reach import MpReachNlri
 from .mp_unreach import MpUnreachNlri
 from .next_hop import NextHop
 from .origin import Origin, OriginType
+from .revised import MP_TYPES, AttributeIssue, ErrorAction, action_for
 from .unknown import UnknownAttribute
 
 REGISTRY: dict[int, type[PathAttribute]] = {
@@ -122,27 +124,49 @@ def decode_attribute(
 
 def split_attributes(data: bytes) -> list[tuple[int, int, bytes, bytes]]:
     """The (flags, type, value, raw) of each attribute in a Path Attributes field."""
+    items, overrun = split_attribute_field(data)
+    if overrun is not None:
+        raise overrun
+    return items
+
+
+def split_attribute_field(
+    data: bytes,
+) -> tuple[list[tuple[int, int, bytes, bytes]], BGPNotificationError | None]:
+    """The attributes before any overrun, and the RFC 4271 §6.3 error of the overrun if any.
+
+    An overrun (RFC 7606 §4: the last attribute's length runs past the field, or too few octets
+    are left for an attribute header) is treat-as-withdraw, except when the overrunning
+    attribute is MP_REACH_NLRI / MP_UNREACH_NLRI: its NLRI is lost, so that one is raised.
+    """
     out: list[tuple[int, int, bytes, bytes]] = []
     pos = 0
     while pos < len(data):
         if pos + 2 > len(data):
-            raise update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, b"", "truncated attribute")
+            malformed = UpdateSubcode.MALFORMED_ATTRIBUTE_LIST
+            return out, update_error(malformed, b"", "truncated attribute")
         flags, type_code = data[pos], data[pos + 1]
         head = 4 if flags & AttrFlag.EXTENDED_LENGTH else 3
         if pos + head > len(data):
-            raise update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, b"", "truncated length")
+            error = update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, b"", "truncated length")
+            if type_code in MP_TYPES:
+                raise error
+            return out, error
         length = int.from_bytes(data[pos + 2 : pos + head], "big")
         end = pos + head + length
         if end > len(data):
             # §6.3: the attribute's length conflicts with the space left; data = what is there
-            raise update_error(
+            error = update_error(
                 UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
                 bytes(data[pos:]),
                 f"attribute {type_code} length {length} runs past the attribute list",
             )
+            if type_code in MP_TYPES:
+                raise error
+            return out, error
         out.append((flags, type_code, bytes(data[pos + head : end]), bytes(data[pos:end])))
         pos = end
-    return out
+    return out, None
 
 
 def decode_attributes(data: bytes, ctx: Negotiated) -> tuple[PathAttribute, ...]:
@@ -152,25 +176,37 @@ def decode_attributes(data: bytes, ctx: Negotiated) -> tuple[PathAttribute, ...]
 
 def decode_attribute_list(
     data: bytes, ctx: Negotiated
-) -> tuple[tuple[PathAttribute, ...], frozenset[int]]:
-    """The attributes, and the types sent with Extended Length though it was not needed."""
+) -> tuple[tuple[PathAttribute, ...], frozenset[int], tuple[AttributeIssue, ...]]:
+    """The attributes, the types sent with Extended Length though it was not needed, and the
+    malformed attributes handled by RFC 7606 (revised.py) instead of a session reset."""
     seen: set[int] = set()
     extended: set[int] = set()
     decoded: list[PathAttribute] = []
+    issues: list[AttributeIssue] = []
     as4_path: As4Path | None = None
     as4_aggregator: As4Aggregator | None = None
-    for flags, type_code, value, raw in split_attributes(data):
+    items, overrun = split_attribute_field(data)
+    if overrun is not None:  # RFC 7606 §4
+        issues.append(AttributeIssue(ErrorAction.TREAT_AS_WITHDRAW, 0, overrun))
+    for flags, type_code, value, raw in items:
         if type_code in seen:
-            # §6.3: an attribute appearing more than once is a Malformed Attribute List
-            raise update_error(
+            # RFC 7606 §3 g: MP_* repeated is a Malformed Attribute List (reset); any other
+            # repeated attribute is discarded after its first occurrence
+            error = update_error(
                 UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, b"", f"attribute {type_code} repeated"
             )
+            if type_code in MP_TYPES:
+                raise error
+            issues.append(AttributeIssue(ErrorAction.ATTRIBUTE_DISCARD, type_code, error))
+            continue
         seen.add(type_code)
         if type_code in AS4_TYPES:
             try:
                 attr = decode_attribute(flags, type_code, value, raw, ctx)
-            except BGPNotificationError:
-                continue  # RFC 6793 §6: a malformed AS4_* attribute is discarded
+            except BGPNotificationError as error:
+                # RFC 6793 §6: a malformed AS4_* attribute is discarded
+                issues.append(AttributeIssue(ErrorAction.ATTRIBUTE_DISCARD, type_code, error))
+                continue
             if ctx.four_octet_as:
                 continue  # RFC 6793 §6: AS4_* from a NEW speaker are discarded
             if isinstance(attr, As4Path):
@@ -178,12 +214,19 @@ def decode_attribute_list(
             elif isinstance(attr, As4Aggregator):
                 as4_aggregator = attr
             continue
-        decoded.append(decode_attribute(flags, type_code, value, raw, ctx))
+        try:
+            decoded.append(decode_attribute(flags, type_code, value, raw, ctx))
+        except BGPNotificationError as error:
+            action = action_for(type_code, error)
+            if action is None:
+                raise
+            issues.append(AttributeIssue(action, type_code, error))
+            continue
         if flags & AttrFlag.EXTENDED_LENGTH and len(value) <= 255:
             extended.add(type_code)
     if not ctx.four_octet_as:
         decoded = merge_as4(decoded, as4_path, as4_aggregator)
-    return tuple(decoded), frozenset(extended)
+    return tuple(decoded), frozenset(extended), tuple(issues)
 
 
 def merge_as4(
@@ -287,7 +330,9 @@ __all__ = [
     "AtomicAggregate",
     "AttrFlag",
     "AttrType",
+    "AttributeIssue",
     "Communities",
+    "ErrorAction",
     "LargeCommunities",
     "LargeCommunity",
     "LocalPref",
@@ -307,4 +352,6 @@ __all__ = [
     "encode_attribute",
     "encode_attributes",
     "find",
+    "split_attribute_field",
+    "split_attributes",
 ]

@@ -7,17 +7,26 @@ the message (Malformed Attribute List); the attribute list rules in attributes/_
 prefix that is syntactically wrong is an Invalid Network Field; if the UPDATE announces routes,
 ORIGIN and AS_PATH must be present, and NEXT_HOP too when the classic NLRI field is non-empty
 (RFC 4760 §3 lifts it for MP_REACH-only updates): Missing Well-known Attribute, data = its type.
+
+RFC 7606 revises the attribute rules: a missing well-known attribute (§3 d) and most malformed
+attributes make the UPDATE treat-as-withdraw, a few are discarded (attributes/revised.py). The
+decoded UPDATE then carries them in `issues`, and `treat_as_withdraw` says whether its routes
+(classic NLRI and MP_REACH_NLRI) must be handled as withdrawn. The length fields, the NLRI
+syntax (§5.3) and MP_* errors still raise (session reset).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
 from typing import ClassVar, Self, cast
 
 from ..attributes import (
     AsPath,
+    AttributeIssue,
+    ErrorAction,
     MpReachNlri,
+    MpUnreachNlri,
     NextHop,
     Origin,
     PathAttribute,
@@ -26,10 +35,10 @@ from ..attributes import (
     find,
 )
 from ..attributes.base import AttrType
-from ..errors import BGPEncodeError, UpdateSubcode, update_error
+from ..errors import BGPEncodeError, BGPNotificationError, UpdateSubcode, update_error
 from ..header import MessageType
 from ..negotiated import AFI, Negotiated
-from ..prefixes import decode_prefixes, encode_prefixes
+from ..prefixes import Prefix, decode_prefixes, encode_prefixes
 from .base import Message
 
 
@@ -47,6 +56,23 @@ class Update(Message):
     #: for AS_PATH, FRR and BIRD for MP_REACH_NLRI). A wire detail kept only so that a received
     #: UPDATE re-encodes to the same bytes; not part of equality.
     extended_length: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
+    #: Malformed attributes handled by RFC 7606 instead of a reset (only on a received UPDATE).
+    issues: tuple[AttributeIssue, ...] = field(default=(), compare=False)
+
+    @property
+    def treat_as_withdraw(self) -> bool:
+        """RFC 7606 §2: the routes this UPDATE announces must be handled as withdrawn."""
+        return any(i.action == ErrorAction.TREAT_AS_WITHDRAW for i in self.issues)
+
+    def announced(self) -> tuple[Prefix, ...]:
+        """Every prefix announced: the classic NLRI then MP_REACH_NLRI's."""
+        reach = find(self.attributes, MpReachNlri)
+        return self.nlri + (reach.nlri if reach is not None else ())
+
+    def withdrawn_all(self) -> tuple[Prefix, ...]:
+        """Every prefix withdrawn: the classic field then MP_UNREACH_NLRI's."""
+        unreach = find(self.attributes, MpUnreachNlri)
+        return self.withdrawn + (unreach.withdrawn if unreach is not None else ())
 
     def encode_body(self, ctx: Negotiated) -> bytes:
         withdrawn = encode_prefixes(list(self.withdrawn), AFI.IPV4)
@@ -73,15 +99,22 @@ class Update(Message):
         alen = int.from_bytes(body[2 + wlen : 4 + wlen], "big")
         if 4 + wlen + alen > len(body):  # §6.3: Total Attribute Length too large
             raise update_error(malformed, b"", f"total path attribute length {alen}")
-        attributes, extended = decode_attribute_list(body[4 + wlen : 4 + wlen + alen], ctx)
+        attributes, extended, issues = decode_attribute_list(body[4 + wlen : 4 + wlen + alen], ctx)
         nlri = decode_prefixes(body[4 + wlen + alen :], AFI.IPV4, _invalid_network)
         update = cls(
             cast(tuple[IPv4Network, ...], withdrawn),
             attributes,
             cast(tuple[IPv4Network, ...], nlri),
             extended,
+            issues,
         )
-        update.check_mandatory()
+        if not update.treat_as_withdraw:
+            try:
+                update.check_mandatory()
+            except BGPNotificationError as missing:  # RFC 7606 §3 d: treat-as-withdraw
+                code = missing.data[0] if missing.data else 0
+                issue = AttributeIssue(ErrorAction.TREAT_AS_WITHDRAW, code, missing)
+                update = replace(update, issues=(*issues, issue))
         return update
 
     def check_mandatory(self) -> None:
