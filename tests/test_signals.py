@@ -38,6 +38,13 @@ def test_a_serving_loop_is_asked_to_stop_and_a_closed_one_is_forgotten() -> None
 
 
 def _sigterm_caught(pid: int) -> bool:
+    """Python (not a launcher before it, e.g. pyenv's bash shim, which `exec`s Python in the same
+    process) has a SIGTERM handler."""
+    try:
+        if not Path(f"/proc/{pid}/exe").resolve().name.startswith("python"):
+            return False
+    except OSError:
+        return False
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("SigCgt:"):
             return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
