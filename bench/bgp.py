@@ -55,6 +55,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
+from bench.load import print_load  # noqa: E402
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
 from metallb_rules.bgp_peer import PeerFields, validate_peer  # noqa: E402
 from services.bgp.codec.prefixes import Prefix  # noqa: E402
@@ -517,4 +518,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    print_load("before")
+    status = main()
+    print_load("after")
+    sys.exit(status)

@@ -41,6 +41,7 @@ import grpc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
+from bench.load import print_load  # noqa: E402
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
 from metallb_runtime.server import MESSAGE_SIZE_OPTIONS  # noqa: E402
 
@@ -314,4 +315,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    print_load("before")
+    status = main()
+    print_load("after")
+    sys.exit(status)

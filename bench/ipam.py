@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
+from bench.load import print_load  # noqa: E402
 from metallb_rules.allocator.allocator import Allocator  # noqa: E402
 from metallb_rules.allocator.model import Family, ServiceRequest  # noqa: E402
 from metallb_rules.allocator.pools import PoolSpec  # noqa: E402
@@ -304,6 +305,7 @@ def main() -> None:
         ONES[args.one]()
         return
     for name in ("fill16", "v6", "naive", "grpc"):
+        print_load(f"before_{name}")
         out = subprocess.run(
             [sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True
         ).stdout
@@ -315,7 +317,7 @@ def main() -> None:
                 ratio = float(value) / target
                 verdict = "met" if (ratio <= 1 if kind == "max" else ratio >= 1) else "MISSED"
                 print(f"{metric}_vs_target {ratio:.2f} ratio ({kind} {target:g}: {verdict})")
-        sys.stdout.flush()
+        print_load(f"after_{name}")
 
 
 if __name__ == "__main__":

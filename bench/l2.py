@@ -53,6 +53,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
 import grpc  # noqa: E402
 
+from bench.load import print_load  # noqa: E402
 from metallb.l2.v1 import l2_pb2  # noqa: E402
 from services.l2.core.answer import build_replies  # noqa: E402
 from services.l2.core.drop import DropReason  # noqa: E402
@@ -459,4 +460,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_load("before")
     main()
+    print_load("after")
