@@ -49,7 +49,3 @@ def register_stop(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     """From now on SIGTERM/SIGINT set `stop` (in `loop`) instead of exiting."""
     end_cleanly_on_signals()
     _live().append((loop, stop))
-
-
-def unregister_stop(stop: asyncio.Event) -> None:
-    _stops[:] = [(loop, s) for loop, s in _stops if s is not stop]
