@@ -99,8 +99,9 @@ def default_service(obj: Obj, cidrs: Sequence[IPNetwork], used: set[IPAddress]) 
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if svc_type == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
-    _default_ports(spec, f"{meta.get('namespace')}/{name}", external)
-    _default_ip_families(spec, name, cidrs, used, f"{meta.get('namespace')}/{name}")
+    key = f"{meta.get('namespace')}/{name}"  # what the deterministic choices are hashed from
+    _default_ports(spec, key, external)
+    _default_ip_families(spec, name, cidrs, used, key)
     return {**obj, "spec": spec}
 
 
