@@ -8,6 +8,9 @@ handed several at once (a hand-over costs about as much CPU as a write):
 - keyed writes (a Service's status, a pool's status): the latest write for a key replaces one
   still waiting, and writes for one key never overlap, so the API sees them in order;
   a failed write is retried with backoff (0.2 s doubling to 10 s) unless a newer one replaced it;
+  a write that fails for good (the API refuses it: a 4xx other than 408, 409 and 429; or the same
+  OS error, a full disk in folder mode) is dropped after `PERMANENT_ATTEMPTS` tries, counted in
+  `dropped_writes` and logged, so it can never hold up the writes behind it or a `flush()`;
 - events: best effort, one at a time (as client-go's recorder writes them), only while no
   keyed write waits or runs (status is what makes traffic flow; events are for people), and at
   most `max_events` waiting (client-go's recorder drops events beyond 1,000; we keep more so
@@ -28,6 +31,18 @@ log = logging.getLogger(__name__)
 
 Write = Callable[[], object]
 BATCH = 8  # keyed writes handed to a thread at once, when many wait
+PERMANENT_ATTEMPTS = 3  # tries of a write that fails for good before it is dropped
+#: API statuses that a retry can cure: timeout, conflict (someone else wrote), throttling.
+RETRYABLE_4XX = frozenset({408, 409, 429})
+
+
+def fails_for_good(error: Exception) -> bool:
+    """Would trying again make no difference? A 4xx the API will answer again, or an OS error
+    (folder mode: a full disk, a read-only file system, a permission)."""
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        return 400 <= status < 500 and status not in RETRYABLE_4XX
+    return isinstance(error, OSError) and not isinstance(error, (TimeoutError, ConnectionError))
 
 
 class WriteQueue:
@@ -50,7 +65,9 @@ class WriteQueue:
         self._idle.set()
         self._executor: ThreadPoolExecutor | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._hopeless: dict[str, int] = {}  # failed-for-good attempts in a row, per key
         self.dropped_events = 0
+        self.dropped_writes = 0
         self.failures = 0
 
     async def __aenter__(self) -> "WriteQueue":
@@ -146,17 +163,31 @@ class WriteQueue:
             outcomes = await self._run(loop, [write for _, _, write in jobs], keys)
         finally:
             self._running.difference_update(keys)
-        for (key, seq, write), ok in zip(jobs, outcomes, strict=True):
+        for (key, seq, write), error in zip(jobs, outcomes, strict=True):
+            if error is not None and fails_for_good(error):
+                self._hopeless[key] = self._hopeless.get(key, 0) + 1
+            else:
+                self._hopeless.pop(key, None)
             newer = self._waiting.pop(key, None)
             if newer is not None:
                 self._pending[key] = newer
-            elif ok:
+            elif error is None:
                 self._attempts.pop(key, None)
                 if self._latest.get(key) == seq:
                     del self._latest[key]
+            elif self._hopeless.get(key, 0) >= PERMANENT_ATTEMPTS:
+                self._drop(key, seq, error)
             else:
                 self._busy += 1
                 loop.call_later(self._backoff(key), self._retry, key, seq, write)
+
+    def _drop(self, key: str, seq: int, error: Exception) -> None:
+        self.dropped_writes += 1
+        self._attempts.pop(key, None)
+        self._hopeless.pop(key, None)
+        if self._latest.get(key) == seq:
+            del self._latest[key]
+        log.error("write for %s dropped after %d tries: %s", key, PERMANENT_ATTEMPTS, error)
 
     def _backoff(self, key: str) -> float:
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -171,8 +202,8 @@ class WriteQueue:
 
     async def _run(
         self, loop: asyncio.AbstractEventLoop, writes: list[Write], keys: list[str] | None
-    ) -> list[bool]:
-        """Make `writes` one after the other on one thread; which of them succeeded."""
+    ) -> list[Exception | None]:
+        """Make `writes` one after the other on one thread; the error of each (None: done)."""
         outcomes = await loop.run_in_executor(self._executor, _make_all, writes)
         for at, error in enumerate(outcomes):
             if error is None:
@@ -181,8 +212,8 @@ class WriteQueue:
             if keys is None:
                 log.warning("event not written: %s", error)
             else:
-                log.warning("write for %s failed (%s); retrying", keys[at], error)
-        return [error is None for error in outcomes]
+                log.warning("write for %s failed (%s)", keys[at], error)
+        return outcomes
 
 
 def _make_all(writes: list[Write]) -> list[Exception | None]:

@@ -160,3 +160,57 @@ def test_many_writes_go_in_batches_and_a_failure_is_retried_alone(
 
     arun(scenario())
     assert attempts == {f"k{n}": 2 if n in (7, 33) else 1 for n in range(64)}
+
+
+def test_a_write_that_fails_for_good_is_dropped_and_holds_nothing_up(
+    arun: Callable[..., Any],
+) -> None:
+    """Issue 14: one status write the API refuses (422), or a full disk in folder mode, was
+    retried forever and every full pass waited for it in `flush()`, so allocation stalled."""
+    from kubernetes.client.exceptions import ApiException
+
+    attempts: list[str] = []
+
+    def refused(name: str, error: Exception) -> Callable[[], None]:
+        def run() -> None:
+            attempts.append(name)
+            raise error
+
+        return run
+
+    def fine(name: str) -> Callable[[], None]:
+        return lambda: attempts.append(name)
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2) as queue:
+            queue.put("svc-a", refused("a", ApiException(status=422, reason="Unprocessable")))
+            queue.put("svc-b", refused("b", OSError(28, "No space left on device")))
+            queue.put("svc-c", fine("c"))
+            await asyncio.wait_for(queue.flush(), 30)
+            assert attempts.count("a") == attempts.count("b") == 3
+            assert "c" in attempts
+            assert queue.dropped_writes == 2
+            queue.put("svc-a", fine("a-later"))  # the key is usable again
+            await asyncio.wait_for(queue.flush(), 30)
+            assert attempts[-1] == "a-later"
+
+    arun(scenario())
+
+
+def test_conflicts_and_throttling_are_retried_not_dropped(arun: Callable[..., Any]) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    attempts: list[int] = []
+
+    def throttled() -> None:
+        attempts.append(1)
+        if len(attempts) <= 4:
+            raise ApiException(status=429 if len(attempts) % 2 else 409)
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=1) as queue:
+            queue.put("svc", throttled)
+            await asyncio.wait_for(queue.flush(), 30)
+            assert len(attempts) == 5 and queue.dropped_writes == 0
+
+    arun(scenario())
