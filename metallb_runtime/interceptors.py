@@ -5,7 +5,6 @@ the message, and any other exception into INTERNAL (logged with its traceback), 
 sees a bare UNKNOWN.
 """
 
-import inspect
 import logging
 import time
 import traceback
@@ -17,6 +16,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter
 
 from metallb_rules.errors import DomainError
+from metallb_runtime.handlers import WrappingInterceptor, stream_items, with_behavior
 
 log = logging.getLogger("metallb_runtime.rpc")
 
@@ -65,11 +65,7 @@ def _wrap_handler(
             finally:
                 observe(method, context, start)
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, unary_unary)
     if handler.unary_stream is not None:
         inner_us: Callable[..., Any] = handler.unary_stream
 
@@ -78,12 +74,7 @@ def _wrap_handler(
         ) -> AsyncIterator[Any]:
             start = time.perf_counter()
             try:
-                result = inner_us(request, context)
-                if inspect.isawaitable(result):
-                    # A handler that writes with context.write() and returns nothing.
-                    await result
-                    return
-                async for item in result:
+                async for item in stream_items(inner_us(request, context)):
                     yield item
             except Exception as err:
                 if _is_abort(err):
@@ -92,11 +83,7 @@ def _wrap_handler(
             finally:
                 observe(method, context, start)
 
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, unary_stream)
     return handler
 
 
@@ -121,13 +108,13 @@ def _is_abort(err: Exception) -> bool:
     return isinstance(err, grpc.aio.AbortError)
 
 
-class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ObservingInterceptor(WrappingInterceptor):
     """Maps errors to statuses, logs each call, and counts calls by method and code."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
         self._calls = _calls_counter(registry)
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> its counter child
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _observe(self, method: str, context: grpc.aio.ServicerContext, start: float) -> None:
         code = context.code()
@@ -141,18 +128,5 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         elif name not in {"OK", "CANCELLED"}:
             log.info("%s %s: %s", method, name, context.details())
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        # Handlers are fixed per method: wrap each once, not on every call.
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is None or cached[0] is not handler:
-            cached = (handler, _wrap_handler(handler, method, self._observe))
-            self._wrapped[method] = cached
-        return cached[1]
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        return _wrap_handler(handler, method, self._observe)

@@ -12,12 +12,19 @@ own `maximum_concurrent_rpcs` (`metallb_runtime/server.py`).
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+
+from metallb_runtime.handlers import (
+    STREAMING,
+    WrappingInterceptor,
+    kind_of,
+    stream_items,
+    with_behavior,
+)
 
 DEFAULT_MAX_STREAMS = 256  # per server: a node's gateway needs one Watch per service
 DEFAULT_MAX_STREAMS_PER_CLIENT = 32
@@ -87,11 +94,7 @@ def _limited_stream(
         if refused is not None:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
         try:
-            result = inner(request, context)
-            if inspect.isawaitable(result):
-                await result  # a handler that writes with context.write()
-                return
-            async for item in result:
+            async for item in stream_items(inner(request, context)):
                 yield item
         finally:
             limits.release(client)
@@ -99,36 +102,15 @@ def _limited_stream(
     return stream
 
 
-class StreamLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class StreamLimitInterceptor(WrappingInterceptor):
     """Refuses a stream over the server's or the client's bound (RESOURCE_EXHAUSTED)."""
 
     def __init__(self, limits: StreamLimits) -> None:
+        super().__init__()
         self.limits = limits
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or (handler.unary_stream is None and handler.stream_stream is None):
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        kind = kind_of(handler)
+        if kind not in STREAMING:
             return handler
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is None or cached[0] is not handler:
-            if handler.unary_stream is not None:
-                wrapped = grpc.unary_stream_rpc_method_handler(
-                    _limited_stream(handler.unary_stream, self.limits),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-            else:
-                wrapped = grpc.stream_stream_rpc_method_handler(
-                    _limited_stream(handler.stream_stream, self.limits),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-            cached = (handler, wrapped)
-            self._wrapped[method] = cached
-        return cached[1]
+        return with_behavior(handler, _limited_stream(getattr(handler, kind), self.limits))
