@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.webhook.admission import Obj, convert_bgppeer, review
+from metallb_runtime.interceptors import bounded
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ MAX_BODY_BYTES = 4 << 20
 #: Connections handled at once (one thread each); more are closed at once. The API server
 #: retries a webhook call, and its own concurrency toward one webhook is far below this.
 MAX_CONNECTIONS = 64
-#: Longest error text sent back (it may quote the request).
-MAX_ERROR_CHARS = 1024
 
 
 @contextlib.contextmanager
@@ -177,7 +176,7 @@ class WebhookServer:
                         reply = outer.handle(self.path, body)
                         code = 200
                     except (ValueError, KeyError, TypeError, AttributeError) as err:
-                        reply, code = {"error": _bounded(f"{type(err).__name__}: {err}")}, 400
+                        reply, code = {"error": bounded(f"{type(err).__name__}: {err}")}, 400
                 data = json.dumps(reply).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -236,10 +235,6 @@ class WebhookServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def _bounded(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
 
 
 def read_cert_dir(cert_dir: Path) -> tuple[bytes, bytes] | None:
