@@ -16,7 +16,8 @@ STRING, INTEGER, BOOLEAN, OBJECT = "string", "integer", "boolean", "object"
 STRINGS, OBJECTS = "array of strings", "array of objects"
 
 _SELECTORS = OBJECTS
-#: spec field -> JSON type, per kind (the CRD schemas' top level, MetalLB's API reference).
+#: spec field -> JSON type, per kind: the CRD schemas' top level (deploy/crdgen/kinds.py, which
+#: this package may not import; tests/rules/test_structure_matches_crds.py holds the two equal).
 SPEC_TYPES: Mapping[str, Mapping[str, str]] = {
     "ipaddresspools": {
         "addresses": STRINGS,
@@ -65,12 +66,15 @@ SPEC_TYPES: Mapping[str, Mapping[str, str]] = {
         "ipAddressPoolSelectors": _SELECTORS,
         "nodeSelectors": _SELECTORS,
         "peers": STRINGS,
+        "serviceSelectors": _SELECTORS,
     },
     "l2advertisements": {
         "ipAddressPools": STRINGS,
         "ipAddressPoolSelectors": _SELECTORS,
         "nodeSelectors": _SELECTORS,
         "interfaces": STRINGS,
+        "serviceSelectors": _SELECTORS,
+        "preferredNodeSelectors": _SELECTORS,
     },
     "communities": {"communities": OBJECTS},
 }
