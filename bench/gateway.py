@@ -44,6 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 from bench.load import print_load  # noqa: E402
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
 from metallb_runtime.server import MESSAGE_SIZE_OPTIONS  # noqa: E402
+from tests.fakekube.fake import write_kubeconfig  # noqa: E402
 
 TARGET_SECONDS = 20.0
 NAMESPACE = "metallb-system"
@@ -104,21 +105,6 @@ class FakeApi:
         with contextlib.suppress(RuntimeError, BrokenPipeError):
             self.ask("quit")
         self.proc.wait(timeout=10)
-
-
-def kubeconfig(path: Path, port: int) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-                "users": [{"name": "bench", "user": {}}],
-                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "bench"}}],
-                "current-context": "fake",
-            }
-        )
-    )
 
 
 def start(args: list[str], log: IO[str]) -> subprocess.Popen[str]:
@@ -209,7 +195,7 @@ def main() -> int:
     procs: dict[str, subprocess.Popen[str]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         d = Path(tmp)
-        kubeconfig(d / "kubeconfig", fake.port)
+        write_kubeconfig(d / "kubeconfig", f"http://127.0.0.1:{fake.port}")
         log = (d / "processes.log").open("w")
         try:
             fake.ask("seed " + json.dumps(config_objects()))

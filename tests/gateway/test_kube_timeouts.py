@@ -17,7 +17,7 @@ from kubernetes import client
 
 from gateway.kube.client import kube_client
 from gateway.kube.reflector import ListFunctions, Reflector, jittered
-from tests.gateway.test_kubeconfig_loading import write_kubeconfig
+from tests.fakekube.fake import write_kubeconfig
 from tests.gateway.test_reflector import Recorder, until
 
 

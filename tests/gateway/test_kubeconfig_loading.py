@@ -9,32 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 
 from gateway.kube.client import KubeconfigError, kube_client
 from tests.conftest import require_binary
-from tests.fakekube.fake import FakeKube, wait_for
+from tests.fakekube.fake import FakeKube, wait_for, write_kubeconfig
 from tests.fakekube.fixtures import fake_kube
 
 __all__ = ["fake_kube"]
-
-
-def write_kubeconfig(path: Path, server: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": server}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
-    return path
 
 
 def namespaces(api: Any) -> list[str]:

@@ -46,6 +46,7 @@ from gateway.webhook.server import WebhookServer, watch_cert_dir
 from tests.conftest import ROOT, require_binary
 from tests.fakekube import FakeKube, wait_for
 from tests.fakekube.errors import KubeError
+from tests.fakekube.fake import write_kubeconfig
 
 NS = "metallb-system"
 # Where the shipped Secret lives: a namespace of its own, which the speaker cannot read.
@@ -459,19 +460,6 @@ def _free_port() -> int:
         return port
 
 
-def _kubeconfig(kube: FakeKube, path: Path) -> Path:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "fake", "cluster": {"server": kube.url}}],
-        "users": [{"name": "fake", "user": {"token": "unused"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        "current-context": "fake",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.mark.parametrize("rotation", [True, False], ids=["rotation", "disable-cert-rotation"])
 def test_the_controller_process(kube: FakeKube, tmp_path: Path, rotation: bool) -> None:
     exe = require_binary("metallb-grpc")
@@ -491,7 +479,7 @@ def test_the_controller_process(kube: FakeKube, tmp_path: Path, rotation: bool) 
         exe,
         "gateway",
         "controller",
-        f"--kubeconfig={_kubeconfig(kube, tmp_path / 'kubeconfig')}",
+        f"--kubeconfig={write_kubeconfig(tmp_path / 'kubeconfig', kube.url)}",
         f"--ipam=unix:{sock}",
         "--listen=127.0.0.1:0",
         "--metrics-listen=",
