@@ -1,4 +1,4 @@
-"""Bounds on what clients may hold open: concurrent streams per server and per client.
+"""Bounds on what clients may hold open or send: streams per server and client, counts per request.
 
 A `Watch*` stream (and health's Watch, reflection's stream) lives as long as its client wants,
 and each costs the server a task and a cursor on its change log. Without a bound a client could
@@ -8,16 +8,23 @@ handler runs. A client is identified by its TLS certificate's subject when it pr
 else by its IP address; clients over a unix socket are not told apart (the socket's mode already
 says who may connect), so only the server's total bounds them. Unary calls are bounded by gRPC's
 own `maximum_concurrent_rpcs` (`metallb_runtime/server.py`).
+
+A request's size is bounded by `--max-message-bytes`, but not what it costs once parsed: an empty
+list item takes two bytes on the wire, and 4 MiB of them are two million Python objects, each
+answered with a status. `require_at_most` bounds the items of one request field; services name
+the flag that raises each bound, so an operator at that scale knows what to change.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
+from metallb_rules.errors import InvalidArgumentError
 from metallb_runtime.handlers import (
     STREAMING,
     WrappingInterceptor,
@@ -29,6 +36,19 @@ from metallb_runtime.handlers import (
 DEFAULT_MAX_STREAMS = 256  # per server: a node's gateway needs one Watch per service
 DEFAULT_MAX_STREAMS_PER_CLIENT = 32
 DEFAULT_MAX_CONCURRENT_RPCS = 1024  # unary and streaming calls in progress, per listener
+
+
+def require_at_most(count: int, bound: int, field: str, what: str, flag: str) -> None:
+    """Refuse a request whose `field` holds more than `bound` items (INVALID_ARGUMENT)."""
+    if count > bound:
+        raise InvalidArgumentError(f"{count} {what}, at most {bound} per request ({flag})", field)
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a positive decimal integer (a bound of 0 would refuse everything)."""
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a positive integer")
+    return int(value)
 
 
 def client_identity(context: grpc.aio.ServicerContext) -> str | None:

@@ -7,11 +7,12 @@ from prometheus_client import CollectorRegistry
 
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.server import ServiceBinding
+from services.ipam import limits
 from services.ipam.service import ipam_binding
 
 
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
-    return [ipam_binding(registry)]
+    return [ipam_binding(registry, limits.from_arguments(args))]
 
 
 COMMAND = ServiceCommand(
@@ -20,4 +21,5 @@ COMMAND = ServiceCommand(
     default_listen="127.0.0.1:50051",
     default_metrics="127.0.0.1:9121",
     bindings=_bindings,
+    add_arguments=limits.add_arguments,
 )

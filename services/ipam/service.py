@@ -42,6 +42,7 @@ from metallb_runtime.watch import (
     watch_stream,
 )
 from services.ipam import convert
+from services.ipam.limits import DEFAULT_LIMITS, IPAMLimits
 from services.ipam.metrics import AllocatorMetrics
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -110,9 +111,10 @@ def _snapshot_event(allocation: Allocation) -> ipam_pb2.AllocationEvent:
 
 
 class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
-    def __init__(self, state: IPAMState) -> None:
+    def __init__(self, state: IPAMState, limits: IPAMLimits = DEFAULT_LIMITS) -> None:
         self._state = state
         self._alloc = state.allocator
+        self._limits = limits
 
     async def _run(self, command: Callable[[], T]) -> T:
         return await self._state.owner.submit(command)
@@ -126,6 +128,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def SetPools(
         self, request: ipam_pb2.SetPoolsRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.SetPoolsResponse:
+        self._limits.check_pools(len(request.pools))
         specs = convert.pool_specs_from_proto(request.pools)
         # Validating thousands of pools takes a while: in a worker thread, so that the owner
         # task (and health checks, and other calls) go on meanwhile; only the switch to the
@@ -174,6 +177,10 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def ConvergeServices(
         self, request: ipam_pb2.ConvergeServicesRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.ConvergeServicesResponse:
+        check = self._limits.check_services
+        check(len(request.services), "services")
+        check(len(request.deleted), "deleted", "deleted keys")
+        check(len(request.namespace_labels), "namespace_labels", "namespaces")
         labels = {name: dict(entry.labels) for name, entry in request.namespace_labels.items()}
         items: list[tuple[ServiceSpec, Mapping[str, str]] | DomainError] = []
         for i, svc in enumerate(request.services):
@@ -224,6 +231,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def AllocateBatch(
         self, request: ipam_pb2.AllocateBatchRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.AllocateBatchResponse:
+        self._limits.check_services(len(request.requests), "requests", "requests")
         items: list[ServiceRequest | DomainError] = []
         for i, item in enumerate(request.requests):
             try:
@@ -279,6 +287,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def RestoreAllocations(
         self, request: ipam_pb2.RestoreAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.RestoreAllocationsResponse:
+        self._limits.check_services(len(request.restorations), "restorations", "restorations")
         entries = [
             (convert.service_from_proto(r.service, f"restorations[{i}].service"), list(r.ips))
             for i, r in enumerate(request.restorations)
@@ -343,12 +352,14 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         )
 
 
-def ipam_binding(registry: CollectorRegistry) -> ServiceBinding:
+def ipam_binding(
+    registry: CollectorRegistry, limits: IPAMLimits = DEFAULT_LIMITS
+) -> ServiceBinding:
     """The IPAM service, ready for `metallb_runtime.server.Server`."""
     state = IPAMState(registry)
 
     def register(server: grpc.aio.Server) -> None:
-        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state), server)
+        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state, limits), server)
 
     return state_binding(SERVICE_NAME, register, state)
 
