@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.server import ServiceBinding
+from services.bgp import limits
 from services.bgp.bfd_client import GrpcBfdClient
 from services.bgp.service import bgp_binding
 
@@ -19,11 +20,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the BFD service (HOST:PORT or unix:/path) for peers with a bfdProfile; without it "
         "such peers report that BFD is not wired",
     )
+    limits.add_arguments(parser)
 
 
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
     bfd = GrpcBfdClient(args.bfd) if args.bfd else None
-    return [bgp_binding(registry, bfd)]
+    return [bgp_binding(registry, bfd, limits.from_arguments(args))]
 
 
 COMMAND = ServiceCommand(

@@ -35,6 +35,7 @@ from metallb_runtime.watch import (
 from services.bgp import convert, metrics
 from services.bgp.codec.prefixes import Prefix
 from services.bgp.fsm import InvalidPeerError, RouteAttrs
+from services.bgp.limits import DEFAULT_LIMITS, BGPLimits
 from services.bgp.speaker import BfdClient, Speaker
 
 SERVICE_NAME = bgp_pb2.DESCRIPTOR.services_by_name["BGPService"].full_name
@@ -133,8 +134,9 @@ class BGPState:
 
 
 class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
-    def __init__(self, state: BGPState) -> None:
+    def __init__(self, state: BGPState, limits: BGPLimits = DEFAULT_LIMITS) -> None:
         self._state = state
+        self._limits = limits
         self._speaker = state.speaker
         # Per peer, the routes of the last SetAdvertisements and their conversion: a caller
         # re-sends the whole set on every change, and a peer's unchanged routes (compared as
@@ -179,6 +181,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         async def command() -> bgp_pb2.AddPeerResponse:
             if cfg.name in self._speaker.drivers:
                 raise PeerExistsError(f"peer {cfg.name} already exists", "peer.name")
+            self._limits.check_new_peer(len(self._speaker.drivers))
             self._remember_bfd_settings(request.peer)
             await self._speaker.add_peer(cfg)
             peer = self._state.peer_proto(cfg.name)
@@ -247,6 +250,9 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
     async def SetAdvertisements(
         self, request: bgp_pb2.SetAdvertisementsRequest, context: grpc.aio.ServicerContext
     ) -> bgp_pb2.SetAdvertisementsResponse:
+        self._limits.check_advertisements(
+            len(request.advertisements), sum(len(ads.routes) for ads in request.advertisements)
+        )
         routes: dict[str, dict[Prefix, RouteAttrs]] = {}
         refused: dict[str, status_pb2.Status] = {}
         last, self._converted = self._converted, {}
@@ -331,11 +337,15 @@ def _status(err: DomainError) -> status_pb2.Status:
     return status_pb2.Status(code=getattr(code_pb2, err.status), message=err.describe())
 
 
-def bgp_binding(registry: CollectorRegistry, bfd: BfdClient | None = None) -> ServiceBinding:
+def bgp_binding(
+    registry: CollectorRegistry,
+    bfd: BfdClient | None = None,
+    limits: BGPLimits = DEFAULT_LIMITS,
+) -> ServiceBinding:
     """The BGP service, ready for `metallb_runtime.server.Server`."""
     state = BGPState(registry, bfd)
 
     def register(server: grpc.aio.Server) -> None:
-        bgp_pb2_grpc.add_BGPServiceServicer_to_server(BGPServicer(state), server)
+        bgp_pb2_grpc.add_BGPServiceServicer_to_server(BGPServicer(state, limits), server)
 
     return state_binding(SERVICE_NAME, register, state)
