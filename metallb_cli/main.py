@@ -39,6 +39,8 @@ from metallb_runtime.transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ClientTLS,
     ServerTransport,
+    add_client_tls_arguments,
+    client_tls_from_arguments,
     private_directory,
 )
 from services.bfd.main import COMMAND as BFD
@@ -99,21 +101,11 @@ def _add_gateway_options(parser: argparse.ArgumentParser, *, listen: str, metric
 
 def _add_client_tls_options(parser: argparse.ArgumentParser) -> None:
     """How a client reaches the services: TLS and mutual TLS (metallb_runtime/transport.py)."""
-    group = parser.add_argument_group("TLS to the services")
-    group.add_argument(
-        "--tls-ca", type=Path, help="speak TLS to the services, trusting this CA (PEM)"
-    )
-    group.add_argument(
-        "--tls-client-cert", type=Path, help="mutual TLS: present this certificate (PEM)"
-    )
-    group.add_argument("--tls-client-key", type=Path, help="the client certificate's key (PEM)")
+    add_client_tls_arguments(parser)
 
 
 def client_tls(args: argparse.Namespace) -> ClientTLS:
-    try:
-        return ClientTLS(ca=args.tls_ca, cert=args.tls_client_cert, key=args.tls_client_key)
-    except ValueError as err:
-        raise SystemExit(f"metallb-grpc {args.command}: {err}") from None
+    return client_tls_from_arguments(args)
 
 
 def default_socket_dir() -> Path:
@@ -310,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--metrics-listen", type=_metrics, default="127.0.0.1:9120")
     up.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     tls = up.add_argument_group(
-        "TLS on the services (IPAM, L2, BGP; BFD, called by BGP only, stays plaintext); their "
-        "certificate must name localhost, the name a unix socket's client checks"
+        "TLS on the services (IPAM, L2, BGP, BFD; BGP calls BFD with the client flags below); "
+        "their certificate must name localhost, the name a unix socket's client checks"
     )
     tls.add_argument("--tls-cert", type=Path, help="serve TLS with this certificate (PEM)")
     tls.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
@@ -371,6 +363,22 @@ async def _start_optional(name: str, server: Server) -> Server | None:
         return None
 
 
+def up_service_arguments(name: str, run_dir: Path, bfd: str, tls: ClientTLS) -> list[str]:
+    """The command line `up` runs a node-side service with: its socket in `run_dir` and, for
+    BGP, the BFD service at `bfd` reached with the TLS every other client of `up` uses."""
+    argv = [name, "--listen", f"unix:{run_dir}/{name}.sock"]
+    if bfd:
+        argv += ["--bfd", bfd]
+        for flag, path in (
+            ("--bfd-tls-ca", tls.ca),
+            ("--bfd-tls-client-cert", tls.cert),
+            ("--bfd-tls-client-key", tls.key),
+        ):
+            if path is not None:
+                argv += [flag, str(path)]
+    return argv
+
+
 async def _up(args: argparse.Namespace) -> int:
     """Every service on a unix socket in a folder only this user can enter (so only this user,
     or root, can call SetPools or RestoreAllocations); each socket's path is printed."""
@@ -399,23 +407,12 @@ async def _up(args: argparse.Namespace) -> int:
         await ipam.start()
         servers["ipam"] = ipam
         for name in (n for n in ("bfd", "bgp", "l2") if n in COMMANDS):
-            extra = ["--bfd", servers["bfd"].address] if name == "bgp" and "bfd" in servers else []
-            sub = parser.parse_args([name, "--listen", f"unix:{run_dir}/{name}.sock", *extra])
+            bfd = servers["bfd"].address if name == "bgp" and "bfd" in servers else ""
+            sub = parser.parse_args(up_service_arguments(name, run_dir, bfd, tls))
             bindings = COMMANDS[name].bindings(sub, registry)
-            # BGP's BFD client has no TLS flags (yet): BFD stays plaintext, on its 0600 socket.
             started = await _start_optional(
                 name,
-                Server(
-                    bindings,
-                    sub.listen,
-                    registry=registry,
-                    grace=2.0,
-                    transport=(
-                        ServerTransport(socket_group=args.socket_group)
-                        if name == "bfd"
-                        else transport
-                    ),
-                ),
+                Server(bindings, sub.listen, registry=registry, grace=2.0, transport=transport),
             )
             if started is not None:
                 servers[name] = started

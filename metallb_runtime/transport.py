@@ -10,6 +10,7 @@ tooling expect from a rotated Secret mount), so rotation needs no restart. Messa
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import grp
 import logging
@@ -186,6 +187,37 @@ class ClientTLS:
     def __post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):
             raise ValueError("--tls-client-cert and --tls-client-key go together")
+
+
+def add_client_tls_arguments(
+    parser: argparse.ArgumentParser, prefix: str = "", target: str = "the services"
+) -> None:
+    """`--{prefix}tls-ca`, `--{prefix}tls-client-cert`, `--{prefix}tls-client-key`: how a
+    client reaches `target` (read back with `client_tls_from_arguments`)."""
+    group = parser.add_argument_group(f"TLS to {target}")
+    group.add_argument(
+        f"--{prefix}tls-ca", type=Path, help=f"speak TLS to {target}, trusting this CA (PEM)"
+    )
+    group.add_argument(
+        f"--{prefix}tls-client-cert", type=Path, help="mutual TLS: present this certificate (PEM)"
+    )
+    group.add_argument(
+        f"--{prefix}tls-client-key", type=Path, help="the client certificate's key (PEM)"
+    )
+
+
+def client_tls_from_arguments(args: argparse.Namespace, prefix: str = "") -> ClientTLS:
+    """The `ClientTLS` of `add_client_tls_arguments(parser, prefix)`; inconsistent flags exit."""
+    attr = prefix.replace("-", "_")
+    try:
+        return ClientTLS(
+            ca=getattr(args, f"{attr}tls_ca"),
+            cert=getattr(args, f"{attr}tls_client_cert"),
+            key=getattr(args, f"{attr}tls_client_key"),
+        )
+    except ValueError as err:
+        text = str(err).replace("--tls-", f"--{prefix}tls-")
+        raise SystemExit(f"metallb-grpc {args.command}: {text}") from None
 
 
 # A unix socket has no host name to check a server certificate against: the name checked is

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.app import ControllerOptions, run_controller
@@ -189,11 +190,29 @@ def test_up_with_mutual_tls_serves_and_its_roles_call_over_it(
                              key=files["client_key"])  # fmt: skip
             return await code_of(channel(address, ())), await code_of(mutual)
 
+        async def bfd_codes() -> tuple[grpc.StatusCode, grpc.StatusCode]:
+            """BFD too (BGP calls it with the same client flags): plaintext is refused."""
+            address = f"unix:{sockets}/bfd.sock"
+            mutual = channel(address, (), ca=files["ca"], cert=files["client_cert"],
+                             key=files["client_key"])  # fmt: skip
+            return await health_of(channel(address, ())), await health_of(mutual)
+
         plain, mutual = run_async(codes())
+        bfd_plain, bfd_mutual = run_async(bfd_codes())
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
     assert plain == grpc.StatusCode.UNAVAILABLE and mutual == grpc.StatusCode.OK
+    assert bfd_plain == grpc.StatusCode.UNAVAILABLE and bfd_mutual == grpc.StatusCode.OK
+
+
+async def health_of(ch: grpc.aio.Channel) -> grpc.StatusCode:
+    async with ch:
+        try:
+            await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        except grpc.aio.AioRpcError as err:
+            return err.code()
+        return grpc.StatusCode.OK
 
 
 def test_the_default_socket_folder(monkeypatch: pytest.MonkeyPatch) -> None:

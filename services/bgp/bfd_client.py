@@ -27,6 +27,8 @@ WatchSessions stream open while that set is not empty:
   the session, so it is added as soon as the service answers.
 
 Every change of a session's state is also passed to the peer's `on_status` (its `bfd_status`).
+The channel speaks TLS or mutual TLS to the BFD service when given a `ClientTLS`
+(`metallb-grpc bgp --bfd-tls-ca F [--bfd-tls-client-cert F --bfd-tls-client-key F]`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2
 from metallb_rules.addresses import IPAddress
 from metallb_runtime.channel import service_channel
+from metallb_runtime.transport import ClientTLS
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +129,9 @@ def bfd_profile(settings: bgp_pb2.BfdSettings) -> bfd_pb2.Profile:
 
 
 class GrpcBfdClient:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, tls: ClientTLS | None = None) -> None:
         self._address = address
+        self._tls = tls  # None: plaintext (`metallb-grpc bgp --bfd-tls-ca ...`)
         self._channel: grpc.aio.Channel | None = None
         self._stub: bfd_pb2_grpc.BFDServiceStub | None = None
         self._peers: dict[str, bgp_pb2.PeerConf] = {}
@@ -171,7 +175,7 @@ class GrpcBfdClient:
 
     def _connect(self) -> bfd_pb2_grpc.BFDServiceStub:
         if self._stub is None:
-            self._channel = service_channel(self._address)
+            self._channel = service_channel(self._address, self._tls)
             self._stub = bfd_pb2_grpc.BFDServiceStub(self._channel)
         return self._stub
 

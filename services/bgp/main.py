@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.server import ServiceBinding
+from metallb_runtime.transport import add_client_tls_arguments, client_tls_from_arguments
 from services.bgp import limits
 from services.bgp.bfd_client import GrpcBfdClient
 from services.bgp.service import bgp_binding
@@ -20,11 +21,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the BFD service (HOST:PORT or unix:/path) for peers with a bfdProfile; without it "
         "such peers report that BFD is not wired",
     )
+    add_client_tls_arguments(parser, "bfd-", "the BFD service (--bfd)")
     limits.add_arguments(parser)
 
 
 def _bindings(args: argparse.Namespace, registry: CollectorRegistry) -> Sequence[ServiceBinding]:
-    bfd = GrpcBfdClient(args.bfd) if args.bfd else None
+    tls = client_tls_from_arguments(args, "bfd-")
+    if not args.bfd and (tls.ca or tls.cert):
+        raise SystemExit("metallb-grpc bgp: --bfd-tls-* without --bfd")
+    bfd = GrpcBfdClient(args.bfd, tls) if args.bfd else None
     return [bgp_binding(registry, bfd, limits.from_arguments(args))]
 
 
