@@ -13,6 +13,7 @@ import celpy
 import pytest
 from celpy.adapter import json_to_cel
 
+from tests.conftest import ROOT
 from tests.deploy.conftest import OVERLAYS, rendered
 
 Obj = dict[str, Any]
@@ -22,6 +23,25 @@ CONTROLLER = ("metallb-system", "controller")
 NODE_NAME_CLAIM = "authentication.kubernetes.io/node-name"
 
 
+def _subject_is(subject: Obj, account: tuple[str, str]) -> bool:
+    """Whether a binding's subject names this service account: by itself, as the user
+    `system:serviceaccount:NS:NAME`, or through the groups every service account token carries
+    (`system:serviceaccounts`, `system:serviceaccounts:NS`, `system:authenticated`)."""
+    namespace, name = account
+    kind, who = subject["kind"], subject["name"]
+    if kind == "ServiceAccount":
+        return (subject.get("namespace"), who) == account
+    if kind == "User":
+        return bool(who == f"system:serviceaccount:{namespace}:{name}")
+    if kind == "Group":
+        return who in (
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{namespace}",
+            "system:authenticated",
+        )
+    raise AssertionError(f"unknown subject kind {kind}")
+
+
 def _rules(docs: list[Obj], account: tuple[str, str], namespace: str) -> list[Obj]:
     """The rules granted to a service account in `namespace` (cluster-wide ones included)."""
     roles = {
@@ -29,22 +49,25 @@ def _rules(docs: list[Obj], account: tuple[str, str], namespace: str) -> list[Ob
         for d in docs
         if d["kind"] in ("Role", "ClusterRole")
     }
+    # An aggregated ClusterRole's rules are filled in by the API server: not evaluated here.
+    assert not any("aggregationRule" in role for role in roles.values())
     rules: list[Obj] = []
     for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
-        subjects = {
-            (s.get("namespace"), s["name"])
-            for s in binding.get("subjects", [])
-            if s["kind"] == "ServiceAccount"
-        }
-        if account not in subjects:
+        if not any(_subject_is(s, account) for s in binding.get("subjects", [])):
             continue
         scope = binding["metadata"].get("namespace")
         if binding["kind"] == "RoleBinding" and scope != namespace:
             continue
         ref = binding["roleRef"]
         role_ns = scope if ref["kind"] == "Role" else None
-        rules += roles[(ref["kind"], role_ns, ref["name"])]["rules"]
+        role = roles.get((ref["kind"], role_ns, ref["name"]))
+        if role is not None:  # a binding to a missing role grants nothing
+            rules += role.get("rules") or []
     return rules
+
+
+def _matches(values: list[str], value: str) -> bool:
+    return "*" in values or value in values
 
 
 def can_i(
@@ -57,12 +80,17 @@ def can_i(
     name: str = "",
     group: str = "",
 ) -> bool:
+    """The RBAC authorizer's answer (rbac/v1 RuleAllows): a rule allows a request when its
+    apiGroups, resources and verbs match (`*` matches any) and, if it lists resourceNames, the
+    request names one of them; a create, a list or a watch without a name never does."""
     for rule in _rules(docs, account, namespace):
+        if "nonResourceURLs" in rule and "resources" not in rule:
+            continue
         names = rule.get("resourceNames")
         if (
-            group in rule["apiGroups"]
-            and resource in rule["resources"]
-            and verb in rule["verbs"]
+            _matches(rule["apiGroups"], group)
+            and _matches(rule["resources"], resource)
+            and _matches(rule["verbs"], verb)
             and (not names or (verb != "create" and name in names))
         ):
             return True
@@ -198,3 +226,143 @@ def test_the_lease_policy_covers_every_write_of_the_speaker(docs: list[Obj]) -> 
     for op in writes:
         request = lease_write(SPEAKER, "metallb-grpc-controller", op.upper())
         assert not admitted(docs, request)
+
+
+def _pod_account(docs: list[Obj], kind: str, name: str) -> tuple[str, str]:
+    """The service account a workload's pods run as, read from the rendered manifests."""
+    [workload] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return workload["metadata"]["namespace"], workload["spec"]["template"]["spec"][
+        "serviceAccountName"
+    ]
+
+
+def test_the_accounts_checked_are_the_ones_the_pods_run_as(docs: list[Obj]) -> None:
+    """The checks above (and the policy's match on the speaker's user name) hold for the pods
+    only if the pods run as these accounts: a rename would silently disable the policy."""
+    assert _pod_account(docs, "DaemonSet", "speaker") == SPEAKER
+    assert _pod_account(docs, "Deployment", "controller") == CONTROLLER
+
+
+def test_the_speaker_lists_the_secrets_of_metallb_system_only(docs: list[Obj]) -> None:
+    """BGPPeer passwordSecret names a Secret of metallb-system: the speaker lists and watches
+    those (its reflector never GETs one), and no Secret anywhere else."""
+    namespaces = {d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"}
+    namespaces |= {"default", "kube-system", "monitoring"}
+    for namespace in sorted(namespaces):
+        for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
+            allowed = can_i(docs, SPEAKER, verb, "secrets", namespace, name="any")
+            assert allowed == (namespace == "metallb-system" and verb in ("list", "watch")), (
+                namespace,
+                verb,
+            )
+
+
+def _speaker_rules(docs: list[Obj]) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) the speaker is granted, in metallb-system or cluster-wide."""
+    return {
+        (group, resource, verb)
+        for rule in _rules(docs, SPEAKER, "metallb-system")
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _documented_speaker_rules() -> set[tuple[str, str, str]]:
+    """The table "Why each speaker rule is there" of docs/security.md, expanded."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    section = text.split("### Why each speaker rule is there", 1)[1].split("\n#", 1)[0]
+    out = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or cells[0] in ("API group", "---"):
+            continue
+        group = "" if cells[0] == "core" else cells[0]
+        for resource in cells[1].replace("`", "").split(", "):
+            for verb in cells[2].split(", "):
+                out.add((group, resource, verb))
+    return out
+
+
+def test_every_speaker_rule_is_documented_and_nothing_more() -> None:
+    """docs/security.md says why the speaker has each rule; a rule added (or dropped) in
+    deploy/ without the docs fails here, over every overlay."""
+    documented = _documented_speaker_rules()
+    assert documented
+    for name in OVERLAYS:
+        assert _speaker_rules(rendered(name)) == documented, name
+
+
+# ------------------------------------------------------------------ the evaluator itself
+# Kubernetes' documented RBAC semantics (kubernetes.io/docs/reference/access-authn-authz/rbac),
+# on small hand-written manifests, so that the checks above rest on a faithful authorizer.
+
+A = ("team-a", "app")
+
+
+def _role(kind: str, name: str, rules: list[Obj], namespace: str | None = None) -> Obj:
+    meta = {"name": name} | ({"namespace": namespace} if namespace else {})
+    return {"kind": kind, "metadata": meta, "rules": rules}
+
+
+def _binding(kind: str, role: tuple[str, str], subject: Obj, namespace: str | None = None) -> Obj:
+    meta = {"name": f"b-{role[1]}"} | ({"namespace": namespace} if namespace else {})
+    return {
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"kind": role[0], "name": role[1]},
+        "subjects": [subject],
+    }
+
+
+SA_A = {"kind": "ServiceAccount", "name": "app", "namespace": "team-a"}
+
+
+def test_evaluator_resource_names_never_cover_create_or_an_unnamed_list() -> None:
+    docs = [
+        _role(
+            "Role",
+            "one",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": ["x"],
+                    "verbs": ["get", "create", "list", "update"],
+                }
+            ],
+            "team-a",
+        ),
+        _binding("RoleBinding", ("Role", "one"), SA_A, "team-a"),
+    ]
+    assert can_i(docs, A, "get", "configmaps", "team-a", name="x")
+    assert can_i(docs, A, "update", "configmaps", "team-a", name="x")
+    assert not can_i(docs, A, "get", "configmaps", "team-a", name="y")
+    assert not can_i(docs, A, "create", "configmaps", "team-a", name="x")
+    assert not can_i(docs, A, "list", "configmaps", "team-a")  # list without a fieldSelector
+    assert can_i(docs, A, "list", "configmaps", "team-a", name="x")  # metadata.name=x
+    assert not can_i(docs, A, "get", "configmaps", "team-b", name="x")
+    assert not can_i(docs, A, "get", "secrets", "team-a", name="x")
+
+
+def test_evaluator_scopes_a_role_binding_to_its_namespace_a_cluster_binding_to_all() -> None:
+    secrets = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
+    pods = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    docs = [
+        _role("ClusterRole", "secrets", secrets),
+        _binding("RoleBinding", ("ClusterRole", "secrets"), SA_A, "team-a"),
+        _role("ClusterRole", "all", pods),
+        _binding(
+            "ClusterRoleBinding",
+            ("ClusterRole", "all"),
+            {"kind": "Group", "name": "system:serviceaccounts:team-b"},
+        ),
+    ]
+    assert can_i(docs, A, "list", "secrets", "team-a")
+    assert not can_i(docs, A, "list", "secrets", "team-b")
+    b = ("team-b", "worker")
+    assert can_i(docs, b, "delete", "leases", "anywhere", group="coordination.k8s.io")
+    assert not can_i(docs, A, "delete", "leases", "anywhere", group="coordination.k8s.io")
+    # A RoleBinding in another namespace, or one to a Role that does not exist, grants nothing.
+    docs.append(_binding("RoleBinding", ("Role", "missing"), SA_A, "team-a"))
+    assert not can_i(docs, A, "get", "pods", "team-a")
