@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from metallb.bfd.v1 import bfd_pb2
 from metallb_rules.bfd_profile import BFDProfile, ProfileError
 from metallb_rules.errors import InvalidArgumentError
+from metallb_runtime.wellknown import duration_nanoseconds
 from services.bfd.core.drop import DropReason
 from services.bfd.core.events import StateChanged
 from services.bfd.core.packet import Diagnostic, State
@@ -45,7 +46,7 @@ NS_PER_MS = 1_000_000
 
 def whole_milliseconds(duration: Duration, field: str) -> int:
     """A profile interval: MetalLB's CR counts them in whole milliseconds."""
-    nanos = duration.seconds * NS_PER_S + duration.nanos
+    nanos = duration_nanoseconds(duration, field)
     if nanos < 0 or nanos % NS_PER_MS:
         raise InvalidArgumentError(
             f"must be a whole number of milliseconds, not {duration.ToJsonString()}", field
