@@ -42,8 +42,10 @@ HANDSHAKE_TIMEOUT = 10.0
 #: at 1.5 MiB each; anything larger is refused (413) before it is read.
 MAX_BODY_BYTES = 4 << 20
 #: Connections handled at once (one thread each); more are closed at once. The API server
-#: retries a webhook call, and its own concurrency toward one webhook is far below this.
-MAX_CONNECTIONS = 64
+#: retries a webhook call, and its own concurrency toward one webhook is far below this. With
+#: the accept thread and the main thread, the server stays within 16 threads (issue 15;
+#: bench/limits.py measures it under 200 idle connections).
+MAX_CONNECTIONS = 12
 
 
 @contextlib.contextmanager

@@ -231,7 +231,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def AllocateBatch(
         self, request: ipam_pb2.AllocateBatchRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.AllocateBatchResponse:
-        self._limits.check_services(len(request.requests), "requests", "requests")
+        self._limits.check_batch(len(request.requests), "requests")
         items: list[ServiceRequest | DomainError] = []
         for i, item in enumerate(request.requests):
             try:
@@ -287,7 +287,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def RestoreAllocations(
         self, request: ipam_pb2.RestoreAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.RestoreAllocationsResponse:
-        self._limits.check_services(len(request.restorations), "restorations", "restorations")
+        self._limits.check_batch(len(request.restorations), "restorations")
         entries = [
             (convert.service_from_proto(r.service, f"restorations[{i}].service"), list(r.ips))
             for i, r in enumerate(request.restorations)

@@ -1,10 +1,12 @@
 """The admission webhooks over real HTTPS, with MetalLB's decisions and messages (§2.4)."""
 
 import json
+import select
 import socket
 import ssl
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -261,6 +263,31 @@ def test_idle_connections_cannot_take_a_thread_each(
                 pass  # held open by one of the 8 handler threads, waiting for a handshake
         assert closed == 40 - 8
         assert threading.active_count() - before <= 8
+    finally:
+        for conn in idle:
+            conn.close()
+        server.stop()
+
+
+def test_by_default_200_idle_connections_hold_at_most_12_threads(
+    webhook: tuple[str, ssl.SSLContext],
+) -> None:
+    """Issue 15's target: the webhook within 16 threads under 200 idle connections (the
+    server's own accept thread and the process's main thread besides its handlers)."""
+    server = WebhookServer("127.0.0.1:0", lambda: EXISTING, NS, PAIR[0])
+    server.start()
+    before = threading.active_count()
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(200)]
+    try:
+        # A refused connection is closed at once (readable, b""); a held one waits for its
+        # handshake (10 s). Wait, by select, until the refusals are all seen.
+        closed: set[socket.socket] = set()
+        deadline = time.monotonic() + 8
+        while len(closed) < 200 - 12 and time.monotonic() < deadline:
+            readable, _, _ = select.select([c for c in idle if c not in closed], [], [], 0.5)
+            closed.update(c for c in readable if c.recv(1) == b"")
+        assert len(closed) == 200 - 12
+        assert threading.active_count() - before <= 12
     finally:
         for conn in idle:
             conn.close()
