@@ -25,6 +25,7 @@ from metallb_rules.balancer import Decision, Outcome
 from metallb_rules.errors import DomainError
 from metallb_rules.labels import LabelSelector, SelectorError
 from metallb_rules.service import ServicePort, ServiceSpec
+from metallb_runtime.limits import require_name_length
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 _FAMILIES = {common_pb2.IP_FAMILY_IPV4: Family.IPV4, common_pb2.IP_FAMILY_IPV6: Family.IPV6}
@@ -77,6 +78,7 @@ def _selectors(
 
 
 def pool_spec_from_proto(pool: ipam_pb2.Pool, index: int) -> PoolSpec:
+    require_name_length(pool.name, f"pools[{index}].name")
     where = f"pools[{index}].service_allocation"
     sa = None
     if pool.HasField("service_allocation"):
@@ -105,6 +107,9 @@ def pool_specs_from_proto(pools: Sequence[ipam_pb2.Pool]) -> list[PoolSpec]:
 
 
 def service_from_proto(svc: ipam_pb2.Service, field: str = "service") -> ServiceRequest:
+    require_name_length(svc.namespace, f"{field}.namespace")
+    require_name_length(svc.name, f"{field}.name")
+    require_name_length(svc.requested_pool, f"{field}.requested_pool")
     try:  # the common case in one pass; a bad value is found and named below
         families = tuple([_FAMILIES[f] for f in svc.ip_families])
         policy = _POLICIES[svc.ip_family_policy]
@@ -221,6 +226,8 @@ def usage_to_proto(usage: PoolUsage) -> ipam_pb2.PoolState:
 
 
 def service_key_from_proto(key: common_pb2.ServiceKey, field: str = "service") -> str:
+    require_name_length(key.namespace, f"{field}.namespace")
+    require_name_length(key.name, f"{field}.name")
     if not key.namespace or not key.name:
         raise InvalidServiceError("namespace and name are required", field=field)
     return f"{key.namespace}/{key.name}"
@@ -261,6 +268,8 @@ _POLICY_NAMES = {
 
 def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
     """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+    require_name_length(svc.namespace, f"{field}.namespace")
+    require_name_length(svc.name, f"{field}.name")
     if not svc.namespace or not svc.name:
         raise InvalidServiceError("service namespace and name are required", field=field)
     try:  # the common case in one pass; a bad value is found and named below

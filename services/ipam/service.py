@@ -31,6 +31,7 @@ from metallb_rules.balancer import Decision, Outcome, decide_batch
 from metallb_rules.errors import DomainError, UnavailableError
 from metallb_rules.service import ServiceSpec
 from metallb_runtime.instance import new_instance_id
+from metallb_runtime.limits import require_name_length
 from metallb_runtime.server import ServiceBinding, state_binding
 from metallb_runtime.state_owner import StateOwner
 from metallb_runtime.watch import (
@@ -170,6 +171,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def GetPool(
         self, request: ipam_pb2.GetPoolRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.GetPoolResponse:
+        require_name_length(request.name, "name")
         return await self._run(
             lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
         )
@@ -320,6 +322,8 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
     async def ListAllocations(
         self, request: ipam_pb2.ListAllocationsRequest, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.ListAllocationsResponse:
+        require_name_length(request.pool, "pool")
+        require_name_length(request.namespace, "namespace")
         allocs = await self._run(
             lambda: self._alloc.allocations(pool=request.pool, namespace=request.namespace)
         )
