@@ -280,14 +280,17 @@ def test_by_default_200_idle_connections_hold_at_most_12_threads(
     idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(200)]
     try:
         # A refused connection is closed at once (readable, b""); a held one waits for its
-        # handshake (10 s). Wait, by select, until the refusals are all seen.
+        # handshake (10 s; under load one may time out meanwhile and close too). Wait, by
+        # select, until the refusals are all seen: at most 12 are ever held.
         closed: set[socket.socket] = set()
+        most_threads = 0
         deadline = time.monotonic() + 8
         while len(closed) < 200 - 12 and time.monotonic() < deadline:
+            most_threads = max(most_threads, threading.active_count() - before)
             readable, _, _ = select.select([c for c in idle if c not in closed], [], [], 0.5)
             closed.update(c for c in readable if c.recv(1) == b"")
-        assert len(closed) == 200 - 12
-        assert threading.active_count() - before <= 12
+        assert len(closed) >= 200 - 12
+        assert most_threads <= 12
     finally:
         for conn in idle:
             conn.close()
