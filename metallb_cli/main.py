@@ -29,7 +29,7 @@ from gateway.reconcile import reconcile_once
 from metallb_cli.explain import Facts, explain
 from metallb_cli.facts_readers import read_cluster_facts, read_folder_facts
 from metallb_cli.render import render_report
-from metallb_cli.status import render_status, status_summary
+from metallb_cli.status import render_status, status_summary, up_summary
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 from metallb_runtime.runtime import tune_gc
@@ -500,7 +500,13 @@ async def _up(args: argparse.Namespace) -> int:
                 stop,
             ),
         ]
-        await asyncio.gather(*roles)
+        summary = asyncio.create_task(
+            _print_up_summary(args, {n: s.address for n, s in servers.items()}, stop)
+        )
+        try:
+            await asyncio.gather(*roles)
+        finally:
+            summary.cancel()
     finally:
         for server in reversed(list(servers.values())):
             await server.stop()
@@ -523,11 +529,12 @@ def _show(args: argparse.Namespace) -> tuple[str, bool]:
     if args.command == "explain":
         report = explain(facts, args.service)
         if args.output == "json":
-            return json.dumps(report.to_json(), indent=None if args.watch else 2), True
+            text = json.dumps(report.to_json(), indent=None if args.watch else 2)
+            return text, report.breaks is None
         return render_report(report, width=width, colour=colour), report.breaks is None
     summary = status_summary(facts)
     if args.output == "json":
-        return json.dumps(summary.to_json(), indent=None if args.watch else 2), True
+        return json.dumps(summary.to_json(), indent=None if args.watch else 2), summary.healthy
     return render_status(summary, width=width, colour=colour), summary.healthy
 
 
@@ -548,6 +555,43 @@ def _explain_or_status(args: argparse.Namespace) -> int:
                 print(text.rstrip("\n"), flush=True)
     except KeyboardInterrupt:
         return 0
+
+
+async def _print_up_summary(
+    args: argparse.Namespace, sockets: dict[str, str], stop: asyncio.Event
+) -> None:
+    """Once the controller has made its first pass (its ConfigurationState is written), print
+    what `up` holds and the commands to try (metallb_cli/status.py `up_summary`)."""
+    written = args.manifests / ".status" / "configurationstates" / "controller.yaml"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not written.exists() and loop.time() < deadline and not stop.is_set():
+        await asyncio.sleep(0.2)  # polling the folder: the controller writes it from a thread
+    if stop.is_set():
+        return
+    await asyncio.sleep(1.0)  # let the node role publish its first facts (peers' states)
+    facts = await asyncio.to_thread(read_folder_facts, args.manifests)
+    summary = status_summary(facts)
+    services = {
+        key: [
+            str(i.get("ip"))
+            for i in (obj.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+        ]
+        for key, obj in facts.snapshot.objects.get("Service", {}).items()
+    }
+    peers = {
+        str((p.get("metadata") or {}).get("name")): str((p.get("spec") or {}).get("peerAddress"))
+        for p in facts.snapshot.of("BGPPeer")
+    }
+    text = up_summary(
+        summary,
+        folder=str(args.manifests),
+        node=args.node,
+        sockets=sockets,
+        services={k: v for k, v in services.items() if v},
+        peers=peers,
+    )
+    print(text, end="", flush=True)
 
 
 def _reconcile(args: argparse.Namespace) -> int:

@@ -241,3 +241,67 @@ def render_status(summary: Summary, *, width: int = 100, colour: bool = False) -
             paint(f"Nodes publishing nothing (node role not running?): {silent}", UNKNOWN, colour),
         ]
     return "\n".join(lines) + "\n"
+
+
+def up_summary(
+    summary: Summary,
+    *,
+    folder: str,
+    node: str,
+    sockets: dict[str, str],
+    services: dict[str, list[str]],
+    peers: dict[str, str],
+    shown: int = 5,
+) -> str:
+    """What `metallb-grpc up` prints once it serves: what it holds and what to try next.
+    `services`: the Services that have addresses; `peers`: BGPPeer name -> address."""
+    pad = " " * 13
+    lines = [f"metallb-grpc up: serving {folder} as node {node}"]
+    if summary.config_error:
+        lines.append(f"  config     invalid: {summary.config_error}")
+    pools = []
+    for p in summary.pools:
+        use = [f"IPv{v} {used}/{total}" for v, (used, total) in ((4, p.ipv4), (6, p.ipv6)) if total]
+        pools.append(f"{p.name}: {', '.join(use)} in use")
+    lines += _labelled("pools", pools or ["none"], pad)
+    width = max((len(key) for key in services), default=0)
+    allocated = [f"{key.ljust(width)}  {', '.join(ips)}" for key, ips in sorted(services.items())]
+    if len(allocated) > shown:
+        allocated = [*allocated[:shown], f"and {len(allocated) - shown} more"]
+    lines += _labelled("services", [f"{len(services)} allocated", *allocated], pad)
+    states = {s.peer: s.state for s in summary.sessions}
+    described = [f"{n} {a}: {states.get(n, 'starting')}" for n, a in sorted(peers.items())]
+    lines += _labelled("peers", described or ["none"], pad)
+    lines += _labelled("sockets", _socket_lines(sockets), pad)
+    first = min(services, default="NAMESPACE/NAME")
+    lines += _labelled(
+        "try",
+        [
+            f"metallb-grpc status --manifests {folder}",
+            f"metallb-grpc explain --manifests {folder} {first}",
+        ],
+        pad,
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _labelled(label: str, items: list[str], pad: str) -> list[str]:
+    return [f"  {label.ljust(len(pad) - 2)}{items[0]}", *(pad + item for item in items[1:])]
+
+
+def _socket_lines(sockets: dict[str, str]) -> list[str]:
+    """Unix sockets of one folder as `DIR/{a,b}.sock`; other addresses as they are."""
+    folders: dict[str, list[str]] = {}
+    others = []
+    for name, address in sockets.items():
+        path = address.removeprefix("unix:")
+        folder, _, file = path.rpartition("/")
+        if address.startswith("unix:") and file == f"{name}.sock":
+            folders.setdefault(folder, []).append(name)
+        else:
+            others.append(f"{name} {address}")
+    grouped = [
+        f"{folder}/{{{','.join(names)}}}.sock" if len(names) > 1 else f"{folder}/{names[0]}.sock"
+        for folder, names in folders.items()
+    ]
+    return [*grouped, *others] or ["none"]
