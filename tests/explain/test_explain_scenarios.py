@@ -160,7 +160,6 @@ SCENARIOS = [
         _set(["Node", "node-1", "status"], UNAVAILABLE),
         "L2 192.0.2.10",
         "no eligible node",
-        ("pure", "folder"),  # (the fake API server keeps a Node's status apart)
     ),
     Scenario(
         "not alive",
