@@ -151,19 +151,15 @@ def test_l2_interfaces_and_responder_are_published() -> None:
     assert status["announcements"] == []
 
 
-def test_the_node_reconciler_publishes_facts_and_its_peer_errors() -> None:
-    """The hook: a watch response becomes a WriteFacts command at once; `peer_errors` is
-    published after a pass."""
+def test_the_node_reconciler_publishes_a_watch_response_at_once() -> None:
+    """The hook: a watch response becomes a WriteFacts command without waiting for a pass (the
+    refused peers: tests/gateway/test_node_reconciler.py)."""
     rec = NodeReconciler("node-1", Snapshot, l2=False, bgp=True, statuses=True)
     for change in bgp_snapshot(peer("router", bgp_pb2.SESSION_STATE_IDLE)):
         rec.handle(change, 0.0)
     (command,) = rec.commands()
     assert isinstance(command, WriteFacts)
-    assert "bgpsessionstates/node-1.router" in statuses(command.ops)
-    rec.peer_errors["bad"] = "INVALID_ARGUMENT: no"
-    rec._report([], 1.0)  # what the end of a pass does
-    facts = [c for c in rec.commands() if isinstance(c, WriteFacts)]
-    assert statuses(facts[0].ops)["bgpsessionstates/node-1.bad"]["bgpStatus"] == "Refused"
+    assert statuses(command.ops)["bgpsessionstates/node-1.router"]["bgpStatus"] == "Idle"
 
 
 def test_without_status_objects_no_facts_are_published() -> None:
