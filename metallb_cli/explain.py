@@ -61,6 +61,8 @@ class Facts:
     leases: bool = True
     lb_class: str = ""
     source: str = ""
+    # Kinds the reader could not list (403: not allowed, 404: CRD not installed).
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def explain(facts: Facts, key: str) -> Report:
     findings = [_ours(spec, facts.lb_class)]
     if findings[0].state == BROKEN:
         return Report(key, facts.source, tuple(findings))
-    configuration, config = _configuration(snap)
+    configuration, config = _configuration(snap, facts.unreadable)
     findings.append(configuration)
     if config is None:
         return Report(key, facts.source, tuple(findings))
@@ -188,8 +190,28 @@ def _ours(spec: ServiceSpec, lb_class: str) -> Finding:
     return Finding(OK, "ours", f"LoadBalancer with {why}: handled by this MetalLB")
 
 
-def _configuration(snap: Snapshot) -> tuple[Finding, Config | None]:
+def parse_readable(snap: Snapshot, unreadable: Sequence[str] = ()) -> Config:
+    """The rules' `parse` over what could be read. Without the Secrets (an operator may not read
+    them) BGPPeers are parsed without their passwordSecret: only the password goes unchecked."""
+    resources = snap.cluster_resources()
+    if "Secret" in unreadable:
+        resources.peers = [
+            {**p, "spec": {k: v for k, v in (p.get("spec") or {}).items() if k != "passwordSecret"}}
+            for p in resources.peers
+        ]
+    return parse(resources)
+
+
+def _configuration(snap: Snapshot, unreadable: Sequence[str] = ()) -> tuple[Finding, Config | None]:
     states = []
+    if "Secret" in unreadable:
+        states.append(
+            Finding(
+                INFO,
+                "secrets",
+                "not readable with these credentials: BGPPeer passwords are not checked",
+            )
+        )
     for obj in snap.of("ConfigurationState"):
         meta, status = obj.get("metadata") or {}, obj.get("status") or {}
         result = str(status.get("result") or "Unknown")
@@ -199,7 +221,7 @@ def _configuration(snap: Snapshot) -> tuple[Finding, Config | None]:
         fix = "fix the object the message names" if state == BROKEN else ""
         states.append(Finding(state, "component", text, fix=fix))
     try:
-        config = parse(snap.cluster_resources())
+        config = parse_readable(snap, unreadable)
     except ConfigError as err:
         # The components' own reports say the same: shown, but the break is the rules' verdict.
         reports = tuple(Finding(INFO, s.topic, s.text) for s in states)
@@ -214,7 +236,7 @@ def _configuration(snap: Snapshot) -> tuple[Finding, Config | None]:
             ),
             None,
         )
-    if not states:
+    if not any(s.topic == "component" for s in states):
         states.append(Finding(UNKNOWN, "component", "no ConfigurationState written yet"))
     return Finding(OK, "configuration", "valid", tuple(states)), config
 

@@ -102,4 +102,6 @@ def read_cluster_facts(
         for item in json.loads(response.data).get("items") or []:
             snap.add({**item, "kind": kind})
     source = "cluster" + (f" (not readable: {', '.join(missing)})" if missing else "")
-    return Facts(snap, now(), leases=True, lb_class=lb_class, source=source)
+    return Facts(
+        snap, now(), leases=True, lb_class=lb_class, source=source, unreadable=tuple(missing)
+    )

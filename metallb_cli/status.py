@@ -17,10 +17,9 @@ is not up, or a held address is answered nowhere.
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from metallb_cli.explain import BROKEN, INFO, OK, UNKNOWN, Allocation, Facts
+from metallb_cli.explain import BROKEN, INFO, OK, UNKNOWN, Allocation, Facts, parse_readable
 from metallb_cli.render import paint
 from metallb_rules.config.model import ConfigError
-from metallb_rules.config.parse import parse
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def status_summary(facts: Facts) -> Summary:
     error = ""
     owners: dict[str, list[str]] = {}
     try:
-        config = parse(snap.cluster_resources())
+        config = parse_readable(snap, facts.unreadable)
     except ConfigError as err:
         error = err.describe()
     else:

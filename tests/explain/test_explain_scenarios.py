@@ -321,3 +321,23 @@ def test_an_unknown_service_is_said_so() -> None:
     report: Report = explain(World().pure(), "demo/nope")
     assert report.breaks is not None
     assert report.breaks.text == "no Service demo/nope"
+
+
+def test_without_read_access_to_secrets_only_the_password_goes_unchecked(tmp_path: Path) -> None:
+    """An operator may not read the MetalLB namespace's Secrets: a BGPPeer's passwordSecret is
+    then not checked (and said so), instead of the whole configuration reading as invalid."""
+    world = World()
+    world.find("BGPPeer", "router")["spec"]["passwordSecret"] = {"name": "bgp-password"}
+    with FakeKube() as kube:
+        kube.add_namespace("demo")
+        world.objects = [o for o in world.objects if o["kind"] != "Namespace"]
+        world.to_cluster(kube)
+        kube.inject_failure(403, method="GET", path="/secrets$")
+        facts = read_cluster_facts(str(write_kubeconfig(tmp_path / "kubeconfig", kube.url)))
+    assert facts.source == "cluster (not readable: Secret)"
+    report = explain(facts, "demo/api")
+    assert report.breaks is None, report.to_json()
+    configuration = next(f for f in report.findings if f.topic == "configuration")
+    assert child(configuration, "secrets").text == (
+        "not readable with these credentials: BGPPeer passwords are not checked"
+    )
