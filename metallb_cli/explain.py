@@ -286,15 +286,25 @@ def _pool(allocation: Allocation, spec: ServiceSpec, snap: Snapshot) -> Finding:
         how = f"requested by annotation metallb.io/{POOL_ANNOTATION}: {spec.requested_pool}"
     else:
         how = "automatic"
-    tried = (
-        _pool_order(allocation, spec, snap) if not requested_ips and not spec.requested_pool else ()
-    )
+    automatic = not requested_ips and not spec.requested_pool
+    tried = _pool_order(allocation, spec, snap) if automatic else ()
     if decision.pool is not None:
         text = f"{decision.pool} ({how}; {allocation.usage_text(decision.pool)})"
         return Finding(OK, "pool", text, tried)
     if failed:
         message = failed[-1].message
-        return Finding(BROKEN, "pool", f"none: {message}", tried, fix=_allocation_fix(message))
+        fix = _allocation_fix(message)
+        if (
+            automatic
+            and "no available IPs" in message
+            and not any(t.topic.startswith("try") for t in tried)
+        ):
+            fix = (
+                "no pool is open to this Service (autoAssign false, or a serviceAllocation that "
+                f"does not select it): request one with metallb.io/{POOL_ANNOTATION}, or widen "
+                "a pool's serviceAllocation"
+            )
+        return Finding(BROKEN, "pool", f"none: {message}", tried, fix=fix)
     return Finding(
         BROKEN,
         "pool",
@@ -514,7 +524,7 @@ def _layer2(
                     topic,
                     "no eligible node",
                     tuple(children),
-                    fix="make one of the nodes above eligible (see each one's reason)",
+                    fix="make one of the listed nodes eligible (each says why it is not)",
                 )
             )
             continue

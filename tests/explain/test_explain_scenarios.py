@@ -72,6 +72,7 @@ class Scenario(NamedTuple):
     topic: str  # of the broken finding
     words: str  # in its text
     readings: tuple[str, ...] = ("pure", "folder", "cluster")
+    fix: str = ""  # words of what to do, where the cause is not in the text already
 
 
 ALL = ("pure", "folder", "cluster")
@@ -113,6 +114,7 @@ SCENARIOS = [
         ),
         "pool",
         "no available IPs",
+        fix="no pool is open to this Service",
     ),
     Scenario(
         "pool exhausted",
@@ -123,6 +125,7 @@ SCENARIOS = [
         ),
         "pool",
         "no available IPs",
+        fix="the pools this Service may use are full",
     ),
     Scenario(
         "sharing conflict",
@@ -292,6 +295,7 @@ def test_explain_says_where_the_chain_breaks(
     assert (broken.topic, broken.state) == (scenario.topic, BROKEN), report.to_json()
     assert scenario.words in broken.text, broken.text
     assert broken.fix
+    assert scenario.fix in broken.fix, broken.fix
     if scenario.name in NODE_1_REASON:
         l2 = next(f for f in report.findings if f.topic == scenario.topic)
         assert child(l2, "node-1").text == NODE_1_REASON[scenario.name]
