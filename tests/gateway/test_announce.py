@@ -207,12 +207,8 @@ def test_each_node_s_reason_not_to_be_an_l2_candidate() -> None:
         external_traffic_policy="Local",
         endpoints=(Endpoint("node-a"),),
     )
-    assert layer2.ineligibility(only_a, [l2ad()], two, both)["node-b"] == (layer2.NO_LOCAL_ENDPOINT)
+    assert layer2.ineligibility(only_a, [l2ad()], two, both)["node-b"] == layer2.NO_LOCAL_ENDPOINT
     # The interfaces a node answers on: every one when one of its advertisements names none.
-    assert layer2.interfaces_of(
-        [l2ad(interfaces=("eth1",)), l2ad(interfaces=("eth0",))], "node-a"
-    ) == (
-        "eth0",
-        "eth1",
-    )
+    listed = [l2ad(interfaces=("eth1",)), l2ad(interfaces=("eth0",))]
+    assert layer2.interfaces_of(listed, "node-a") == ("eth0", "eth1")
     assert layer2.interfaces_of([l2ad(interfaces=("eth1",)), l2ad()], "node-a") == ()
