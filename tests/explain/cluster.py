@@ -9,14 +9,13 @@ peers of both nodes (router: iBGP, so LOCAL_PREF; other: eBGP), every session Es
 
 import copy
 import datetime
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gateway.folder import FolderFactsWriter, FolderWriter
-from gateway.node.facts import L2_STATES, SESSIONS
+from gateway.node.facts import FACT_KINDS, L2_STATES, SESSIONS
 from gateway.snapshot import Snapshot
 from metallb_cli.explain import Facts
 
@@ -167,9 +166,6 @@ def published() -> dict[tuple[str, str], Obj]:
     return out
 
 
-FACT_KIND = {SESSIONS: "BGPSessionState", L2_STATES: "L2NodeState"}
-
-
 class World:
     """One scenario's cluster: the inputs, what the roles wrote, the node Leases."""
 
@@ -194,7 +190,7 @@ class World:
         for obj in self.objects:
             snap.add(copy.deepcopy(obj))
         for (plural, name), status in self.facts.items():
-            snap.add({"kind": FACT_KIND[plural], "metadata": _meta(name), "status": status})
+            snap.add({"kind": FACT_KINDS[plural], "metadata": _meta(name), "status": status})
         for component, (valid, message) in self.states.items():
             snap.add(_configuration_state(component, valid, message))
         if leases:
@@ -237,7 +233,7 @@ class World:
         for (plural, name), status in self.facts.items():
             body = {
                 "apiVersion": "metallb.io/v1beta1",
-                "kind": FACT_KIND[plural],
+                "kind": FACT_KINDS[plural],
                 "metadata": _meta(name, labels={"metallb.io/node": status["node"]}),
                 "spec": {},
                 "status": status,
@@ -277,6 +273,3 @@ def _create(kube: Any, obj: Obj) -> None:
     created = kube.create(obj)
     if status:
         kube.update_status({**created, "status": status})
-
-
-Mutation = Callable[[World], None]
