@@ -131,10 +131,17 @@ class _Driver:
         self.issues_logged = 0  # RFC 7606 issues already reported in the log
         self.issues_logged_at: float | None = None
         self.limit_logged = False
+        #: An unnumbered peer's learned neighbour and the interface's index (its scope).
+        self.neighbour: IPv6Address | None = None
+        self.scope_id = 0
 
     @property
     def name(self) -> str:
         return self.peer.config.name
+
+    def remote(self) -> IPAddress | None:
+        """The address to connect to: the configured one, or the learned neighbour."""
+        return self.peer.config.peer_address or self.neighbour
 
     def now(self) -> float:
         return self.loop.time()
@@ -234,16 +241,27 @@ class _Driver:
     async def _connect(self, conn: int) -> None:
         cfg = self.peer.config
         sock: socket.socket | None = None
+        remote = self.remote()
+        if remote is None:
+            self.peer.connection_failed(
+                conn, self.now(), f"no neighbour learned on {cfg.interface} yet"
+            )
+            self.flush()
+            self.connecting.pop(conn, None)
+            return
         try:
             sock = sockets.client_socket(
-                cfg.peer_address,
+                remote,
                 password=cfg.password,
                 ttl=self.ttl(),
                 min_ttl=self.min_ttl(),
                 source=cfg.source_address,
                 vrf=cfg.vrf,
             )
-            await self.loop.sock_connect(sock, (str(cfg.peer_address), cfg.peer_port))
+            target: tuple[Any, ...] = (str(remote), cfg.peer_port)
+            if isinstance(remote, IPv6Address) and remote.is_link_local:
+                target = (str(remote), cfg.peer_port, 0, self.scope_id)
+            await self.loop.sock_connect(sock, target)
             await self.loop.create_connection(
                 lambda: _BGPProtocol(self.speaker, self, conn), sock=sock
             )
@@ -271,18 +289,19 @@ class _Driver:
             self.bfd_status = "BFD service not wired (no BFD client)"
             return
         conn = self.peer.established()
-        if conn is None or conn.local is None:
+        remote = self.remote()
+        if conn is None or conn.local is None or remote is None:
             return
         self.bfd_registered = True
         self.bfd_status = "registering"
-        self.speaker.spawn(self._bfd_register(client, conn.local))
+        self.speaker.spawn(self._bfd_register(client, remote, conn.local))
 
-    async def _bfd_register(self, client: BfdClient, local: IPAddress) -> None:
+    async def _bfd_register(self, client: BfdClient, remote: IPAddress, local: IPAddress) -> None:
         cfg = self.peer.config
         try:
             await client.register(
                 cfg.name,
-                cfg.peer_address,
+                remote,
                 local,
                 cfg.bfd_profile,
                 self.bfd_down,
@@ -340,14 +359,16 @@ class _BGPProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         local = _addr(transport.get_extra_info("sockname")[0])
-        remote = _addr(transport.get_extra_info("peername")[0])
+        peername = transport.get_extra_info("peername")
+        remote = _addr(peername[0])
+        scope_id = peername[3] if len(peername) > 3 else 0
         if self.driver is not None and self.conn is not None:
             self.driver.attach(self.conn, transport)
             self.driver.prepare(local)
             self.driver.peer.connection_made(self.conn, self.driver.now(), local, remote)
             self.driver.flush()
             return
-        driver = self.speaker.driver_for(remote, self.listener)
+        driver = self.speaker.driver_for(remote, self.listener, scope_id)
         if driver is None:
             transport.close()
             return
@@ -422,11 +443,19 @@ class Speaker:
 
     # ---- peers -----------------------------------------------------------------------------
 
-    def driver_for(self, remote: IPAddress, listener: ListenKey | None = None) -> _Driver | None:
-        """The peer a connection from `remote` on `listener` (family, port, VRF) belongs to."""
+    def driver_for(
+        self, remote: IPAddress, listener: ListenKey | None = None, scope_id: int = 0
+    ) -> _Driver | None:
+        """The peer a connection from `remote` on `listener` (family, port, VRF) belongs to;
+        a link-local `remote` belongs to an unnumbered peer on the interface `scope_id`."""
         for driver in self.drivers.values():
             cfg = driver.peer.config
-            if cfg.peer_address == remote and (listener is None or self._key(cfg) == listener):
+            if listener is not None and self._key(cfg) != listener:
+                continue
+            if cfg.unnumbered:
+                if scope_id and driver.scope_id == scope_id and driver.neighbour == remote:
+                    return driver
+            elif cfg.peer_address == remote:
                 return driver
         return None
 
@@ -520,7 +549,7 @@ class Speaker:
 
     @staticmethod
     def _key(config: PeerConfig) -> ListenKey:
-        family = socket.AF_INET if isinstance(config.peer_address, IPv4Address) else socket.AF_INET6
+        family = socket.AF_INET if config.ipv4_transport else socket.AF_INET6
         return family, config.peer_port, config.vrf
 
     async def _listen_for(self, config: PeerConfig) -> None:
@@ -538,11 +567,17 @@ class Speaker:
                 lambda: _BGPProtocol(self, None, None, key), sock=sock
             )
             self.listeners[key] = server
+        if config.peer_address is not None:
+            self._listener_md5(config, config.peer_address, config.password)
+        self._gtsm_filter(key)
+
+    def _listener_md5(self, config: PeerConfig, address: IPAddress, key: str) -> None:
+        """The listener's TCP MD5 key for `address` (empty: remove it)."""
+        server = self.listeners.get(self._key(config))
         if server is not None and config.password:
             for sock in server.sockets:
                 with contextlib.suppress(OSError):
-                    sockets.set_md5(sock, config.peer_address, config.password)
-        self._gtsm_filter(key)
+                    sockets.set_md5(sock, address, key)
 
     def _gtsm_filter(self, key: ListenKey) -> None:
         """The listener's BPF filter: the GTSM peers on it must arrive with TTL 255."""
@@ -550,9 +585,11 @@ class Speaker:
         if server is None:
             return
         peers = [
-            d.peer.config.peer_address
+            remote
             for d in self.drivers.values()
-            if d.peer.config.gtsm and self._key(d.peer.config) == key
+            if d.peer.config.gtsm
+            and self._key(d.peer.config) == key
+            and (remote := d.remote()) is not None
         ]
         for sock in server.sockets:
             try:
@@ -564,10 +601,8 @@ class Speaker:
     async def _release_listener(self, config: PeerConfig) -> None:
         key = self._key(config)
         server = self.listeners.get(key)
-        if server is not None and config.password:
-            for sock in server.sockets:
-                with contextlib.suppress(OSError):
-                    sockets.set_md5(sock, config.peer_address, "")
+        if config.peer_address is not None:
+            self._listener_md5(config, config.peer_address, "")
         if any(self._key(d.peer.config) == key for d in self.drivers.values()):
             self._gtsm_filter(key)
             return
