@@ -38,10 +38,17 @@ from services.bgp.fsm import Peer, PeerConfig, Reason
 from services.bgp.fsm.config import DynamicASN, IPAddress
 from services.bgp.fsm.peer import Close, Connect, Send
 from services.bgp.fsm.rib import RouteAttrs, family_of
+from services.bgp.unnumbered.links import UnnumberedLinks
+from services.bgp.unnumbered.tracker import LinkCounters, LinkEvent, View, session_action
 
 log = logging.getLogger(__name__)
 
 SIOCGIFADDR = 0x8915  # linux/sockios.h
+_LINK_REASONS = {
+    LinkEvent.LINK_DOWN: (Reason.LINK_DOWN, "link down or without a link-local address"),
+    LinkEvent.NEIGHBOR_CHANGED: (Reason.NEIGHBOR_CHANGED, ""),
+    LinkEvent.ADDRESS_CHANGED: (Reason.ADDRESS_CHANGED, "our addresses changed"),
+}
 #: Seconds between two log lines about a peer's malformed attributes (RFC 7606).
 ISSUE_LOG_INTERVAL = 60.0
 
@@ -131,7 +138,8 @@ class _Driver:
         self.issues_logged = 0  # RFC 7606 issues already reported in the log
         self.issues_logged_at: float | None = None
         self.limit_logged = False
-        #: An unnumbered peer's learned neighbour and the interface's index (its scope).
+        #: An unnumbered peer's link: its learned neighbour and the interface's index.
+        self.view = View()
         self.neighbour: IPv6Address | None = None
         self.scope_id = 0
 
@@ -183,6 +191,9 @@ class _Driver:
             self.timer = self.loop.call_at(deadline, self._fire) if deadline is not None else None
             self.timer_at = deadline
         if self.peer.take_changed():
+            if self.peer.config.unnumbered:
+                established = self.peer.established() is not None
+                self.speaker.links.session_state(self.peer.config.interface, established)
             self._bfd_follow()
             self._log_attribute_issues()
             self._log_prefix_limit()
@@ -235,17 +246,62 @@ class _Driver:
         v4 = next((a for a in others if isinstance(a, IPv4Address)), None)
         v6 = next((a for a in others if isinstance(a, IPv6Address)), None)
         self.peer.default_router_id = v4 or self.speaker.default_router_id
-        if cfg.dual_stack:
+        if cfg.unnumbered:
+            # RFC 8950 for IPv4 (no IPv4 next hop); RFC 2545: our global address on the
+            # interface, if any, goes before the link-local one
+            globals_ = self.view.globals
+            self.peer.extra_next_hop4 = None
+            self.peer.extra_next_hop6 = globals_[0] if globals_ else None
+        elif cfg.dual_stack:
             self.peer.extra_next_hop4, self.peer.extra_next_hop6 = v4, v6
+
+    def link_state(self) -> tuple[View, LinkCounters] | None:
+        """An unnumbered peer's link as the API shows it (None for another peer)."""
+        cfg = self.peer.config
+        if not cfg.unnumbered:
+            return None
+        runner = self.speaker.links.runner(cfg.interface)
+        return self.view, runner.tracker.counters if runner is not None else LinkCounters()
+
+    def follow(self, view: View, event: LinkEvent | None) -> None:
+        """An unnumbered peer's link changed: the new neighbour and scope; on an event the
+        session restarts (towards the new neighbour, or waiting for one)."""
+        old = self.neighbour
+        self.view = view
+        self.neighbour, self.scope_id = view.neighbour_address, view.index
+        if old != self.neighbour:
+            self.speaker.neighbour_moved(self, old)
+            if self.bfd_registered and self.speaker.bfd is not None:
+                # the BFD session goes to the new neighbour once the BGP session is back up
+                self.bfd_registered = False
+                self.bfd_status = "not registered"
+                self.speaker.spawn(self.speaker.bfd.unregister(self.name))
+        if event is None:
+            self.speaker.on_change(self.name)
+            return
+        reason, text = _LINK_REASONS[event]
+        where = self.peer.config.interface
+        if event is LinkEvent.NEIGHBOR_CHANGED:
+            text = f"neighbour on {where}: {old or 'none'} -> {self.neighbour or 'none'}"
+        else:
+            text = f"{where}: {text}"
+        self.peer.stop(
+            self.now(),
+            reason=reason,
+            subcode=CeaseSubcode.OTHER_CONFIGURATION_CHANGE,
+            message=text,
+            restart=self.peer.admin_up,
+        )
+        self.flush()
+        self.speaker.on_change(self.name)
 
     async def _connect(self, conn: int) -> None:
         cfg = self.peer.config
         sock: socket.socket | None = None
         remote = self.remote()
         if remote is None:
-            self.peer.connection_failed(
-                conn, self.now(), f"no neighbour learned on {cfg.interface} yet"
-            )
+            why = "no neighbour learned yet" if self.view.link_up else "link down"
+            self.peer.connection_failed(conn, self.now(), f"{cfg.interface}: {why}")
             self.flush()
             self.connecting.pop(conn, None)
             return
@@ -369,6 +425,8 @@ class _BGPProtocol(asyncio.Protocol):
             self.driver.flush()
             return
         driver = self.speaker.driver_for(remote, self.listener, scope_id)
+        if driver is None and scope_id and isinstance(remote, IPv6Address):
+            driver = self.speaker.learn_from_connection(remote, self.listener, scope_id)
         if driver is None:
             transport.close()
             return
@@ -435,6 +493,7 @@ class Speaker:
         self.listen_errors: dict[ListenKey, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._process_start = True
+        self.links = UnnumberedLinks(self._link_changed)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -459,6 +518,36 @@ class Speaker:
                 return driver
         return None
 
+    def learn_from_connection(
+        self, remote: IPv6Address, listener: ListenKey | None, scope_id: int
+    ) -> _Driver | None:
+        """A link-local connection no peer claims, on an unnumbered peer's interface: offer its
+        source to that link's tracker (it becomes the neighbour unless a session to another is
+        up), then look again."""
+        if not remote.is_link_local:
+            return None
+        for driver in list(self.drivers.values()):
+            cfg = driver.peer.config
+            if cfg.unnumbered and driver.scope_id == scope_id:
+                self.links.incoming_connection(cfg.interface, remote)
+                break
+        return self.driver_for(remote, listener, scope_id)
+
+    def _link_changed(self, interface: str, before: View, after: View) -> None:
+        event = session_action(before, after)
+        for driver in list(self.drivers.values()):
+            if driver.peer.config.interface == interface:
+                driver.follow(after, event)
+
+    def neighbour_moved(self, driver: _Driver, old: IPv6Address | None) -> None:
+        """The listener's TCP MD5 key and GTSM filter follow an unnumbered peer's neighbour."""
+        cfg = driver.peer.config
+        if old is not None:
+            self._listener_md5(cfg, old, "")
+        if driver.neighbour is not None:
+            self._listener_md5(cfg, driver.neighbour, cfg.password)
+        self._gtsm_filter(self._key(cfg))
+
     def peer(self, name: str) -> Peer | None:
         driver = self.drivers.get(name)
         return driver.peer if driver is not None else None
@@ -469,6 +558,11 @@ class Speaker:
         driver = _Driver(self, peer)
         self.drivers[config.name] = driver
         await self._listen_for(config)
+        if config.unnumbered:
+            view = await self.links.attach(config.interface, config.name)
+            driver.view, driver.scope_id = view, view.index
+            driver.neighbour = view.neighbour_address
+            self.neighbour_moved(driver, None)
         if self.routes_set:
             peer.set_routes(self._routes(peer))
         peer.start(loop.time())
@@ -498,7 +592,12 @@ class Speaker:
         driver.peer.stop(driver.now(), reason=reason, subcode=subcode)
         driver.flush()
         await driver.close()
-        await self._release_listener(driver.peer.config)
+        cfg = driver.peer.config
+        if cfg.unnumbered:
+            if driver.neighbour is not None:
+                self._listener_md5(cfg, driver.neighbour, "")
+            await self.links.detach(cfg.interface, cfg.name)
+        await self._release_listener(cfg)
 
     def reset_peer(self, name: str) -> None:
         driver = self.drivers[name]
@@ -626,6 +725,7 @@ class Speaker:
             server.close()
             await server.wait_closed()
         self.listeners.clear()
+        await self.links.close()
 
 
 __all__ = ["BfdClient", "Speaker", "interface_addresses"]

@@ -797,12 +797,21 @@ class Peer:
             if isinstance(addr, IPv6Address) and nh6 is None:
                 nh6 = addr
         assert conn.remote_open is not None
+        link_local: IPv6Address | None = None
+        if cfg.unnumbered and nh6 is not None and nh6.is_link_local:
+            # RFC 2545 §3: our global address on the interface, if any, then the link-local
+            # one; else the link-local alone (which FRR and BIRD take from a link peer). IPv4
+            # goes with the same IPv6 next hop (RFC 8950 §4): no IPv4 next hop.
+            if self.extra_next_hop6 is not None:
+                nh6, link_local = self.extra_next_hop6, nh6
+            nh4 = None
         return SessionRoutingInfo(
             ctx=conn.ctx,
             local_as=cfg.local_as,
             internal=conn.remote_open.asn == cfg.local_as,
-            next_hop4=nh4 or self.extra_next_hop4,
+            next_hop4=nh4 or (None if cfg.unnumbered else self.extra_next_hop4),
             next_hop6=nh6 or self.extra_next_hop6,
+            next_hop6_link_local=link_local,
         )
 
     def established(self) -> Connection | None:
