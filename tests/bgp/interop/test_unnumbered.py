@@ -5,12 +5,15 @@ The lab's link keeps only IPv6 link-local addresses (its global addresses are fl
 learn it from its own; BIRD has our link-local address configured, scoped to its interface, and
 connects to us. Each must install our IPv4 route (RFC 8950: `via inet6 fe80::…`) and our IPv6
 route with our link-local next hop in its kernel table, checked with `ip route` in its namespace.
-Then a link flap: the routes go and come back.
+Then a link flap (the routes go and come back) and BFD Down over the link-local (FRR's bfdd
+frozen: our BFD session goes Down, the BGP session is torn down at once though it holds 90 s).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from datetime import timedelta
 import pytest
 
 from metallb.bgp.v1 import bgp_pb2
+from tests.conftest import require_binary
 
 from .lab import Frr, Lab, Speaker, lab, run, wait_for
 
@@ -106,6 +110,21 @@ def world() -> Iterator[World]:
             yield World(the_lab, speaker)
         finally:
             speaker.close()
+            the_lab.kill(speaker.proc.pid)
+
+
+@pytest.fixture
+def bfd_world() -> Iterator[World]:
+    with lab("unb") as the_lab:
+        for ns, dev in ((the_lab.peer_ns, the_lab.peer_dev), (the_lab.spk_ns, the_lab.spk_dev)):
+            run("ip", "-n", ns, "addr", "flush", "dev", dev, "scope", "global")
+        _, bfd_sock = the_lab.bfd_service()
+        speaker = the_lab.speaker(bfd=bfd_sock)
+        try:
+            yield World(the_lab, speaker)
+        finally:
+            speaker.close()
+            # the BGP service first: a SIGTERM'd BFD service waits for its watchers
             the_lab.kill(speaker.proc.pid)
 
 
@@ -202,3 +221,32 @@ def test_link_flap_takes_the_routes_away_and_brings_them_back(world: World) -> N
     wait_for("FRR's kernel routes back", world.routes_installed)
     print(f"\nlink up: Established and routes back after {time.monotonic() - back:.1f} s")
     assert world.state().established_transitions == 2
+
+
+@pytest.mark.usefixtures("frr_lab")
+def test_bfd_down_over_the_link_local_tears_the_session_down(bfd_world: World) -> None:
+    """FRR bgpd + bfdd with `neighbor IFACE bfd profile fast`; our BFD session is single hop to
+    FRR's link-local address on the interface. Freezing bfdd (bgpd keeps answering, hold 90 s)
+    makes our BFD say Down: the BGP session goes at once, with Cease / BFD Down."""
+    require_binary("/usr/lib/frr/bfdd")
+    world = bfd_world
+    world.add_peer(peer_asn=FRR_AS, hold_time=timedelta(seconds=90), bfd_profile="fast", bfd=FAST)
+    bfdd = "bfd\n profile fast\n  receive-interval 50\n  transmit-interval 50\n exit\nexit\n"
+    frr = Frr(world.lab, frr_conf(world.lab, bfd=True).replace("timers 3 9", "timers 30 90"), bfdd)
+    wait_for(
+        "Established with BFD Up",
+        lambda: established(world) and world.state().bfd_status == "up",
+        timeout=30,
+    )
+    cut = time.monotonic()
+    os.kill(frr.pid("bfdd"), signal.SIGSTOP)
+    try:
+        wait_for("the teardown", lambda: not established(world), timeout=5, interval=0.01)
+        took = time.monotonic() - cut
+    finally:
+        os.kill(frr.pid("bfdd"), signal.SIGCONT)
+    error = world.state().last_error
+    assert error.reason == bgp_pb2.STATE_REASON_BFD_DOWN, error
+    assert (error.notification.code, error.notification.subcode) == (6, 10)  # RFC 9384
+    assert took < 1.0
+    print(f"\nunnumbered BFD: BGP torn down {took * 1e3:.0f} ms after bfdd froze")
