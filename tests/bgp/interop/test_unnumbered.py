@@ -250,3 +250,28 @@ def test_bfd_down_over_the_link_local_tears_the_session_down(bfd_world: World) -
     assert (error.notification.code, error.notification.subcode) == (6, 10)  # RFC 9384
     assert took < 1.0
     print(f"\nunnumbered BFD: BGP torn down {took * 1e3:.0f} ms after bfdd froze")
+
+
+@pytest.mark.usefixtures("frr_lab")
+def test_a_replaced_router_with_another_address_is_followed(world: World) -> None:
+    """The router on the link is replaced (FRR stopped, the link-local address changed, a new
+    FRR started): the session to the old address goes down, the new router's RA names the new
+    neighbour and the session and routes come back towards it."""
+    world.add_peer(peer_asn=FRR_AS)
+    Frr(world.lab, frr_conf(world.lab))
+    wait_for("Established with FRR", lambda: established(world), timeout=30)
+    old = world.their_ll()
+    for daemon in ("bgpd", "zebra"):
+        world.lab.kill(int((world.lab.dir / "frr" / f"{daemon}.pid").read_text().split()[0]))
+    wait_for("the session to go down", lambda: not established(world), timeout=15)
+    ns, dev = world.lab.peer_ns, world.lab.peer_dev
+    run("ip", "-n", ns, "addr", "del", f"{old}/64", "dev", dev)
+    run("ip", "-n", ns, "addr", "add", "fe80::beef/64", "dev", dev, "nodad")
+    (world.lab.dir / "frr").rename(world.lab.dir / "frr-replaced")
+    Frr(world.lab, frr_conf(world.lab))
+    wait_for("Established with the new router", lambda: established(world), timeout=30)
+    link = world.state().unnumbered
+    assert link.neighbor_address == f"fe80::beef%{world.lab.spk_dev}"
+    assert link.neighbor_source == bgp_pb2.NEIGHBOR_SOURCE_ROUTER_ADVERTISEMENT
+    assert world.state().established_transitions == 2
+    wait_for("the new router's kernel routes", world.routes_installed)

@@ -58,3 +58,17 @@ def test_the_open_offers_both_families_and_ipv4_over_an_ipv6_next_hop() -> None:
     assert {c.family for c in caps if isinstance(c, Multiprotocol)} == {IPV4_UNICAST, IPV6_UNICAST}
     (enh,) = [c for c in caps if isinstance(c, ExtendedNextHop)]
     assert [(e.nlri_family, e.nexthop_afi) for e in enh.entries] == [(IPV4_UNICAST, 2)]  # RFC 8950
+
+
+def test_metrics_name_an_unnumbered_peer_by_its_interface() -> None:
+    """frr-metrics labels a neighbour by FRR's name for it: the interface, for `interface`."""
+    from prometheus_client import CollectorRegistry
+
+    from services.bgp.metrics import BGPCollector
+
+    cfg = peer_conf_from_proto(
+        bgp_pb2.PeerConf(name="u", my_asn=64512, peer_asn=65000, interface="eth1")
+    )
+    registry = CollectorRegistry()
+    registry.register(BGPCollector(lambda: [Peer(cfg, 0.0)]))
+    assert registry.get_sample_value("metallb_bgp_session_up", {"peer": "eth1", "vrf": ""}) == 0
