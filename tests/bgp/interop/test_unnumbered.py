@@ -275,3 +275,22 @@ def test_a_replaced_router_with_another_address_is_followed(world: World) -> Non
     assert link.neighbor_source == bgp_pb2.NEIGHBOR_SOURCE_ROUTER_ADVERTISEMENT
     assert world.state().established_transitions == 2
     wait_for("the new router's kernel routes", world.routes_installed)
+
+
+@pytest.mark.usefixtures("frr_lab")
+def test_a_global_address_on_the_link_restarts_with_both_next_hops(world: World) -> None:
+    """Our interface gains a global IPv6 address: the session restarts (ADDRESS_CHANGED) and the
+    routes carry it before our link-local address (RFC 2545 §3, 32 octets); FRR still installs
+    them via the link-local one."""
+    world.add_peer(peer_asn=FRR_AS)
+    frr = Frr(world.lab, frr_conf(world.lab))
+    wait_for("Established with FRR", lambda: established(world), timeout=30)
+    wait_for("FRR's kernel routes", world.routes_installed)
+    run("ip", "-n", world.lab.spk_ns, "addr", "add", "fd77:fe::2/64", "dev", world.lab.spk_dev,
+        "nodad")  # fmt: skip
+    wait_for("a second session", lambda: world.state().established_transitions == 2, 30)
+    assert world.state().last_error.reason == bgp_pb2.STATE_REASON_ADDRESS_CHANGED
+    wait_for("FRR's kernel routes again", world.routes_installed)
+    route = frr.json(f"show bgp ipv6 unicast {V6}")
+    hops = {h.get("ip"): h.get("scope") for p in route.get("paths", []) for h in p["nexthops"]}
+    assert hops == {"fd77:fe::2": "global", world.our_ll(): "link-local"}, route
