@@ -409,8 +409,10 @@ _BGPPEER_V1BETA2 = Version(
             ),
             "interface": string(
                 "Interface is the node interface over which the unnumbered BGP peering will be "
-                "established. Address and Interface are mutually exclusive and one of them "
-                "must be specified."
+                "established. No API validation takes place as that string value represents an "
+                "interface name on the host and if user provides an invalid value, only the "
+                "actual BGP session will not be established. Address and Interface are "
+                "mutually exclusive and one of them must be specified."
             ),
             "peerPort": integer(
                 "Port to dial when establishing the session.",

@@ -94,6 +94,7 @@ class BGPState:
             driver.bfd_status,
             self.bfd_settings.get(driver.peer.config.name),
             self.wall_offset,
+            link=driver.link_state(),
         )
 
     def _publish(self, kind: bgp_pb2.PeerEventType, peer: bgp_pb2.Peer) -> None:

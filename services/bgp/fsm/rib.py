@@ -58,6 +58,17 @@ class SessionRoutingInfo:
     internal: bool
     next_hop4: IPv4Address | None
     next_hop6: IPv6Address | None
+    #: RFC 2545 §3: a link-local next hop sent after the global `next_hop6` (unnumbered
+    #: sessions with a global address on the interface).
+    next_hop6_link_local: IPv6Address | None = None
+
+    def mp_next_hops(self) -> tuple[IPv6Address, ...]:
+        """The MP_REACH_NLRI next hop: global (or link-local alone), then link-local."""
+        if self.next_hop6 is None:
+            return ()
+        if self.next_hop6_link_local is None:
+            return (self.next_hop6,)
+        return (self.next_hop6, self.next_hop6_link_local)
 
     def can_send(self, family: Family) -> bool:
         if family not in self.ctx.families:
@@ -166,7 +177,7 @@ class AdjRibOut:
             info.attributes(attrs),
             info.ctx,
             next_hop=info.next_hop4,
-            next_hop6=(info.next_hop6,) if info.next_hop6 is not None else (),
+            next_hop6=info.mp_next_hops(),
         )
 
 
