@@ -13,7 +13,9 @@ seconds (utime + stime) and peak RSS (VmHWM) are read from /proc before it is st
 --repeat N each sender runs N times and the figures are medians (peak RSS: the largest).
 Senders:
 - ours: the speaker core and asyncio adapter (services/bgp/speaker.py) driven in-process in its
-  own process: the typed per-peer routes set, then the two peers added (no gRPC);
+  own process: the typed per-peer routes set (keyed by the core's `Prefix`, built with
+  `make_prefix` before the clock starts, as an in-process caller holds them), then the two
+  peers added (no gRPC);
 - api: our BGP service (`metallb-grpc bgp`, the same speaker) driven through its gRPC API by a
   client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128, then
   AddPeer for both peers (request messages built before the clock starts). Its
@@ -58,7 +60,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 from bench.load import print_load  # noqa: E402
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
 from metallb_rules.bgp_peer import PeerFields, validate_peer  # noqa: E402
-from services.bgp.codec.prefixes import Prefix  # noqa: E402
+from services.bgp.codec import AFI  # noqa: E402
+from services.bgp.codec.prefixes import Prefix, make_prefix  # noqa: E402
 from services.bgp.fsm import PeerConfig, RouteAttrs  # noqa: E402
 from services.bgp.speaker import Speaker  # noqa: E402
 from tests.bgp.interop.lab import FRR, Lab, run, wait_for  # noqa: E402
@@ -210,10 +213,10 @@ def run_ours(args: argparse.Namespace) -> None:
         speaker = Speaker()
         no_attrs = RouteAttrs()
         v4_routes: dict[Prefix, RouteAttrs] = {
-            ipaddress.IPv4Network((V4_BASE + i, 32)): no_attrs for i in range(args.routes)
+            make_prefix(AFI.IPV4, V4_BASE + i, 32): no_attrs for i in range(args.routes)
         }
         v6_routes: dict[Prefix, RouteAttrs] = {
-            ipaddress.IPv6Network((V6_BASE + i, 128)): no_attrs for i in range(args.routes)
+            make_prefix(AFI.IPV6, V6_BASE + i, 128): no_attrs for i in range(args.routes)
         }
         peers = [
             PeerConfig.from_settings(
