@@ -8,7 +8,10 @@ namespace. Time runs from the first session BIRD logs as established (its log, m
 timestamps) until BIRD's two protocols have imported every route (polled on its control
 socket every 10 ms): `..._to_bird_seconds`. Our two senders also print
 `..._from_first_call_seconds`, from the wall-clock time they log just before their first call
-(set_routes / AddPeer) until the same end, which counts all of the API path. Each sender's CPU
+(set_routes / AddPeer) until the same end, which counts all of the API path, and where that
+time goes: `..._{routes,peers,established,imported}_after_first_call_seconds`, from the first
+call until the routes are set, the peers added, BIRD's first session established and every
+route imported. Each sender's CPU
 seconds (utime + stime) and peak RSS (VmHWM) are read from /proc before it is stopped. With
 --repeat N each sender runs N times and the figures are medians (peak RSS: the largest).
 Senders:
@@ -76,6 +79,8 @@ TARGETS = {
     "bgp_ours_over_exabgp": 0.5,
     "bgp_ours_over_frr": 1.0,
 }
+#: Our senders' phases, each timed from their first call to its end.
+PHASES = ("routes", "peers", "established", "imported")
 #: The issue's figures for the anchors, measured on this kind of machine with this method.
 REFERENCE_SECONDS = {"frr": 1.29, "exabgp": 2.03, "gobgp": 1.8}
 
@@ -160,12 +165,16 @@ def proc_usage(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def started_at(log: Path) -> float | None:
-    """The wall-clock time our sender logged just before its first call (`start <time>`)."""
+def stamps(log: Path) -> dict[str, float]:
+    """The wall-clock times our sender logged: `start` just before its first call, `routes`
+    when the routes are set (set_routes / SetAdvertisements returned), `peers` when both peers
+    are added."""
+    out: dict[str, float] = {}
     for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("start "):
-            return float(line.split()[1])
-    return None
+        word, _, value = line.partition(" ")
+        if word in ("start", "routes", "peers"):
+            out.setdefault(word, float(value))
+    return out
 
 
 def measure(
@@ -176,10 +185,11 @@ def measure(
     timeout: float,
     *,
     start_log: Path | None = None,
-) -> tuple[float, float | None, float, float]:
+) -> tuple[float, float | None, float, float, dict[str, float]]:
     """(seconds from the first session BIRD logs as established until BIRD has every route;
     with `start_log`, seconds from the `start` our sender logged before its first call, else
-    None; sender CPU seconds; sender peak RSS MB)."""
+    None; sender CPU seconds; sender peak RSS MB; with `start_log`, the seconds from that start
+    to each phase's end: routes set, peers added, first session established, all imported)."""
     bird = BirdControl(sock)
     try:
         deadline = time.monotonic() + timeout
@@ -193,9 +203,15 @@ def measure(
             raise RuntimeError(f"BIRD did not get {n} + {n} routes in {timeout:.0f} s")
         established = established_at(lab.dir / "bird.log")
         assert established is not None
-        first_call = started_at(start_log) if start_log is not None else None
+        logged = stamps(start_log) if start_log is not None else {}
+        first_call = logged.get("start")
+        phases: dict[str, float] = {}
+        if first_call is not None:
+            ends = {**logged, "established": established, "imported": done}
+            phases = {name: ends[name] - first_call for name in PHASES if name in ends}
         cpu, rss = proc_usage(sender_pid())
-        return done - established, None if first_call is None else done - first_call, cpu, rss
+        since_call = None if first_call is None else done - first_call
+        return done - established, since_call, cpu, rss, phases
     finally:
         bird.close()
 
@@ -226,9 +242,10 @@ def run_ours(args: argparse.Namespace) -> None:
         ]
         print(f"start {time.time()}", flush=True)
         speaker.set_routes({"b4": v4_routes, "b6": v6_routes})
+        print(f"routes {time.time()}", flush=True)
         for peer in peers:
             await speaker.add_peer(peer)
-        print("ready", flush=True)
+        print(f"peers {time.time()}", flush=True)
         await stop.wait()
         await speaker.close()
 
@@ -430,7 +447,7 @@ def start_gobgp(lab: Lab, n: int, proto_dir: Path) -> int:
 
 def bench_one(
     kind: str, n: int, timeout: float, proto: Path
-) -> tuple[float, float | None, float, float]:
+) -> tuple[float, float | None, float, float, dict[str, float]]:
     lab = Lab(kind[:2])
     try:
         sock = bird_receiver(lab)
@@ -496,6 +513,11 @@ def main() -> int:
         if since_call is not None:
             from_call[kind] = since_call
             print(f"bgp_{kind}_{n}v4_{n}v6_from_first_call_seconds {since_call:.3f} s", flush=True)
+        for phase in PHASES:
+            ends = [r[4][phase] for r in runs if phase in r[4]]
+            if ends:
+                print(f"bgp_{kind}_{phase}_after_first_call_seconds "
+                      f"{statistics.median(ends):.3f} s", flush=True)  # fmt: skip
         print(f"bgp_{kind}_sender_cpu_seconds {cpu:.2f} s", flush=True)
         print(f"bgp_{kind}_sender_peak_rss {rss:.1f} MB", flush=True)
     ratios = [

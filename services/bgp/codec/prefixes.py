@@ -97,26 +97,28 @@ def parse_prefix(text: str) -> Prefix:
 
 def parse_prefixes(texts: Iterable[str]) -> list[Prefix]:
     """`parse_prefix` over many texts (the API's hot path: 200,000 in one call), its one pass
-    written out in the loop; ValueError at the first text it refuses (the caller finds which)."""
+    written out in the loop; ValueError at the first text it refuses (the caller finds which).
+    A text off the one pass (no length entry: TypeError unpacking None; a bad address: OSError;
+    host bits: ValueError) goes to `parse_prefix`, which decides."""
     out: list[bytes] = []
     append, pton, from_bytes = out.append, socket.inet_pton, int.from_bytes
-    v4, v6 = socket.AF_INET, socket.AF_INET6
+    v4, v6, lengths4, lengths6 = socket.AF_INET, socket.AF_INET6, _LENGTHS4, _LENGTHS6
     for text in texts:
         address, _, length = text.partition("/")
-        if ":" in address:
-            family, entry = v6, _LENGTHS6.get(length)
-        else:
-            family, entry = v4, _LENGTHS4.get(length)
-        if entry is not None:
-            try:
-                packed = pton(family, address)
-            except OSError:
-                packed = b""
-            head, octets, host = entry
-            if packed and (not host or not from_bytes(packed, "big") & host):
-                append(head + packed[:octets])
-                continue
-        append(parse_prefix(text))
+        try:
+            if ":" in address:
+                head, octets, host = lengths6.get(length)  # type: ignore[misc]
+                packed = pton(v6, address)
+            else:
+                head, octets, host = lengths4.get(length)  # type: ignore[misc]
+                packed = pton(v4, address)
+            if host:  # shorter than the address: the host bits must be zero
+                if from_bytes(packed, "big") & host:
+                    raise ValueError(text)
+                packed = packed[:octets]
+            append(head + packed)
+        except (TypeError, OSError, ValueError):
+            append(parse_prefix(text))
     return cast(list[Prefix], out)
 
 
