@@ -22,7 +22,7 @@ from metallb_rules.bgp_peer import DynamicASN, PeerError, PeerFields, validate_p
 from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, MessageType
 from services.bgp.codec.attributes import LargeCommunity
 from services.bgp.codec.errors import describe
-from services.bgp.codec.prefixes import Prefix, parse_prefix
+from services.bgp.codec.prefixes import Prefix, parse_prefix, parse_prefixes, prefix_text
 from services.bgp.fsm import InvalidPeerError, Peer, PeerConfig, RouteAttrs
 from services.bgp.fsm.peer import LastError, Reason
 from services.bgp.fsm.table import State
@@ -203,9 +203,6 @@ def updated_conf(
 _NO_ATTRS = RouteAttrs()
 
 
-_prefix = parse_prefix
-
-
 def _attrs(route: bgp_pb2.Route, where: str) -> RouteAttrs:
     communities: list[int] = []
     for k, c in enumerate(route.communities):
@@ -243,14 +240,15 @@ def peer_routes_from_proto(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[
     """One peer's routes, or InvalidPeerError naming the route field at fault.
 
     The API's hot path (200,000 routes in one call): routes that carry only their prefix (the
-    common case) are converted without a Python step per route besides parsing the prefix; the
-    first error sends the whole set through `_checked`, which names the field."""
+    common case) are converted without a Python step per route besides parsing the prefix
+    (one pass each, codec/prefixes.py); the first error sends the whole set through `_checked`,
+    which names the field."""
     texts = [route.prefix for route in ads.routes]
     try:
         if _prefixes_only(ads, texts):
-            out = dict.fromkeys(map(_prefix, texts), _NO_ATTRS)
+            out = dict.fromkeys(parse_prefixes(texts), _NO_ATTRS)
         else:
-            out = {_prefix(route.prefix): _attrs(route, where) for route in ads.routes}
+            out = {parse_prefix(route.prefix): _attrs(route, where) for route in ads.routes}
     except (ValueError, InvalidPeerError):
         return _checked(ads, where)
     if len(out) != len(texts):
@@ -263,22 +261,23 @@ def _checked(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteA
     for j, route in enumerate(ads.routes):
         field = f"{where}.routes[{j}]"
         try:
-            prefix = _prefix(route.prefix)
+            prefix = parse_prefix(route.prefix)
         except ValueError:
             raise InvalidPeerError(
                 f"invalid prefix {route.prefix[:64]!r}", f"{field}.prefix"
             ) from None
         if prefix in out:
             raise InvalidPeerError(
-                f"prefix {prefix} given twice: one route per prefix", f"{field}.prefix"
+                f"prefix {prefix_text(prefix)} given twice: one route per prefix",
+                f"{field}.prefix",
             )
         out[prefix] = _attrs(route, field)
     return out
 
 
-def route_to_proto(prefix: object, attrs: RouteAttrs, sent: bool) -> bgp_pb2.Route:
+def route_to_proto(prefix: Prefix, attrs: RouteAttrs, sent: bool) -> bgp_pb2.Route:
     route = bgp_pb2.Route(
-        prefix=str(prefix),
+        prefix=prefix_text(prefix),
         communities=[bgp_pb2.Community(asn=c >> 16, value=c & 0xFFFF) for c in attrs.communities],
         large_communities=[
             bgp_pb2.LargeCommunity(

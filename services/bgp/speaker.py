@@ -32,12 +32,12 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Protocol
 
 from services.bgp import sockets
-from services.bgp.codec import CeaseSubcode
+from services.bgp.codec import CeaseSubcode, Family
 from services.bgp.codec.prefixes import Prefix
 from services.bgp.fsm import Peer, PeerConfig, Reason
 from services.bgp.fsm.config import DynamicASN, IPAddress
 from services.bgp.fsm.peer import Close, Connect, Send
-from services.bgp.fsm.rib import RouteAttrs, family_of
+from services.bgp.fsm.rib import RouteAttrs, families_of, family_of
 from services.bgp.unnumbered.links import UnnumberedLinks
 from services.bgp.unnumbered.tracker import LinkCounters, LinkEvent, View, session_action
 
@@ -486,8 +486,10 @@ class Speaker:
         )
         self.bfd = bfd
         self.drivers: dict[str, _Driver] = {}
-        # Per peer name, the routes it should hold (kept for a peer not added yet).
+        # Per peer name, the routes it should hold (kept for a peer not added yet), and the
+        # families they are in.
         self.routes: dict[str, Mapping[Prefix, RouteAttrs]] = {}
+        self.route_families: dict[str, frozenset[Family]] = {}
         self.routes_set = False
         self.listeners: dict[ListenKey, asyncio.Server] = {}
         self.listen_errors: dict[ListenKey, str] = {}
@@ -615,7 +617,14 @@ class Speaker:
         self, routes: Mapping[str, Mapping[Prefix, RouteAttrs]]
     ) -> list[tuple[str, int, int]]:
         """Replace, per peer, the routes it should hold (a peer not named: none); returns
-        (peer, announced, withdrawn) for every peer, in name order."""
+        (peer, announced, withdrawn) for every peer, in name order. Routes are keyed by
+        `Prefix` (services/bgp/codec/prefixes.py: parse_prefix, make_prefix...)."""
+        for name, held in routes.items():
+            sample: object = next(iter(held), b"\x01")
+            if not isinstance(sample, bytes):  # e.g. an ipaddress network: a caller's mistake
+                kind = type(sample).__name__
+                raise TypeError(f"routes of {name} are keyed by {kind}, not Prefix")
+        self.route_families = {name: families_of(held) for name, held in routes.items()}
         self.routes = dict(routes)
         self.routes_set = True
         out: list[tuple[str, int, int]] = []
@@ -640,7 +649,7 @@ class Speaker:
         """The routes for `peer`, in the families its session carries (its own, or both)."""
         routes = self.routes.get(peer.config.name, {})
         families = peer.families()
-        if len(families) == 2 or all(family_of(p) in families for p in routes):
+        if self.route_families.get(peer.config.name, frozenset()) <= families:
             return routes  # no copy: the rib copies what it keeps
         return {prefix: attrs for prefix, attrs in routes.items() if family_of(prefix) in families}
 

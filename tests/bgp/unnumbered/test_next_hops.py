@@ -4,12 +4,13 @@ routes carry the same IPv6 next hop (RFC 8950 §4), never an IPv4 one."""
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address
 
 from metallb.bgp.v1 import bgp_pb2
 from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Negotiated
 from services.bgp.codec.attributes import MpReachNlri, NextHop
 from services.bgp.codec.messages import Open
+from services.bgp.codec.prefixes import parse_prefix
 from services.bgp.convert import peer_conf_from_proto
 from services.bgp.fsm import Peer
 from services.bgp.fsm.peer import Connection
@@ -35,8 +36,8 @@ def next_hops(global_address: IPv6Address | None) -> dict[str, tuple[object, ...
     rib = AdjRibOut()
     rib.set_desired(
         {
-            IPv4Network("198.51.100.7/32"): RouteAttrs(),
-            IPv6Network("2001:db8:7::/128"): RouteAttrs(),
+            parse_prefix("198.51.100.7/32"): RouteAttrs(),
+            parse_prefix("2001:db8:7::/128"): RouteAttrs(),
         }
     )
     out: dict[str, tuple[object, ...]] = {}
