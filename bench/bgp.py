@@ -8,12 +8,17 @@ namespace. Time runs from the first session BIRD logs as established (its log, m
 timestamps) until BIRD's two protocols have imported every route (polled on its control
 socket every 10 ms): `..._to_bird_seconds`. Our two senders also print
 `..._from_first_call_seconds`, from the wall-clock time they log just before their first call
-(set_routes / AddPeer) until the same end, which counts all of the API path. Each sender's CPU
+(set_routes / AddPeer) until the same end, which counts all of the API path, and where that
+time goes: `..._{routes,peers,established,imported}_after_first_call_seconds`, from the first
+call until the routes are set, the peers added, BIRD's first session established and every
+route imported. Each sender's CPU
 seconds (utime + stime) and peak RSS (VmHWM) are read from /proc before it is stopped. With
 --repeat N each sender runs N times and the figures are medians (peak RSS: the largest).
 Senders:
 - ours: the speaker core and asyncio adapter (services/bgp/speaker.py) driven in-process in its
-  own process: the typed per-peer routes set, then the two peers added (no gRPC);
+  own process: the typed per-peer routes set (keyed by the core's `Prefix`, built with
+  `make_prefix` before the clock starts, as an in-process caller holds them), then the two
+  peers added (no gRPC);
 - api: our BGP service (`metallb-grpc bgp`, the same speaker) driven through its gRPC API by a
   client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128, then
   AddPeer for both peers (request messages built before the clock starts). Its
@@ -58,7 +63,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 from bench.load import print_load  # noqa: E402
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc  # noqa: E402
 from metallb_rules.bgp_peer import PeerFields, validate_peer  # noqa: E402
-from services.bgp.codec.prefixes import Prefix  # noqa: E402
+from services.bgp.codec import AFI  # noqa: E402
+from services.bgp.codec.prefixes import Prefix, make_prefix  # noqa: E402
 from services.bgp.fsm import PeerConfig, RouteAttrs  # noqa: E402
 from services.bgp.speaker import Speaker  # noqa: E402
 from tests.bgp.interop.lab import FRR, Lab, run, wait_for  # noqa: E402
@@ -73,6 +79,8 @@ TARGETS = {
     "bgp_ours_over_exabgp": 0.5,
     "bgp_ours_over_frr": 1.0,
 }
+#: Our senders' phases, each timed from their first call to its end.
+PHASES = ("routes", "peers", "established", "imported")
 #: The issue's figures for the anchors, measured on this kind of machine with this method.
 REFERENCE_SECONDS = {"frr": 1.29, "exabgp": 2.03, "gobgp": 1.8}
 
@@ -157,12 +165,16 @@ def proc_usage(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def started_at(log: Path) -> float | None:
-    """The wall-clock time our sender logged just before its first call (`start <time>`)."""
+def stamps(log: Path) -> dict[str, float]:
+    """The wall-clock times our sender logged: `start` just before its first call, `routes`
+    when the routes are set (set_routes / SetAdvertisements returned), `peers` when both peers
+    are added."""
+    out: dict[str, float] = {}
     for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("start "):
-            return float(line.split()[1])
-    return None
+        word, _, value = line.partition(" ")
+        if word in ("start", "routes", "peers"):
+            out.setdefault(word, float(value))
+    return out
 
 
 def measure(
@@ -173,10 +185,11 @@ def measure(
     timeout: float,
     *,
     start_log: Path | None = None,
-) -> tuple[float, float | None, float, float]:
+) -> tuple[float, float | None, float, float, dict[str, float]]:
     """(seconds from the first session BIRD logs as established until BIRD has every route;
     with `start_log`, seconds from the `start` our sender logged before its first call, else
-    None; sender CPU seconds; sender peak RSS MB)."""
+    None; sender CPU seconds; sender peak RSS MB; with `start_log`, the seconds from that start
+    to each phase's end: routes set, peers added, first session established, all imported)."""
     bird = BirdControl(sock)
     try:
         deadline = time.monotonic() + timeout
@@ -190,9 +203,15 @@ def measure(
             raise RuntimeError(f"BIRD did not get {n} + {n} routes in {timeout:.0f} s")
         established = established_at(lab.dir / "bird.log")
         assert established is not None
-        first_call = started_at(start_log) if start_log is not None else None
+        logged = stamps(start_log) if start_log is not None else {}
+        first_call = logged.get("start")
+        phases: dict[str, float] = {}
+        if first_call is not None:
+            ends = {**logged, "established": established, "imported": done}
+            phases = {name: ends[name] - first_call for name in PHASES if name in ends}
         cpu, rss = proc_usage(sender_pid())
-        return done - established, None if first_call is None else done - first_call, cpu, rss
+        since_call = None if first_call is None else done - first_call
+        return done - established, since_call, cpu, rss, phases
     finally:
         bird.close()
 
@@ -210,10 +229,10 @@ def run_ours(args: argparse.Namespace) -> None:
         speaker = Speaker()
         no_attrs = RouteAttrs()
         v4_routes: dict[Prefix, RouteAttrs] = {
-            ipaddress.IPv4Network((V4_BASE + i, 32)): no_attrs for i in range(args.routes)
+            make_prefix(AFI.IPV4, V4_BASE + i, 32): no_attrs for i in range(args.routes)
         }
         v6_routes: dict[Prefix, RouteAttrs] = {
-            ipaddress.IPv6Network((V6_BASE + i, 128)): no_attrs for i in range(args.routes)
+            make_prefix(AFI.IPV6, V6_BASE + i, 128): no_attrs for i in range(args.routes)
         }
         peers = [
             PeerConfig.from_settings(
@@ -223,9 +242,10 @@ def run_ours(args: argparse.Namespace) -> None:
         ]
         print(f"start {time.time()}", flush=True)
         speaker.set_routes({"b4": v4_routes, "b6": v6_routes})
+        print(f"routes {time.time()}", flush=True)
         for peer in peers:
             await speaker.add_peer(peer)
-        print("ready", flush=True)
+        print(f"peers {time.time()}", flush=True)
         await stop.wait()
         await speaker.close()
 
@@ -427,7 +447,7 @@ def start_gobgp(lab: Lab, n: int, proto_dir: Path) -> int:
 
 def bench_one(
     kind: str, n: int, timeout: float, proto: Path
-) -> tuple[float, float | None, float, float]:
+) -> tuple[float, float | None, float, float, dict[str, float]]:
     lab = Lab(kind[:2])
     try:
         sock = bird_receiver(lab)
@@ -493,6 +513,11 @@ def main() -> int:
         if since_call is not None:
             from_call[kind] = since_call
             print(f"bgp_{kind}_{n}v4_{n}v6_from_first_call_seconds {since_call:.3f} s", flush=True)
+        for phase in PHASES:
+            ends = [r[4][phase] for r in runs if phase in r[4]]
+            if ends:
+                print(f"bgp_{kind}_{phase}_after_first_call_seconds "
+                      f"{statistics.median(ends):.3f} s", flush=True)  # fmt: skip
         print(f"bgp_{kind}_sender_cpu_seconds {cpu:.2f} s", flush=True)
         print(f"bgp_{kind}_sender_peak_rss {rss:.1f} MB", flush=True)
     ratios = [

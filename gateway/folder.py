@@ -30,6 +30,7 @@ from gateway.configuration_state import (
     configuration_status,
 )
 from gateway.manifests import STATUS_DIR, load, manifest_files
+from gateway.node.facts import FACT_KINDS, L2_STATES
 from gateway.node.status import (
     KINDS,
     SPEAKER,
@@ -317,3 +318,44 @@ class FolderStatusWriter(_StatusFiles):
                 name, speaker_state_labels(self.node), SPEAKER_CONDITION, valid, message
             ),
         )
+
+
+class FolderFactsWriter(_StatusFiles):
+    """A node's published facts in the folder (a `FactsWriter`, gateway/node/facts.py):
+    `.status/bgpsessionstates/<node>/<name>.yaml` and `.status/l2nodestates/<node>.yaml`, in the
+    form the API holds them."""
+
+    def __init__(self, folder: Path, node: str, namespace: str = "metallb-system") -> None:
+        super().__init__(folder)
+        self.node = node
+        self.namespace = namespace
+
+    def _path(self, plural: str, name: str) -> Path:
+        if plural == L2_STATES:
+            return self.folder / STATUS_DIR / plural / f"{name}.yaml"
+        return self.folder / STATUS_DIR / plural / self.node / f"{name}.yaml"
+
+    def write_fact(
+        self, plural: str, name: str, labels: Mapping[str, str], status: Mapping[str, Any] | None
+    ) -> None:
+        path = self._path(plural, name)
+        if status is None:
+            path.unlink(missing_ok=True)
+            return
+        self._write_object(
+            path,
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": FACT_KINDS[plural],
+                "metadata": {"name": name, "namespace": self.namespace, "labels": dict(labels)},
+                "spec": {},
+                "status": dict(status),
+            },
+        )
+
+    def prune(self, plural: str, keep: frozenset[str]) -> None:
+        if plural == L2_STATES:
+            return
+        for path in (self.folder / STATUS_DIR / plural / self.node).glob("*.yaml"):
+            if path.stem not in keep:
+                path.unlink(missing_ok=True)

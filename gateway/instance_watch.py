@@ -6,14 +6,16 @@ gateway/instances.py).
 that answers, and None when the stream breaks. Every service's watch carries the id of the
 process that answers in its resume token (metallb.common.v1.ResumeToken, from the end of the
 snapshot on): `resume_token_instance` reads it, so a reconnect to the same process resends
-nothing. Without `instance_of`, every new stream counts as a new instance.
+nothing. Without `instance_of`, every new stream counts as a new instance. With `report`, every
+response is also yielded as what `report` makes of it (the node role's published facts,
+gateway/node/facts.py), after the instance it came from.
 """
 
 import asyncio
 import itertools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -22,6 +24,7 @@ from gateway.instances import ServiceInstance
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 0.5
+ReportT = TypeVar("ReportT")
 
 
 def resume_token_instance(message: Any) -> str | None:
@@ -35,7 +38,8 @@ async def watch_instances(
     service: str,
     open_stream: Callable[[], AsyncIterable[Any]],
     instance_of: Callable[[Any], str | None] | None = None,
-) -> AsyncGenerator[ServiceInstance, None]:
+    report: Callable[[Any], ReportT] | None = None,
+) -> AsyncGenerator[ServiceInstance | ReportT, None]:
     streams = itertools.count(1)
     backoff = BACKOFF_FIRST
     while True:
@@ -49,6 +53,8 @@ async def watch_instances(
                     if instance is not None:
                         reported = True
                         yield ServiceInstance(service, instance)
+                if report is not None:
+                    yield report(message)
                 backoff = BACKOFF_FIRST
         except grpc.aio.AioRpcError as err:
             log.info("%s watch ended (%s): will resend on reconnect", service, err.code().name)

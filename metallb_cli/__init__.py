@@ -15,3 +15,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     from metallb_cli.main import main  # noqa: PLC0415 - imported once the handler is in place
 
     return main(argv)
+
+
+def kubectl_plugin(argv: Sequence[str] | None = None) -> int:
+    """`kubectl-metallb`: kubectl's plugin (`kubectl metallb explain NS/NAME`, `kubectl metallb
+    status`), the same as `metallb-grpc explain` and `metallb-grpc status` against the cluster."""
+    import sys  # noqa: PLC0415
+
+    from metallb_cli.main import main  # noqa: PLC0415
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in ("explain", "status"):
+        print("usage: kubectl metallb {explain NAMESPACE/NAME | status} [options]", file=sys.stderr)
+        return 2
+    return main(args)

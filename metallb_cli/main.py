@@ -10,9 +10,11 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +26,10 @@ from gateway.kube.webhook_certs import CERT_SERVICE_NAME, WEBHOOK_SECRET
 from gateway.manifests import ManifestError, load
 from gateway.node.app import NodeOptions, run_node
 from gateway.reconcile import reconcile_once
+from metallb_cli.explain import Facts, explain
+from metallb_cli.facts_readers import read_cluster_facts, read_folder_facts
+from metallb_cli.render import render_report
+from metallb_cli.status import render_status, status_summary, up_summary
 from metallb_runtime.commands import ServiceCommand
 from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 from metallb_runtime.runtime import tune_gc
@@ -342,7 +348,54 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--output", choices=["json"], default="json")
     rec.add_argument("--lb-class", default="", help="handle only this loadBalancerClass")
     rec.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
+    ex = sub.add_parser(
+        "explain",
+        help="follow one Service through every link and say where the chain breaks",
+        description="Follow a Service from its type and class through the configuration, the "
+        "pool, its addresses and, per address, the L2 election and responder and the BGP "
+        "sessions and routes, with MetalLB's own rules and what the nodes publish; say where "
+        "the chain breaks and what to do. Against the cluster (kubeconfig as kubectl finds "
+        "it), or with --manifests against `metallb-grpc up`'s folder. Exit status 0 when "
+        "nothing is broken, 1 otherwise.",
+    )
+    ex.add_argument("service", metavar="NAMESPACE/NAME")
+    _add_reader_options(ex)
+    st = sub.add_parser(
+        "status",
+        help="pools, BGP peers, BFD, L2 announcements and configuration at a glance",
+        description="One screen: pool use per family, BGP sessions per node (as birdc show "
+        "protocols), BFD sessions, L2 announcements and each component's configuration state. "
+        "Against the cluster, or with --manifests against `metallb-grpc up`'s folder.",
+    )
+    _add_reader_options(st)
     return parser
+
+
+def _add_reader_options(parser: argparse.ArgumentParser) -> None:
+    """Where `explain` and `status` read from, how they print, and --watch."""
+    parser.add_argument(
+        "--manifests", type=Path, help="read `metallb-grpc up`'s folder instead of a cluster"
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default, as kubectl: $KUBECONFIG, in-cluster, ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--namespace", default=os.environ.get("METALLB_NAMESPACE", "metallb-system")
+    )
+    parser.add_argument("--lb-class", default="", help="the loadBalancerClass MetalLB handles")
+    parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--watch", action="store_true", help="read again every --interval seconds; print changes"
+    )
+    parser.add_argument("--interval", type=float, default=2.0, help="(default %(default)s)")
+    parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the text output (default: on a terminal only)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
 
 
 async def _start_optional(name: str, server: Server) -> Server | None:
@@ -444,11 +497,98 @@ async def _up(args: argparse.Namespace) -> int:
                 stop,
             ),
         ]
-        await asyncio.gather(*roles)
+        summary = asyncio.create_task(
+            _print_up_summary(args, {n: s.address for n, s in servers.items()}, stop)
+        )
+        try:
+            await asyncio.gather(*roles)
+        finally:
+            summary.cancel()
     finally:
         for server in reversed(list(servers.values())):
             await server.stop()
     return 0
+
+
+def _read_facts(args: argparse.Namespace) -> Facts:
+    if args.manifests is not None:
+        if not args.manifests.is_dir():
+            raise ManifestError(f"{args.manifests} is not a folder")
+        return read_folder_facts(args.manifests, args.namespace, args.lb_class)
+    return read_cluster_facts(args.kubeconfig, args.namespace, args.lb_class)
+
+
+def _show(args: argparse.Namespace) -> tuple[str, bool]:
+    """(what to print, whether it is all well) for `explain` or `status`, read once."""
+    facts = _read_facts(args)
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100)
+    if args.command == "explain":
+        report = explain(facts, args.service)
+        if args.output == "json":
+            text = json.dumps(report.to_json(), indent=None if args.watch else 2)
+            return text, report.breaks is None
+        return render_report(report, width=width, colour=colour), report.breaks is None
+    summary = status_summary(facts)
+    if args.output == "json":
+        return json.dumps(summary.to_json(), indent=None if args.watch else 2), summary.healthy
+    return render_status(summary, width=width, colour=colour), summary.healthy
+
+
+def _explain_or_status(args: argparse.Namespace) -> int:
+    """Print once; with --watch, print again whenever the output changes (Ctrl-C ends it)."""
+    text, well = _show(args)
+    print(text.rstrip("\n"), flush=True)
+    if not args.watch:
+        return 0 if well or args.command == "status" else 1
+    try:
+        while True:
+            time.sleep(args.interval)  # polling a cluster or a folder: the interval is the point
+            fresh, _ = _show(args)
+            if fresh != text:
+                text = fresh
+                if sys.stdout.isatty() and args.output == "text":
+                    print("\033[H\033[2J", end="")
+                print(text.rstrip("\n"), flush=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _print_up_summary(
+    args: argparse.Namespace, sockets: dict[str, str], stop: asyncio.Event
+) -> None:
+    """Once the controller has made its first pass (its ConfigurationState is written), print
+    what `up` holds and the commands to try (metallb_cli/status.py `up_summary`)."""
+    written = args.manifests / ".status" / "configurationstates" / "controller.yaml"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not written.exists() and loop.time() < deadline and not stop.is_set():
+        await asyncio.sleep(0.2)  # polling the folder: the controller writes it from a thread
+    if stop.is_set():
+        return
+    await asyncio.sleep(1.0)  # let the node role publish its first facts (peers' states)
+    facts = await asyncio.to_thread(read_folder_facts, args.manifests)
+    summary = status_summary(facts)
+    services = {
+        key: [
+            str(i.get("ip"))
+            for i in (obj.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+        ]
+        for key, obj in facts.snapshot.objects.get("Service", {}).items()
+    }
+    peers = {
+        str((p.get("metadata") or {}).get("name")): str((p.get("spec") or {}).get("peerAddress"))
+        for p in facts.snapshot.of("BGPPeer")
+    }
+    text = up_summary(
+        summary,
+        folder=str(args.manifests),
+        node=args.node,
+        sockets=sockets,
+        services={k: v for k, v in services.items() if v},
+        peers=peers,
+    )
+    print(text, end="", flush=True)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -481,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reconcile":
             return _reconcile(args)
+        if args.command in ("explain", "status"):
+            return _explain_or_status(args)
         if args.command == "up":
             return asyncio.run(_up(args))
         if args.command == "gateway" and args.role == "node":

@@ -11,10 +11,15 @@ gives hold = 3 × keepalive, neither leaves both unset (the speaker then uses 90
 MetalLB's native default); hold is truncated to whole seconds and must be 0 or >= 3 s; keepalive
 may not exceed it. Durations are Go durations in nanoseconds, printed as Go prints them.
 
-Beyond MetalLB (each would otherwise surface later, on one node, as a refused AddPeer): an
-`interface` peer (unnumbered BGP, not built yet) is refused; AS numbers are uint32; the source
-address must be of the peer address's family; the port is 0..65535 (0: 179); a TCP MD5 key is at
-most 80 octets; connectTime is 1..65535 s, as MetalLB's CRD says.
+An `interface` peer (unnumbered BGP, MetalLB 0.15+, FRR's `neighbor IFACE interface`) has no
+address: its IPv6 link-local address is learned on that interface by the BGP service.
+
+Beyond MetalLB (each would otherwise surface later, on one node, as a refused AddPeer): AS
+numbers are uint32; the source address must be of the peer address's family (IPv6 for an
+`interface` peer, whose session runs over IPv6 link-local); an `interface` is a name Linux
+accepts (1..15 octets, not `.` or `..`, no `/`, `:` or white space: `dev_valid_name`), where
+MetalLB takes any string and the session just never comes up; the port is 0..65535 (0: 179); a
+TCP MD5 key is at most 80 octets; connectTime is 1..65535 s, as MetalLB's CRD says.
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +38,8 @@ DEFAULT_HOLD_TIME = 90
 DEFAULT_PORT = 179
 #: TCP_MD5SIG_MAXKEYLEN (linux/tcp.h).
 MAX_PASSWORD_OCTETS = 80
+#: IFNAMSIZ - 1 (linux/if.h): the longest interface name.
+MAX_INTERFACE_OCTETS = 15
 
 
 class PeerError(ValueError):
@@ -80,7 +87,9 @@ class PeerSettings:
     peer_asn: int
     dynamic_asn: DynamicASN
     local_asn: int
-    address: IPAddress
+    #: None for an `interface` peer (its address is learned on the link).
+    address: IPAddress | None
+    interface: str
     port: int
     source_address: IPAddress | None
     router_id: IPv4Address | None
@@ -144,17 +153,29 @@ def _dynamic(fields: PeerFields) -> DynamicASN:
         raise PeerError(f"invalid dynamicASN {fields.dynamic_asn}", "dynamicASN") from None
 
 
-def _address(fields: PeerFields) -> IPAddress:
+def check_interface_name(name: str) -> None:
+    """A name Linux accepts for a network interface (net/core/dev.c `dev_valid_name`)."""
+    raw = name.encode()
+    if (
+        not 1 <= len(raw) <= MAX_INTERFACE_OCTETS
+        or name in (".", "..")
+        or any(c in "/:" or c.isspace() for c in name)
+    ):
+        raise PeerError(
+            f"invalid interface name {quote(name)}: 1 to 15 octets, not . or .., "
+            "no /, : or white space",
+            "interface",
+        )
+
+
+def _address(fields: PeerFields) -> IPAddress | None:
     if not fields.address and not fields.interface:
         raise PeerError("peer has no Address or Interface specified", "peerAddress")
     if fields.address and fields.interface:
         raise PeerError("peer has both Address and Interface specified", "interface")
     if fields.interface:
-        raise PeerError(
-            f"has interface {quote(fields.interface)} set: unnumbered BGP "
-            "peering (interface) is not supported yet, set peerAddress instead",
-            "interface",
-        )
+        check_interface_name(fields.interface)
+        return None
     return _ip(fields.address, "peerAddress", "invalid BGPPeer address {}")
 
 
@@ -189,7 +210,13 @@ def validate_peer(fields: PeerFields) -> PeerSettings:
     source: IPAddress | None = None
     if fields.source_address:
         source = _ip(fields.source_address, "sourceAddress", "invalid source IP {}")
-        if source.version != address.version:
+        if address is None and source.version != 6:
+            raise PeerError(
+                f"source address {source} is not IPv6: the session over interface "
+                f"{fields.interface} runs over IPv6 link-local",
+                "sourceAddress",
+            )
+        if address is not None and source.version != address.version:
             raise PeerError(
                 f"source address {source} and peer address {address} are of different families",
                 "sourceAddress",
@@ -209,6 +236,7 @@ def validate_peer(fields: PeerFields) -> PeerSettings:
         dynamic_asn=dynamic,
         local_asn=fields.local_asn,
         address=address,
+        interface=fields.interface,
         port=fields.port or DEFAULT_PORT,
         source_address=source,
         router_id=router_id,

@@ -409,8 +409,10 @@ _BGPPEER_V1BETA2 = Version(
             ),
             "interface": string(
                 "Interface is the node interface over which the unnumbered BGP peering will be "
-                "established. Address and Interface are mutually exclusive and one of them "
-                "must be specified."
+                "established. No API validation takes place as that string value represents an "
+                "interface name on the host and if user provides an invalid value, only the "
+                "actual BGP session will not be established. Address and Interface are "
+                "mutually exclusive and one of them must be specified."
             ),
             "peerPort": integer(
                 "Port to dial when establishing the session.",
@@ -699,14 +701,108 @@ _CONFIGURATIONSTATE = Kind(
     ),
 )
 
+_BGPSESSIONSTATE = Kind(
+    kind="BGPSessionState",
+    plural="bgpsessionstates",
+    versions=(
+        Version(
+            name="v1beta1",
+            description=(
+                "BGPSessionState exposes the state of one BGP session of one node, in the shape "
+                "of frr-k8s's BGPSessionState (node, peer, vrf, bgpStatus, bfdStatus), plus the "
+                "BGPPeer's name, when the state last changed, the prefixes sent and the last "
+                "error. Written by the node role; named <node>.<bgppeer>."
+            ),
+            spec=obj(None, "BGPSessionStateSpec is empty: the object is status only."),
+            status=obj(
+                {
+                    "node": string("The node whose session this is."),
+                    "peer": string("The neighbour's address."),
+                    "vrf": string("The VRF of the session; empty for the default one."),
+                    "bgpStatus": string(
+                        "The session's state as FRR spells it: Idle, Connect, Active, OpenSent, "
+                        "OpenConfirm, Established; Refused when the node's BGP service refused "
+                        "the peer; Unknown while the node's BGP service does not answer."
+                    ),
+                    "bfdStatus": string(
+                        "The BFD session's state (up, down, init, admin down, ...), N/A "
+                        "without a BFD profile."
+                    ),
+                    "bgpPeer": string("The name of the BGPPeer."),
+                    "since": string("When bgpStatus last changed.", format="date-time"),
+                    "prefixesSent": integer("The prefixes advertised to the peer.", minimum=0),
+                    "lastError": string("Why the session last went down, or the refusal."),
+                },
+                "BGPSessionStateStatus defines the observed state of BGPSessionState.",
+            ),
+            columns=(
+                Column("Node", ".status.node"),
+                Column("Peer", ".status.peer"),
+                Column("VRF", ".status.vrf"),
+                Column("BGP", ".status.bgpStatus"),
+                Column("BFD", ".status.bfdStatus"),
+            ),
+        ),
+    ),
+)
+
+_L2NODESTATE = Kind(
+    kind="L2NodeState",
+    plural="l2nodestates",
+    versions=(
+        Version(
+            name="v1beta1",
+            description=(
+                "L2NodeState exposes a node's layer 2 responder: every interface and whether "
+                "ARP and NDP may answer on it, and the addresses it answers for, on which "
+                "interfaces. Written by the node role; named after the node."
+            ),
+            spec=obj(None, "L2NodeStateSpec is empty: the object is status only."),
+            status=obj(
+                {
+                    "node": string("The node."),
+                    "reachable": boolean("False while the node's L2 service does not answer."),
+                    "interfaces": array(
+                        obj(
+                            {
+                                "name": string("The interface's name."),
+                                "arp": string("eligible, or why ARP does not answer on it."),
+                                "ndp": string("eligible, or why NDP does not answer on it."),
+                            },
+                            "One interface of the node.",
+                        ),
+                        "The node's interfaces.",
+                    ),
+                    "announcements": array(
+                        obj(
+                            {
+                                "ip": string("The address."),
+                                "status": string("announcing, or no interface."),
+                                "answeringOn": strings("The interfaces it is answered on."),
+                            },
+                            "One address the node's responder holds.",
+                        ),
+                        "The addresses the node's responder holds.",
+                    ),
+                    "truncated": boolean("More addresses are held than listed."),
+                },
+                "L2NodeStateStatus defines the observed state of L2NodeState.",
+            ),
+            columns=(Column("Node", ".status.node"), Column("Reachable", ".status.reachable")),
+        ),
+    ),
+)
+
 KINDS: tuple[Kind, ...] = (
     _BFDPROFILE,
     _BGPADVERTISEMENT,
     _BGPPEER,
+    _BGPSESSIONSTATE,
     _COMMUNITY,
     _CONFIGURATIONSTATE,
     _IPADDRESSPOOL,
     _L2ADVERTISEMENT,
+    _L2NODESTATE,
     _SERVICEBGPSTATUS,
     _SERVICEL2STATUS,
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from gateway.folder import FolderSource, FolderStatusWriter
+from gateway.folder import FolderFactsWriter, FolderSource, FolderStatusWriter
 from gateway.node.reconciler import NODE_LEASE_PREFIX
 from gateway.node.role import NodeRole
 from metallb.bgp.v1 import bgp_pb2_grpc
@@ -74,6 +74,7 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
                         bgp=bgp,
                         lb_class=opts.lb_class,
                         statuses=statuses,
+                        facts=FolderFactsWriter(opts.manifests, opts.node, opts.namespace),
                     )
                     await role.run(stop)
                 finally:
@@ -92,6 +93,7 @@ async def _run_in_kubernetes(
 ) -> None:
     from gateway.kube.client import kube_client  # noqa: PLC0415
     from gateway.kube.lease import LeaseLock  # noqa: PLC0415
+    from gateway.kube.node_facts import KubeFactsWriter  # noqa: PLC0415
     from gateway.kube.service_status import ServiceStatusWriter  # noqa: PLC0415
     from gateway.kube.source import KubeSource  # noqa: PLC0415
 
@@ -102,9 +104,8 @@ async def _run_in_kubernetes(
     source = KubeSource(api, opts.namespace, leases=True)
     await source.start()
     pod_name, pod_uid = os.environ.get("METALLB_POD_NAME"), os.environ.get("METALLB_POD_UID")
-    statuses = ServiceStatusWriter(
-        api, opts.namespace, opts.node, (pod_name, pod_uid) if pod_name and pod_uid else None
-    )
+    pod = (pod_name, pod_uid) if pod_name and pod_uid else None
+    statuses = ServiceStatusWriter(api, opts.namespace, opts.node, pod)
     try:
         role = NodeRole(
             source,
@@ -116,6 +117,7 @@ async def _run_in_kubernetes(
             renew_every=max(1.0, opts.lease_duration / 3),
             lb_class=opts.lb_class,
             statuses=statuses,
+            facts=KubeFactsWriter(api, opts.namespace, opts.node, pod),
         )
         await role.run(stop)
     finally:

@@ -40,6 +40,7 @@ from google.protobuf.message import Message
 from gateway.instances import InstanceTracker, ServiceInstance
 from gateway.leases import ObservedLeases
 from gateway.node.desired import DesiredMemo, NodeDesired
+from gateway.node.facts import FactOp, FactsWatch, NodeFacts
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusOp, StatusReporter, wanted_statuses
 from gateway.reconciler import Failure, IdSequence
@@ -52,7 +53,8 @@ from metallb_rules.config.parse import parse
 log = logging.getLogger(__name__)
 
 NODE_LEASE_PREFIX = "metallb-grpc-node-"  # each node role renews `metallb-grpc-node-<node>`
-NodeChange = tuple[str, str] | ServiceInstance  # (kind, key) from the source, or a restart
+# (kind, key) from the source, a restart, or a response of a service's watch (node facts)
+NodeChange = tuple[str, str] | ServiceInstance | FactsWatch
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,15 @@ class RenewLease:
     request_id: int
 
 
-NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease
+@dataclass(frozen=True)
+class WriteFacts:
+    """Queue writes of this node's published facts (gateway/node/facts.py; no result)."""
+
+    request_id: int
+    ops: tuple[FactOp, ...]
+
+
+NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease | WriteFacts
 
 # A step of a lane: the RPC, what to record once it succeeded, and the BGP peer it is about
 # ("" for a step that concerns the whole service).
@@ -170,6 +180,8 @@ class NodeReconciler:
         self._out: list[NodeCommand] = []
         self._instances = InstanceTracker()
         self._reporter = StatusReporter(node) if statuses else None
+        # Facts published for explain/status (BGP sessions, L2 interfaces and responders).
+        self.facts = NodeFacts(node) if statuses else None
         # What each service holds as far as we know; None: unknown, send everything. A
         # restart bumps the service's epoch, so a reply to a request sent before it is ignored.
         self._l2_sent: list[l2_pb2.AnnouncementSpec] | None = None
@@ -199,6 +211,13 @@ class NodeReconciler:
     # The Reconciler protocol.
 
     def handle(self, change: NodeChange, now: float) -> None:
+        if self.facts is not None and self.facts.handle(change):
+            self._publish_facts()
+            return
+        if isinstance(change, FactsWatch):
+            return  # (no facts are published without status objects)
+        if self.facts is not None:
+            self._publish_facts()  # a service's watch broke: its facts become unknown
         if isinstance(change, ServiceInstance):
             if self._instances.observe(change):
                 log.info("%s restarted (instance %s): resending", change.service, change.instance)
@@ -484,6 +503,15 @@ class NodeReconciler:
                 ops += reporter.report(wanted, self._services, protocols=protocols)
         if ops:
             self._out.append(WriteStatus(self._ids(), tuple(ops)))
+        if self.facts is not None:
+            addresses = {p.name: p.address for p in self.desired.peers}
+            self.facts.set_refused(self.peer_errors, addresses)
+            self._publish_facts()
+
+    def _publish_facts(self) -> None:
+        assert self.facts is not None
+        if self.facts.dirty and (ops := self.facts.writes()):
+            self._out.append(WriteFacts(self._ids(), tuple(ops)))
 
 
 def _peer_deleted(

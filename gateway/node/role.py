@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from gateway.controller.writes import WriteQueue
 from gateway.driver import Driver, queue_changes
 from gateway.instance_watch import resume_token_instance, watch_instances
+from gateway.node.facts import FactsWatch
+from gateway.node.facts_writer import FactsWriter, queue_fact_op
 from gateway.node.reconciler import (
     DEFAULT_TIMING,
     ListStatusObjects,
@@ -24,6 +26,7 @@ from gateway.node.reconciler import (
     NodeTiming,
     RenewLease,
     Rpc,
+    WriteFacts,
     WriteStatus,
 )
 from gateway.node.status import (
@@ -75,9 +78,11 @@ class NodeRole:
         renew_every: float = 5.0,
         lb_class: str = "",
         statuses: StatusWriter | None = None,
+        facts: FactsWriter | None = None,
         timing: NodeTiming = DEFAULT_TIMING,
     ) -> None:
         self._source = source
+        self._facts = facts
         self.node = node
         self._stubs: dict[str, Any] = {}
         if l2 is not None:
@@ -131,6 +136,7 @@ class NodeRole:
                     "l2",
                     lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest(), wait_for_ready=True),
                     resume_token_instance,
+                    functools.partial(FactsWatch, "l2") if self._facts is not None else None,
                 )
             )
         if "bgp" in self._stubs:
@@ -140,6 +146,7 @@ class NodeRole:
                     "bgp",
                     lambda: bgp.WatchPeers(bgp_pb2.WatchPeersRequest(), wait_for_ready=True),
                     resume_token_instance,
+                    functools.partial(FactsWatch, "bgp") if self._facts is not None else None,
                 )
             )
         return sources
@@ -158,6 +165,10 @@ class NodeRole:
                 assert self._statuses is not None
                 for op in ops:
                     queue_status_op(op, self._statuses, self._writes)
+            case WriteFacts(ops=ops):
+                if self._facts is not None:
+                    for fact in ops:
+                        queue_fact_op(fact, self._facts, self._writes)
         return None
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -64,6 +64,7 @@ def peer_conf(peer: Peer, profiles: Mapping[str, BFDProfile] | None = None) -> b
         dynamic_asn=_DYNAMIC[peer.dynamic_asn],
         replace_as=peer.local_asn,
         peer_address=peer.address,
+        interface=peer.interface,
         peer_port=peer.port,
         source_address=peer.source_address,
         router_id=peer.router_id,

@@ -113,6 +113,26 @@ class RestoreResult:
     error: DomainError | None
 
 
+def automatic_order(pools: Iterable[Pool]) -> tuple[list[Pool], list[Pool]]:
+    """The pools automatic allocation tries (MetalLB `findBestPoolForService`): the auto-assign
+    pools with a serviceAllocation, sorted as MetalLB's sortPools (priority > 0 first, lower
+    first; ties, random there, by name here), then the fallback: auto-assign pools without one,
+    by name. Pools with autoAssign false are never tried."""
+    pools = list(pools)
+    pinnable = sorted(
+        (p for p in pools if p.auto_assign and p.has_service_allocation),
+        key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name),
+    )
+    fallback = [p for p in pools if p.auto_assign and not p.has_service_allocation]
+    return pinnable, fallback
+
+
+def pinned_for(pinnable: Sequence[Pool], req: ServiceRequest) -> list[Pool]:
+    """Of `pinnable` (`automatic_order`'s first list), those whose serviceAllocation admits the
+    service (`isPoolCompatibleWithService`); when none does, the fallback pools are tried."""
+    return [p for p in pinnable if p.admits(req.namespace, req.namespace_labels, req.labels)]
+
+
 def _sharing_compatible(rec: _IPRecord, sharing: str, backend: str) -> bool:
     """MetalLB `sharingOK`: both allow sharing with the same key and the same backend key."""
     return (
@@ -180,15 +200,7 @@ class Allocator:
                 moved.append(MovedAllocation(alloc._replace(pool=pool.name), alloc.pool))
         self._pools = pools
         self._index = index
-        # MetalLB sortPools: priority > 0 first, lower first; ties (random there) by name here.
-        self._pinnable = sorted(
-            (p for p in pools.values() if p.auto_assign and p.has_service_allocation),
-            key=lambda p: (0, p.priority, p.name) if p.priority > 0 else (1, 0, p.name),
-        )
-        # The fallback: auto-assign pools without serviceAllocation, by name.
-        self._fallback = [
-            p for p in pools.values() if p.auto_assign and not p.has_service_allocation
-        ]
+        self._pinnable, self._fallback = automatic_order(pools.values())
         self.pools_set = True
         for gone in lost:
             self._unassign(gone.allocation.key)
@@ -321,9 +333,7 @@ class Allocator:
         if current is not None:
             return self.assign(req, current.ips)
         self.require_restored()
-        pinned = [
-            p for p in self._pinnable if p.admits(req.namespace, req.namespace_labels, req.labels)
-        ]
+        pinned = pinned_for(self._pinnable, req)
         found = self._best_pool(pinned, req) if pinned else None
         if found is None:
             found = self._best_pool(self._fallback, req)

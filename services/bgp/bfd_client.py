@@ -2,7 +2,8 @@
 
 Theory of operation. A peer with a bfdProfile gets a BFD session (single hop, or multihop for
 ebgpMultiHop) once its BGP session is Established, with the profile's settings from its
-PeerConf. The client keeps the set of sessions it wants (`_sessions`, by BGP peer) and one
+PeerConf; an unnumbered peer's is single hop to its learned link-local address, bound to its
+interface. The client keeps the set of sessions it wants (`_sessions`, by BGP peer) and one
 WatchSessions stream open while that set is not empty:
 
 - The stream opens with a snapshot and the end-of-snapshot marker. Snapshot events are state,
@@ -186,6 +187,8 @@ class GrpcBfdClient:
         session = bfd_pb2.SessionConf(
             peer_address=str(peer_address),
             local_address=str(local_address),
+            # an unnumbered peer: single hop over the interface, to its link-local address
+            interface=conf.interface if conf else "",
             vrf=conf.vrf if conf else "",
             hop_mode=(
                 bfd_pb2.HOP_MODE_MULTIHOP

@@ -22,10 +22,11 @@ from metallb_rules.bgp_peer import DynamicASN, PeerError, PeerFields, validate_p
 from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, MessageType
 from services.bgp.codec.attributes import LargeCommunity
 from services.bgp.codec.errors import describe
-from services.bgp.codec.prefixes import Prefix, parse_prefix
+from services.bgp.codec.prefixes import Prefix, parse_prefix, parse_prefixes, prefix_text
 from services.bgp.fsm import InvalidPeerError, Peer, PeerConfig, RouteAttrs
 from services.bgp.fsm.peer import LastError, Reason
 from services.bgp.fsm.table import State
+from services.bgp.unnumbered.tracker import LinkCounters, Source, View
 
 NANOS = 1_000_000_000
 _DYNAMIC = {
@@ -41,7 +42,7 @@ _FIELDS = {
     "dynamicASN": "dynamic_asn",
     "localASN": "replace_as",
     "peerAddress": "peer_address",
-    "interface": "peer_address",
+    "interface": "interface",
     "peerPort": "peer_port",
     "sourceAddress": "source_address",
     "routerID": "router_id",
@@ -94,6 +95,7 @@ def peer_conf_from_proto(conf: bgp_pb2.PeerConf, field: str = "peer") -> PeerCon
         dynamic_asn=dynamic.value,
         local_asn=conf.replace_as,
         address=conf.peer_address,
+        interface=conf.interface,
         port=conf.peer_port,
         source_address=conf.source_address,
         router_id=conf.router_id,
@@ -134,7 +136,8 @@ def peer_conf_to_proto(cfg: PeerConfig, bfd: bgp_pb2.BfdSettings | None = None) 
         peer_asn=cfg.peer_asn,
         dynamic_asn=_DYNAMIC_BACK[cfg.dynamic_asn],
         replace_as=cfg.replace_as,
-        peer_address=str(cfg.peer_address),
+        peer_address=str(cfg.peer_address) if cfg.peer_address is not None else "",
+        interface=cfg.interface,
         peer_port=cfg.peer_port,
         source_address=str(cfg.source_address) if cfg.source_address else "",
         router_id=str(cfg.router_id) if cfg.router_id else "",
@@ -200,9 +203,6 @@ def updated_conf(
 _NO_ATTRS = RouteAttrs()
 
 
-_prefix = parse_prefix
-
-
 def _attrs(route: bgp_pb2.Route, where: str) -> RouteAttrs:
     communities: list[int] = []
     for k, c in enumerate(route.communities):
@@ -240,14 +240,15 @@ def peer_routes_from_proto(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[
     """One peer's routes, or InvalidPeerError naming the route field at fault.
 
     The API's hot path (200,000 routes in one call): routes that carry only their prefix (the
-    common case) are converted without a Python step per route besides parsing the prefix; the
-    first error sends the whole set through `_checked`, which names the field."""
+    common case) are converted without a Python step per route besides parsing the prefix
+    (one pass each, codec/prefixes.py); the first error sends the whole set through `_checked`,
+    which names the field."""
     texts = [route.prefix for route in ads.routes]
     try:
         if _prefixes_only(ads, texts):
-            out = dict.fromkeys(map(_prefix, texts), _NO_ATTRS)
+            out = dict.fromkeys(parse_prefixes(texts), _NO_ATTRS)
         else:
-            out = {_prefix(route.prefix): _attrs(route, where) for route in ads.routes}
+            out = {parse_prefix(route.prefix): _attrs(route, where) for route in ads.routes}
     except (ValueError, InvalidPeerError):
         return _checked(ads, where)
     if len(out) != len(texts):
@@ -260,22 +261,23 @@ def _checked(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteA
     for j, route in enumerate(ads.routes):
         field = f"{where}.routes[{j}]"
         try:
-            prefix = _prefix(route.prefix)
+            prefix = parse_prefix(route.prefix)
         except ValueError:
             raise InvalidPeerError(
                 f"invalid prefix {route.prefix[:64]!r}", f"{field}.prefix"
             ) from None
         if prefix in out:
             raise InvalidPeerError(
-                f"prefix {prefix} given twice: one route per prefix", f"{field}.prefix"
+                f"prefix {prefix_text(prefix)} given twice: one route per prefix",
+                f"{field}.prefix",
             )
         out[prefix] = _attrs(route, field)
     return out
 
 
-def route_to_proto(prefix: object, attrs: RouteAttrs, sent: bool) -> bgp_pb2.Route:
+def route_to_proto(prefix: Prefix, attrs: RouteAttrs, sent: bool) -> bgp_pb2.Route:
     route = bgp_pb2.Route(
-        prefix=str(prefix),
+        prefix=prefix_text(prefix),
         communities=[bgp_pb2.Community(asn=c >> 16, value=c & 0xFFFF) for c in attrs.communities],
         large_communities=[
             bgp_pb2.LargeCommunity(
@@ -334,12 +336,40 @@ def _error(error: LastError | None, wall: float) -> bgp_pb2.LastError | None:
     return out
 
 
+_SOURCES = {
+    Source.ROUTER_ADVERTISEMENT: bgp_pb2.NEIGHBOR_SOURCE_ROUTER_ADVERTISEMENT,
+    Source.NEIGHBOR_CACHE: bgp_pb2.NEIGHBOR_SOURCE_NEIGHBOR_CACHE,
+    Source.INCOMING_CONNECTION: bgp_pb2.NEIGHBOR_SOURCE_INCOMING_CONNECTION,
+}
+
+
+def unnumbered_to_proto(
+    interface: str, view: View, counters: LinkCounters, wall_offset: float
+) -> bgp_pb2.UnnumberedState:
+    """An unnumbered peer's link: the learned neighbour ("fe80::1%eth1") and how."""
+    out = bgp_pb2.UnnumberedState(
+        interface=interface,
+        link_up=view.link_up,
+        local_address=f"{view.link_local}%{interface}" if view.link_local else "",
+        router_advertisements_sent=counters.ra_sent,
+        router_advertisements_received=counters.ra_received,
+    )
+    n = view.neighbour
+    if n is not None:
+        out.neighbor_address = f"{n.address}%{interface}"
+        out.neighbor_source = _SOURCES[n.source]
+        out.learned_time.FromNanoseconds(round((n.learned_at + wall_offset) * NANOS))
+    return out
+
+
 def peer_to_proto(
     peer: Peer,
     now: float,
     bfd_status: str = "",
     bfd: bgp_pb2.BfdSettings | None = None,
     wall_offset: float | None = None,
+    *,
+    link: tuple[View, LinkCounters] | None = None,
 ) -> bgp_pb2.Peer:
     """`now` is the core's clock (loop.time()); times are converted to wall-clock Timestamps by
     adding `wall_offset` (the service fixes it once, so one event reads the same every time;
@@ -381,6 +411,8 @@ def peer_to_proto(
                 graceful_restart=conn.graceful_restart(),
             )
         )
+    if link is not None:
+        state.unnumbered.CopyFrom(unnumbered_to_proto(peer.config.interface, *link, offset))
     error = _error(peer.last_error, peer.last_error_at + offset)
     if error is not None:
         state.last_error.CopyFrom(error)

@@ -1,7 +1,8 @@
 """The `metallb_bgp_*` metrics of MetalLB's FRR mode (behaviour reference §6), from the peers.
 
 A collector reads the peers when Prometheus scrapes, so nothing has to be kept in step.
-Labels are `peer` (the peer address, as frr-metrics labels it) and `vrf`. Every family is a
+Labels are `peer` (the peer address, as frr-metrics labels it; for an unnumbered peer the
+interface, FRR's name for such a neighbour) and `vrf`. Every family is a
 gauge so that the names are exactly MetalLB's (a prometheus_client counter would add
 `_total`), as frr-metrics exports them. `metallb_bgp_pending_prefixes_total`,
 `metallb_bgp_updates_treated_as_withdraw` and `metallb_bgp_attributes_discarded` (RFC 7606)
@@ -54,6 +55,11 @@ _MESSAGE_METRICS: list[tuple[str, str, Callable[[Peer], int]]] = [
 ]
 
 
+def _peer_label(peer: Peer) -> str:
+    address = peer.config.peer_address
+    return str(address) if address is not None else peer.config.interface
+
+
 class BGPCollector(Collector):
     def __init__(self, peers: Callable[[], list[Peer]]) -> None:
         self._peers = peers
@@ -73,7 +79,7 @@ class BGPCollector(Collector):
         def family(name: str, doc: str, value: Callable[[Peer], float]) -> GaugeMetricFamily:
             metric = GaugeMetricFamily(f"metallb_bgp_{name}", doc, labels=labels)
             for peer in peers:
-                metric.add_metric([str(peer.config.peer_address), peer.config.vrf], value(peer))
+                metric.add_metric([_peer_label(peer), peer.config.vrf], value(peer))
             return metric
 
         yield family(

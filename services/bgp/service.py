@@ -33,7 +33,7 @@ from metallb_runtime.watch import (
     watch_stream,
 )
 from services.bgp import convert, metrics
-from services.bgp.codec.prefixes import Prefix
+from services.bgp.codec.prefixes import Prefix, prefix_family, prefix_length, prefix_network
 from services.bgp.fsm import InvalidPeerError, RouteAttrs
 from services.bgp.limits import DEFAULT_LIMITS, BGPLimits
 from services.bgp.speaker import BfdClient, Speaker
@@ -95,6 +95,7 @@ class BGPState:
             driver.bfd_status,
             self.bfd_settings.get(driver.peer.config.name),
             self.wall_offset,
+            link=driver.link_state(),
         )
 
     def _publish(self, kind: bgp_pb2.PeerEventType, peer: bgp_pb2.Peer) -> None:
@@ -301,9 +302,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
                 rib = self._speaker.drivers[name].peer.rib
                 routes = [
                     convert.route_to_proto(prefix, attrs, rib.sent.get(prefix) == attrs)
-                    for prefix, attrs in sorted(
-                        rib.desired.items(), key=lambda kv: (kv[0].version, kv[0])
-                    )
+                    for prefix, attrs in sorted(rib.desired.items(), key=_address_order)
                 ]
                 out.append(bgp_pb2.PeerAdvertisements(peer=name, routes=routes))
             return bgp_pb2.ListAdvertisementsResponse(peers=out)
@@ -326,6 +325,12 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         self, request: bgp_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
     ) -> bgp_pb2.GetStatusResponse:
         return bgp_pb2.GetStatusResponse(instance_id=self._state.instance_id)
+
+
+def _address_order(route: tuple[Prefix, RouteAttrs]) -> tuple[int, int, int]:
+    """ListAdvertisements' order: IPv4 first, then by address, then by length."""
+    prefix = route[0]
+    return prefix_family(prefix), prefix_network(prefix), prefix_length(prefix)
 
 
 def _snapshot_event(peer: bgp_pb2.Peer) -> bgp_pb2.PeerEvent:

@@ -32,16 +32,23 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Protocol
 
 from services.bgp import sockets
-from services.bgp.codec import CeaseSubcode
+from services.bgp.codec import CeaseSubcode, Family
 from services.bgp.codec.prefixes import Prefix
 from services.bgp.fsm import Peer, PeerConfig, Reason
 from services.bgp.fsm.config import DynamicASN, IPAddress
 from services.bgp.fsm.peer import Close, Connect, Send
-from services.bgp.fsm.rib import RouteAttrs, family_of
+from services.bgp.fsm.rib import RouteAttrs, families_of, family_of
+from services.bgp.unnumbered.links import UnnumberedLinks
+from services.bgp.unnumbered.tracker import LinkCounters, LinkEvent, View, session_action
 
 log = logging.getLogger(__name__)
 
 SIOCGIFADDR = 0x8915  # linux/sockios.h
+_LINK_REASONS = {
+    LinkEvent.LINK_DOWN: (Reason.LINK_DOWN, "link down or without a link-local address"),
+    LinkEvent.NEIGHBOR_CHANGED: (Reason.NEIGHBOR_CHANGED, ""),
+    LinkEvent.ADDRESS_CHANGED: (Reason.ADDRESS_CHANGED, "our addresses changed"),
+}
 #: Seconds between two log lines about a peer's malformed attributes (RFC 7606).
 ISSUE_LOG_INTERVAL = 60.0
 
@@ -131,10 +138,18 @@ class _Driver:
         self.issues_logged = 0  # RFC 7606 issues already reported in the log
         self.issues_logged_at: float | None = None
         self.limit_logged = False
+        #: An unnumbered peer's link: its learned neighbour and the interface's index.
+        self.view = View()
+        self.neighbour: IPv6Address | None = None
+        self.scope_id = 0
 
     @property
     def name(self) -> str:
         return self.peer.config.name
+
+    def remote(self) -> IPAddress | None:
+        """The address to connect to: the configured one, or the learned neighbour."""
+        return self.peer.config.peer_address or self.neighbour
 
     def now(self) -> float:
         return self.loop.time()
@@ -176,6 +191,9 @@ class _Driver:
             self.timer = self.loop.call_at(deadline, self._fire) if deadline is not None else None
             self.timer_at = deadline
         if self.peer.take_changed():
+            if self.peer.config.unnumbered:
+                established = self.peer.established() is not None
+                self.speaker.links.session_state(self.peer.config.interface, established)
             self._bfd_follow()
             self._log_attribute_issues()
             self._log_prefix_limit()
@@ -228,22 +246,78 @@ class _Driver:
         v4 = next((a for a in others if isinstance(a, IPv4Address)), None)
         v6 = next((a for a in others if isinstance(a, IPv6Address)), None)
         self.peer.default_router_id = v4 or self.speaker.default_router_id
-        if cfg.dual_stack:
+        if cfg.unnumbered:
+            # RFC 8950 for IPv4 (no IPv4 next hop); RFC 2545: our global address on the
+            # interface, if any, goes before the link-local one
+            globals_ = self.view.globals
+            self.peer.extra_next_hop4 = None
+            self.peer.extra_next_hop6 = globals_[0] if globals_ else None
+        elif cfg.dual_stack:
             self.peer.extra_next_hop4, self.peer.extra_next_hop6 = v4, v6
+
+    def link_state(self) -> tuple[View, LinkCounters] | None:
+        """An unnumbered peer's link as the API shows it (None for another peer)."""
+        cfg = self.peer.config
+        if not cfg.unnumbered:
+            return None
+        runner = self.speaker.links.runner(cfg.interface)
+        return self.view, runner.tracker.counters if runner is not None else LinkCounters()
+
+    def follow(self, view: View, event: LinkEvent | None) -> None:
+        """An unnumbered peer's link changed: the new neighbour and scope; on an event the
+        session restarts (towards the new neighbour, or waiting for one)."""
+        old = self.neighbour
+        self.view = view
+        self.neighbour, self.scope_id = view.neighbour_address, view.index
+        if old != self.neighbour:
+            self.speaker.neighbour_moved(self, old)
+            if self.bfd_registered and self.speaker.bfd is not None:
+                # the BFD session goes to the new neighbour once the BGP session is back up
+                self.bfd_registered = False
+                self.bfd_status = "not registered"
+                self.speaker.spawn(self.speaker.bfd.unregister(self.name))
+        if event is None:
+            self.speaker.on_change(self.name)
+            return
+        reason, text = _LINK_REASONS[event]
+        where = self.peer.config.interface
+        if event is LinkEvent.NEIGHBOR_CHANGED:
+            text = f"neighbour on {where}: {old or 'none'} -> {self.neighbour or 'none'}"
+        else:
+            text = f"{where}: {text}"
+        self.peer.stop(
+            self.now(),
+            reason=reason,
+            subcode=CeaseSubcode.OTHER_CONFIGURATION_CHANGE,
+            message=text,
+            restart=self.peer.admin_up,
+        )
+        self.flush()
+        self.speaker.on_change(self.name)
 
     async def _connect(self, conn: int) -> None:
         cfg = self.peer.config
         sock: socket.socket | None = None
+        remote = self.remote()
+        if remote is None:
+            why = "no neighbour learned yet" if self.view.link_up else "link down"
+            self.peer.connection_failed(conn, self.now(), f"{cfg.interface}: {why}")
+            self.flush()
+            self.connecting.pop(conn, None)
+            return
         try:
             sock = sockets.client_socket(
-                cfg.peer_address,
+                remote,
                 password=cfg.password,
                 ttl=self.ttl(),
                 min_ttl=self.min_ttl(),
                 source=cfg.source_address,
                 vrf=cfg.vrf,
             )
-            await self.loop.sock_connect(sock, (str(cfg.peer_address), cfg.peer_port))
+            target: tuple[Any, ...] = (str(remote), cfg.peer_port)
+            if isinstance(remote, IPv6Address) and remote.is_link_local:
+                target = (str(remote), cfg.peer_port, 0, self.scope_id)
+            await self.loop.sock_connect(sock, target)
             await self.loop.create_connection(
                 lambda: _BGPProtocol(self.speaker, self, conn), sock=sock
             )
@@ -271,18 +345,19 @@ class _Driver:
             self.bfd_status = "BFD service not wired (no BFD client)"
             return
         conn = self.peer.established()
-        if conn is None or conn.local is None:
+        remote = self.remote()
+        if conn is None or conn.local is None or remote is None:
             return
         self.bfd_registered = True
         self.bfd_status = "registering"
-        self.speaker.spawn(self._bfd_register(client, conn.local))
+        self.speaker.spawn(self._bfd_register(client, remote, conn.local))
 
-    async def _bfd_register(self, client: BfdClient, local: IPAddress) -> None:
+    async def _bfd_register(self, client: BfdClient, remote: IPAddress, local: IPAddress) -> None:
         cfg = self.peer.config
         try:
             await client.register(
                 cfg.name,
-                cfg.peer_address,
+                remote,
                 local,
                 cfg.bfd_profile,
                 self.bfd_down,
@@ -340,14 +415,18 @@ class _BGPProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         local = _addr(transport.get_extra_info("sockname")[0])
-        remote = _addr(transport.get_extra_info("peername")[0])
+        peername = transport.get_extra_info("peername")
+        remote = _addr(peername[0])
+        scope_id = peername[3] if len(peername) > 3 else 0
         if self.driver is not None and self.conn is not None:
             self.driver.attach(self.conn, transport)
             self.driver.prepare(local)
             self.driver.peer.connection_made(self.conn, self.driver.now(), local, remote)
             self.driver.flush()
             return
-        driver = self.speaker.driver_for(remote, self.listener)
+        driver = self.speaker.driver_for(remote, self.listener, scope_id)
+        if driver is None and scope_id and isinstance(remote, IPv6Address):
+            driver = self.speaker.learn_from_connection(remote, self.listener, scope_id)
         if driver is None:
             transport.close()
             return
@@ -407,13 +486,16 @@ class Speaker:
         )
         self.bfd = bfd
         self.drivers: dict[str, _Driver] = {}
-        # Per peer name, the routes it should hold (kept for a peer not added yet).
+        # Per peer name, the routes it should hold (kept for a peer not added yet), and the
+        # families they are in.
         self.routes: dict[str, Mapping[Prefix, RouteAttrs]] = {}
+        self.route_families: dict[str, frozenset[Family]] = {}
         self.routes_set = False
         self.listeners: dict[ListenKey, asyncio.Server] = {}
         self.listen_errors: dict[ListenKey, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._process_start = True
+        self.links = UnnumberedLinks(self._link_changed)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -422,13 +504,51 @@ class Speaker:
 
     # ---- peers -----------------------------------------------------------------------------
 
-    def driver_for(self, remote: IPAddress, listener: ListenKey | None = None) -> _Driver | None:
-        """The peer a connection from `remote` on `listener` (family, port, VRF) belongs to."""
+    def driver_for(
+        self, remote: IPAddress, listener: ListenKey | None = None, scope_id: int = 0
+    ) -> _Driver | None:
+        """The peer a connection from `remote` on `listener` (family, port, VRF) belongs to;
+        a link-local `remote` belongs to an unnumbered peer on the interface `scope_id`."""
         for driver in self.drivers.values():
             cfg = driver.peer.config
-            if cfg.peer_address == remote and (listener is None or self._key(cfg) == listener):
+            if listener is not None and self._key(cfg) != listener:
+                continue
+            if cfg.unnumbered:
+                if scope_id and driver.scope_id == scope_id and driver.neighbour == remote:
+                    return driver
+            elif cfg.peer_address == remote:
                 return driver
         return None
+
+    def learn_from_connection(
+        self, remote: IPv6Address, listener: ListenKey | None, scope_id: int
+    ) -> _Driver | None:
+        """A link-local connection no peer claims, on an unnumbered peer's interface: offer its
+        source to that link's tracker (it becomes the neighbour unless a session to another is
+        up), then look again."""
+        if not remote.is_link_local:
+            return None
+        for driver in list(self.drivers.values()):
+            cfg = driver.peer.config
+            if cfg.unnumbered and driver.scope_id == scope_id:
+                self.links.incoming_connection(cfg.interface, remote)
+                break
+        return self.driver_for(remote, listener, scope_id)
+
+    def _link_changed(self, interface: str, before: View, after: View) -> None:
+        event = session_action(before, after)
+        for driver in list(self.drivers.values()):
+            if driver.peer.config.interface == interface:
+                driver.follow(after, event)
+
+    def neighbour_moved(self, driver: _Driver, old: IPv6Address | None) -> None:
+        """The listener's TCP MD5 key and GTSM filter follow an unnumbered peer's neighbour."""
+        cfg = driver.peer.config
+        if old is not None:
+            self._listener_md5(cfg, old, "")
+        if driver.neighbour is not None:
+            self._listener_md5(cfg, driver.neighbour, cfg.password)
+        self._gtsm_filter(self._key(cfg))
 
     def peer(self, name: str) -> Peer | None:
         driver = self.drivers.get(name)
@@ -440,6 +560,11 @@ class Speaker:
         driver = _Driver(self, peer)
         self.drivers[config.name] = driver
         await self._listen_for(config)
+        if config.unnumbered:
+            view = await self.links.attach(config.interface, config.name)
+            driver.view, driver.scope_id = view, view.index
+            driver.neighbour = view.neighbour_address
+            self.neighbour_moved(driver, None)
         if self.routes_set:
             peer.set_routes(self._routes(peer))
         peer.start(loop.time())
@@ -469,7 +594,12 @@ class Speaker:
         driver.peer.stop(driver.now(), reason=reason, subcode=subcode)
         driver.flush()
         await driver.close()
-        await self._release_listener(driver.peer.config)
+        cfg = driver.peer.config
+        if cfg.unnumbered:
+            if driver.neighbour is not None:
+                self._listener_md5(cfg, driver.neighbour, "")
+            await self.links.detach(cfg.interface, cfg.name)
+        await self._release_listener(cfg)
 
     def reset_peer(self, name: str) -> None:
         driver = self.drivers[name]
@@ -487,7 +617,14 @@ class Speaker:
         self, routes: Mapping[str, Mapping[Prefix, RouteAttrs]]
     ) -> list[tuple[str, int, int]]:
         """Replace, per peer, the routes it should hold (a peer not named: none); returns
-        (peer, announced, withdrawn) for every peer, in name order."""
+        (peer, announced, withdrawn) for every peer, in name order. Routes are keyed by
+        `Prefix` (services/bgp/codec/prefixes.py: parse_prefix, make_prefix...)."""
+        for name, held in routes.items():
+            sample: object = next(iter(held), b"\x01")
+            if not isinstance(sample, bytes):  # e.g. an ipaddress network: a caller's mistake
+                kind = type(sample).__name__
+                raise TypeError(f"routes of {name} are keyed by {kind}, not Prefix")
+        self.route_families = {name: families_of(held) for name, held in routes.items()}
         self.routes = dict(routes)
         self.routes_set = True
         out: list[tuple[str, int, int]] = []
@@ -512,7 +649,7 @@ class Speaker:
         """The routes for `peer`, in the families its session carries (its own, or both)."""
         routes = self.routes.get(peer.config.name, {})
         families = peer.families()
-        if len(families) == 2 or all(family_of(p) in families for p in routes):
+        if self.route_families.get(peer.config.name, frozenset()) <= families:
             return routes  # no copy: the rib copies what it keeps
         return {prefix: attrs for prefix, attrs in routes.items() if family_of(prefix) in families}
 
@@ -520,7 +657,7 @@ class Speaker:
 
     @staticmethod
     def _key(config: PeerConfig) -> ListenKey:
-        family = socket.AF_INET if isinstance(config.peer_address, IPv4Address) else socket.AF_INET6
+        family = socket.AF_INET if config.ipv4_transport else socket.AF_INET6
         return family, config.peer_port, config.vrf
 
     async def _listen_for(self, config: PeerConfig) -> None:
@@ -538,11 +675,17 @@ class Speaker:
                 lambda: _BGPProtocol(self, None, None, key), sock=sock
             )
             self.listeners[key] = server
+        if config.peer_address is not None:
+            self._listener_md5(config, config.peer_address, config.password)
+        self._gtsm_filter(key)
+
+    def _listener_md5(self, config: PeerConfig, address: IPAddress, key: str) -> None:
+        """The listener's TCP MD5 key for `address` (empty: remove it)."""
+        server = self.listeners.get(self._key(config))
         if server is not None and config.password:
             for sock in server.sockets:
                 with contextlib.suppress(OSError):
-                    sockets.set_md5(sock, config.peer_address, config.password)
-        self._gtsm_filter(key)
+                    sockets.set_md5(sock, address, key)
 
     def _gtsm_filter(self, key: ListenKey) -> None:
         """The listener's BPF filter: the GTSM peers on it must arrive with TTL 255."""
@@ -550,9 +693,11 @@ class Speaker:
         if server is None:
             return
         peers = [
-            d.peer.config.peer_address
+            remote
             for d in self.drivers.values()
-            if d.peer.config.gtsm and self._key(d.peer.config) == key
+            if d.peer.config.gtsm
+            and self._key(d.peer.config) == key
+            and (remote := d.remote()) is not None
         ]
         for sock in server.sockets:
             try:
@@ -564,10 +709,8 @@ class Speaker:
     async def _release_listener(self, config: PeerConfig) -> None:
         key = self._key(config)
         server = self.listeners.get(key)
-        if server is not None and config.password:
-            for sock in server.sockets:
-                with contextlib.suppress(OSError):
-                    sockets.set_md5(sock, config.peer_address, "")
+        if config.peer_address is not None:
+            self._listener_md5(config, config.peer_address, "")
         if any(self._key(d.peer.config) == key for d in self.drivers.values()):
             self._gtsm_filter(key)
             return
@@ -591,6 +734,7 @@ class Speaker:
             server.close()
             await server.wait_closed()
         self.listeners.clear()
+        await self.links.close()
 
 
 __all__ = ["BfdClient", "Speaker", "interface_addresses"]

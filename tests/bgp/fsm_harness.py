@@ -48,6 +48,7 @@ def config(**kw: Any) -> PeerConfig:
         keepalive_time=None,
         connect_time=None,
         ebgp_multihop=False,
+        interface="",
     )
     core = {
         k: kw.pop(k)
@@ -83,6 +84,7 @@ def config(**kw: Any) -> PeerConfig:
             keepalive_time_ns=ns(args["keepalive_time"]),
             connect_time_ns=ns(args["connect_time"]),
             ebgp_multihop=args["ebgp_multihop"],
+            interface=args["interface"],
         )
     )
     return PeerConfig.from_settings(settings, **core)
@@ -196,6 +198,7 @@ def wired(cfg_a: PeerConfig, cfg_b: PeerConfig, now: float = 0.0) -> Wire:
     (ca,) = [x for x in a.take_actions() if isinstance(x, Connect)]
     b.take_actions()  # b's own attempt goes nowhere
     wire = Wire(a, b)
+    assert cfg_a.peer_address is not None and cfg_b.peer_address is not None
     cb = b.incoming(now, cfg_a.peer_address, cfg_b.peer_address)
     assert cb is not None
     wire.links[("a", ca.conn)] = ("b", cb)

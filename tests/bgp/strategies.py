@@ -45,6 +45,7 @@ from services.bgp.codec.capabilities import (
     UnknownCapability,
 )
 from services.bgp.codec.messages import Keepalive, Notification, RouteRefresh
+from services.bgp.codec.prefixes import prefix_from_network
 
 #: Modest example counts: the whole tests/bgp suite must stay well under a minute on 2 cores.
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,9 +64,13 @@ asn4 = st.integers(1, 0xFFFFFFFF)
 
 ipv4 = st.builds(IPv4Address, u32)
 ipv6 = st.builds(IPv6Address, st.integers(0, 2**128 - 1))
-ipv4_prefix = st.builds(lambda a, n: IPv4Network((a, n), strict=False), u32, st.integers(0, 32))
+ipv4_prefix = st.builds(
+    lambda a, n: prefix_from_network(IPv4Network((a, n), strict=False)), u32, st.integers(0, 32)
+)
 ipv6_prefix = st.builds(
-    lambda a, n: IPv6Network((a, n), strict=False), st.integers(0, 2**128 - 1), st.integers(0, 128)
+    lambda a, n: prefix_from_network(IPv6Network((a, n), strict=False)),
+    st.integers(0, 2**128 - 1),
+    st.integers(0, 128),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 from services.bgp.codec import AS_TRANS, Update, decode_message
 from services.bgp.codec.attributes import (
@@ -15,6 +15,7 @@ from services.bgp.codec.attributes import (
     decode_attributes,
     encode_attributes,
 )
+from services.bgp.codec.prefixes import parse_prefix
 
 from .strategies import CTX2, CTX4
 
@@ -122,5 +123,5 @@ def test_confederation_path_keeps_its_segments_with_a_two_octet_peer() -> None:
     path = AsPath(
         (AsPathSegment(SegmentType.AS_CONFED_SEQUENCE, (65010, 65011)), AsPathSegment(SEQ, (BIG,)))
     )
-    update = Update(attributes=(Origin(), path, NextHop(ADDR)), nlri=(IPv4Network("10.0.0.0/8"),))
+    update = Update(attributes=(Origin(), path, NextHop(ADDR)), nlri=(parse_prefix("10.0.0.0/8"),))
     assert decode_message(update.encode(CTX2), CTX2) == update

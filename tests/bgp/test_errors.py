@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
-
 import pytest
 
 from services.bgp.codec import (
@@ -20,6 +18,7 @@ from services.bgp.codec import (
 )
 from services.bgp.codec.attributes import ErrorAction, Origin, OriginType
 from services.bgp.codec.header import MARKER
+from services.bgp.codec.prefixes import parse_prefix
 
 from .strategies import CTX2, CTX4
 
@@ -317,7 +316,7 @@ def test_attribute_running_past_the_list() -> None:
     decoded = decode_message(update(ORIGIN + AS_PATH + NEXT_HOP + "c00810", "080a"), CTX4)
     assert isinstance(decoded, Update)
     assert decoded.treat_as_withdraw
-    assert decoded.nlri == (IPv4Network("10.0.0.0/8"),)
+    assert decoded.nlri == (parse_prefix("10.0.0.0/8"),)
 
 
 @pytest.mark.parametrize("mp", ["800e100002", "900e00", "800f05000201"])

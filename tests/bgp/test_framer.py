@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 import pytest
 from hypothesis import given
@@ -25,6 +25,7 @@ from services.bgp.codec.attributes import AsPath, NextHop, Origin
 from services.bgp.codec.capabilities import FourOctetAS
 from services.bgp.codec.header import MARKER
 from services.bgp.codec.messages import AnyMessage
+from services.bgp.codec.prefixes import parse_prefix
 
 from .strategies import CTX4, FAST, keepalive, notification, open_message, route_refresh, update
 
@@ -99,7 +100,7 @@ def test_context_can_change_between_messages_of_one_chunk() -> None:
     assert ctx.four_octet_as
     route = Update(
         attributes=(Origin(), AsPath.sequence(asn), NextHop(IPv4Address("10.0.0.1"))),
-        nlri=(IPv4Network("10.1.0.0/24"),),
+        nlri=(parse_prefix("10.1.0.0/24"),),
     )
     stream = theirs.encode(Negotiated()) + Keepalive().encode(ctx) + route.encode(ctx)
     framer = Framer()

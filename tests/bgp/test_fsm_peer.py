@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, ip_address
 
 import pytest
 
@@ -34,6 +34,7 @@ from services.bgp.codec.attributes import (
     find,
 )
 from services.bgp.codec.capabilities import ExtendedNextHop, GracefulRestart
+from services.bgp.codec.prefixes import parse_prefix
 from services.bgp.fsm import Peer, Reason, RouteAttrs, State
 from services.bgp.fsm.peer import Close, Connect, Send
 from services.bgp.fsm.rib import AdjRibOut, SessionRoutingInfo
@@ -198,7 +199,7 @@ def test_ibgp_peer_with_our_identifier_is_refused() -> None:
 
 def test_malformed_update_is_answered_with_its_notification() -> None:
     peer, conn = peer_in(State.ESTABLISHED)
-    update = Update(attributes=(AsPath.sequence(1),), nlri=(IPv4Network("1.0.0.0/8"),))
+    update = Update(attributes=(AsPath.sequence(1),), nlri=(parse_prefix("1.0.0.0/8"),))
     bad = bytearray(encode(update, CTX))
     bad[-2] = 33  # the NLRI's prefix length: /33 is an Invalid Network Field (RFC 7606 §5.3)
     peer.data_received(conn.conn, bytes(bad), 1.0)
@@ -211,12 +212,12 @@ def test_received_routes_are_counted_not_installed() -> None:
 
     update = Update(
         attributes=(Origin(), AsPath.sequence(65002), NextHop(IPv4Address("10.0.0.2"))),
-        nlri=(IPv4Network("198.51.100.0/24"), IPv4Network("198.51.101.0/24")),
+        nlri=(parse_prefix("198.51.100.0/24"), parse_prefix("198.51.101.0/24")),
     )
     peer.data_received(conn.conn, encode(update, conn.ctx), 1.0)
     assert len(peer.received) == 2
     peer.data_received(
-        conn.conn, encode(Update(withdrawn=(IPv4Network("198.51.100.0/24"),)), conn.ctx), 1.0
+        conn.conn, encode(Update(withdrawn=(parse_prefix("198.51.100.0/24"),)), conn.ctx), 1.0
     )
     assert len(peer.received) == 1
     assert peer.counters.received[MessageType.UPDATE] == 2
@@ -280,7 +281,7 @@ def test_routes_are_diffed_packed_and_end_with_end_of_rib() -> None:
         config(my_asn=65002, peer_asn=64512, peer_address="10.0.0.1", dual_stack=True),
     )
     wire.a.extra_next_hop6 = None
-    many = {ip_network(f"10.{i // 256}.{i % 256}.1/32"): RouteAttrs((1,)) for i in range(3000)}
+    many = {parse_prefix(f"10.{i // 256}.{i % 256}.1/32"): RouteAttrs((1,)) for i in range(3000)}
     wire.a.set_routes(many)
     actions = wire.a.take_actions()
     data = b"".join(x.data for x in actions if isinstance(x, Send))
@@ -312,7 +313,7 @@ def test_ebgp_and_ibgp_attributes() -> None:
     attrs = RouteAttrs((0xFDE80064,), (LargeCommunity(1, 2, 3),), 200)
     for internal in (False, True):
         rib = AdjRibOut()
-        rib.set_desired({ip_network("192.0.2.1/32"): attrs})
+        rib.set_desired({parse_prefix("192.0.2.1/32"): attrs})
         (update,) = rib.updates(info(internal))
         path = find(update.attributes, AsPath)
         assert path == (AsPath.sequence() if internal else AsPath.sequence(64512))
@@ -332,7 +333,7 @@ def test_ipv4_routes_over_an_ipv6_session_use_extended_next_hop() -> None:
     conn = wire.a.established()
     assert conn is not None and IPV4_UNICAST in conn.ctx.extended_nexthop
     assert any(isinstance(c, ExtendedNextHop) for c in conn.local_open.capabilities)  # type: ignore[union-attr]
-    wire.a.set_routes({ip_network("192.0.2.1/32"): RouteAttrs()})
+    wire.a.set_routes({parse_prefix("192.0.2.1/32"): RouteAttrs()})
     messages = sent_messages(wire.a.take_actions(), conn.ctx)
     reach = [find(m.attributes, MpReachNlri) for m in messages if isinstance(m, Update)]
     assert reach[0] is not None and reach[0].next_hops == (ip_address("fd00::1"),)  # our address
@@ -343,9 +344,9 @@ def test_route_refresh_resends_what_we_advertise() -> None:
         config(peer_address="10.0.0.2"),
         config(my_asn=65002, peer_asn=64512, peer_address="10.0.0.1"),
     )
-    wire.a.set_routes({ip_network("192.0.2.1/32"): RouteAttrs()})
+    wire.a.set_routes({parse_prefix("192.0.2.1/32"): RouteAttrs()})
     wire.pump(1.0)
-    assert set(wire.b.received) == {ip_network("192.0.2.1/32")}
+    assert set(wire.b.received) == {parse_prefix("192.0.2.1/32")}
     before = wire.a.counters.sent[MessageType.UPDATE]
     b_conn = wire.b.established()
     assert b_conn is not None
@@ -365,7 +366,7 @@ def test_graceful_restart_holds_routes_until_the_caller_has_spoken() -> None:
     assert gr.restarting and gr.restart_time == 120
     assert all(f.forwarding_preserved for f in gr.families)
     assert wire.b.eor_received == set()  # nothing until the advertisements are set
-    wire.a.set_routes({ip_network("192.0.2.1/32"): RouteAttrs()})
+    wire.a.set_routes({parse_prefix("192.0.2.1/32"): RouteAttrs()})
     wire.pump(1.0)
     assert wire.b.eor_received == {IPV4_UNICAST} and len(wire.b.received) == 1
     assert not wire.a.restarting  # later sessions do not claim a restart

@@ -48,6 +48,7 @@ from services.bgp.codec.capabilities import (
     RouteRefreshCapability,
 )
 from services.bgp.codec.messages import AnyMessage
+from services.bgp.codec.prefixes import prefix_family, prefix_text
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = sorted(p.stem for p in GOLDEN.glob("*.hex"))
@@ -180,8 +181,8 @@ def test_routes_and_attributes(name: str) -> None:
             continue
         reach = find(update.attributes, MpReachNlri)
         prefixes = [*update.nlri, *(reach.nlri if reach else ())]
-        v4 |= {str(p) for p in prefixes if p.version == 4}
-        v6 |= {str(p) for p in prefixes if p.version == 6}
+        v4 |= {prefix_text(p) for p in prefixes if prefix_family(p) == AFI.IPV4}
+        v6 |= {prefix_text(p) for p in prefixes if prefix_family(p) == AFI.IPV6}
         comms = find(update.attributes, Communities)
         large = find(update.attributes, LargeCommunities)
         assert comms is not None

@@ -53,9 +53,9 @@ async def run_pass(reconciler: NodeReconciler, stub: Any, now: float) -> list[st
 def test_a_refused_peer_does_not_stop_the_other_peers_announcements(
     arun: Callable[..., Any],
 ) -> None:
-    # `bad` is what an interface BGPPeer looked like on a node before validation refused it:
-    # no address. The BGP service refuses it; `good` must still get its route.
-    bad, good = peer("bad", interface="eth1"), peer("good", address="127.0.0.1")
+    # `bad` names an interface Linux refuses (validation would stop it before a node sees
+    # it). The BGP service refuses it; `good` must still get its route.
+    bad, good = peer("bad", interface="eth1/x"), peer("good", address="127.0.0.1")
     routes = [PeerRoute("bad", "192.0.2.1/32"), PeerRoute("good", "192.0.2.1/32")]
 
     async def scenario() -> None:

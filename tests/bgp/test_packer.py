@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.bgp.codec import (
+    AFI,
     IPV4_UNICAST,
     IPV6_UNICAST,
     BGPEncodeError,
@@ -35,7 +36,13 @@ from services.bgp.codec.attributes import (
     PathAttribute,
     find,
 )
-from services.bgp.codec.prefixes import Prefix, prefix_size
+from services.bgp.codec.prefixes import (
+    Prefix,
+    make_prefix,
+    parse_prefix,
+    prefix_family,
+    prefix_size,
+)
 
 from .strategies import CTX2, CTX4, FAST, ipv4_prefix, ipv6_prefix
 
@@ -84,13 +91,13 @@ def lower_bound(prefixes: Sequence[Prefix], overhead: int) -> int:
 
 
 def test_many_prefixes_both_families() -> None:
-    v4: list[Prefix] = [IPv4Network((0x0A000000 + i, 32)) for i in range(3000)]
-    v6: list[Prefix] = [IPv6Network((0xFD000000 << 96 | i, 128)) for i in range(1500)]
+    v4: list[Prefix] = [make_prefix(AFI.IPV4, 0x0A000000 + i, 32) for i in range(3000)]
+    v6: list[Prefix] = [make_prefix(AFI.IPV6, 0xFD000000 << 96 | i, 128) for i in range(1500)]
     updates = pack_announcements(v4 + v6, BASE, CTX4, next_hop=NH4, next_hop6=NH6)
     check_wire(updates, CTX4)
     got = announced(updates)
-    assert sorted(p for p in got if p.version == 4) == sorted(v4)  # each once
-    assert sorted(p for p in got if p.version == 6) == sorted(v6)
+    assert sorted(p for p in got if prefix_family(p) == AFI.IPV4) == sorted(v4)  # each once
+    assert sorted(p for p in got if prefix_family(p) == AFI.IPV6) == sorted(v6)
     # 3000 x 5 octets in ~4000-octet messages: 4 messages; 1500 x 17: 7 messages
     v4_msgs = [u for u in updates if u.nlri]
     v6_msgs = [u for u in updates if not u.nlri]
@@ -103,7 +110,7 @@ def test_many_prefixes_both_families() -> None:
 
 
 def test_two_octet_peer_accounts_for_as4_path() -> None:
-    v4 = [IPv4Network((0x0A000000 + (i << 8), 24)) for i in range(2000)]
+    v4 = [make_prefix(AFI.IPV4, 0x0A000000 + (i << 8), 24) for i in range(2000)]
     updates = pack_announcements(v4, BASE, CTX2, next_hop=NH4)
     check_wire(updates, CTX2)
     assert sorted(announced(updates)) == sorted(v4)
@@ -113,7 +120,7 @@ def test_two_octet_peer_accounts_for_as4_path() -> None:
 
 def test_ipv4_over_ipv6_next_hop() -> None:
     """RFC 8950 §4: with extended next hop, IPv4 routes ride in MP_REACH_NLRI."""
-    v4 = [IPv4Network((0x0A000000 + (i << 8), 24)) for i in range(1200)]
+    v4 = [make_prefix(AFI.IPV4, 0x0A000000 + (i << 8), 24) for i in range(1200)]
     updates = pack_announcements(v4, BASE, CTX4, next_hop6=NH6)
     check_wire(updates, CTX4)
     for u in updates:
@@ -126,37 +133,39 @@ def test_ipv4_over_ipv6_next_hop() -> None:
 
 
 def test_attributes_in_type_order_with_next_hop() -> None:
-    (u,) = pack_announcements([IPv4Network("10.0.0.0/8")], list(reversed(BASE)), CTX4, next_hop=NH4)
+    (u,) = pack_announcements(
+        [parse_prefix("10.0.0.0/8")], list(reversed(BASE)), CTX4, next_hop=NH4
+    )
     codes = [a.wire_type() for a in u.attributes]
     assert codes == sorted(codes)
     assert find(u.attributes, NextHop) == NextHop(NH4)
 
 
 def test_withdrawals() -> None:
-    v4: list[Prefix] = [IPv4Network((0x0A000000 + i, 32)) for i in range(2000)]
-    v6: list[Prefix] = [IPv6Network((0xFD000000 << 96 | i, 128)) for i in range(1000)]
+    v4: list[Prefix] = [make_prefix(AFI.IPV4, 0x0A000000 + i, 32) for i in range(2000)]
+    v6: list[Prefix] = [make_prefix(AFI.IPV6, 0xFD000000 << 96 | i, 128) for i in range(1000)]
     updates = pack_withdrawals(v6 + v4 + v4[:10], CTX4)  # duplicates collapse
     check_wire(updates, CTX4)
     got = withdrawn(updates)
-    assert sorted(p for p in got if p.version == 4) == sorted(v4)
-    assert sorted(p for p in got if p.version == 6) == sorted(v6)
+    assert sorted(p for p in got if prefix_family(p) == AFI.IPV4) == sorted(v4)
+    assert sorted(p for p in got if prefix_family(p) == AFI.IPV6) == sorted(v6)
     assert len(updates) == lower_bound(v4, 23) + lower_bound(v6, 30)
 
 
 def test_misuse() -> None:
     with pytest.raises(BGPEncodeError):
-        pack_announcements([IPv4Network("10.0.0.0/8")], BASE, CTX4)  # no next hop
+        pack_announcements([parse_prefix("10.0.0.0/8")], BASE, CTX4)  # no next hop
     with pytest.raises(BGPEncodeError):
-        pack_announcements([IPv6Network("fd00::/8")], BASE, CTX4, next_hop=NH4)
+        pack_announcements([parse_prefix("fd00::/8")], BASE, CTX4, next_hop=NH4)
     with pytest.raises(BGPEncodeError):
-        pack_announcements([IPv4Network("10.0.0.0/8")], [*BASE, NextHop(NH4)], CTX4, next_hop=NH4)
+        pack_announcements([parse_prefix("10.0.0.0/8")], [*BASE, NextHop(NH4)], CTX4, next_hop=NH4)
     with pytest.raises(BGPEncodeError):  # IPv6 not negotiated
         pack_announcements(
-            [IPv6Network("fd00::/8")], BASE, Negotiated(four_octet_as=True), next_hop6=NH6
+            [parse_prefix("fd00::/8")], BASE, Negotiated(four_octet_as=True), next_hop6=NH6
         )
     huge = Communities(tuple(range(1100)))  # 4,400 octets of attributes: not even one prefix
     with pytest.raises(BGPEncodeError):
-        pack_announcements([IPv4Network("10.0.0.0/8")], [Origin(), huge], CTX4, next_hop=NH4)
+        pack_announcements([parse_prefix("10.0.0.0/8")], [Origin(), huge], CTX4, next_hop=NH4)
 
 
 @FAST
@@ -172,14 +181,14 @@ def test_packer_invariants(prefixes: list[Prefix], comms: list[int], four: bool)
         attrs.append(Communities(tuple(comms)))
     updates = pack_announcements(prefixes, attrs, ctx, next_hop=NH4, next_hop6=NH6)
     check_wire(updates, ctx)
-    assert sorted(announced(updates), key=str) == sorted(set(prefixes), key=str)
+    assert sorted(announced(updates)) == sorted(set(prefixes))
     overhead = 23 + len(Update(attributes=tuple(attrs)).encode_body(ctx)) + 30
-    v4 = [p for p in set(prefixes) if p.version == 4]
-    v6 = [p for p in set(prefixes) if p.version == 6]
+    v4 = [p for p in set(prefixes) if prefix_family(p) == AFI.IPV4]
+    v6 = [p for p in set(prefixes) if prefix_family(p) == AFI.IPV6]
     assert len(updates) <= lower_bound(v4, overhead) + lower_bound(v6, overhead + 40) + 2
     removed = pack_withdrawals(prefixes, ctx)
     check_wire(removed, ctx)
-    assert sorted(withdrawn(removed), key=str) == sorted(set(prefixes), key=str)
+    assert sorted(withdrawn(removed)) == sorted(set(prefixes))
 
 
 def test_end_of_rib() -> None:
@@ -190,12 +199,12 @@ def test_end_of_rib() -> None:
     assert v6.encode(CTX4) == b"\xff" * 16 + bytes.fromhex("001d0200000006800f03000201")
     assert end_of_rib_family(v4) == IPV4_UNICAST
     assert end_of_rib_family(v6) == IPV6_UNICAST
-    (route,) = pack_announcements([IPv4Network("10.0.0.0/8")], BASE, CTX4, next_hop=NH4)
+    (route,) = pack_announcements([parse_prefix("10.0.0.0/8")], BASE, CTX4, next_hop=NH4)
     assert end_of_rib_family(route) is None
-    assert end_of_rib_family(Update(withdrawn=(IPv4Network("10.0.0.0/8"),))) is None
+    assert end_of_rib_family(Update(withdrawn=(parse_prefix("10.0.0.0/8"),))) is None
     assert (
         end_of_rib_family(
-            Update(attributes=(MpUnreachNlri(IPV6_UNICAST, (IPv6Network("fd00::/8"),)),))
+            Update(attributes=(MpUnreachNlri(IPV6_UNICAST, (parse_prefix("fd00::/8"),)),))
         )
         is None
     )

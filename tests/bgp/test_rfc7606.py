@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from metallb.bgp.v1 import bgp_pb2
 from services.bgp.codec import BGPNotificationError, Notification, Update, decode_message
 from services.bgp.codec.attributes import AsPath, NextHop, Origin, decode_attribute_list
 from services.bgp.codec.header import MARKER
+from services.bgp.codec.prefixes import parse_prefix
 from services.bgp.fsm import State
 
 from .fsm_harness import encode, notifications, peer_in
@@ -31,7 +32,7 @@ from .test_service import ScriptedPeer, bgp_server, conf
 
 KNOWN = {1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 17, 18, 32}  # the codec's attribute types (IANA)
 GOOD = (Origin(), AsPath.sequence(65002), NextHop(IPv4Address("10.0.0.2")))
-P1, P2 = IPv4Network("198.51.100.0/24"), IPv4Network("198.51.101.0/24")
+P1, P2 = parse_prefix("198.51.100.0/24"), parse_prefix("198.51.101.0/24")
 #: Golden bytes: ORIGIN IGP, AS_PATH [65002], NEXT_HOP 10.0.0.2, COMMUNITIES of length 3.
 BAD_COMMUNITIES = (
     "40010100" + "400206020100 00fdea".replace(" ", "") + "4003040a000002" + "c00803000001"

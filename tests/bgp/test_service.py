@@ -30,6 +30,7 @@ from services.bgp.codec import (
     Update,
     negotiate,
 )
+from services.bgp.codec.prefixes import prefix_text
 from services.bgp.service import bgp_binding
 from tests.conftest import ROOT
 
@@ -207,7 +208,7 @@ def test_session_advertisements_watch_metrics_and_delete(arun: Callable[..., Any
                 changes = await stub.SetAdvertisements(ads)
                 assert [(c.peer, c.announced) for c in changes.changes] == [("p1", 1)]
                 update = await remote.wait_for(lambda m: isinstance(m, Update) and bool(m.nlri))
-                assert [str(p) for p in update.nlri] == ["203.0.113.10/32"]
+                assert [prefix_text(p) for p in update.nlri] == ["203.0.113.10/32"]
                 await remote.wait_for(lambda m: m == Update())  # End-of-RIB
                 listed = await stub.ListAdvertisements(bgp_pb2.ListAdvertisementsRequest())
                 (routes,) = listed.peers

@@ -157,6 +157,9 @@ def test_every_kind_of_the_reference_has_a_crd() -> None:
         "ServiceL2Status",
         "ServiceBGPStatus",
         "ConfigurationState",
+        # Ours (issue 16): the facts each node publishes for explain and status.
+        "BGPSessionState",
+        "L2NodeState",
     }
     assert len(KINDS) == len(CRDS)
 

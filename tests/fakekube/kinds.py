@@ -182,6 +182,8 @@ DEFAULT_KINDS: tuple[ResourceKind, ...] = (
     _metallb("servicel2statuses", "ServiceL2Status"),
     _metallb("servicebgpstatuses", "ServiceBGPStatus"),
     _metallb("configurationstates", "ConfigurationState"),
+    _metallb("bgpsessionstates", "BGPSessionState"),
+    _metallb("l2nodestates", "L2NodeState"),
     # v1beta2 is the storage version; v1beta1 is served from the same objects.
     _metallb("bgppeers", "BGPPeer", ("v1beta2", "v1beta1")),
 )

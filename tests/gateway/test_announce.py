@@ -168,3 +168,47 @@ def test_bgp_routes_aggregate_and_carry_attributes() -> None:
         ("fd00::5/128", None, [], ()),
         ("fd00::5/128", 50, ["65000:1"], ("p1",)),
     ]
+
+
+def test_each_node_s_reason_not_to_be_an_l2_candidate() -> None:
+    """`ineligibility`: the candidates of §3.2 (what `should_announce` elects among), with a
+    reason for every other node, checked in MetalLB's order of filters."""
+    nodes = [
+        Node("node-a"),
+        Node("node-b", network_unavailable=True),
+        Node("node-c", {EXCLUDE_LB_LABEL: ""}),
+        Node("node-d"),
+        Node("node-e"),
+    ]
+    ad = l2ad(nodes=frozenset({"node-a", "node-b", "node-c", "node-d"}))
+    live = {"node-a", "node-b", "node-c", "node-e"}
+    local = ServiceView(
+        "ns",
+        "web",
+        ingress_ips=("10.0.0.1",),
+        external_traffic_policy="Local",
+        endpoints=(Endpoint("node-a"),),
+    )
+    assert layer2.ineligibility(local, [ad], nodes, live) == {
+        "node-a": "",
+        "node-b": layer2.NETWORK_UNAVAILABLE,
+        "node-c": layer2.EXCLUDED_LABEL,
+        "node-d": layer2.NOT_ALIVE,
+        "node-e": layer2.NODE_SELECTOR,
+    }
+    cluster = ServiceView("ns", "web", ingress_ips=("10.0.0.1",), endpoints=(Endpoint("x"),))
+    two = [Node("node-a"), Node("node-b")]
+    both = {"node-a", "node-b"}
+    assert layer2.ineligibility(cluster, [l2ad()], two, both) == {"node-a": "", "node-b": ""}
+    only_a = ServiceView(
+        "ns",
+        "web",
+        ingress_ips=("10.0.0.1",),
+        external_traffic_policy="Local",
+        endpoints=(Endpoint("node-a"),),
+    )
+    assert layer2.ineligibility(only_a, [l2ad()], two, both)["node-b"] == layer2.NO_LOCAL_ENDPOINT
+    # The interfaces a node answers on: every one when one of its advertisements names none.
+    listed = [l2ad(interfaces=("eth1",)), l2ad(interfaces=("eth0",))]
+    assert layer2.interfaces_of(listed, "node-a") == ("eth0", "eth1")
+    assert layer2.interfaces_of([l2ad(interfaces=("eth1",)), l2ad()], "node-a") == ()

@@ -367,13 +367,21 @@ spec: {myASN: 64500, peerASN: 64501, peerAddress: 10.0.0.1,
         parse(resources(other, base=base))  # no nodes known: sharing is assumed
 
 
-def test_interface_peer_is_refused_naming_the_peer_and_field() -> None:
-    """Unnumbered peering (`interface:`) is not built yet: refused at validation, so it never
-    reaches a node (where the BGP service would refuse it and stop every announcement)."""
+def test_interface_peer_is_parsed_and_its_name_checked() -> None:
+    """Unnumbered peering (`interface:`, MetalLB 0.15): accepted, with dynamicASN; a name Linux
+    would refuse names the peer and the field."""
+    config = parse(
+        resources(
+            "kind: BGPPeer\nmetadata: {name: unnumbered}\nspec: {myASN: 64500,"
+            " dynamicASN: external, interface: eth1}"
+        )
+    )
+    peer = next(p for p in config.peers if p.name == "unnumbered")
+    assert (peer.interface, peer.address, peer.dynamic_asn) == ("eth1", "", "external")
     err = error_of(
         "kind: BGPPeer\nmetadata: {name: unnumbered}\nspec: {myASN: 64500, peerASN: 64501,"
-        " interface: eth1}"
+        " interface: eth1/x}"
     )
     assert not isinstance(err, TransientConfigError)
-    assert "unnumbered" in err.message and "interface" in err.message
+    assert err.message.startswith('parsing peer unnumbered invalid interface name "eth1/x"')
     assert err.field == "bgppeers/unnumbered: spec.interface"

@@ -18,6 +18,7 @@ import yaml
 
 from gateway.driver import Failure
 from gateway.instances import ServiceInstance
+from gateway.node.facts import FactWrite
 from gateway.node.reconciler import (
     ListStatusObjects,
     NodeCommand,
@@ -25,6 +26,7 @@ from gateway.node.reconciler import (
     NodeTiming,
     RenewLease,
     Rpc,
+    WriteFacts,
     WriteStatus,
 )
 from gateway.node.status import (
@@ -101,6 +103,12 @@ def describe(command: NodeCommand) -> tuple[Any, ...] | list[tuple[Any, ...]]:
             return ("renew lease",)
         case WriteStatus(ops=ops):  # one row per write
             return [describe_op(op) for op in ops]
+        case WriteFacts(ops=ops):  # one row per published fact (gateway/node/facts.py)
+            return [
+                ("fact", op.name, None if op.status is None else op.status["bgpStatus"])
+                for op in ops
+                if isinstance(op, FactWrite)
+            ]
     raise AssertionError(command)
 
 
@@ -553,5 +561,39 @@ def test_a_peer_the_service_refuses_does_not_hold_back_the_others() -> None:
             Expect(("bgp", "AddPeer", "router")),
             Reply(("bgp", "AddPeer")),
             Check(lambda: reconciler.peer_errors == {}),
+        ],
+    )
+
+
+def test_a_refused_peer_is_published_and_unpublished_once_accepted() -> None:
+    """Issue 16: `peer_errors` was written nowhere; the pass that ends with a refusal publishes
+    the peer's BGPSessionState as Refused, and the pass that adds it takes that back."""
+    _, vt = node(Cluster(), l2=False, statuses=True)
+    refused = Failure(
+        grpc.aio.AioRpcError(
+            grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), grpc.aio.Metadata(), "no"
+        )
+    )
+    play(
+        vt,
+        [
+            Expect(("list status objects",), ("bgp", "ListPeers")),
+            Reply(("list status objects",), set()),
+            Reply(("bgp", "ListPeers"), held()),
+            Expect(("bgp", "AddPeer", "router")),
+            Reply(("bgp", "AddPeer"), refused),
+            Expect(("bgp", "SetAdvertisements", {"192.0.2.5/32"})),
+            Reply(("bgp", "SetAdvertisements")),
+            Expect(
+                ("configuration state", "valid"),
+                # (ServiceBGPStatus says configured intent, as MetalLB's: reference §5.)
+                ("status", BGP, WEB, "write"),
+                ("event", WEB, "bgp"),
+                ("fact", "node-1.router", "Refused"),
+            ),
+            Advance(1.0),
+            Expect(("bgp", "AddPeer", "router")),
+            Reply(("bgp", "AddPeer")),
+            Expect(("fact", "node-1.router", None)),
         ],
     )

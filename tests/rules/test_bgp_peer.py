@@ -93,11 +93,46 @@ def test_invalid_peers_name_the_cr_field_with_metallbs_text(
     assert (info.value.field, info.value.message) == (field, text)
 
 
-def test_an_interface_peer_is_refused_until_unnumbered_peering_exists() -> None:
+def test_an_interface_peer_has_no_address_and_may_use_dynamic_asn() -> None:
+    """MetalLB 0.15 BGPPeer `interface` (unnumbered): no peerAddress, dynamicASN allowed."""
+    s = validate_peer(fields(address="", interface="eth1", peer_asn=0, dynamic_asn="external"))
+    assert (s.address, s.interface, s.dynamic_asn) == (None, "eth1", DynamicASN.EXTERNAL)
+    s = validate_peer(fields(address="", interface="eth1", source_address="fd00::1"))
+    assert s.source_address == ip_address("fd00::1")
+
+
+@pytest.mark.parametrize(
+    ("kw", "field", "text"),
+    [
+        (
+            {"interface": "a" * 16},
+            "interface",
+            f'invalid interface name "{"a" * 16}": 1 to 15 octets, not . or .., no /, : or '
+            "white space",
+        ),
+        (
+            {"interface": "eth0:1"},
+            "interface",
+            'invalid interface name "eth0:1": 1 to 15 octets, not . or .., no /, : or white space',
+        ),
+        (
+            {"interface": ".."},
+            "interface",
+            'invalid interface name "..": 1 to 15 octets, not . or .., no /, : or white space',
+        ),
+        (
+            {"interface": "eth1", "source_address": "10.0.0.1"},
+            "sourceAddress",
+            "source address 10.0.0.1 is not IPv6: the session over interface eth1 runs over "
+            "IPv6 link-local",
+        ),
+    ],
+)
+def test_interface_peers_beyond_metallb(kw: dict[str, Any], field: str, text: str) -> None:
+    """Our choices where MetalLB validates nothing (docs/bgp.md "Unnumbered peering")."""
     with pytest.raises(PeerError) as info:
-        validate_peer(fields(address="", interface="eth1"))
-    assert info.value.field == "interface"
-    assert '"eth1"' in info.value.message and "unnumbered" in info.value.message
+        validate_peer(fields(address="", **kw))
+    assert (info.value.field, info.value.message) == (field, text)
 
 
 def test_valid_peer_is_typed() -> None:

@@ -1,109 +1,194 @@
-"""NLRI prefixes: <length in bits, the fewest octets that hold them> (RFC 4271 §4.3, RFC 4760 §5).
+"""Prefixes as the speaker holds them, and their NLRI encoding (RFC 4271 §4.3, RFC 4760 §5).
 
-Theory of operation: one length octet, then ceil(length / 8) octets of address; the trailing
-bits of the last octet are irrelevant (RFC 4271 §4.3) and are cleared on decode, so decoding is
-total over well-formed input and encoding is canonical. What error a bad prefix becomes depends
-on where it sits (Invalid Network Field in the NLRI field, Optional Attribute Error inside
-MP_REACH_NLRI), so the caller passes the exception to raise.
+Theory of operation: on the wire a prefix is one length octet, then ceil(length / 8) octets of
+address; the trailing bits of the last octet are irrelevant (RFC 4271 §4.3). The speaker holds a
+prefix as exactly those bytes behind one octet naming its family (its AFI: 1 IPv4, 2
+IPv6): a `Prefix` is a plain `bytes` value, canonical (trailing bits zero, so equal
+prefixes are equal values), hashable and ordered (IPv4 before IPv6, then by length, then by
+address). Encoding an UPDATE is then joining the values without their first octet, and 200,000
+routes in a dict cost no `ipaddress` object, no Python-level hash and no conversion.
+
+Building one: `parse_prefix` from text (what `ipaddress.ip_network` accepts, strict: host bits
+set are refused with its ValueError), `make_prefix` from an int, `prefix_from_network` from an
+`ipaddress` network; `prefix_text` and `prefix_to_network` give them back. Decoding from the
+wire clears the trailing bits; what error a bad prefix there becomes depends on where it sits
+(Invalid Network Field in the NLRI field, Optional Attribute Error inside MP_REACH_NLRI), so the
+caller passes the exception to raise.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Any
+from operator import itemgetter
+from typing import NewType, cast
 
 from .errors import BGPEncodeError
 from .negotiated import AFI
 
-Prefix = IPv4Network | IPv6Network
+#: One prefix: its AFI in one octet, then its NLRI encoding (see the module docstring).
+Prefix = NewType("Prefix", bytes)
+Network = IPv4Network | IPv6Network
 
-_new_v4_address, _new_v6_address = IPv4Address.__new__, IPv6Address.__new__
-_new_v4_network, _new_v6_network = IPv4Network.__new__, IPv6Network.__new__
-_v4_netmask: Any = IPv4Network._make_netmask  # type: ignore[attr-defined]
-_v6_netmask: Any = IPv6Network._make_netmask  # type: ignore[attr-defined]
+#: Address width in bits, per family octet (the AFI: both fit one octet).
+WIDTH = {int(AFI.IPV4): 32, int(AFI.IPV6): 128}
+_V4, _V6 = int(AFI.IPV4), int(AFI.IPV6)
+_nlri = itemgetter(slice(1, None))
+
+
+def _lengths(family: int) -> dict[str, tuple[bytes, int, int]]:
+    """Per canonical length text ("0".."width"): (family and length octets, address octets
+    kept, mask of the host bits)."""
+    width = WIDTH[family]
+    return {
+        str(bits): (bytes([family, bits]), (bits + 7) // 8, (1 << (width - bits)) - 1)
+        for bits in range(width + 1)
+    }
+
+
+_LENGTHS = {socket.AF_INET: _lengths(_V4), socket.AF_INET6: _lengths(_V6)}
+_LENGTHS4, _LENGTHS6 = _LENGTHS[socket.AF_INET], _LENGTHS[socket.AF_INET6]
+
+
+def make_prefix(family: int, network: int, length: int) -> Prefix:
+    """The prefix `network`/`length` of `family` (AFI.IPV4 or AFI.IPV6); ValueError for a
+    length or address out of range, or host bits set."""
+    width = WIDTH.get(family)
+    if width is None:
+        raise ValueError(f"family {family} is not IPv4 or IPv6")
+    if not 0 <= length <= width or not 0 <= network < 1 << width:
+        raise ValueError(f"{network}/{length} is not an IPv{4 if width == 32 else 6} prefix")
+    if network & ((1 << (width - length)) - 1):
+        raise ValueError(f"{network}/{length} has host bits set")
+    octets = (length + 7) // 8
+    value = network >> (width - 8 * octets)
+    return Prefix(bytes([family, length]) + value.to_bytes(octets, "big"))
+
+
+def prefix_from_network(network: Network) -> Prefix:
+    afi = AFI.IPV4 if network.version == 4 else AFI.IPV6
+    return make_prefix(afi, int(network.network_address), network.prefixlen)
 
 
 def parse_prefix(text: str) -> Prefix:
-    """`ip_network(text)` (strict: no host bits), several times faster for the forms a caller
-    sends ("192.0.2.1/32", "2001:db8::/64"): the address is parsed by inet_pton and the network
-    built from its parts without ipaddress parsing them again. This relies on ipaddress's
-    attributes (`_ip`, `_scope_id`, `network_address`, `netmask`, `_prefixlen`);
-    tests/bgp/test_prefixes.py holds the result equal to ip_network's. Anything else (no length,
-    a scope, a malformed address) goes to `ip_network`, which accepts it or raises ValueError."""
-    address, slash, length = text.partition("/")
-    if slash and length.isascii() and length.isdigit() and len(length) <= 3:
-        bits = int(length)
-        v6 = ":" in address
-        width = 128 if v6 else 32
+    """`ip_network(text)` (strict: no host bits) as a Prefix, or its ValueError.
+
+    The forms a caller sends ("192.0.2.1/32", "2001:db8::/64": an address inet_pton reads and a
+    length in canonical decimal) take one pass: inet_pton, the host-bit check, two octets put
+    in front. Anything else (no length, "032", a netmask, a scope, a malformed address, host
+    bits set) goes to `ip_network`, which accepts it or raises; so both accept exactly the same
+    texts (tests/bgp/test_prefixes.py). An IPv6 zone ("fe80::%eth0/64") is dropped: a route
+    has none, nor has the wire."""
+    address, _, length = text.partition("/")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    entry = _LENGTHS[family].get(length)
+    if entry is not None:
         try:
-            packed = socket.inet_pton(socket.AF_INET6 if v6 else socket.AF_INET, address)
+            packed = socket.inet_pton(family, address)
         except OSError:
-            packed = b""
-        value = int.from_bytes(packed, "big")
-        if packed and bits <= width and not value & ((1 << (width - bits)) - 1):
-            net: Any
-            if v6:
-                addr: Any = _new_v6_address(IPv6Address)
-                addr._ip, addr._scope_id = value, None
-                net = _new_v6_network(IPv6Network)
-                net.netmask = _v6_netmask(bits)[0]
+            pass
+        else:
+            head, octets, host = entry
+            if not host or not int.from_bytes(packed, "big") & host:
+                return Prefix(head + packed[:octets])
+    return prefix_from_network(ip_network(text))
+
+
+def parse_prefixes(texts: Iterable[str]) -> list[Prefix]:
+    """`parse_prefix` over many texts (the API's hot path: 200,000 in one call), its one pass
+    written out in the loop; ValueError at the first text it refuses (the caller finds which).
+    A text off the one pass (no length entry: TypeError unpacking None; a bad address: OSError;
+    host bits: ValueError) goes to `parse_prefix`, which decides."""
+    out: list[bytes] = []
+    append, pton, from_bytes = out.append, socket.inet_pton, int.from_bytes
+    v4, v6, lengths4, lengths6 = socket.AF_INET, socket.AF_INET6, _LENGTHS4, _LENGTHS6
+    for text in texts:
+        address, _, length = text.partition("/")
+        try:
+            if ":" in address:
+                head, octets, host = lengths6.get(length)  # type: ignore[misc]
+                packed = pton(v6, address)
             else:
-                addr = _new_v4_address(IPv4Address)
-                addr._ip = value
-                net = _new_v4_network(IPv4Network)
-                net.netmask = _v4_netmask(bits)[0]
-            net.network_address, net._prefixlen = addr, bits
-            result: Prefix = net
-            return result
-    return ip_network(text)
+                head, octets, host = lengths4.get(length)  # type: ignore[misc]
+                packed = pton(v4, address)
+            if host:  # shorter than the address: the host bits must be zero
+                if from_bytes(packed, "big") & host:
+                    raise ValueError(text)
+                packed = packed[:octets]
+            append(head + packed)
+        except (TypeError, OSError, ValueError):
+            append(parse_prefix(text))
+    return cast(list[Prefix], out)
+
+
+def prefix_family(prefix: Prefix) -> int:
+    """The prefix's AFI (AFI.IPV4 or AFI.IPV6)."""
+    return AFI.IPV4 if prefix[0] == _V4 else AFI.IPV6
+
+
+def prefix_length(prefix: Prefix) -> int:
+    return prefix[1]
+
+
+def prefix_network(prefix: Prefix) -> int:
+    """The network address as an int."""
+    width = WIDTH[prefix[0]]
+    return int.from_bytes(prefix[2:], "big") << (width - 8 * (len(prefix) - 2))
+
+
+def prefix_to_network(prefix: Prefix) -> Network:
+    length, network = prefix[1], prefix_network(prefix)
+    if prefix[0] == _V4:
+        return IPv4Network((IPv4Address(network), length))
+    return IPv6Network((IPv6Address(network), length))
+
+
+def prefix_text(prefix: Prefix) -> str:
+    """What `str(ip_network(...))` gives: "192.0.2.0/24", "2001:db8::/32"."""
+    return str(prefix_to_network(prefix))
 
 
 def prefix_size(prefix: Prefix) -> int:
     """Octets `prefix` takes on the wire."""
-    return 1 + (prefix.prefixlen + 7) // 8
+    return len(prefix) - 1
 
 
 def encode_prefix(prefix: Prefix) -> bytes:
-    octets = (prefix.prefixlen + 7) // 8
-    return bytes([prefix.prefixlen]) + prefix.network_address.packed[:octets]
+    """Its NLRI encoding (RFC 4271 §4.3)."""
+    return prefix[1:]
 
 
 def encode_prefixes(prefixes: tuple[Prefix, ...] | list[Prefix], afi: int) -> bytes:
-    want, width = (IPv4Network, 4) if afi == AFI.IPV4 else (IPv6Network, 16)
-    out = bytearray()
-    for prefix in prefixes:
-        if not isinstance(prefix, want):
-            raise BGPEncodeError(f"{prefix} is not an AFI {afi} prefix")
-        bits = prefix.prefixlen
-        octets = (bits + 7) // 8
-        # the address as an int, shifted so that only its first `octets` octets remain
-        value = int(prefix.network_address) >> (8 * (width - octets))
-        out.append(bits)
-        out += value.to_bytes(octets, "big")
-    return bytes(out)
+    """The NLRI field holding `prefixes`, all of family `afi` (BGPEncodeError otherwise)."""
+    if not prefixes:
+        return b""
+    # The family octet comes first, so the least and the greatest value bound every family.
+    if min(prefixes)[0] != afi or max(prefixes)[0] != afi:
+        wrong = next(p for p in prefixes if p[0] != afi)
+        raise BGPEncodeError(f"{wrong!r} is not an AFI {afi} prefix")
+    return b"".join(map(_nlri, prefixes))
 
 
 def decode_prefixes(data: bytes, afi: int, error: Callable[[str], Exception]) -> tuple[Prefix, ...]:
     """All prefixes in `data` (a whole NLRI / withdrawn routes field) for `afi`."""
-    width = 4 if afi == AFI.IPV4 else 16
-    out: list[Prefix] = []
+    width = WIDTH[afi]
+    tag = bytes([afi])
+    out: list[bytes] = []
     pos = 0
     while pos < len(data):
         bits = data[pos]
         octets = (bits + 7) // 8
-        if bits > width * 8:
-            raise error(f"prefix length {bits} exceeds {width * 8}")
-        if pos + 1 + octets > len(data):
+        if bits > width:
+            raise error(f"prefix length {bits} exceeds {width}")
+        end = pos + 1 + octets
+        if end > len(data):
             raise error("prefix runs past the end of its field")
-        raw = bytearray(data[pos + 1 : pos + 1 + octets])
-        if bits % 8:
+        if bits % 8 and data[end - 1] & (0xFF >> (bits % 8)):
+            raw = bytearray(data[pos:end])
             raw[-1] &= (0xFF << (8 - bits % 8)) & 0xFF  # trailing bits are irrelevant (§4.3)
-        addr = bytes(raw) + bytes(width - octets)
-        if width == 4:
-            out.append(IPv4Network((IPv4Address(addr), bits)))
+            out.append(tag + raw)
         else:
-            out.append(IPv6Network((IPv6Address(addr), bits)))
-        pos += 1 + octets
-    return tuple(out)
+            out.append(tag + data[pos:end])
+        pos = end
+    return cast(tuple[Prefix, ...], tuple(out))

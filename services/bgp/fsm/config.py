@@ -4,7 +4,9 @@ Theory of operation: `PeerConfig` is the typed form of a BGPPeer the state machi
 built from `metallb_rules.bgp_peer.PeerSettings`, which MetalLB's rules have validated (the one
 place a BGPPeer is checked, for the gateway and for the BGP service's API alike); nothing here
 validates. Times are whole seconds, with MetalLB native's defaults applied (hold 90 s,
-keepalive 30 s).
+keepalive 30 s). An unnumbered peer (`interface`) has no `peer_address`: the adapter learns
+its IPv6 link-local address on the interface (services/bgp/unnumbered); the session is IPv6 and
+carries both families, as MetalLB's FRR mode activates both for an unnumbered neighbour.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class InvalidPeerError(InvalidArgumentError):
 class PeerConfig:
     name: str
     my_asn: int
-    peer_address: IPAddress
+    #: None for an unnumbered peer (`interface`).
+    peer_address: IPAddress | None
     peer_asn: int = 0
     dynamic_asn: DynamicASN = DynamicASN.NONE
     # FRR's `local-as N no-prepend replace-as` (MetalLB's localASN); 0: my_asn.
@@ -76,6 +79,8 @@ class PeerConfig:
     max_prefix_cease: bool = False
     #: RFC 5082 for a directly connected peer: TTL 255 out, nothing below 255 accepted.
     gtsm: bool = False
+    #: Unnumbered peering over this interface (MetalLB's BGPPeer `interface`).
+    interface: str = ""
 
     @classmethod
     def from_settings(
@@ -98,6 +103,7 @@ class PeerConfig:
             name=settings.name,
             my_asn=settings.my_asn,
             peer_address=settings.address,
+            interface=settings.interface,
             peer_asn=settings.peer_asn,
             dynamic_asn=settings.dynamic_asn,
             replace_as=settings.local_asn,
@@ -118,6 +124,15 @@ class PeerConfig:
             max_prefix_cease=max_prefix_cease,
             gtsm=gtsm,
         )
+
+    @property
+    def ipv4_transport(self) -> bool:
+        """The session runs over IPv4 (an unnumbered one is IPv6 link-local)."""
+        return isinstance(self.peer_address, IPv4Address)
+
+    @property
+    def unnumbered(self) -> bool:
+        return bool(self.interface)
 
     @property
     def local_as(self) -> int:

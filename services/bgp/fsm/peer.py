@@ -108,6 +108,9 @@ class Reason(Enum):
     CONFIG_CHANGED = "config_changed"
     BFD_DOWN = "bfd_down"
     MAX_PREFIXES = "max_prefixes"
+    NEIGHBOR_CHANGED = "neighbor_changed"
+    LINK_DOWN = "link_down"
+    ADDRESS_CHANGED = "address_changed"
 
 
 @dataclass(frozen=True)
@@ -609,9 +612,10 @@ class Peer:
     # ---- messages --------------------------------------------------------------------------
 
     def families(self) -> frozenset[Family]:
-        """The families we offer: the session's own, both with dualStackAddressFamily."""
-        own = IPV4_UNICAST if _v4(self.config.peer_address) else IPV6_UNICAST
-        if self.config.dual_stack and not self.config.disable_mp:
+        """The families we offer: the session's own, both with dualStackAddressFamily or over
+        an interface (unnumbered: MetalLB's FRR mode activates both)."""
+        own = IPV4_UNICAST if self.config.ipv4_transport else IPV6_UNICAST
+        if self.config.unnumbered or (self.config.dual_stack and not self.config.disable_mp):
             return frozenset({IPV4_UNICAST, IPV6_UNICAST})
         return frozenset({own})
 
@@ -619,11 +623,11 @@ class Peer:
         cfg = self.config
         families = sorted(self.families())
         caps: list[Capability] = []
-        if not (cfg.disable_mp and _v4(cfg.peer_address)):
+        if not (cfg.disable_mp and cfg.ipv4_transport):
             # RFC 4760 §8; disableMP over IPv4: no MP capability at all, plain RFC 4271
             caps += [Multiprotocol(f) for f in families]
         caps.append(RouteRefreshCapability())  # RFC 2918
-        if not _v4(cfg.peer_address) and IPV4_UNICAST in families:
+        if not cfg.ipv4_transport and IPV4_UNICAST in families:
             caps.append(ExtendedNextHop((NextHopEntry(IPV4_UNICAST, AFI.IPV6),)))  # RFC 8950
         if cfg.graceful_restart:
             caps.append(
@@ -793,12 +797,21 @@ class Peer:
             if isinstance(addr, IPv6Address) and nh6 is None:
                 nh6 = addr
         assert conn.remote_open is not None
+        link_local: IPv6Address | None = None
+        if cfg.unnumbered and nh6 is not None and nh6.is_link_local:
+            # RFC 2545 §3: our global address on the interface, if any, then the link-local
+            # one; else the link-local alone (which FRR and BIRD take from a link peer). IPv4
+            # goes with the same IPv6 next hop (RFC 8950 §4): no IPv4 next hop.
+            if self.extra_next_hop6 is not None:
+                nh6, link_local = self.extra_next_hop6, nh6
+            nh4 = None
         return SessionRoutingInfo(
             ctx=conn.ctx,
             local_as=cfg.local_as,
             internal=conn.remote_open.asn == cfg.local_as,
-            next_hop4=nh4 or self.extra_next_hop4,
+            next_hop4=nh4 or (None if cfg.unnumbered else self.extra_next_hop4),
             next_hop6=nh6 or self.extra_next_hop6,
+            next_hop6_link_local=link_local,
         )
 
     def established(self) -> Connection | None:
@@ -877,10 +890,6 @@ class Peer:
 
     def pending(self) -> int:
         return self.rib.pending()
-
-
-def _v4(addr: IPAddress) -> bool:
-    return isinstance(addr, IPv4Address)
 
 
 __all__ = [

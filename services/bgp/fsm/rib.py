@@ -16,12 +16,14 @@ external one; NEXT_HOP / MP next hop given by the session; LOCAL_PREF only to an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from ipaddress import IPv4Address, IPv6Address
+from itertools import repeat
+from operator import is_
 
 from metallb_rules.announce.bgp import DEFAULT_LOCAL_PREF
-from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, Negotiated, Update
+from services.bgp.codec import AFI, IPV4_UNICAST, IPV6_UNICAST, Family, Negotiated, Update
 from services.bgp.codec.attributes import (
     AsPath,
     Communities,
@@ -46,7 +48,15 @@ class RouteAttrs:
 
 
 def family_of(prefix: Prefix) -> Family:
-    return IPV4_UNICAST if isinstance(prefix, IPv4Network) else IPV6_UNICAST
+    return IPV4_UNICAST if prefix[0] == AFI.IPV4 else IPV6_UNICAST
+
+
+def families_of(prefixes: Collection[Prefix]) -> frozenset[Family]:
+    """The families present: a Prefix's first octet is its family, so the least and the
+    greatest prefix name them all (two C loops, not a Python step per prefix)."""
+    if not prefixes:
+        return frozenset()
+    return frozenset({family_of(min(prefixes)), family_of(max(prefixes))})
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,17 @@ class SessionRoutingInfo:
     internal: bool
     next_hop4: IPv4Address | None
     next_hop6: IPv6Address | None
+    #: RFC 2545 §3: a link-local next hop sent after the global `next_hop6` (unnumbered
+    #: sessions with a global address on the interface).
+    next_hop6_link_local: IPv6Address | None = None
+
+    def mp_next_hops(self) -> tuple[IPv6Address, ...]:
+        """The MP_REACH_NLRI next hop: global (or link-local alone), then link-local."""
+        if self.next_hop6 is None:
+            return ()
+        if self.next_hop6_link_local is None:
+            return (self.next_hop6,)
+        return (self.next_hop6, self.next_hop6_link_local)
 
     def can_send(self, family: Family) -> bool:
         if family not in self.ctx.families:
@@ -83,6 +104,23 @@ class SessionRoutingInfo:
         return out
 
 
+def _grouped(routes: Mapping[Prefix, RouteAttrs]) -> dict[RouteAttrs, list[Prefix]]:
+    """The prefixes per attributes. Routes that all share one RouteAttrs object (the API's
+    routes without attributes do) are recognised by a C loop comparing identities, before a
+    Python-level hash of a RouteAttrs is paid per route."""
+    if routes:
+        first = next(iter(routes.values()))
+        if all(map(is_, routes.values(), repeat(first))):
+            return {first: list(routes)}
+    groups: dict[RouteAttrs, list[Prefix]] = {}
+    for prefix, attrs in routes.items():
+        group = groups.get(attrs)
+        if group is None:
+            groups[attrs] = group = []
+        group.append(prefix)
+    return groups
+
+
 @dataclass
 class AdjRibOut:
     desired: dict[Prefix, RouteAttrs] = field(default_factory=dict)
@@ -96,11 +134,13 @@ class AdjRibOut:
 
     def pending(self) -> int:
         """Desired prefixes the peer does not hold as desired (the pending-prefixes gauge)."""
+        if not self.sent:
+            return len(self.desired)
         return sum(1 for p, a in self.desired.items() if self.sent.get(p) != a)
 
     def updates(self, info: SessionRoutingInfo) -> list[Update]:
         """The UPDATEs that bring the peer from `sent` to `desired`; `sent` is updated."""
-        if not self.sent and all(info.can_send(f) for f in map(family_of, self._families())):
+        if not self.sent and all(map(info.can_send, families_of(self.desired))):
             return self._full(info)
         withdraw = [p for p in self.sent if p not in self.desired]
         groups: dict[RouteAttrs, list[Prefix]] = {}
@@ -123,25 +163,10 @@ class AdjRibOut:
                 self.sent[prefix] = attrs
         return out
 
-    def _families(self) -> set[Prefix]:
-        """One prefix per family present in `desired` (to ask can_send once per family)."""
-        seen: dict[type, Prefix] = {}
-        for prefix in self.desired:
-            seen.setdefault(type(prefix), prefix)
-            if len(seen) == 2:
-                break
-        return set(seen.values())
-
     def _full(self, info: SessionRoutingInfo) -> list[Update]:
         """A new session: everything, without per-prefix lookups (200,000 routes at start)."""
-        groups: dict[RouteAttrs, list[Prefix]] = {}
-        for prefix, attrs in self.desired.items():
-            group = groups.get(attrs)
-            if group is None:
-                groups[attrs] = group = []
-            group.append(prefix)
         out: list[Update] = []
-        for attrs, prefixes in groups.items():
+        for attrs, prefixes in _grouped(self.desired).items():
             out += self._announce(prefixes, attrs, info)
         self.sent = self.desired.copy()  # copies the stored hashes: no re-hashing
         return out
@@ -166,7 +191,7 @@ class AdjRibOut:
             info.attributes(attrs),
             info.ctx,
             next_hop=info.next_hop4,
-            next_hop6=(info.next_hop6,) if info.next_hop6 is not None else (),
+            next_hop6=info.mp_next_hops(),
         )
 
 
@@ -174,5 +199,6 @@ __all__ = [
     "AdjRibOut",
     "RouteAttrs",
     "SessionRoutingInfo",
+    "families_of",
     "family_of",
 ]

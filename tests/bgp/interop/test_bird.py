@@ -277,10 +277,10 @@ def test_ttl_is_1_for_single_hop_ebgp_else_255(peer_asn: int, multihop: bool, tt
 
 def test_a_refused_peer_does_not_stop_the_good_peers_routes(env: tuple[Lab, Bird, Speaker]) -> None:
     """The node role's BGP lane (gateway/node/reconciler.py) with one peer the service refuses
-    (an unnumbered `interface` peer, which validation now refuses before it gets here) and one
-    good peer: BIRD receives the good peer's routes."""
+    (an unnumbered peer on an interface name Linux refuses, which validation refuses before it
+    gets here) and one good peer: BIRD receives the good peer's routes."""
     the_lab, bird, _ = env
-    bad = model_peer("bad", interface="eth1", my_asn=OUR_AS, peer_asn=BIRD_AS)
+    bad = model_peer("bad", interface="eth1/x", my_asn=OUR_AS, peer_asn=BIRD_AS)
     good = model_peer("b4", address=the_lab.peer4, my_asn=OUR_AS, peer_asn=BIRD_AS)
     routes = [
         PeerRoute(p, f"198.18.0.{i}/32", (Community.legacy(65000, i),))

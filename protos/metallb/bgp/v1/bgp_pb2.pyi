@@ -52,6 +52,16 @@ class StateReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STATE_REASON_CONFIG_CHANGED: _ClassVar[StateReason]
     STATE_REASON_BFD_DOWN: _ClassVar[StateReason]
     STATE_REASON_MAX_PREFIXES: _ClassVar[StateReason]
+    STATE_REASON_NEIGHBOR_CHANGED: _ClassVar[StateReason]
+    STATE_REASON_LINK_DOWN: _ClassVar[StateReason]
+    STATE_REASON_ADDRESS_CHANGED: _ClassVar[StateReason]
+
+class NeighborSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NEIGHBOR_SOURCE_UNSPECIFIED: _ClassVar[NeighborSource]
+    NEIGHBOR_SOURCE_ROUTER_ADVERTISEMENT: _ClassVar[NeighborSource]
+    NEIGHBOR_SOURCE_NEIGHBOR_CACHE: _ClassVar[NeighborSource]
+    NEIGHBOR_SOURCE_INCOMING_CONNECTION: _ClassVar[NeighborSource]
 
 class PeerEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -90,6 +100,13 @@ STATE_REASON_PEER_DELETED: StateReason
 STATE_REASON_CONFIG_CHANGED: StateReason
 STATE_REASON_BFD_DOWN: StateReason
 STATE_REASON_MAX_PREFIXES: StateReason
+STATE_REASON_NEIGHBOR_CHANGED: StateReason
+STATE_REASON_LINK_DOWN: StateReason
+STATE_REASON_ADDRESS_CHANGED: StateReason
+NEIGHBOR_SOURCE_UNSPECIFIED: NeighborSource
+NEIGHBOR_SOURCE_ROUTER_ADVERTISEMENT: NeighborSource
+NEIGHBOR_SOURCE_NEIGHBOR_CACHE: NeighborSource
+NEIGHBOR_SOURCE_INCOMING_CONNECTION: NeighborSource
 PEER_EVENT_TYPE_UNSPECIFIED: PeerEventType
 PEER_EVENT_TYPE_SNAPSHOT: PeerEventType
 PEER_EVENT_TYPE_ADDED: PeerEventType
@@ -115,7 +132,7 @@ class BfdSettings(_message.Message):
     def __init__(self, receive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., transmit_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., detect_multiplier: _Optional[int] = ..., echo_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., echo_mode: _Optional[bool] = ..., passive_mode: _Optional[bool] = ..., minimum_ttl: _Optional[int] = ...) -> None: ...
 
 class PeerConf(_message.Message):
-    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "replace_as", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time", "keepalive_time", "connect_time", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd", "password_set", "password_fingerprint", "max_prefixes", "max_prefix_cease", "gtsm")
+    __slots__ = ("name", "my_asn", "peer_asn", "dynamic_asn", "replace_as", "peer_address", "peer_port", "source_address", "router_id", "password", "hold_time", "keepalive_time", "connect_time", "ebgp_multihop", "vrf", "enable_graceful_restart", "disable_mp", "dual_stack_address_family", "bfd_profile", "bfd", "password_set", "password_fingerprint", "max_prefixes", "max_prefix_cease", "gtsm", "interface")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MY_ASN_FIELD_NUMBER: _ClassVar[int]
     PEER_ASN_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +158,7 @@ class PeerConf(_message.Message):
     MAX_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     MAX_PREFIX_CEASE_FIELD_NUMBER: _ClassVar[int]
     GTSM_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     my_asn: int
     peer_asn: int
@@ -166,7 +184,28 @@ class PeerConf(_message.Message):
     max_prefixes: int
     max_prefix_cease: bool
     gtsm: bool
-    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., replace_as: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd: _Optional[_Union[BfdSettings, _Mapping]] = ..., password_set: _Optional[bool] = ..., password_fingerprint: _Optional[str] = ..., max_prefixes: _Optional[int] = ..., max_prefix_cease: _Optional[bool] = ..., gtsm: _Optional[bool] = ...) -> None: ...
+    interface: str
+    def __init__(self, name: _Optional[str] = ..., my_asn: _Optional[int] = ..., peer_asn: _Optional[int] = ..., dynamic_asn: _Optional[_Union[DynamicASN, str]] = ..., replace_as: _Optional[int] = ..., peer_address: _Optional[str] = ..., peer_port: _Optional[int] = ..., source_address: _Optional[str] = ..., router_id: _Optional[str] = ..., password: _Optional[str] = ..., hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., ebgp_multihop: _Optional[bool] = ..., vrf: _Optional[str] = ..., enable_graceful_restart: _Optional[bool] = ..., disable_mp: _Optional[bool] = ..., dual_stack_address_family: _Optional[bool] = ..., bfd_profile: _Optional[str] = ..., bfd: _Optional[_Union[BfdSettings, _Mapping]] = ..., password_set: _Optional[bool] = ..., password_fingerprint: _Optional[str] = ..., max_prefixes: _Optional[int] = ..., max_prefix_cease: _Optional[bool] = ..., gtsm: _Optional[bool] = ..., interface: _Optional[str] = ...) -> None: ...
+
+class UnnumberedState(_message.Message):
+    __slots__ = ("interface", "link_up", "local_address", "neighbor_address", "neighbor_source", "learned_time", "router_advertisements_sent", "router_advertisements_received")
+    INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    LINK_UP_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBOR_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_ADVERTISEMENTS_SENT_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_ADVERTISEMENTS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    interface: str
+    link_up: bool
+    local_address: str
+    neighbor_address: str
+    neighbor_source: NeighborSource
+    learned_time: _timestamp_pb2.Timestamp
+    router_advertisements_sent: int
+    router_advertisements_received: int
+    def __init__(self, interface: _Optional[str] = ..., link_up: _Optional[bool] = ..., local_address: _Optional[str] = ..., neighbor_address: _Optional[str] = ..., neighbor_source: _Optional[_Union[NeighborSource, str]] = ..., learned_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., router_advertisements_sent: _Optional[int] = ..., router_advertisements_received: _Optional[int] = ...) -> None: ...
 
 class MessageCounters(_message.Message):
     __slots__ = ("open", "update", "notification", "keepalive", "route_refresh", "total")
@@ -225,7 +264,7 @@ class LastError(_message.Message):
     def __init__(self, reason: _Optional[_Union[StateReason, str]] = ..., message: _Optional[str] = ..., notification: _Optional[_Union[NotificationInfo, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PeerState(_message.Message):
-    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status", "updates_treated_as_withdraw", "attributes_discarded", "last_attribute_error", "prefix_limit_reached", "prefixes_ignored")
+    __slots__ = ("session_state", "reason", "reason_message", "last_transition_time", "uptime", "negotiated_hold_time", "keepalive_interval", "capabilities", "local_address", "peer_router_id", "peer_asn", "sent", "received", "prefixes_advertised", "prefixes_pending", "prefixes_received", "established_transitions", "last_error", "bfd_status", "updates_treated_as_withdraw", "attributes_discarded", "last_attribute_error", "prefix_limit_reached", "prefixes_ignored", "unnumbered")
     SESSION_STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REASON_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +289,7 @@ class PeerState(_message.Message):
     LAST_ATTRIBUTE_ERROR_FIELD_NUMBER: _ClassVar[int]
     PREFIX_LIMIT_REACHED_FIELD_NUMBER: _ClassVar[int]
     PREFIXES_IGNORED_FIELD_NUMBER: _ClassVar[int]
+    UNNUMBERED_FIELD_NUMBER: _ClassVar[int]
     session_state: SessionState
     reason: StateReason
     reason_message: str
@@ -274,7 +314,8 @@ class PeerState(_message.Message):
     last_attribute_error: str
     prefix_limit_reached: bool
     prefixes_ignored: int
-    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., negotiated_hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ..., updates_treated_as_withdraw: _Optional[int] = ..., attributes_discarded: _Optional[int] = ..., last_attribute_error: _Optional[str] = ..., prefix_limit_reached: _Optional[bool] = ..., prefixes_ignored: _Optional[int] = ...) -> None: ...
+    unnumbered: UnnumberedState
+    def __init__(self, session_state: _Optional[_Union[SessionState, str]] = ..., reason: _Optional[_Union[StateReason, str]] = ..., reason_message: _Optional[str] = ..., last_transition_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uptime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., negotiated_hold_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., capabilities: _Optional[_Union[NegotiatedCapabilities, _Mapping]] = ..., local_address: _Optional[str] = ..., peer_router_id: _Optional[str] = ..., peer_asn: _Optional[int] = ..., sent: _Optional[_Union[MessageCounters, _Mapping]] = ..., received: _Optional[_Union[MessageCounters, _Mapping]] = ..., prefixes_advertised: _Optional[int] = ..., prefixes_pending: _Optional[int] = ..., prefixes_received: _Optional[int] = ..., established_transitions: _Optional[int] = ..., last_error: _Optional[_Union[LastError, _Mapping]] = ..., bfd_status: _Optional[str] = ..., updates_treated_as_withdraw: _Optional[int] = ..., attributes_discarded: _Optional[int] = ..., last_attribute_error: _Optional[str] = ..., prefix_limit_reached: _Optional[bool] = ..., prefixes_ignored: _Optional[int] = ..., unnumbered: _Optional[_Union[UnnumberedState, _Mapping]] = ...) -> None: ...
 
 class Peer(_message.Message):
     __slots__ = ("conf", "state")

@@ -18,8 +18,7 @@ syntax (§5.3) and MP_* errors still raise (session reset).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Network
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Self
 
 from ..attributes import (
     AsPath,
@@ -49,9 +48,9 @@ def _invalid_network(why: str) -> Exception:
 @dataclass(frozen=True)
 class Update(Message):
     TYPE: ClassVar[MessageType] = MessageType.UPDATE
-    withdrawn: tuple[IPv4Network, ...] = ()
+    withdrawn: tuple[Prefix, ...] = ()  # IPv4 (RFC 4760 carries the others)
     attributes: tuple[PathAttribute, ...] = ()
-    nlri: tuple[IPv4Network, ...] = ()
+    nlri: tuple[Prefix, ...] = ()  # IPv4
     #: Attribute types sent with Extended Length although their value is short (FRR does this
     #: for AS_PATH, FRR and BIRD for MP_REACH_NLRI). A wire detail kept only so that a received
     #: UPDATE re-encodes to the same bytes; not part of equality.
@@ -75,7 +74,7 @@ class Update(Message):
         return self.withdrawn + (unreach.withdrawn if unreach is not None else ())
 
     def encode_body(self, ctx: Negotiated) -> bytes:
-        withdrawn = encode_prefixes(list(self.withdrawn), AFI.IPV4)
+        withdrawn = encode_prefixes(self.withdrawn, AFI.IPV4)
         attrs = encode_attributes(self.attributes, ctx, self.extended_length)
         if len(withdrawn) > 0xFFFF or len(attrs) > 0xFFFF:
             raise BGPEncodeError("UPDATE field too long")
@@ -84,7 +83,7 @@ class Update(Message):
             + withdrawn
             + len(attrs).to_bytes(2, "big")
             + attrs
-            + encode_prefixes(list(self.nlri), AFI.IPV4)
+            + encode_prefixes(self.nlri, AFI.IPV4)
         )
 
     @classmethod
@@ -101,13 +100,7 @@ class Update(Message):
             raise update_error(malformed, b"", f"total path attribute length {alen}")
         attributes, extended, issues = decode_attribute_list(body[4 + wlen : 4 + wlen + alen], ctx)
         nlri = decode_prefixes(body[4 + wlen + alen :], AFI.IPV4, _invalid_network)
-        update = cls(
-            cast(tuple[IPv4Network, ...], withdrawn),
-            attributes,
-            cast(tuple[IPv4Network, ...], nlri),
-            extended,
-            issues,
-        )
+        update = cls(withdrawn, attributes, nlri, extended, issues)
         if not update.treat_as_withdraw:
             try:
                 update.check_mandatory()
