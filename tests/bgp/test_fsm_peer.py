@@ -249,6 +249,43 @@ def test_connection_collision_keeps_the_higher_identifiers_connection() -> None:
     assert a.state == State.ESTABLISHED
 
 
+def test_a_collision_the_peer_resolves_is_not_a_session_error() -> None:
+    """§6.8: while both connections are open the peer may dump one with Cease/Connection
+    Collision Resolution; the session goes on over the other, so that NOTIFICATION is not the
+    peer's last error (it hid the real reason of the restart, e.g. ADDRESS_CHANGED)."""
+    a = Peer(config(peer_address="10.0.0.2"), 0.0)
+    a.start(0.0)
+    (out_a,) = [x for x in a.take_actions() if isinstance(x, Connect)]
+    a.connection_made(out_a.conn, 0.0, LOCAL, REMOTE)
+    inc = a.incoming(0.0, LOCAL, REMOTE)
+    assert inc is not None and len(a.connections) == 2
+    a.take_actions()
+    cease = Notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
+    a.data_received(out_a.conn, encode(cease), 0.0)
+    assert a.last_error is None
+    assert [c.conn for c in a.connections] == [inc]
+    a.data_received(inc, encode(remote_open()) + encode(Keepalive()), 0.0)
+    assert a.state == State.ESTABLISHED and a.last_error is None
+
+
+def test_a_collision_cease_before_the_other_connection_arrives_is_not_an_error() -> None:
+    """The peer may dump our connection for its own, which we have not accepted yet (seen with
+    FRR over an unnumbered link): noted as a collision, the last error kept."""
+    peer, conn = peer_in(State.OPEN_CONFIRM)
+    cease = Notification(ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
+    peer.data_received(conn.conn, encode(cease), 0.0)
+    assert peer.last_error is None
+    assert peer.reason == Reason.COLLISION
+
+
+def test_another_cease_while_opening_is_an_error() -> None:
+    peer, conn = peer_in(State.OPEN_CONFIRM)
+    cease = Notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
+    peer.data_received(conn.conn, encode(cease), 0.0)
+    assert peer.last_error is not None
+    assert peer.last_error.reason == Reason.NOTIFICATION_RECEIVED
+
+
 def test_established_session_refuses_new_connections_unless_graceful_restart() -> None:
     peer, _ = peer_in(State.ESTABLISHED)
     assert peer.incoming(1.0, LOCAL, REMOTE) is None

@@ -185,6 +185,8 @@ class Connection:
         self.ctx = Negotiated()
         self.routing: SessionRoutingInfo | None = None
         self.tcp_up = False
+        # the peer closed this one of two colliding connections (§6.8): not a session error
+        self.dumped_by_peer = False
         self._target = State.IDLE
 
     # ---- the table ------------------------------------------------------------------------
@@ -268,6 +270,8 @@ class Connection:
 
     def _notify(self, now: float, notification: Notification, reason: Reason, message: str) -> None:
         self.send(notification)
+        if self.dumped_by_peer:
+            return  # §8.2.2 answers the dump in OpenSent with an FSM error: not the session's
         self.peer.set_error(LastError(reason, message, notification, sent=True), now)
         self.peer.note(reason, message)
 
@@ -686,8 +690,12 @@ class Peer:
         elif isinstance(message, Keepalive):
             conn.fire(Event.KEEPALIVE_MSG, now)
         elif isinstance(message, Notification):
-            self.set_error(LastError(Reason.NOTIFICATION_RECEIVED, str(message), message), now)
-            self.note(Reason.NOTIFICATION_RECEIVED, str(message))
+            if self._dumps_a_duplicate(conn, message):
+                conn.dumped_by_peer = True
+                self.note(Reason.COLLISION, "connection collision resolved by the peer (§6.8)")
+            else:
+                self.set_error(LastError(Reason.NOTIFICATION_RECEIVED, str(message), message), now)
+                self.note(Reason.NOTIFICATION_RECEIVED, str(message))
             version = (ErrorCode.OPEN_MESSAGE_ERROR, OpenSubcode.UNSUPPORTED_VERSION_NUMBER)
             is_version = (message.code, message.subcode) == version
             conn.fire(Event.NOTIF_MSG_VER_ERR if is_version else Event.NOTIF_MSG, now)
@@ -704,6 +712,14 @@ class Peer:
                 and message.family in conn.ctx.families
             ):
                 self._send_updates(conn, self.rib.resend(message.family, conn.routing))
+
+    def _dumps_a_duplicate(self, conn: Connection, message: Notification) -> bool:
+        """§6.8, RFC 4486 §4 subcode 7: the peer closes this connection, still opening, because
+        it keeps another one between us (which we may not have accepted yet): not an error of
+        the session, whose last error (e.g. why it restarted) stays what it was."""
+        collision = (ErrorCode.CEASE, CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
+        opening = conn.state in (State.OPEN_SENT, State.OPEN_CONFIRM)
+        return (message.code, message.subcode) == collision and opening
 
     def _resolve_collision(self, conn: Connection, message: Open, now: float) -> Connection | None:
         """§6.8: `conn` received `message`; dump the losing connection, return it (or None)."""
