@@ -11,6 +11,10 @@ handed several at once (a hand-over costs about as much CPU as a write):
   a write that fails for good (the API refuses it: a 4xx other than 408, 409 and 429; or the same
   OS error, a full disk in folder mode) is dropped after `PERMANENT_ATTEMPTS` tries, counted in
   `dropped_writes` and logged, so it can never hold up the writes behind it or a `flush()`;
+- what happens to keyed writes is told to `report` (a `WriteOutcome`, on the event loop): every
+  failed try, a drop, and the first success of a key after it failed; the controller turns
+  these into an Event, metrics, a ConfigurationState condition and readiness
+  (gateway/controller/reconciler.py), so a success of a key that never failed costs nothing;
 - events: best effort, one at a time (as client-go's recorder writes them), only while no
   keyed write waits or runs (status is what makes traffic flow; events are for people), and at
   most `max_events` waiting (client-go's recorder drops events beyond 1,000; we keep more so
@@ -22,10 +26,14 @@ handed several at once (a hand-over costs about as much CPU as a write):
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from metallb_runtime.interceptors import bounded
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,18 @@ BATCH = 8  # keyed writes handed to a thread at once, when many wait
 PERMANENT_ATTEMPTS = 3  # tries of a write that fails for good before it is dropped
 #: API statuses that a retry can cure: timeout, conflict (someone else wrote), throttling.
 RETRYABLE_4XX = frozenset({408, 409, 429})
+ERROR_CHARS = 300  # of an error's text in a report (an API error may quote a whole object)
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to a keyed write: `error` None (it went through after failing), or the
+    error of a failed try, the `failures` in a row so far, and whether it was `dropped`."""
+
+    key: str
+    error: str | None = None
+    failures: int = 0
+    dropped: bool = False
 
 
 def fails_for_good(error: Exception) -> bool:
@@ -45,9 +65,31 @@ def fails_for_good(error: Exception) -> bool:
     return isinstance(error, OSError) and not isinstance(error, (TimeoutError, ConnectionError))
 
 
+def describe(error: Exception) -> str:
+    """A short one-line text for `error`: an API error as its status, reason and the message of
+    its Status body (the client's own text carries every header and the whole body)."""
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        message = ""
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            message = str(json.loads(getattr(error, "body", "") or "{}").get("message") or "")
+        text = f"{status} {getattr(error, 'reason', '') or ''}".strip()
+        text = f"{text}: {message}" if message else text
+    else:
+        text = str(error) or type(error).__name__
+    return bounded(" ".join(text.split()), ERROR_CHARS)
+
+
 class WriteQueue:
-    def __init__(self, concurrency: int = 8, max_events: int = 20_000) -> None:
+    def __init__(
+        self,
+        concurrency: int = 8,
+        max_events: int = 20_000,
+        report: Callable[[WriteOutcome], None] = lambda outcome: None,
+    ) -> None:
         self._concurrency = concurrency
+        self._report = report
+        self._failed: dict[str, int] = {}  # failed tries in a row, per key that failed
         self._max_events = max_events
         self._seq = 0
         self._latest: dict[str, int] = {}  # key -> sequence number of its latest write
@@ -164,6 +206,7 @@ class WriteQueue:
         finally:
             self._running.difference_update(keys)
         for (key, seq, write), error in zip(jobs, outcomes, strict=True):
+            self._tell(key, error)
             if error is not None and fails_for_good(error):
                 self._hopeless[key] = self._hopeless.get(key, 0) + 1
             else:
@@ -181,13 +224,25 @@ class WriteQueue:
                 self._busy += 1
                 loop.call_later(self._backoff(key), self._retry, key, seq, write)
 
+    def _tell(self, key: str, error: Exception | None) -> None:
+        """Report a try of `key`'s write: each failure, and a success after failures."""
+        if error is None:
+            if self._failed.pop(key, None) is not None:
+                self._report(WriteOutcome(key))
+            return
+        self._failed[key] = self._failed.get(key, 0) + 1
+        self._report(WriteOutcome(key, describe(error), self._failed[key]))
+
     def _drop(self, key: str, seq: int, error: Exception) -> None:
+        self._report(WriteOutcome(key, describe(error), self._failed.get(key, 0), dropped=True))
         self.dropped_writes += 1
         self._attempts.pop(key, None)
         self._hopeless.pop(key, None)
         if self._latest.get(key) == seq:
             del self._latest[key]
-        log.error("write for %s dropped after %d tries: %s", key, PERMANENT_ATTEMPTS, error)
+        log.error(
+            "write for %s dropped after %d tries: %s", key, PERMANENT_ATTEMPTS, describe(error)
+        )
 
     def _backoff(self, key: str) -> float:
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -210,9 +265,9 @@ class WriteQueue:
                 continue
             self.failures += 1
             if keys is None:
-                log.warning("event not written: %s", error)
+                log.warning("event not written: %s", describe(error))
             else:
-                log.warning("write for %s failed (%s)", keys[at], error)
+                log.warning("write for %s failed (%s)", keys[at], describe(error))
         return outcomes
 
 

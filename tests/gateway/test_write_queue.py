@@ -1,12 +1,13 @@
 """WriteQueue: keyed writes (latest wins, never overlapping per key, retried), then events."""
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.controller.writes import WriteQueue
+from gateway.controller.writes import WriteOutcome, WriteQueue
 
 
 def test_latest_write_per_key_wins_and_writes_of_a_key_never_overlap(
@@ -214,3 +215,39 @@ def test_conflicts_and_throttling_are_retried_not_dropped(arun: Callable[..., An
             assert len(attempts) == 5 and queue.dropped_writes == 0
 
     arun(scenario())
+
+
+def test_each_failed_try_a_drop_and_the_success_after_failures_are_reported(
+    arun: Callable[..., Any],
+) -> None:
+    """What the controller reports from (tests/gateway/test_write_failures.py): every failure,
+    the drop, the first success after failures (a success that follows none costs nothing);
+    an API error's text is its status, reason and message, one bounded line."""
+    from kubernetes.client.exceptions import ApiException
+
+    reports: list[WriteOutcome] = []
+    refusal = ApiException(status=422, reason="Unprocessable Entity")
+    refusal.body = json.dumps({"kind": "Status", "message": "x" * 5000})
+
+    def refused() -> None:
+        raise refusal
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=1, report=reports.append) as queue:
+            queue.put("ok", lambda: None)
+            queue.put("svc", refused)
+            await asyncio.wait_for(queue.flush(), 30)
+            queue.put("svc", lambda: None)
+            await asyncio.wait_for(queue.flush(), 30)
+
+    arun(scenario())
+    assert [(r.key, r.failures, r.dropped, r.error is None) for r in reports] == [
+        ("svc", 1, False, False),
+        ("svc", 2, False, False),
+        ("svc", 3, False, False),
+        ("svc", 3, True, False),
+        ("svc", 0, False, True),
+    ]
+    text = reports[0].error
+    assert text is not None and text.startswith("422 Unprocessable Entity: xxx")
+    assert "\n" not in text and len(text) < 400
