@@ -372,7 +372,7 @@ class ControllerReconciler:
             log.info("IPAM instance %s: sent every service", self._seen_instance)
         self._instance = self._seen_instance
         self._settled.clear()
-        self._forget_gone(self._snap)
+        self._forget_gone({svc.key for svc in self._sent})
         for svc, decision in zip(self._sent, decisions, strict=True):
             self._apply(self._snap, svc, decision)
         self._issue("pools", ListPools(self._ids()))
@@ -456,6 +456,8 @@ class ControllerReconciler:
             spec = service_from_k8s(obj)
             if relevant(spec, self._lb_class):
                 services.append(spec)
+            else:
+                self._gone(f"Service/{key}")  # no longer ours to write
         return services, deleted
 
     def _on_batch_converge(self, result: ConvergeResult, now: float) -> None:
@@ -493,6 +495,8 @@ class ControllerReconciler:
             self._settled[svc.key] = _signature(obj, decision.ingress, decision.pool)
         else:
             self._settled.pop(svc.key, None)
+        if decision.converged and not decision.changed:
+            self._gone(f"Service/{svc.key}")  # it holds what it should (written meanwhile)
         if decision.changed:
             self._out.append(
                 WriteServiceStatus(
@@ -591,13 +595,15 @@ class ControllerReconciler:
             self._batch_at = now
 
     def _gone(self, key: str) -> None:
-        """`key`'s object is deleted: its writes no longer matter."""
+        """`key`'s object is deleted, no longer ours, or already holds what it should: its
+        failing writes no longer matter."""
         if self._failing.pop(key, None) is not None:
             self.metrics.writes.failing.set(len(self._failing))
             self._report_configuration()
 
-    def _forget_gone(self, snap: Snapshot) -> None:
-        services = snap.objects.get("Service", {})
+    def _forget_gone(self, services: set[str]) -> None:
+        """After a full pass: forget the failing writes of objects no longer there or ours
+        (`services`: the relevant Services' keys)."""
         pools = {pool.name for pool in self._pools}
         for key in list(self._failing):
             kind, _, name = key.partition("/")

@@ -217,3 +217,32 @@ def test_a_failing_configuration_state_write_is_not_reported_through_itself() ->
             Check(lambda: h.reconciler.healthy),
         ],
     )
+
+
+def test_a_failing_service_that_is_no_longer_ours_or_already_right_is_no_longer_failing() -> None:
+    """A Service whose write failed and that became another implementation's (another
+    loadBalancerClass) is never written again: it must not keep the controller unready
+    forever; nor one whose status someone else made right meanwhile (the next decision has
+    nothing to write). (A Service that became a ClusterIP one is still ours: its status is
+    cleared, and that write must go through.)"""
+    h = started(service("web"), service("db"))
+    h.vt.describe = describe
+    web_now = h.source.snapshot().objects["Service"]["ns/web"]
+    other = {**web_now, "spec": {**web_now["spec"], "loadBalancerClass": "other"}}
+    play(
+        h.vt,
+        [
+            *(failed(f"Service/ns/{name}", FAILING_AFTER, dropped=True) for name in ("web", "db")),
+            Check(lambda: set(h.reconciler.failing_writes) == {"Service/ns/web", "Service/ns/db"}),
+            Check(lambda: h.source.put(other)),
+            Change(("Service", "ns/web")),
+            Advance(BATCH_WAIT),
+            Check(h.serve),
+            Check(lambda: set(h.reconciler.failing_writes) == {"Service/ns/db"}),
+            # db's status already holds its address (the source has it): deciding it again
+            # writes nothing, and it is no longer failing.
+            Advance(WRITE_RETRY),
+            Check(h.serve),
+            Check(lambda: h.reconciler.healthy),
+        ],
+    )
