@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import random
 import re
 import signal
@@ -223,7 +224,7 @@ class Chaos:
         self.target = services
         self.random = random.Random(seed)
         self.periods = periods or Periods()
-        self.lab = ChaosLab()
+        self.lab = ChaosLab(prefix=f"mlbchaos-{os.getpid()}-")
         self.lab.lifetime = lifetime
         self.kube = FakeKube(history_limit=100_000)
         self.run = self.lab.dir / "run"
@@ -541,21 +542,11 @@ class Chaos:
         """Inject `kinds` together (churning meanwhile unless a BGP kill must show that graceful
         restart withdraws nothing), then converge within `bound`."""
         watch_gr = kinds == ("kill-bgp",)
-        before = self.bird_prefixes() if watch_gr else set()
-        withdrawn: list[str] = []
-        stop = threading.Event()
-
-        def watch() -> None:
-            while not stop.wait(0.2):
-                gone = before - self.bird_prefixes()
-                if gone:
-                    withdrawn.append(f"BIRD withdrew {len(gone)} route(s), e.g. {sorted(gone)[:3]}")
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        session = self.bird_session() if watch_gr else ""
-        if watch_gr:
-            watcher.start()
-        try:
+        watching: contextlib.AbstractContextManager[list[str]] = (
+            self.withdrawals() if watch_gr else contextlib.nullcontext([])
+        )
+        with watching as withdrawn:
+            session = self.bird_session() if watch_gr else ""
             if churn and not watch_gr:
                 with self.churning():
                     started = time.monotonic()
@@ -570,12 +561,30 @@ class Chaos:
             waited = time.monotonic() - start
             taken, problems = self.converge(max(bound - waited, 10.0))
             taken += waited
-        finally:
-            stop.set()
-            if watch_gr:
-                watcher.join(timeout=10)
         problems = withdrawn[:1] + problems
         return Outcome(kinds, not problems, taken, problems)
+
+    @contextlib.contextmanager
+    def withdrawals(self) -> Iterator[list[str]]:
+        """For the block, BIRD's table is sampled every 0.2 s; a sample missing a route the
+        table held when the block began is recorded in the list yielded."""
+        before = self.bird_prefixes()
+        seen: list[str] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.2):
+                gone = before - self.bird_prefixes()
+                if gone:
+                    seen.append(f"BIRD withdrew {len(gone)} route(s), e.g. {sorted(gone)[:3]}")
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        try:
+            yield seen
+        finally:
+            stop.set()
+            thread.join(timeout=10)
 
     def bird_session(self) -> str:
         assert self.bird is not None

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from tests.chaos.scenario import FAULT_KINDS, PROCESSES, Chaos, Periods, require_tools
 
@@ -31,6 +34,22 @@ TOGETHER = (
 )
 
 
+@pytest.fixture
+def sigterm_cleans_up() -> Iterator[None]:
+    """A SIGTERM (a CI timeout) must still remove the namespaces: it becomes an exception."""
+
+    def terminated(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.usefixtures("sigterm_cleans_up")
 def test_every_fault_then_several_together_keep_every_invariant() -> None:
     require_tools()
     periods = Periods(errors=5.0, stall=8.0, away=12.0)
