@@ -25,7 +25,9 @@ runs `metallb_rules.balancer` there); this object only says what to send and wha
   is False (the controller's readiness NOT_SERVING) until its write goes through or it is gone.
   A dropped Service write also gets a Warning event (`StatusUpdateFailed`), and is tried again
   `WRITE_RETRY` seconds later by deciding the Service again. None of this waits: a full pass's
-  flush waits only for writes still queued, and a dropped write is no longer queued.
+  flush waits only for writes still queued, a dropped write is no longer queued, and after
+  `FLUSH_WAIT` seconds the writes still queued (failing with errors a retry could cure, such as
+  500s) are abandoned and reported dropped like the others.
 
 One IPAM operation is in flight at a time (the next one is issued when the previous one's result
 has come back); writes are fire-and-forget commands to the write queue.
@@ -54,6 +56,7 @@ BATCH_SIZE = 4096  # services per ConvergeServices call outside a full pass
 IDLE_CHECK = 1.0  # seconds between IPAM instance checks (and pool status reports while busy)
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 FAILING_AFTER = 3  # failed tries in a row after which an object's writes count as failing
+FLUSH_WAIT = 30.0  # seconds a full pass waits for queued writes before abandoning them
 WRITE_RETRY = 30.0  # seconds before the object of a dropped write is written again
 STATUS_UPDATE_FAILED = "StatusUpdateFailed"  # the Warning event's reason
 
@@ -570,8 +573,9 @@ class ControllerReconciler:
         self._settled.pop(name, None)  # decided (and written) again on its next change
         obj = self._source.view("Service", [name]).objects.get("Service", {}).get(name)
         if obj is not None:
+            tries = f" after {outcome.failures} tries" if outcome.failures else ""
             message = (
-                f"failed to update the status after {outcome.failures} tries, "
+                f"failed to update the status{tries}, "
                 f"trying again in {WRITE_RETRY:g}s: {outcome.error}"
             )
             event = Event("Warning", STATUS_UPDATE_FAILED, message)

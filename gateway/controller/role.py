@@ -18,6 +18,7 @@ from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.reconciler import (
     CONFIGURATION_STATE,
+    FLUSH_WAIT,
     Command,
     ControllerReconciler,
     Converge,
@@ -130,7 +131,7 @@ class ControllerRole:
         write: Callable[[], object]
         match command:
             case FlushWrites():
-                await self._writes.flush()
+                await self._writes.flush(FLUSH_WAIT)
             case SetPools(pools=pools):
                 await self._ipam.set_pools([pool_to_proto(p) for p in pools])
             case GetStatus():

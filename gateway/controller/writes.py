@@ -21,7 +21,13 @@ handed several at once (a hand-over costs about as much CPU as a write):
   that a burst of new Services still gets every `IPAllocated`); a failed event is logged, not
   retried;
 - `flush()` waits until nothing is waiting or running: the controller flushes before it restores
-  IPAM from Service status, so the status it reads includes every decision it made.
+  IPAM from Service status, so the status it reads includes every decision it made. With a
+  `timeout` (the controller's full pass gives one) a write that fails for longer, even with an
+  error a retry could cure (an API answering 500 to one object for good), no longer holds the
+  pass: when the time is up every write not running is abandoned, and a running one that fails
+  is not tried again; each is reported as dropped (the controller decides its object again later).
+  Abandoning, not keeping, is what keeps the status right: a stale write landing after the pass
+  would overwrite what the pass decided.
 """
 
 import asyncio
@@ -108,6 +114,8 @@ class WriteQueue:
         self._executor: ThreadPoolExecutor | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._hopeless: dict[str, int] = {}  # failed-for-good attempts in a row, per key
+        self._timers: dict[tuple[str, int], asyncio.TimerHandle] = {}  # retries: (key, seq)
+        self._abandoning = False
         self.dropped_events = 0
         self.dropped_writes = 0
         self.failures = 0
@@ -147,10 +155,40 @@ class WriteQueue:
         self._events.append(write)
         self._kick()
 
-    async def flush(self) -> None:
-        """Wait until every queued write has been made (or is waiting to be retried)."""
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued write has been made or dropped; after `timeout` seconds,
+        abandon what is not running and wait only for the running ones."""
+        if timeout is None:
+            await self._wait_idle()
+            return
+        try:
+            await asyncio.wait_for(self._wait_idle(), timeout)
+        except TimeoutError:
+            self._abandoning = True
+            try:
+                self._abandon(timeout)
+                await self._wait_idle()
+            finally:
+                self._abandoning = False
+
+    async def _wait_idle(self) -> None:
         while not self._idle.is_set():
             await self._idle.wait()
+
+    def _abandon(self, timeout: float) -> None:
+        """Drop every keyed write not running (waiting to start or to be retried)."""
+        error = TimeoutError(f"still not written after the {timeout:g}s a full pass waits")
+        for (key, seq), handle in list(self._timers.items()):
+            handle.cancel()
+            del self._timers[key, seq]
+            self._busy -= 1
+            if self._latest.get(key) == seq:  # (else a newer write replaced it)
+                self._drop(key, seq, error)
+        for queue in (self._pending, self._waiting):
+            while queue:
+                key, (seq, _) = queue.popitem()
+                self._drop(key, seq, error)
+        self._kick()
 
     def _kick(self) -> None:
         self._idle.clear()
@@ -218,11 +256,12 @@ class WriteQueue:
                 self._attempts.pop(key, None)
                 if self._latest.get(key) == seq:
                     del self._latest[key]
-            elif self._hopeless.get(key, 0) >= PERMANENT_ATTEMPTS:
+            elif self._hopeless.get(key, 0) >= PERMANENT_ATTEMPTS or self._abandoning:
                 self._drop(key, seq, error)
             else:
                 self._busy += 1
-                loop.call_later(self._backoff(key), self._retry, key, seq, write)
+                handle = loop.call_later(self._backoff(key), self._retry, key, seq, write)
+                self._timers[key, seq] = handle
 
     def _tell(self, key: str, error: Exception | None) -> None:
         """Report a try of `key`'s write: each failure, and a success after failures."""
@@ -240,9 +279,7 @@ class WriteQueue:
         self._hopeless.pop(key, None)
         if self._latest.get(key) == seq:
             del self._latest[key]
-        log.error(
-            "write for %s dropped after %d tries: %s", key, PERMANENT_ATTEMPTS, describe(error)
-        )
+        log.error("write for %s dropped: %s", key, describe(error))
 
     def _backoff(self, key: str) -> float:
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -251,6 +288,7 @@ class WriteQueue:
     def _retry(self, key: str, seq: int, write: Write) -> None:
         """Run a failed write again, unless a newer write for its key was put meanwhile."""
         self._busy -= 1
+        self._timers.pop((key, seq), None)
         if self._latest.get(key) == seq:
             self._pending[key] = (seq, write)
         self._kick()

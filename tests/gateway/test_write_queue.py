@@ -251,3 +251,39 @@ def test_each_failed_try_a_drop_and_the_success_after_failures_are_reported(
     text = reports[0].error
     assert text is not None and text.startswith("422 Unprocessable Entity: xxx")
     assert "\n" not in text and len(text) < 400
+
+
+def test_a_flush_with_a_timeout_abandons_writes_that_keep_failing(
+    arun: Callable[..., Any],
+) -> None:
+    """Issue 14: an API answering 500 to one object's status for good is retried forever (a
+    retry could cure a 500), and a full pass's flush waited for it forever. With a timeout,
+    the flush abandons it (reported as dropped, never tried again: a stale write landing
+    after the pass would overwrite what the pass decides); other writes are made."""
+    from kubernetes.client.exceptions import ApiException
+
+    attempts: list[str] = []
+    reports: list[WriteOutcome] = []
+
+    def broken() -> None:
+        attempts.append("broken")
+        raise ApiException(status=500, reason="Internal Server Error")
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2, report=reports.append) as queue:
+            queue.put("broken", broken)
+            queue.put("fine", lambda: attempts.append("fine"))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.wait_for(queue.flush(timeout=1.0), 30)
+            assert loop.time() - started < 10
+            tries = attempts.count("broken")
+            assert tries >= 2  # it was retried until the timeout
+            assert queue.dropped_writes == 1
+            assert [(r.key, r.dropped) for r in reports][-1] == ("broken", True)
+            assert "fine" in attempts
+            # Nothing is left to retry it: a second flush is immediate and tries nothing.
+            await asyncio.wait_for(queue.flush(), 5)
+            assert attempts.count("broken") == tries
+
+    arun(scenario())
