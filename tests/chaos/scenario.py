@@ -65,8 +65,8 @@ POOLS = {
     "chaos-b": ("10.78.4.0/22", "fd00:78:b::/112"),
 }
 SHARING_KEYS = ("", "", "", "k1", "k2", "k3")  # most Services share with no one
-POOL_ANNOTATION = "metallb.universe.tf/address-pool"
-SHARE_ANNOTATION = "metallb.universe.tf/allow-shared-ip"
+POOL_ANNOTATION = "metallb.io/address-pool"
+SHARE_ANNOTATION = "metallb.io/allow-shared-ip"
 PROCESSES = ("ipam", "controller", "role", "bgp", "bfd", "l2")
 API_FAULTS = ("drop-watches", "gone-410", "errors-500", "throttle-429", "stall", "away")
 FAULT_KINDS = tuple(f"kill-{p}" for p in PROCESSES) + API_FAULTS
