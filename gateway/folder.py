@@ -17,7 +17,7 @@ import datetime
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from gateway.configuration_state import (
     CONTROLLER_CONDITION,
     CONTROLLER_LABELS,
     SPEAKER_CONDITION,
+    Condition,
     configuration_status,
 )
 from gateway.manifests import STATUS_DIR, load, manifest_files
@@ -223,11 +224,13 @@ class FolderWriter(_StatusFiles):
         self.status_writes += 1
         return True
 
-    def write_configuration_state(self, valid: bool, message: str) -> None:
+    def write_configuration_state(
+        self, valid: bool, message: str, extra: Sequence[Condition] = ()
+    ) -> None:
         self._write_object(
             self.folder / STATUS_DIR / "configurationstates" / "controller.yaml",
             _configuration_state(
-                "controller", CONTROLLER_LABELS, CONTROLLER_CONDITION, valid, message
+                "controller", CONTROLLER_LABELS, CONTROLLER_CONDITION, valid, message, extra=extra
             ),
         )
 
@@ -251,14 +254,20 @@ def _now() -> str:
 
 
 def _configuration_state(
-    name: str, labels: dict[str, str], condition: str, valid: bool, message: str
+    name: str,
+    labels: dict[str, str],
+    condition: str,
+    valid: bool,
+    message: str,
+    *,
+    extra: Sequence[Condition] = (),
 ) -> dict[str, Any]:
     """A ConfigurationState as the gateway writes it in Kubernetes (reference §5)."""
     return {
         "apiVersion": "metallb.io/v1beta1",
         "kind": "ConfigurationState",
         "metadata": {"name": name, "labels": labels},
-        "status": configuration_status(condition, valid, message),
+        "status": configuration_status(condition, valid, message, extra),
     }
 
 

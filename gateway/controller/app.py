@@ -3,7 +3,8 @@
 Source: `--manifests DIR` (the embedded default) or Kubernetes (`--kubeconfig`, else the
 in-cluster service account). In Kubernetes the role runs only while this process holds the
 `metallb-grpc-controller` Lease (leader election); a standby takes over when the Lease expires.
-The process serves grpc.health.v1 on `--listen` for probes and its metrics on `--metrics-listen`.
+The process serves grpc.health.v1 on `--listen` for probes and its metrics on `--metrics-listen`;
+its health is NOT_SERVING while status writes are failing (gateway/controller/reconciler.py).
 
 With `--webhook-listen` every replica (not only the leader) serves the webhooks. In Kubernetes
 their certificate comes from the rotator (gateway/kube/webhook_certs.py: it creates and renews
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grpc_health.v1 import health_pb2
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
@@ -74,6 +76,7 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
     metrics = ClientMetrics(registry)
     health = Server([], opts.listen, registry=registry, grace=1.0)
     await health.start()
+    readiness = _Readiness(health)
     start_metrics(opts.metrics_listen, registry)
     api: Any = None
     folder: FolderSource | None = None
@@ -100,11 +103,17 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             ipam = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
             if folder is not None and opts.manifests is not None:
                 writer = FolderWriter(opts.manifests)
-                await ControllerRole(folder, writer, ipam, opts.lb_class, metrics).run(stop)
+                role = ControllerRole(
+                    folder, writer, ipam, opts.lb_class, metrics, health=readiness.set
+                )
+                await role.run(stop)
             elif kube is not None:
-                await _run_in_kubernetes(opts, api, kube, ipam, stop, metrics=metrics)
+                await _run_in_kubernetes(
+                    opts, api, kube, ipam, stop, metrics=metrics, readiness=readiness
+                )
     finally:
         webhook_stop.set()
+        await readiness.settle()
         if certificates is not None:
             certificates.cancel()
             await asyncio.gather(certificates, return_exceptions=True)
@@ -112,6 +121,29 @@ async def run_controller(opts: ControllerOptions, stop: asyncio.Event | None = N
             webhook.stop()
         await source.stop()
         await health.stop()
+
+
+class _Readiness:
+    """The process's health (grpc.health.v1, service ""), set from synchronous code."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def set(self, serving: bool) -> None:
+        servicer = self._server.health_servicer
+        if servicer is None:
+            return
+        code = health_pb2.HealthCheckResponse
+        status = code.SERVING if serving else code.NOT_SERVING
+        name = code.ServingStatus.Name(status)
+        log.log(logging.INFO if serving else logging.WARNING, "health: %s", name)
+        task = asyncio.create_task(servicer.set("", status))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _start_webhook(
@@ -155,11 +187,22 @@ async def _run_in_kubernetes(
     stop: asyncio.Event,
     *,
     metrics: ClientMetrics,
+    readiness: _Readiness,
 ) -> None:
     lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
     renew = max(1.0, opts.lease_duration / 3)
     if not opts.leader_elect:
-        await _lead(api, None, opts, source, ipam, stop=stop, renew=renew, metrics=metrics)
+        await _lead(
+            api,
+            None,
+            opts,
+            source,
+            ipam,
+            stop=stop,
+            renew=renew,
+            metrics=metrics,
+            readiness=readiness,
+        )
         return
     while not stop.is_set():
         if not await asyncio.to_thread(lock.try_hold):
@@ -168,7 +211,17 @@ async def _run_in_kubernetes(
                 await asyncio.wait_for(stop.wait(), renew)
             continue
         log.info("leading as %s", opts.identity)
-        if not await _lead(api, lock, opts, source, ipam, stop=stop, renew=renew, metrics=metrics):
+        if not await _lead(
+            api,
+            lock,
+            opts,
+            source,
+            ipam,
+            stop=stop,
+            renew=renew,
+            metrics=metrics,
+            readiness=readiness,
+        ):
             return
 
 
@@ -182,6 +235,7 @@ async def _lead(
     stop: asyncio.Event,
     renew: float,
     metrics: ClientMetrics,
+    readiness: _Readiness,
 ) -> bool:
     """One term as leader; True if the Lease was lost (try to lead again), False on stop."""
     while not source.changes.empty():  # a new term starts with a full pass anyway
@@ -205,11 +259,13 @@ async def _lead(
         await stop.wait()
         role_stop.set()
 
-    role = ControllerRole(source, KubeWriter(api, opts.namespace), ipam, opts.lb_class, metrics)
+    writer = KubeWriter(api, opts.namespace)
+    role = ControllerRole(source, writer, ipam, opts.lb_class, metrics, health=readiness.set)
     tasks = [asyncio.create_task(keep_lease()), asyncio.create_task(relay_stop())]
     try:
         await role.run(role_stop)
     finally:
+        readiness.set(True)  # a new term (or a standby) starts with no failing writes
         role_stop.set()
         for task in tasks:
             task.cancel()

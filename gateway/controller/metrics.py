@@ -26,3 +26,28 @@ class ClientMetrics:
             "1 if running on a stale configuration, because the latest config failed to load.",
             registry=self.registry,
         )
+        self.writes = WriteMetrics(self.registry)
+
+
+class WriteMetrics:
+    """The controller's status writes (ours, not MetalLB's: MetalLB logs a failed status update
+    and retries it forever; we drop one the API refuses for good, and count both)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.errors = Counter(
+            "metallb_k8s_client_write_errors_total",
+            "Number of status writes (Service, IPAddressPool, ConfigurationState) that failed.",
+            ["kind"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "metallb_k8s_client_dropped_writes_total",
+            "Number of status writes given up after failing for good (tried again later).",
+            ["kind"],
+            registry=registry,
+        )
+        self.failing = Gauge(
+            "metallb_k8s_client_failing_writes",
+            "Number of objects whose status writes are failing.",
+            registry=registry,
+        )

@@ -17,7 +17,17 @@ runs `metallb_rules.balancer` there); this object only says what to send and wha
   most once a `IDLE_CHECK` while busy; a new id, or IPAM not restored, means a full pass (a
   restarted IPAM also refuses partial batches with UNAVAILABLE, which means the same);
 - backoff: a failed call (IPAM or API unreachable) retries a full pass after 0.2 s, doubling up
-  to 5 s, so nothing is lost while a service restarts.
+  to 5 s, so nothing is lost while a service restarts;
+- failing writes: the write queue tells what happens to each write (`WriteOutcome`, an input
+  like a change). An object whose write failed `FAILING_AFTER` times in a row, or was dropped
+  (the API refuses it for good), is *failing*: counted (`metallb_k8s_client_*` metrics), named
+  in the ConfigurationState condition `statusWriterValid` (False, UnknownError), and `healthy`
+  is False (the controller's readiness NOT_SERVING) until its write goes through or it is gone.
+  A dropped Service write also gets a Warning event (`StatusUpdateFailed`), and is tried again
+  `WRITE_RETRY` seconds later by deciding the Service again. None of this waits: a full pass's
+  flush waits only for writes still queued, a dropped write is no longer queued, and after
+  `FLUSH_WAIT` seconds the writes still queued (failing with errors a retry could cure, such as
+  500s) are abandoned and reported dropped like the others.
 
 One IPAM operation is in flight at a time (the next one is issued when the previous one's result
 has come back); writes are fire-and-forget commands to the write queue.
@@ -28,7 +38,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.configuration_state import UNKNOWN_ERROR, WRITES_CONDITION, Condition
 from gateway.controller.metrics import ClientMetrics
+from gateway.controller.writes import WriteOutcome
 from gateway.driver import Failure, IdSequence
 from gateway.snapshot import Snapshot
 from metallb_rules.balancer import Decision, Event, Outcome, relevant, restore_order
@@ -43,6 +55,10 @@ BATCH_WAIT = 0.005  # seconds: a burst of watch events becomes one batch
 BATCH_SIZE = 4096  # services per ConvergeServices call outside a full pass
 IDLE_CHECK = 1.0  # seconds between IPAM instance checks (and pool status reports while busy)
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+FAILING_AFTER = 3  # failed tries in a row after which an object's writes count as failing
+FLUSH_WAIT = 30.0  # seconds a full pass waits for queued writes before abandoning them
+WRITE_RETRY = 30.0  # seconds before the object of a dropped write is written again
+STATUS_UPDATE_FAILED = "StatusUpdateFailed"  # the Warning event's reason
 
 CONFIGURATION_STATE = "controller"  # the name of the controller's ConfigurationState
 CONFIG_KINDS = {
@@ -58,6 +74,7 @@ CONFIG_KINDS = {
 }
 
 Change = tuple[str, str]  # (kind, namespace/name)
+Input = Change | WriteOutcome
 
 
 class SnapshotSource(Protocol):
@@ -125,6 +142,7 @@ class WriteConfigurationState:
     request_id: int
     valid: bool
     message: str
+    extra: tuple[Condition, ...] = ()  # statusWriterValid
 
 
 @dataclass(frozen=True)
@@ -203,7 +221,9 @@ class ControllerReconciler:
         self._pools_dirty = False
         self._pools_reported = float("-inf")
         self._pool_status: dict[str, dict[str, int]] = {}
-        self._state_written: tuple[bool, str] | None = None
+        self._state_written: tuple[bool, str, tuple[Condition, ...]] | None = None
+        self._failing: dict[str, str] = {}  # write key -> its last error, while failing
+        self._write_retry_at: float | None = None
         # key -> `_signature` of its last successful decision (with what it wrote)
         self._settled: dict[str, _Signature] = {}
         self._snap: Snapshot | None = None
@@ -219,9 +239,22 @@ class ControllerReconciler:
     def busy(self) -> bool:
         return self._step is not None
 
+    @property
+    def healthy(self) -> bool:
+        """False while some object's writes are failing (readiness NOT_SERVING)."""
+        return not self._failing
+
+    @property
+    def failing_writes(self) -> dict[str, str]:
+        """The objects whose writes are failing (`Service/ns/name`, ...), with the error."""
+        return dict(self._failing)
+
     # ----------------------------------------------------------------------------- inputs
 
-    def handle(self, change: Change, now: float) -> None:
+    def handle(self, change: Input, now: float) -> None:
+        if isinstance(change, WriteOutcome):
+            self._on_write(change, now)
+            return
         if not self._pending:
             self._batch_at = now + BATCH_WAIT
         self._pending[change] = None
@@ -248,6 +281,8 @@ class ControllerReconciler:
             return float("-inf")
         if self._pending:
             return self._batch_at
+        if self._write_retry_at is not None:
+            return min(self._idle_at, self._write_retry_at)
         return self._idle_at
 
     def handle_timer(self, now: float) -> None:
@@ -257,6 +292,8 @@ class ControllerReconciler:
             if now < self._retry_at:
                 return
             self._retry_at = None
+        if self._write_retry_at is not None and now >= self._write_retry_at:
+            self._write_again(now)
         if self._need_full:
             self._start_full()
         elif self._pending and now >= self._batch_at:
@@ -338,6 +375,7 @@ class ControllerReconciler:
             log.info("IPAM instance %s: sent every service", self._seen_instance)
         self._instance = self._seen_instance
         self._settled.clear()
+        self._forget_gone({svc.key for svc in self._sent})
         for svc, decision in zip(self._sent, decisions, strict=True):
             self._apply(self._snap, svc, decision)
         self._issue("pools", ListPools(self._ids()))
@@ -410,6 +448,7 @@ class ControllerReconciler:
             obj = objects.get(key)
             if obj is None:
                 self._settled.pop(key, None)
+                self._gone(f"Service/{key}")
                 deleted.append(key)
                 continue
             if self.config is None:
@@ -420,6 +459,8 @@ class ControllerReconciler:
             spec = service_from_k8s(obj)
             if relevant(spec, self._lb_class):
                 services.append(spec)
+            else:
+                self._gone(f"Service/{key}")  # no longer ours to write
         return services, deleted
 
     def _on_batch_converge(self, result: ConvergeResult, now: float) -> None:
@@ -457,6 +498,8 @@ class ControllerReconciler:
             self._settled[svc.key] = _signature(obj, decision.ingress, decision.pool)
         else:
             self._settled.pop(svc.key, None)
+        if decision.converged and not decision.changed:
+            self._gone(f"Service/{svc.key}")  # it holds what it should (written meanwhile)
         if decision.changed:
             self._out.append(
                 WriteServiceStatus(
@@ -478,12 +521,100 @@ class ControllerReconciler:
             self._report_configuration()
 
     def _report_configuration(self) -> None:
-        """ConfigurationState `controller`: Valid, or Invalid with the error (when it changes)."""
+        """ConfigurationState `controller`: Valid, or Invalid with the error, and whether writes
+        go through (written when either changes)."""
         err = self.config_error
-        state = (err is None, "" if err is None else f"configuration error: {err.describe()}")
+        state = (
+            err is None,
+            "" if err is None else f"configuration error: {err.describe()}",
+            (self._writes_condition(),),
+        )
         if state != self._state_written:
             self._out.append(WriteConfigurationState(self._ids(), *state))
             self._state_written = state
+
+    def _writes_condition(self) -> Condition:
+        """statusWriterValid: True, or False naming how many objects' writes fail and the first
+        (its own failing write is left out: it could not be reported anyway)."""
+        failing = sorted(k for k in self._failing if k != "ConfigurationState")
+        if not failing:
+            return Condition(WRITES_CONDITION, True)
+        first = failing[0]
+        message = (
+            f"status writes failing for {len(failing)} object(s): {first}: {self._failing[first]}"
+        )
+        return Condition(WRITES_CONDITION, False, message, UNKNOWN_ERROR)
+
+    # ----------------------------------------------------------------------------- write outcomes
+
+    def _on_write(self, outcome: WriteOutcome, now: float) -> None:
+        key, kind = outcome.key, outcome.key.partition("/")[0]
+        writes = self.metrics.writes
+        if outcome.error is None:
+            self._failing.pop(key, None)
+        else:
+            if not outcome.dropped:
+                writes.errors.labels(kind).inc()
+            if outcome.dropped or outcome.failures >= FAILING_AFTER:
+                self._failing[key] = outcome.error
+        if outcome.dropped:
+            writes.dropped.labels(kind).inc()
+            self._dropped(key, outcome, now)
+        writes.failing.set(len(self._failing))
+        self._report_configuration()
+
+    def _dropped(self, key: str, outcome: WriteOutcome, now: float) -> None:
+        """The queue gave up `key`'s write: tell the object's users, and try again later."""
+        if self._write_retry_at is None:
+            self._write_retry_at = now + WRITE_RETRY
+        kind, _, name = key.partition("/")
+        if kind != "Service":
+            return
+        self._settled.pop(name, None)  # decided (and written) again on its next change
+        obj = self._source.view("Service", [name]).objects.get("Service", {}).get(name)
+        if obj is not None:
+            tries = f" after {outcome.failures} tries" if outcome.failures else ""
+            message = (
+                f"failed to update the status{tries}, "
+                f"trying again in {WRITE_RETRY:g}s: {outcome.error}"
+            )
+            event = Event("Warning", STATUS_UPDATE_FAILED, message)
+            self._out.append(EmitEvent(self._ids(), obj, event))
+
+    def _write_again(self, now: float) -> None:
+        """`WRITE_RETRY` after a drop: write again what failing objects should hold."""
+        self._write_retry_at = None
+        for key in self._failing:
+            kind, _, name = key.partition("/")
+            if kind == "Service":
+                self._settled.pop(name, None)
+                self.handle(("Service", name), now)
+            elif kind == "IPAddressPool":
+                self._pool_status.pop(name, None)
+                self._pools_dirty = True
+            elif kind == "ConfigurationState":
+                self._state_written = None
+                self._report_configuration()
+        if self._pending:
+            self._batch_at = now
+
+    def _gone(self, key: str) -> None:
+        """`key`'s object is deleted, no longer ours, or already holds what it should: its
+        failing writes no longer matter."""
+        if self._failing.pop(key, None) is not None:
+            self.metrics.writes.failing.set(len(self._failing))
+            self._report_configuration()
+
+    def _forget_gone(self, services: set[str]) -> None:
+        """After a full pass: forget the failing writes of objects no longer there or ours
+        (`services`: the relevant Services' keys)."""
+        pools = {pool.name for pool in self._pools}
+        for key in list(self._failing):
+            kind, _, name = key.partition("/")
+            if (kind == "Service" and name not in services) or (
+                kind == "IPAddressPool" and name not in pools
+            ):
+                self._gone(key)
 
     def _report_pools(self, pools: Sequence[PoolCounts], now: float) -> None:
         """IPAddressPool status from IPAM's counts (written when they change)."""

@@ -3,24 +3,29 @@
 The decisions, batching, backoff and restart detection are in `gateway.controller.reconciler`
 (sans-I/O, tested on virtual time); this adapter only executes its commands: IPAM calls through
 `GrpcIpam`, and writes through a `WriteQueue` (threads, per-key coalescing and retries), which it
-flushes when the reconciler asks (before a full pass reads the status back).
+flushes when the reconciler asks (before a full pass reads the status back). The queue's reports
+(`WriteOutcome`) go back to the reconciler as inputs; `health(serving)` is called when the
+reconciler's `healthy` changes (the process's readiness).
 """
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from gateway.configuration_state import Condition
 from gateway.controller.ipam_client import GrpcIpam, pool_to_proto
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.reconciler import (
     CONFIGURATION_STATE,
+    FLUSH_WAIT,
     Command,
     ControllerReconciler,
     Converge,
     EmitEvent,
     FlushWrites,
     GetStatus,
+    Input,
     IpamStatus,
     ListPools,
     PoolCounts,
@@ -30,7 +35,7 @@ from gateway.controller.reconciler import (
     WritePoolStatus,
     WriteServiceStatus,
 )
-from gateway.controller.writes import WriteQueue
+from gateway.controller.writes import WriteOutcome, WriteQueue
 from gateway.driver import Driver, queue_changes
 from metallb_rules.balancer import Event
 from metallb_rules.config.model import Config, ConfigError
@@ -54,7 +59,9 @@ class Writer(Protocol):
 
     def emit_event(self, involved: dict[str, Any], event: Event) -> None: ...
 
-    def write_configuration_state(self, valid: bool, message: str) -> None: ...
+    def write_configuration_state(
+        self, valid: bool, message: str, extra: Sequence[Condition] = ()
+    ) -> None: ...
 
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None: ...
 
@@ -67,12 +74,17 @@ class ControllerRole:
         ipam: GrpcIpam,
         lb_class: str = "",
         metrics: ClientMetrics | None = None,
+        *,
+        health: Callable[[bool], None] = lambda serving: None,
     ) -> None:
         self.reconciler = ControllerReconciler(source, lb_class, metrics)
         self._source = source
         self._writer = writer
         self._ipam = ipam
-        self._writes = WriteQueue()  # runs while `run` does
+        self._writes = WriteQueue(report=self._report)  # runs while `run` does
+        self._driver: Driver[Input, Command] | None = None
+        self._health = health
+        self._healthy = True
 
     @property
     def metrics(self) -> ClientMetrics:
@@ -97,15 +109,29 @@ class ControllerRole:
     async def run(self, stop: asyncio.Event) -> None:
         """Process changes until `stop`; the writes queued are finished before this returns."""
         async with self._writes:
-            driver = Driver(self.reconciler, self._execute, [queue_changes(self._source.changes)])
-            await driver.run(stop)
+            changes = queue_changes(self._source.changes)
+            self._driver = Driver(self.reconciler, self._execute, [changes], self._check_health)
+            try:
+                await self._driver.run(stop)
+            finally:
+                self._driver = None
+
+    def _report(self, outcome: WriteOutcome) -> None:
+        if self._driver is not None:
+            self._driver.put(outcome)
+
+    def _check_health(self) -> None:
+        healthy = self.reconciler.healthy
+        if healthy != self._healthy:
+            self._healthy = healthy
+            self._health(healthy)
 
     async def _execute(self, command: Command) -> object:
         writer = self._writer
         write: Callable[[], object]
         match command:
             case FlushWrites():
-                await self._writes.flush()
+                await self._writes.flush(FLUSH_WAIT)
             case SetPools(pools=pools):
                 await self._ipam.set_pools([pool_to_proto(p) for p in pools])
             case GetStatus():
@@ -142,8 +168,8 @@ class ControllerRole:
                 self._writes.put(f"Service/{command.namespace}/{command.name}", write)
             case EmitEvent(involved=involved, event=event):
                 self._writes.event(functools.partial(writer.emit_event, dict(involved), event))
-            case WriteConfigurationState(valid=valid, message=message):
-                write = functools.partial(writer.write_configuration_state, valid, message)
+            case WriteConfigurationState(valid=valid, message=message, extra=extra):
+                write = functools.partial(writer.write_configuration_state, valid, message, extra)
                 self._writes.put("ConfigurationState", write)
             case WritePoolStatus(pool=pool, status=status):
                 write = functools.partial(writer.write_pool_status, pool, dict(status))

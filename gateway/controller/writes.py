@@ -11,21 +11,35 @@ handed several at once (a hand-over costs about as much CPU as a write):
   a write that fails for good (the API refuses it: a 4xx other than 408, 409 and 429; or the same
   OS error, a full disk in folder mode) is dropped after `PERMANENT_ATTEMPTS` tries, counted in
   `dropped_writes` and logged, so it can never hold up the writes behind it or a `flush()`;
+- what happens to keyed writes is told to `report` (a `WriteOutcome`, on the event loop): every
+  failed try, a drop, and the first success of a key after it failed; the controller turns
+  these into an Event, metrics, a ConfigurationState condition and readiness
+  (gateway/controller/reconciler.py), so a success of a key that never failed costs nothing;
 - events: best effort, one at a time (as client-go's recorder writes them), only while no
   keyed write waits or runs (status is what makes traffic flow; events are for people), and at
   most `max_events` waiting (client-go's recorder drops events beyond 1,000; we keep more so
   that a burst of new Services still gets every `IPAllocated`); a failed event is logged, not
   retried;
 - `flush()` waits until nothing is waiting or running: the controller flushes before it restores
-  IPAM from Service status, so the status it reads includes every decision it made.
+  IPAM from Service status, so the status it reads includes every decision it made. With a
+  `timeout` (the controller's full pass gives one) a write that fails for longer, even with an
+  error a retry could cure (an API answering 500 to one object for good), no longer holds the
+  pass: when the time is up every write not running is abandoned, and a running one that fails
+  is not tried again; each is reported as dropped (the controller decides its object again later).
+  Abandoning, not keeping, is what keeps the status right: a stale write landing after the pass
+  would overwrite what the pass decided.
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from metallb_runtime.interceptors import bounded
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +48,18 @@ BATCH = 8  # keyed writes handed to a thread at once, when many wait
 PERMANENT_ATTEMPTS = 3  # tries of a write that fails for good before it is dropped
 #: API statuses that a retry can cure: timeout, conflict (someone else wrote), throttling.
 RETRYABLE_4XX = frozenset({408, 409, 429})
+ERROR_CHARS = 300  # of an error's text in a report (an API error may quote a whole object)
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to a keyed write: `error` None (it went through after failing), or the
+    error of a failed try, the `failures` in a row so far, and whether it was `dropped`."""
+
+    key: str
+    error: str | None = None
+    failures: int = 0
+    dropped: bool = False
 
 
 def fails_for_good(error: Exception) -> bool:
@@ -45,9 +71,31 @@ def fails_for_good(error: Exception) -> bool:
     return isinstance(error, OSError) and not isinstance(error, (TimeoutError, ConnectionError))
 
 
+def describe(error: Exception) -> str:
+    """A short one-line text for `error`: an API error as its status, reason and the message of
+    its Status body (the client's own text carries every header and the whole body)."""
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        message = ""
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            message = str(json.loads(getattr(error, "body", "") or "{}").get("message") or "")
+        text = f"{status} {getattr(error, 'reason', '') or ''}".strip()
+        text = f"{text}: {message}" if message else text
+    else:
+        text = str(error) or type(error).__name__
+    return bounded(" ".join(text.split()), ERROR_CHARS)
+
+
 class WriteQueue:
-    def __init__(self, concurrency: int = 8, max_events: int = 20_000) -> None:
+    def __init__(
+        self,
+        concurrency: int = 8,
+        max_events: int = 20_000,
+        report: Callable[[WriteOutcome], None] = lambda outcome: None,
+    ) -> None:
         self._concurrency = concurrency
+        self._report = report
+        self._failed: dict[str, int] = {}  # failed tries in a row, per key that failed
         self._max_events = max_events
         self._seq = 0
         self._latest: dict[str, int] = {}  # key -> sequence number of its latest write
@@ -66,6 +114,8 @@ class WriteQueue:
         self._executor: ThreadPoolExecutor | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._hopeless: dict[str, int] = {}  # failed-for-good attempts in a row, per key
+        self._timers: dict[tuple[str, int], asyncio.TimerHandle] = {}  # retries: (key, seq)
+        self._abandoning = False
         self.dropped_events = 0
         self.dropped_writes = 0
         self.failures = 0
@@ -105,10 +155,40 @@ class WriteQueue:
         self._events.append(write)
         self._kick()
 
-    async def flush(self) -> None:
-        """Wait until every queued write has been made (or is waiting to be retried)."""
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued write has been made or dropped; after `timeout` seconds,
+        abandon what is not running and wait only for the running ones."""
+        if timeout is None:
+            await self._wait_idle()
+            return
+        try:
+            await asyncio.wait_for(self._wait_idle(), timeout)
+        except TimeoutError:
+            self._abandoning = True
+            try:
+                self._abandon(timeout)
+                await self._wait_idle()
+            finally:
+                self._abandoning = False
+
+    async def _wait_idle(self) -> None:
         while not self._idle.is_set():
             await self._idle.wait()
+
+    def _abandon(self, timeout: float) -> None:
+        """Drop every keyed write not running (waiting to start or to be retried)."""
+        error = TimeoutError(f"still not written after the {timeout:g}s a full pass waits")
+        for (key, seq), handle in list(self._timers.items()):
+            handle.cancel()
+            del self._timers[key, seq]
+            self._busy -= 1
+            if self._latest.get(key) == seq:  # (else a newer write replaced it)
+                self._drop(key, seq, error)
+        for queue in (self._pending, self._waiting):
+            while queue:
+                key, (seq, _) = queue.popitem()
+                self._drop(key, seq, error)
+        self._kick()
 
     def _kick(self) -> None:
         self._idle.clear()
@@ -164,6 +244,7 @@ class WriteQueue:
         finally:
             self._running.difference_update(keys)
         for (key, seq, write), error in zip(jobs, outcomes, strict=True):
+            self._tell(key, error)
             if error is not None and fails_for_good(error):
                 self._hopeless[key] = self._hopeless.get(key, 0) + 1
             else:
@@ -175,19 +256,30 @@ class WriteQueue:
                 self._attempts.pop(key, None)
                 if self._latest.get(key) == seq:
                     del self._latest[key]
-            elif self._hopeless.get(key, 0) >= PERMANENT_ATTEMPTS:
+            elif self._hopeless.get(key, 0) >= PERMANENT_ATTEMPTS or self._abandoning:
                 self._drop(key, seq, error)
             else:
                 self._busy += 1
-                loop.call_later(self._backoff(key), self._retry, key, seq, write)
+                handle = loop.call_later(self._backoff(key), self._retry, key, seq, write)
+                self._timers[key, seq] = handle
+
+    def _tell(self, key: str, error: Exception | None) -> None:
+        """Report a try of `key`'s write: each failure, and a success after failures."""
+        if error is None:
+            if self._failed.pop(key, None) is not None:
+                self._report(WriteOutcome(key))
+            return
+        self._failed[key] = self._failed.get(key, 0) + 1
+        self._report(WriteOutcome(key, describe(error), self._failed[key]))
 
     def _drop(self, key: str, seq: int, error: Exception) -> None:
+        self._report(WriteOutcome(key, describe(error), self._failed.get(key, 0), dropped=True))
         self.dropped_writes += 1
         self._attempts.pop(key, None)
         self._hopeless.pop(key, None)
         if self._latest.get(key) == seq:
             del self._latest[key]
-        log.error("write for %s dropped after %d tries: %s", key, PERMANENT_ATTEMPTS, error)
+        log.error("write for %s dropped: %s", key, describe(error))
 
     def _backoff(self, key: str) -> float:
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -196,6 +288,7 @@ class WriteQueue:
     def _retry(self, key: str, seq: int, write: Write) -> None:
         """Run a failed write again, unless a newer write for its key was put meanwhile."""
         self._busy -= 1
+        self._timers.pop((key, seq), None)
         if self._latest.get(key) == seq:
             self._pending[key] = (seq, write)
         self._kick()
@@ -210,9 +303,9 @@ class WriteQueue:
                 continue
             self.failures += 1
             if keys is None:
-                log.warning("event not written: %s", error)
+                log.warning("event not written: %s", describe(error))
             else:
-                log.warning("write for %s failed (%s)", keys[at], error)
+                log.warning("write for %s failed (%s)", keys[at], describe(error))
         return outcomes
 
 

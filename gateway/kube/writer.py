@@ -10,7 +10,7 @@ import datetime
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubernetes import client
@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from gateway.configuration_state import (
     CONTROLLER_CONDITION,
     CONTROLLER_LABELS,
+    Condition,
     configuration_status,
 )
 from gateway.controller.role import CONFIGURATION_STATE
@@ -128,7 +129,9 @@ class _CustomStatus:
         self._custom: Any = client.CustomObjectsApi(api)
         self.namespace = namespace
 
-    def write_configuration_state(self, valid: bool, message: str) -> None:
+    def write_configuration_state(
+        self, valid: bool, message: str, extra: Sequence[Condition] = ()
+    ) -> None:
         """ConfigurationState `controller` (reference §5), created when missing."""
         write_configuration_state(
             self._custom,
@@ -138,6 +141,7 @@ class _CustomStatus:
             condition=CONTROLLER_CONDITION,
             valid=valid,
             message=message,
+            extra=extra,
         )
 
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
@@ -166,10 +170,11 @@ def write_configuration_state(
     valid: bool,
     message: str,
     owner: dict[str, str] | None = None,
+    extra: Sequence[Condition] = (),
 ) -> None:
-    """A ConfigurationState (reference §5) with one condition, created when missing:
-    `controller` (poolReconcilerValid) or `speaker-<node>` (configReconcilerValid)."""
-    status = configuration_status(condition, valid, message)
+    """A ConfigurationState (reference §5), created when missing: `controller`
+    (poolReconcilerValid, statusWriterValid) or `speaker-<node>` (configReconcilerValid)."""
+    status = configuration_status(condition, valid, message, extra)
     args = (METALLB_GROUP, "v1beta1", namespace, "configurationstates")
     for _ in range(5):
         try:

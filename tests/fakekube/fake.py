@@ -6,6 +6,10 @@
         kube.compact()            # the next watch from an old resourceVersion gets 410 Gone
         kube.close_watches()      # open watch streams end; clients reconnect
         kube.inject_failure(500, times=2, method="PUT")
+        kube.fail_for(429, 10.0)  # every request answered 429 for 10 s
+        kube.stall(30.0, times=1) # the next request answered after 30 s
+        kube.go_away()            # nothing listens (connections refused) ...
+        kube.come_back()          # ... until it serves again on the same port, store intact
 
 The server runs in a daemon thread on 127.0.0.1 with an ephemeral port. Test-side helpers
 (`create`, `get`, `list`, `update`, `update_status`, `patch`, `delete`) act on the same store
@@ -117,6 +121,7 @@ class FakeKube:
         self.stopping = False
         self.requests: list[RequestRecord] = []
         self._faults: list[Fault] = []
+        self._kept_port = 0
         self._lock = threading.Lock()
         self._open_watches = 0
         self._server: FakeHTTPServer | None = None
@@ -126,12 +131,12 @@ class FakeKube:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> FakeKube:
-        """Bind 127.0.0.1:0 and serve in a daemon thread."""
+    def start(self, port: int = 0) -> FakeKube:
+        """Bind 127.0.0.1:`port` (0: any) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("already started")
         self.stopping = False
-        self._server = FakeHTTPServer(self)
+        self._server = FakeHTTPServer(self, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},
@@ -232,6 +237,46 @@ class FakeKube:
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def fail_for(
+        self,
+        code: int,
+        seconds: float,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        watch: bool | None = None,
+    ) -> Fault:
+        """Answer every matching request with `code` for the next `seconds`."""
+        fault = self.inject_failure(code, times=1 << 62, method=method, path=path, watch=watch)
+        fault.until = time.monotonic() + seconds
+        return fault
+
+    def stall(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        watch: bool | None = None,
+    ) -> Fault:
+        """Answer the next `times` matching requests only after `seconds` (then as usual)."""
+        fault = self.inject_failure(0, times=times, method=method, path=path, watch=watch)
+        fault.stall = seconds
+        return fault
+
+    def go_away(self) -> int:
+        """Stop serving, as an API server that went away: connections are cut and refused;
+        the store (objects, history) is kept. Returns the port `come_back` serves on again."""
+        port = self.port
+        self.stop()
+        self._kept_port = port
+        return port
+
+    def come_back(self) -> None:
+        """Serve again on the port `go_away` left."""
+        self.start(self._kept_port)
 
     def take_fault(self, method: str, path: str, is_watch: bool) -> Fault | None:
         """Consume one injected failure matching this request, if any."""

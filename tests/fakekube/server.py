@@ -90,7 +90,9 @@ class RequestRecord:
 
 @dataclass
 class Fault:
-    """An injected failure: the next `remaining` matching requests get `code`."""
+    """An injected failure: the next `remaining` matching requests (until `until`, a
+    `time.monotonic()` deadline, if set) wait `stall` seconds, then get `code` (0: are answered
+    as usual after the stall)."""
 
     code: int
     remaining: int
@@ -99,10 +101,14 @@ class Fault:
     reason: str = "InternalError"
     message: str = "injected failure"
     watch: bool | None = None
+    until: float | None = None
+    stall: float = 0.0
 
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
         """Whether this fault applies to a request."""
         if self.remaining <= 0:
+            return False
+        if self.until is not None and time.monotonic() >= self.until:
             return False
         if self.method is not None and self.method != method:
             return False
@@ -145,11 +151,18 @@ class FakeHTTPServer(ThreadingHTTPServer):
     # turn a burst into SYN retries (a second each).
     request_queue_size = 128
 
-    def __init__(self, fake: FakeKube) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, fake: FakeKube, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.fake = fake
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, timed out) is not the server's error; the rest is
+        printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Shut down every open client connection (used when stopping)."""
@@ -255,7 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._check_auth()
             fault = self.fake.take_fault(method, path, query.get("watch") in ("true", "1"))
-            if fault is not None:
+            if fault is not None and fault.stall:
+                time.sleep(fault.stall)  # a stalled answer: what a client's read timeout is for
+            if fault is not None and fault.code:
                 raise KubeError(fault.code, fault.reason, fault.message)
             self._route(method, path, query, content_type, body)
         except KubeError as exc:

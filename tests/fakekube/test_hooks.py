@@ -186,3 +186,48 @@ def test_put_with_another_uid_is_409(fake_kube: FakeKube, kube_api_client: Any) 
         core.replace_namespaced_service("u", "default", svc)
     assert exc_info.value.status == 409
     assert "Precondition failed: UID" in api_status(exc_info.value)["message"]
+
+
+def test_a_failure_for_a_period_then_normal_answers(
+    fake_kube: FakeKube, kube_api_client: Any
+) -> None:
+    core: Any = kubernetes.client.CoreV1Api(kube_api_client)
+    fault = fake_kube.fail_for(429, 60.0, method="GET")
+    for _ in range(3):  # every matching request, not a count of them
+        with pytest.raises(ApiException) as exc_info:
+            core.list_namespaced_service("default")
+        assert exc_info.value.status == 429
+    core.create_namespaced_service("default", _svc("web"))  # POST: not matched
+    fault.until = 0.0  # the period is over
+    assert [s.metadata.name for s in core.list_namespaced_service("default").items] == ["web"]
+
+
+def test_a_stalled_answer_comes_late_and_times_a_client_out(
+    fake_kube: FakeKube, kube_api_client: Any
+) -> None:
+    import time
+    import urllib.request
+
+    core: Any = kubernetes.client.CoreV1Api(kube_api_client)
+    fake_kube.stall(1.0, times=1, method="GET")
+    with pytest.raises(TimeoutError):
+        urllib.request.urlopen(f"{fake_kube.url}/api/v1/namespaces/default/services", timeout=0.2)
+    started = time.monotonic()
+    core.list_namespaced_service("default")  # the stall was used up
+    assert time.monotonic() - started < 0.9
+
+
+def test_the_server_goes_away_and_comes_back_on_the_same_port_with_its_store(
+    fake_kube: FakeKube, kube_api_client: Any
+) -> None:
+    import urllib3
+
+    core: Any = kubernetes.client.CoreV1Api(kube_api_client)
+    core.create_namespaced_service("default", _svc("kept"))
+    port = fake_kube.go_away()
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        core.list_namespaced_service("default", _request_timeout=(1, 1))
+    fake_kube.come_back()
+    assert fake_kube.port == port
+    names = [s.metadata.name for s in core.list_namespaced_service("default").items]
+    assert names == ["kept"]

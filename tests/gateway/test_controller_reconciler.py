@@ -372,3 +372,36 @@ def test_an_invalid_configuration_keeps_the_last_valid_one() -> None:
             ),
         ],
     )
+
+
+def test_after_a_restart_services_that_no_longer_want_an_address_release_theirs() -> None:
+    """Issue 14, as MetalLB at startup: Services whose type changed (to ClusterIP) or whose
+    loadBalancerClass changed (to another implementation's) while the controller was down
+    are left out of the first full pass's complete set, so IPAM releases their addresses
+    (whether IPAM kept running or restarted and restored from status) and a Service that
+    waited gets one."""
+    for ipam_restarts in (False, True):
+        h = started(*(service(name) for name in "abcde"))
+        assert h.ipam.alloc.get("ns/e") is None  # a /30 holds four: e waits
+        held = {name: h.ipam.alloc.get(f"ns/{name}") for name in "ab"}
+        assert all(held.values())
+        # The controller is down: a becomes a ClusterIP Service, b another class's; both
+        # still show their address in status (no one cleared it).
+        for name, change in (("a", {"type": "ClusterIP"}), ("b", {"loadBalancerClass": "other"})):
+            obj = dict(h.source.snapshot().objects["Service"][f"ns/{name}"])
+            obj["spec"] = {**obj["spec"], **change}
+            h.source.put(obj)
+        if ipam_restarts:
+            h.ipam.restart()
+        restarted = ControllerReconciler(h.source)
+        h.reconciler = restarted
+        h.vt = VirtualTime(restarted, describe)
+        h.vt.advance(0)
+        h.serve()
+        assert restarted.passes == 1
+        assert h.ipam.alloc.get("ns/a") is None, ipam_restarts
+        assert h.ipam.alloc.get("ns/b") is None, ipam_restarts
+        assert h.ipam.alloc.get("ns/e") is not None, ipam_restarts
+        holders = [h.ipam.alloc.get(f"ns/{name}") for name in "cde"]
+        addresses = [str(ip) for alloc in holders if alloc is not None for ip in alloc.ips]
+        assert len(addresses) == len(set(addresses)) == 3

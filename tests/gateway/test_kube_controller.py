@@ -155,10 +155,12 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_controller(
-    tmp_path: Path, before: Sequence[dict[str, Any]] = ()
+    tmp_path: Path,
+    before: Sequence[dict[str, Any]] = (),
+    health: Callable[[bool], None] = lambda serving: None,
 ) -> AsyncIterator[Harness]:
     """The fake API server with the pool (and `before`), IPAM, and a controller role running
-    against them, past its first pass."""
+    against them, past its first pass; `health` is told the role's readiness."""
     socket = tmp_path / "ipam.sock"
     with FakeKube() as kube:
         api = kube.api_client()
@@ -169,9 +171,8 @@ async def running_controller(
         await source.start()
         try:
             async with service_channel(f"unix:{socket}") as channel:
-                role = ControllerRole(
-                    source, KubeWriter(api), GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
-                )
+                ipam_client = GrpcIpam(ipam_pb2_grpc.IPAMServiceStub(channel))
+                role = ControllerRole(source, KubeWriter(api), ipam_client, health=health)
                 harness = Harness(kube, role, socket, ipam)
                 stop = asyncio.Event()
                 task = asyncio.create_task(role.run(stop))
@@ -255,5 +256,72 @@ def test_a_deleted_configuration_state_is_written_again(
                 ),
                 timeout=10.0,
             )
+
+    arun(scenario())
+
+
+def test_a_refused_status_write_is_reported_and_the_controller_unready_until_it_goes_through(
+    arun: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Issue 14: the API answers 422 to web's status write (with a long message). The write is
+    dropped after 3 tries and reported: a Warning event on web (bounded text), the
+    `metallb_k8s_client_*` counters, ConfigurationState's `statusWriterValid` False, readiness
+    NOT_SERVING; other Services are served meanwhile. Once the API accepts it, web's next change
+    writes it and everything is back to normal."""
+    readiness: list[bool] = []
+
+    async def scenario() -> None:
+        async with running_controller(tmp_path, health=readiness.append) as harness:
+            kube, role = harness.kube, harness.role
+            kube.inject_failure(
+                422, times=1000, method="PUT", path=r"/services/web/status$", message="y" * 5000
+            )
+            kube.create(service("web"))
+
+            def warnings() -> list[dict[str, Any]]:
+                return [e for e in kube.list("events", "default") if e["type"] == "Warning"]
+
+            await until(lambda: bool(warnings()))
+            (event,) = warnings()
+            assert event["involvedObject"]["name"] == "web"
+            assert event["reason"] == "StatusUpdateFailed"
+            assert event["message"].startswith(
+                "failed to update the status after 3 tries, trying again in 30s: "
+                "422 Unprocessable Entity: yyy"
+            )
+            assert len(event["message"]) < 500
+            assert readiness == [False]
+            registry = role.metrics.registry
+            kind = {"kind": "Service"}
+            assert registry.get_sample_value("metallb_k8s_client_dropped_writes_total", kind) == 1
+            assert registry.get_sample_value("metallb_k8s_client_write_errors_total", kind) == 3
+
+            def condition() -> dict[str, Any]:
+                state = kube.get("configurationstates.metallb.io", "controller", "metallb-system")
+                found = [
+                    c
+                    for c in state.get("status", {}).get("conditions", [])
+                    if c["type"] == "statusWriterValid"
+                ]
+                return found[0] if found else {}
+
+            await until(lambda: condition().get("status") == "False")
+            assert condition()["reason"] == "UnknownError"
+            assert condition()["message"].startswith(
+                "status writes failing for 1 object(s): Service/default/web: "
+                "422 Unprocessable Entity: yyy"
+            )
+            # Nothing waits on it: the next Service gets its address.
+            kube.create(service("next"))
+            await until(lambda: ingress(kube, "next") == ["192.0.2.1"])
+            # The API accepts web's status again; its next change writes it.
+            kube.clear_faults()
+            web = kube.get("services", "web", "default")
+            web["metadata"]["labels"] = {"retry": "now"}
+            kube.update(web)
+            await until(lambda: ingress(kube, "web") == ["192.0.2.0"])
+            await until(lambda: condition().get("status") == "True")
+            await until(lambda: readiness == [False, True])
+            assert role.reconciler.failing_writes == {}
 
     arun(scenario())

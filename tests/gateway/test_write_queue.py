@@ -1,12 +1,13 @@
 """WriteQueue: keyed writes (latest wins, never overlapping per key, retried), then events."""
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.controller.writes import WriteQueue
+from gateway.controller.writes import WriteOutcome, WriteQueue
 
 
 def test_latest_write_per_key_wins_and_writes_of_a_key_never_overlap(
@@ -212,5 +213,77 @@ def test_conflicts_and_throttling_are_retried_not_dropped(arun: Callable[..., An
             queue.put("svc", throttled)
             await asyncio.wait_for(queue.flush(), 30)
             assert len(attempts) == 5 and queue.dropped_writes == 0
+
+    arun(scenario())
+
+
+def test_each_failed_try_a_drop_and_the_success_after_failures_are_reported(
+    arun: Callable[..., Any],
+) -> None:
+    """What the controller reports from (tests/gateway/test_write_failures.py): every failure,
+    the drop, the first success after failures (a success that follows none costs nothing);
+    an API error's text is its status, reason and message, one bounded line."""
+    from kubernetes.client.exceptions import ApiException
+
+    reports: list[WriteOutcome] = []
+    refusal = ApiException(status=422, reason="Unprocessable Entity")
+    refusal.body = json.dumps({"kind": "Status", "message": "x" * 5000})
+
+    def refused() -> None:
+        raise refusal
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=1, report=reports.append) as queue:
+            queue.put("ok", lambda: None)
+            queue.put("svc", refused)
+            await asyncio.wait_for(queue.flush(), 30)
+            queue.put("svc", lambda: None)
+            await asyncio.wait_for(queue.flush(), 30)
+
+    arun(scenario())
+    assert [(r.key, r.failures, r.dropped, r.error is None) for r in reports] == [
+        ("svc", 1, False, False),
+        ("svc", 2, False, False),
+        ("svc", 3, False, False),
+        ("svc", 3, True, False),
+        ("svc", 0, False, True),
+    ]
+    text = reports[0].error
+    assert text is not None and text.startswith("422 Unprocessable Entity: xxx")
+    assert "\n" not in text and len(text) < 400
+
+
+def test_a_flush_with_a_timeout_abandons_writes_that_keep_failing(
+    arun: Callable[..., Any],
+) -> None:
+    """Issue 14: an API answering 500 to one object's status for good is retried forever (a
+    retry could cure a 500), and a full pass's flush waited for it forever. With a timeout,
+    the flush abandons it (reported as dropped, never tried again: a stale write landing
+    after the pass would overwrite what the pass decides); other writes are made."""
+    from kubernetes.client.exceptions import ApiException
+
+    attempts: list[str] = []
+    reports: list[WriteOutcome] = []
+
+    def broken() -> None:
+        attempts.append("broken")
+        raise ApiException(status=500, reason="Internal Server Error")
+
+    async def scenario() -> None:
+        async with WriteQueue(concurrency=2, report=reports.append) as queue:
+            queue.put("broken", broken)
+            queue.put("fine", lambda: attempts.append("fine"))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.wait_for(queue.flush(timeout=1.0), 30)
+            assert loop.time() - started < 10
+            tries = attempts.count("broken")
+            assert tries >= 2  # it was retried until the timeout
+            assert queue.dropped_writes == 1
+            assert [(r.key, r.dropped) for r in reports][-1] == ("broken", True)
+            assert "fine" in attempts
+            # Nothing is left to retry it: a second flush is immediate and tries nothing.
+            await asyncio.wait_for(queue.flush(), 5)
+            assert attempts.count("broken") == tries
 
     arun(scenario())
