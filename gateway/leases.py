@@ -50,6 +50,11 @@ class ObservedLeases:
         for name, spec in listed.items():
             self.observe(name, spec, now)
 
+    def restart(self, now: float) -> None:
+        """Count every Lease as renewed at `now`, as on start-up: changes could not be seen for a
+        while (the API server was unreachable)."""
+        self._seen = {name: (record, now, d) for name, (record, _, d) in self._seen.items()}
+
     def holder(self, name: str, now: float) -> str | None:
         """The holder of `name` while its lease has not expired, else None."""
         seen = self._seen.get(name)
