@@ -106,7 +106,10 @@ class FakeKube:
         require_namespaces: bool = True,
         bookmark_interval: float = 1.0,
         watch_coalesce: float = 0.002,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host, self.bind_port = host, port
         self.registry = KindRegistry([*kinds, *extra_kinds])
         self.store = ObjectStore(
             self.registry, history_limit=history_limit, require_namespaces=require_namespaces
@@ -127,11 +130,12 @@ class FakeKube:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> FakeKube:
-        """Bind 127.0.0.1:0 and serve in a daemon thread."""
+        """Bind `host`:`port` (127.0.0.1 and an ephemeral port unless told) and serve in a daemon
+        thread; a given port is bound again by the next `start` after `stop`."""
         if self._server is not None:
             raise RuntimeError("already started")
         self.stopping = False
-        self._server = FakeHTTPServer(self)
+        self._server = FakeHTTPServer(self, (self.host, self.bind_port))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},
