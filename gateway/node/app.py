@@ -110,8 +110,13 @@ async def _run_in_kubernetes(
     from gateway.kube.source import KubeSource  # noqa: PLC0415
 
     api: Any = kube_client(opts.kubeconfig)
+    # Renewals on a client of their own that does not retry: with BFD to every peer lost, a
+    # renewal failing within RENEW_TIMEOUT is what fences this node (gateway/node/membership.py).
+    lease_api: Any = kube_client(
+        opts.kubeconfig, request_timeout=(RENEW_TIMEOUT, RENEW_TIMEOUT), retries=0
+    )
     lease = LeaseLock(
-        api,
+        lease_api,
         opts.namespace,
         NODE_LEASE_PREFIX + opts.node,
         opts.node,

@@ -23,6 +23,7 @@ Theory of operation.
 """
 
 import ipaddress
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ from gateway.snapshot import Snapshot
 from metallb.bfd.v1 import bfd_pb2
 from metallb_rules.bfd_profile import BFDProfile
 from metallb_rules.config.model import Config
+
+log = logging.getLogger(__name__)
 
 #: The default for the sessions between speakers: a dead node is out after 150 ms.
 FAST_PROFILE = BFDProfile(
@@ -109,6 +112,7 @@ class Liveness:
         self._layer2_last: list[L2Announcement] = []
         self._held: dict[str, tuple[float, list[L2Announcement]]] = {}  # ip -> (until, entries)
         self.leaving = False
+        self._fenced = False
 
     # BFD sessions.
 
@@ -212,7 +216,14 @@ class Liveness:
     def layer2(self, wanted: list[L2Announcement], now: float) -> list[L2Announcement]:
         """What to announce: nothing while fenced; else `wanted` plus the addresses handed to
         another owner less than `handoff` seconds ago."""
-        if self.membership.fenced(now):
+        fenced = self.membership.fenced(now)
+        if fenced != self._fenced:
+            self._fenced = fenced
+            if fenced:
+                log.warning("fenced: no BFD peer left and our Lease not renewed: withdrawing")
+            else:
+                log.warning("no longer fenced: answering again")
+        if fenced:
             self._held.clear()
             self._layer2_last = []
             return []

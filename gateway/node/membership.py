@@ -29,7 +29,8 @@ its sessions Down and have elected someone else. When BFD to every peer is lost,
 the detection time plus one renewal timeout after it was cut off (and never later than
 `renew_deadline` after its last successful renewal). It answers again only once it has not met
 the fencing condition for `rejoin_hold` seconds, the same hold its peers apply before counting it
-in again, so it does not flap.
+in again, so it does not flap, and not while a peer back Up is still in its hold (it would elect
+itself for that peer's addresses for a moment).
 
 A node that has lost BFD to every peer but renews its Lease keeps answering: either its peers are
 all gone (it is the survivor) or its link is cut (then no client hears it anyway).
@@ -197,6 +198,16 @@ class Membership:
             return True
         return ok is not None and now - ok >= self.timing.renew_deadline
 
+    def _rejoining(self, now: float) -> bool:
+        """A peer is Up but still within its hold: not counted in yet."""
+        return any(
+            any(p.sessions.values())
+            and p.down_at is not None
+            and p.up_at is not None
+            and now - p.up_at < self.timing.rejoin_hold
+            for p in self._peers.values()
+        )
+
     def _update(self, now: float) -> None:
         lost = self._bfd_all_lost()
         if lost and self._all_lost_at is None:
@@ -212,6 +223,6 @@ class Membership:
         elif self._fenced:
             if self._clear_since is None:
                 self._clear_since = now
-            if now - self._clear_since >= self.timing.rejoin_hold:
+            if now - self._clear_since >= self.timing.rejoin_hold and not self._rejoining(now):
                 self._fenced = False
                 self._clear_since = None

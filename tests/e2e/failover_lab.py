@@ -368,6 +368,35 @@ class FailoverLab:
         node: str = wait_for(f"an owner of the IPv{family} address", steady, timeout, 0.05)
         return node
 
+    def settle(self, quiet: float = 2.0, timeout: float = 60.0) -> dict[int, str]:
+        """Wait until each address has had one owner, answering every probe, for `quiet`
+        seconds (start-up and a node's return move addresses, with a hand-off overlap); the
+        owner of each family."""
+        prober = self.prober
+        assert prober is not None
+
+        def steady() -> dict[int, str] | None:
+            now = time.monotonic()
+            out = {}
+            for family in (4, 6):
+                owners = prober.owners(family, now - quiet, now)
+                if len(owners) != 1 or prober.longest_silence(family, now - quiet, now) > 0.1:
+                    return None
+                if prober.double_answers(family, now - quiet, now):
+                    return None
+                node = self.node_of(owners[0])
+                if node is None:
+                    return None
+                out[family] = node
+            return out
+
+        owners: dict[int, str] = wait_for("one steady owner per address", steady, timeout, 0.1)
+        return owners
+
+    def restart(self, node: str) -> None:
+        """Start the processes of `node` again (after `kill`)."""
+        self.start_node(node)
+
     def close(self) -> None:
         if self.prober is not None:
             self.prober.stop()

@@ -222,3 +222,19 @@ def test_wall_clock_skew_of_the_renewing_host_is_irrelevant(skew: float) -> None
     m.leases([("node-b", lease(stamp))], 0.0)
     assert m.live(NODES, 14.9) == {"node-a", "node-b"}
     assert m.live(NODES, 15.0) == {"node-a"}
+
+
+def test_a_fenced_node_waits_for_every_returning_peer_before_answering() -> None:
+    m = Membership("node-a", TIMING)
+    m.renewal(False, 0.0, api_reachable=False)
+    m.bfd("node-b", "b", True, 0.0)
+    m.bfd("node-c", "c", True, 0.0)
+    m.bfd("node-b", "b", False, 1.0)
+    m.bfd("node-c", "c", False, 1.0)
+    assert m.fenced(1.0)
+    m.bfd("node-b", "b", True, 2.0)
+    m.bfd("node-c", "c", True, 2.5)  # a little later
+    assert m.fenced(4.0)  # node-c is not counted in yet: we would take its addresses
+    assert m.next_deadline(4.0) == 4.5
+    assert not m.fenced(4.5)
+    assert m.live(NODES, 4.5) == ALL
