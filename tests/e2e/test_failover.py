@@ -127,10 +127,10 @@ def test_an_isolated_owner_stops_answering_within_the_fence_bound(lab: FailoverL
         wait_for("the isolated owner to withdraw", lambda: not announced(lab, owner), 10, 0.02)
         fenced_after = time.monotonic() - cut_at
         assert fenced_after <= FENCE_BOUND
-        # The others took the addresses over meanwhile.
-        lab.prober and wait_for(
-            "another owner", lambda: lab.node_of(lab.prober.owner(4)) not in (None, owner), 5
-        )
+        # The others took the address over meanwhile.
+        prober = lab.prober
+        assert prober is not None
+        wait_for("another owner", lambda: lab.node_of(prober.owner(4)) not in (None, owner), 5)
     finally:
         lab.link(owner, up=True)
     lab.settle()
