@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +61,18 @@ API_PORT = 6443
 EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
+# A node role whose wall clock is off by argv[1] seconds (only what it writes, e.g. renewTime).
+SKEWED = """
+import datetime, sys
+import gateway.kube.lease as lease
+offset = datetime.timedelta(seconds=float(sys.argv.pop(1)))
+real = lease._now
+lease._now = lambda: real() + offset
+from metallb_cli import run
+sys.exit(run())
+"""
+
+
 def node_object(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -81,6 +94,12 @@ def seed_objects() -> list[dict[str, Any]]:
             "apiVersion": "metallb.io/v1beta1",
             "kind": "L2Advertisement",
             "metadata": {"name": "l2", "namespace": NAMESPACE},
+            "spec": {},
+        },
+        {  # MetalLB's defaults (300 ms x 3), for `--bfd-profile metallb-defaults`
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "BFDProfile",
+            "metadata": {"name": "metallb-defaults", "namespace": NAMESPACE},
             "spec": {},
         },
         *(node_object(n) for n in NODES),
@@ -207,12 +226,14 @@ class Prober:
         return max(b - a for a, b in itertools.pairwise(times))
 
     def silence_after(self, family: int, event: float, until: float) -> float:
-        """From the last answer before `event` to the first one after it (the window during
-        which no node answered), or until `until` if none came."""
+        """The longest time without an answer from the last answer before `event` to `until`
+        (the window during which no node answered; a late answer of the old owner to a probe
+        sent before the fault does not end it early)."""
         before = [h.t for h in self.answers(family, event - 1.0, event)]
-        after = [h.t for h in self.answers(family, event, until)]
-        start = before[-1] if before else event
-        return (after[0] if after else until) - start
+        times = [before[-1] if before else event]
+        times += [h.t for h in self.answers(family, event, until)]
+        times.append(until)
+        return max(b - a for a, b in itertools.pairwise(times))
 
     def double_answers(self, family: int, since: float, until: float) -> int:
         """Probe intervals in which two different MACs answered."""
@@ -229,6 +250,19 @@ class Prober:
                 out.append(h.mac)
         return out
 
+    def lost_probes(self, family: int, since: float, until: float) -> int:
+        """Probes sent within [since, until) that no node answered before the next probe."""
+        answers = [h.t for h in self.answers(family, since, until + 1.0)]
+        sent = [t for t in list(self.sent) if since <= t < until]
+        lost, i = 0, 0
+        for k, t in enumerate(sent):
+            end = sent[k + 1] if k + 1 < len(sent) else t + self.interval
+            while i < len(answers) and answers[i] < t:
+                i += 1
+            if not (i < len(answers) and answers[i] < end):
+                lost += 1
+        return lost
+
     def unsolicited(self, family: int, mac: str, since: float) -> list[Heard]:
         return [
             h for h in list(self.heard)
@@ -240,12 +274,19 @@ class FailoverLab:
     """The namespaces, the fake API server, the node processes and the client's prober."""
 
     def __init__(
-        self, *, liveness: str = "bfd", bfd_profile: str = "", extra: tuple[str, ...] = ()
+        self,
+        *,
+        liveness: str = "bfd",
+        bfd_profile: str = "",
+        extra: tuple[str, ...] = (),
+        skews: dict[str, float] | None = None,
     ) -> None:
+        """`skews`: seconds added to a node role's wall clock (what it writes in its Lease)."""
         self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-")
         self.liveness = liveness
         self.bfd_profile = bfd_profile
         self.extra = extra
+        self.skews = skews or {}
         self.kube: FakeKube | None = None
         self.prober: Prober | None = None
         self.macs: dict[str, str] = {}
@@ -300,6 +341,7 @@ class FailoverLab:
     # The nodes.
 
     def start_node(self, node: str) -> None:
+        """Start what of `node` is not running: its services, then its node role."""
         folder = self.run / node
         folder.mkdir(exist_ok=True)
         lab = self.lab
@@ -307,23 +349,30 @@ class FailoverLab:
             sock = folder / f"{service}.sock"
             name = f"{node}-{service}"
             if name in lab.procs:
-                lab.start(lab.procs[name])
+                if not lab.procs[name].alive():
+                    lab.start(lab.procs[name])
             else:
                 lab.metallb(name, node, service, "--listen", f"unix:{sock}", "--grace", "0.2",
                             ready=sock)  # fmt: skip
         lab.wait_ready(f"{node}-bfd", f"{node}-l2")
         name = f"{node}-role"
         if name in lab.procs:
-            lab.start(lab.procs[name])
+            if not lab.procs[name].alive():
+                lab.start(lab.procs[name])
         else:
             liveness = ["--bfd", f"unix:{folder / 'bfd.sock'}"] if self.liveness == "bfd" else []
             if self.bfd_profile:
                 liveness += ["--bfd-profile", self.bfd_profile]
-            lab.metallb(name, node, "gateway", "node", "--node", node,
-                        "--kubeconfig", str(self.run / "kubeconfig"), "--namespace", NAMESPACE,
-                        "--l2", f"unix:{folder / 'l2.sock'}", *liveness,
-                        "--liveness", self.liveness, "--listen", f"unix:{folder / 'role.sock'}",
-                        *self.extra, ready=folder / "role.sock")  # fmt: skip
+            args = ("gateway", "node", "--node", node,
+                    "--kubeconfig", str(self.run / "kubeconfig"), "--namespace", NAMESPACE,
+                    "--l2", f"unix:{folder / 'l2.sock'}", *liveness,
+                    "--liveness", self.liveness, "--listen", f"unix:{folder / 'role.sock'}",
+                    *self.extra)  # fmt: skip
+            if node in self.skews:
+                lab.spawn(name, node, sys.executable, "-c", SKEWED, str(self.skews[node]), *args,
+                          "--metrics-listen", "", ready=folder / "role.sock")  # fmt: skip
+            else:
+                lab.metallb(name, node, *args, ready=folder / "role.sock")
         lab.wait_ready(name)
 
     def processes(self, node: str) -> list[str]:
@@ -343,6 +392,25 @@ class FailoverLab:
             popen = self.lab.procs[name].popen
             if popen is not None:
                 popen.wait(10)
+
+    def isolate(self, node: str, on: bool) -> None:
+        """Take the node's IPv4 address away (and so its route): BFD and the API server, both
+        over IPv4, are gone, while the client still hears its ARP and NDP answers (raw frames
+        that need no IPv4 address)."""
+        verb = "del" if on else "add"
+        sh("ip", "-n", self.lab.ns(node), "addr", verb, f"{SUBNET}.{NODES[node]}/24", "dev", LINK)
+
+    def exclude(self, node: str, on: bool) -> None:
+        """Label the Node with node.kubernetes.io/exclude-from-external-load-balancers or not."""
+        assert self.kube is not None
+        obj = self.kube.get("nodes", node)
+        labels = dict(obj["metadata"].get("labels") or {})
+        if on:
+            labels[EXCLUDE] = ""
+        else:
+            labels.pop(EXCLUDE, None)
+        obj["metadata"]["labels"] = labels
+        self.kube.update(obj)
 
     def link(self, node: str, up: bool) -> None:
         sh("ip", "-n", self.lab.ns("br"), "link", "set", self.port(node), "up" if up else "down")
