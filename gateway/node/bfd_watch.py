@@ -3,8 +3,10 @@ gateway/node/liveness.py).
 
 Each session event becomes a `BfdSessionState` (Up or not, or deleted); the resume token's
 instance id becomes a `ServiceInstance("bfd", ...)` (a restart: the role adds its sessions again).
-When the stream breaks, every session seen is reported not Up: the service that watches our peers
-is gone, so nothing says they are alive (and the peers, without our packets, drop us too). The
+When the stream breaks, every session seen is reported gone: without the service nothing says
+whether a peer is alive, so the peers' Leases decide again (reporting them Down would make this
+node believe it is the last one and take every address while its peers, without our packets,
+have dropped us). The
 stream is reopened with the same backoff as the other services' watches.
 """
 
@@ -49,8 +51,9 @@ async def watch_bfd(stub: bfd_pb2_grpc.BFDServiceStub) -> AsyncGenerator[BfdChan
             log.info("bfd watch ended (%s)", err.code().name)
         finally:
             call.cancel()
-        for address in sorted(seen):
-            yield BfdSessionState(address, False)
+        for address in sorted(seen):  # no verdict without the service: the Leases decide
+            yield BfdSessionState(address, False, deleted=True)
+        seen.clear()
         yield ServiceInstance("bfd", None)
         await asyncio.sleep(backoff)  # reconnect backoff (the adapter's own timing)
         backoff = min(backoff * 2, BACKOFF_MAX)
