@@ -5,7 +5,10 @@ and leaving. Three nodes; this one is node-1, the others have InternalIPs 10.0.0
 
 from typing import Any
 
+import grpc
+
 from gateway.driver import Failure
+from gateway.instances import ServiceInstance
 from gateway.node.liveness import BfdSessionState, Liveness
 from gateway.node.reconciler import (
     Leave,
@@ -228,3 +231,31 @@ def test_leaving_drops_our_sessions_and_lease_then_withdraws_after_the_hand_off(
         Reply(("l2",)),
         Check(lambda: reconciler.left),
     ])  # fmt: skip
+
+
+def test_a_restarted_bfd_service_gets_our_sessions_again() -> None:
+    i = address_owned_by("node-2")
+    _, vt = start(cluster_for(i))
+    play(vt, [
+        Change(ServiceInstance("bfd", "first")),
+        *synced(set()),
+        Change(BfdSessionState("192.0.2.99", False)),  # not ours (a BGP peer's): ignored
+        Advance(0.5),
+        Expect(),
+        Change(ServiceInstance("bfd", "second")),
+        Expect(("bfd", "AddSession", "10.0.0.2")),
+        Reply(("bfd", "AddSession")),
+        Expect(("bfd", "AddSession", "10.0.0.3")),
+        # One left over from before: ALREADY_EXISTS counts as held, not as a failure.
+        Reply(("bfd", "AddSession"), Failure(AlreadyExistsError())),
+        Advance(1.0),
+        Expect(),
+    ])  # fmt: skip
+
+
+class AlreadyExistsError(Exception):
+    def code(self) -> Any:
+        return grpc.StatusCode.ALREADY_EXISTS
+
+    def details(self) -> str:
+        return "session exists"
