@@ -109,6 +109,7 @@ class Liveness:
         # Sessions this role holds in the BFD service: address -> (node, conf); None: unknown.
         self._sent: dict[str, tuple[str, bfd_pb2.SessionConf]] | None = {}
         self._owner_of: dict[str, str] = {}  # session address -> node (wanted or held)
+        self._wanted: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}  # as of the last pass
         self._layer2_last: list[L2Announcement] = []
         self._held: dict[str, tuple[float, list[L2Announcement]]] = {}  # ip -> (until, entries)
         self.leaving = False
@@ -138,9 +139,13 @@ class Liveness:
                 out[address] = (name, conf)
         return out
 
-    def bfd_steps(self, snap: Snapshot, config: Config | None, now: float) -> list[BfdStep]:
+    def want_sessions(self, snap: Snapshot, config: Config | None) -> None:
+        """Recompute the wanted sessions (on each recomputing pass)."""
+        self._wanted = self.wanted_sessions(snap, config)
+
+    def bfd_steps(self, now: float) -> list[BfdStep]:
         """The requests that bring the BFD service to the wanted sessions."""
-        wanted = self.wanted_sessions(snap, config)
+        wanted = self._wanted
         steps: list[BfdStep] = []
         if self._sent is None:
             self._sent = {}  # after a restart the service holds none of ours

@@ -310,11 +310,12 @@ class NodeReconciler:
     def handle_timer(self, now: float) -> None:
         if self._leave_at is not None:
             if now >= self._leave_at and self._withdrawing is None and not self.left:
+                if not self._l2:
+                    self.left = True
+                    return
                 self._withdrawing = self._ids()
                 request = l2_pb2.SetAnnouncementsRequest(announcements=[])
                 self._out.append(Rpc(self._withdrawing, "l2", "SetAnnouncements", request))
-                if not self._l2:
-                    self.left = True
             return
         membership = self.liveness.membership if self.liveness is not None else None
         if membership is not None and membership.renewal_wanted() and self._renew_at is not None:
@@ -355,8 +356,7 @@ class NodeReconciler:
             if self.liveness.bfd:
                 lane = _Lane("bfd")
                 current.lanes.append(lane)
-                snap = self._snapshot()
-                for method, request, after in self.liveness.bfd_steps(snap, self.config, now):
+                for method, request, after in self.liveness.bfd_steps(now):
                     lane.steps.append((method, request, after, ""))
                 self._advance(current, lane)
         if self._l2:
@@ -389,6 +389,8 @@ class NodeReconciler:
         if self.config is None:
             return
         changed, self._changed = self._changed, set()
+        if self.liveness is not None:
+            self.liveness.want_sessions(snap, self.config)
         self.desired = self._memo.compute(snap, self.config, self._live(snap, now), changed)
         self._services = snap.objects.get("Service", {})
         # Our ConfigurationState changed and is gone (deleted by hand): write it again.
