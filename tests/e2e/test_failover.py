@@ -27,6 +27,10 @@ from tests.e2e.lab import wait_for
 
 FAILOVER_BOUND = 1.0
 FENCE_BOUND = 0.15 + 2 * RENEW_TIMEOUT + 0.5
+# A hand-off loses no probe (bench/failover.py counts them); on a loaded machine an answer can
+# come after the next probe left, so a test tolerates that much. Break before make would lose
+# 5 to 10 (an AdminDown reaches the peers at their next packet, 50 ms, then a pass).
+JITTER_PROBES = 2
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +83,53 @@ def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: i
     lab.settle()
 
 
+@pytest.mark.parametrize("fault", ["link", "stop"])
+def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fault: str) -> None:
+    prober = lab.prober
+    assert prober is not None
+    owner = lab.settle()[4]
+    start = time.monotonic()
+    if fault == "link":
+        lab.link(owner, up=False)  # its bridge port down
+    else:
+        lab.signal(owner, signal.SIGSTOP)  # every process of the node frozen
+    try:
+        wait_for(
+            "another node to answer",
+            lambda: lab.node_of(prober.owner(4, 0.05)) not in (None, owner),
+            10,
+            0.02,
+        )
+        time.sleep(0.3)  # real time on the wire: the answers after the takeover
+        silence = prober.silence_after(4, start, time.monotonic())
+        assert silence <= FAILOVER_BOUND, f"no answer for {silence:.3f} s ({fault})"
+    finally:
+        if fault == "link":
+            lab.link(owner, up=True)
+        else:
+            lab.signal(owner, signal.SIGCONT)
+    lab.settle(quiet=5.0)  # it comes back: Up again, the hold, the hand-off
+
+
+def test_an_excluded_owner_hands_over_without_a_lost_probe(lab: FailoverLab) -> None:
+    prober = lab.prober
+    assert prober is not None
+    owner = lab.settle()[4]
+    start = time.monotonic()
+    lab.exclude(owner, on=True)
+    try:
+        wait_for(
+            "another node to answer", lambda: lab.node_of(prober.owner(4)) not in (None, owner), 10
+        )
+        time.sleep(2.0)  # real time: past the 1 s hand-off
+        end = time.monotonic()
+        for family in (4, 6):
+            assert prober.lost_probes(family, start, end) <= JITTER_PROBES, f"IPv{family}"
+    finally:
+        lab.exclude(owner, on=False)
+    lab.settle(quiet=5.0)
+
+
 def test_an_api_outage_with_healthy_nodes_moves_nothing(lab: FailoverLab) -> None:
     prober = lab.prober
     assert prober is not None
@@ -110,7 +161,7 @@ def test_a_terminated_owner_hands_over_without_a_lost_probe(lab: FailoverLab) ->
     time.sleep(1.0)  # real time: after the hand-off the new owner answers alone
     end = time.monotonic()
     for family in (4, 6):
-        assert prober.longest_silence(family, start, end) < 0.05, f"IPv{family}"
+        assert prober.lost_probes(family, start, end) <= JITTER_PROBES, f"IPv{family}"
     assert lab.node_of(prober.owner(4)) != owner
     for name in lab.processes(owner):
         lab.lab.stop(name, signal.SIGKILL)
