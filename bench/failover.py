@@ -112,11 +112,11 @@ def one_failover(lab: FailoverLab, fault: str) -> list[float]:
             lab.signal(owner, 18)  # SIGCONT
 
 
-def bench_failovers(mode: str, runs: int) -> dict[str, list[float]]:
+def bench_failovers(mode: str, runs: int, faults: list[str]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     with failover_lab(**MODES[mode]) as lab:
         lab.settle(QUIET)
-        for fault in FAULTS:
+        for fault in faults:
             windows: list[float] = []
             for _ in range(runs):
                 windows += one_failover(lab, fault)
@@ -238,6 +238,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="failovers per fault (bfd modes)")
     parser.add_argument("--lease-runs", type=int, help="failovers per fault, lease-only mode")
     parser.add_argument("--bfd300-runs", type=int, help="failovers per fault, 300 ms x 3")
+    parser.add_argument("--faults", default=",".join(FAULTS), help="kill,link,stop")
     parser.add_argument("--handoffs", type=int, default=5)
     parser.add_argument("--isolations", type=int, default=5)
     parser.add_argument("--outage", type=float, default=60.0)
@@ -249,19 +250,20 @@ def main() -> None:
     )
     args = parser.parse_args()
     only = {s for s in args.only.split(",") if s}
+    faults = [f for f in args.faults.split(",") if f]
     print_load("before")
     results: dict[str, dict[str, list[float]]] = {}
     with section("failover", only) as run:
         if run:
-            results["bfd50"] = bench_failovers("bfd50", args.runs)
+            results["bfd50"] = bench_failovers("bfd50", args.runs, faults)
     with section("bfd300", only) as run:
         if run:
-            results["bfd300"] = bench_failovers("bfd300", args.bfd300_runs or args.runs)
+            results["bfd300"] = bench_failovers("bfd300", args.bfd300_runs or args.runs, faults)
     with section("lease", only) as run:
         if run:
-            results["lease"] = bench_failovers("lease", args.lease_runs or args.runs)
+            results["lease"] = bench_failovers("lease", args.lease_runs or args.runs, faults)
     if "bfd50" in results and "lease" in results:
-        for fault in FAULTS:
+        for fault in faults:
             ours, theirs = results["bfd50"][fault], results["lease"][fault]
             for q, label in ((0.5, "p50"), (0.99, "p99")):
                 ratio = percentile(ours, q) / percentile(theirs, q)

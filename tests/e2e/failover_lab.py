@@ -282,7 +282,9 @@ class FailoverLab:
         skews: dict[str, float] | None = None,
     ) -> None:
         """`skews`: seconds added to a node role's wall clock (what it writes in its Lease)."""
-        self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-")
+        # Each process lives at most an hour (a whole benchmark run: longer than the e2e lab's
+        # five minutes).
+        self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-", lifetime=3600)
         self.liveness = liveness
         self.bfd_profile = bfd_profile
         self.extra = extra
