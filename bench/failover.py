@@ -219,6 +219,7 @@ def bench_isolation(lab: FailoverLab, runs: int) -> None:
             doubles += sum(prober.double_answers(f, bound, time.monotonic()) for f in (4, 6))
         finally:
             lab.isolate(owner, on=False)
+        lab.wait_rejoined()  # the next round starts with every node counted in by every other
     emit("isolated_stop_answering_p50", percentile(stops, 0.5) * 1000, "ms")
     emit("isolated_stop_answering_max", max(stops) * 1000, "ms")
     emit("isolated_double_answers_after_bound", doubles, f"probes_in_{runs}x3s")

@@ -463,6 +463,26 @@ class FailoverLab:
         owners: dict[int, str] = wait_for("one steady owner per address", steady, timeout, 0.1)
         return owners
 
+    def wait_rejoined(self, timeout: float = 60.0, hold: float = 3.0) -> None:
+        """Wait until every node's BFD sessions are Up, then for the rejoin hold and the
+        hand-off (2 s + 1 s): a node back from a fault is then counted in by everyone."""
+        import grpc
+
+        from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
+
+        def all_up() -> bool:
+            for node in NODES:
+                with grpc.insecure_channel(f"unix:{self.run / node / 'bfd.sock'}") as channel:
+                    stub = bfd_pb2_grpc.BFDServiceStub(channel)
+                    reply = stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=5)
+                states = [s.state.local_state for s in reply.sessions]
+                if len(states) < len(NODES) - 1 or any(s != bfd_pb2.STATE_UP for s in states):
+                    return False
+            return True
+
+        wait_for("every BFD session Up", all_up, timeout, 0.1)
+        time.sleep(hold)  # real time: the peers' hold, then the hand-off
+
     def restart(self, node: str) -> None:
         """Start the processes of `node` again (after `kill`)."""
         self.start_node(node)
