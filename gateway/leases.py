@@ -50,6 +50,11 @@ class ObservedLeases:
         for name, spec in listed.items():
             self.observe(name, spec, now)
 
+    def restart(self, now: float) -> None:
+        """Count every Lease as renewed at `now`, as on start-up: changes could not be seen for a
+        while (the API server was unreachable)."""
+        self._seen = {name: (record, now, d) for name, (record, _, d) in self._seen.items()}
+
     def holder(self, name: str, now: float) -> str | None:
         """The holder of `name` while its lease has not expired, else None."""
         seen = self._seen.get(name)
@@ -67,3 +72,64 @@ class ObservedLeases:
         """When the next current Lease expires, if no renewal is seen before."""
         ends = [at + duration for _, at, duration in self._seen.values() if at + duration > now]
         return min(ends, default=None)
+
+
+class LeaderTerm:
+    """When a leader must stop acting, as client-go's leaderelection decides it, on this
+    process's monotonic clock (pure).
+
+    A renewal counts from the moment its request was *sent* (the Lease was written after that,
+    so another contender, which waits `leaseDurationSeconds` after it observed the write, cannot
+    take over before `sent + duration`). The leader acts while its last successful renewal was
+    sent less than `renew_deadline` ago, `renew_deadline` < duration (client-go: 10 s of 15 s),
+    and renews every `retry_period`; each renewal is abandoned after `timeout` at the latest,
+    and a renewal that would end after the deadline is not waited for. Past the deadline it
+    steps down: it stops acting before any other contender can start, whatever the API server
+    does, however long a request hangs.
+    """
+
+    def __init__(
+        self,
+        duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+        timeout: float = 2.0,
+    ) -> None:
+        if not 0 < renew_deadline < duration:
+            raise ValueError("the renew deadline must be shorter than the Lease duration")
+        self.duration = duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self.timeout = timeout
+        self._renewed_sent_at: float | None = None  # last successful renewal (or acquisition)
+
+    def renewed(self, sent_at: float) -> None:
+        """The acquisition or renewal sent at `sent_at` succeeded."""
+        if self._renewed_sent_at is None or sent_at > self._renewed_sent_at:
+            self._renewed_sent_at = sent_at
+
+    def lost(self) -> None:
+        """Another holder has the Lease: stop at once."""
+        self._renewed_sent_at = None
+
+    def deadline(self) -> float | None:
+        """When leading ends unless a renewal succeeds before (None: not leading)."""
+        if self._renewed_sent_at is None:
+            return None
+        return self._renewed_sent_at + self.renew_deadline
+
+    def leading(self, now: float) -> bool:
+        deadline = self.deadline()
+        return deadline is not None and now < deadline
+
+    def next_renewal(self, now: float) -> float:
+        """When to send the next renewal (the last one was sent `retry_period` before)."""
+        sent = self._renewed_sent_at
+        return now if sent is None else max(now, sent + self.retry_period)
+
+    def wait_for_reply(self, now: float) -> float:
+        """How long a renewal sent at `now` may be waited for: its timeout, and never past the
+        deadline (a reply after it could not make us leader again in time)."""
+        deadline = self.deadline()
+        limit = self.timeout if deadline is None else min(self.timeout, deadline - now)
+        return max(0.0, limit)

@@ -334,6 +334,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--l2", type=_listen, help="the L2 service address (omit: no L2)")
     node.add_argument("--bgp", type=_listen, help="the BGP service address (omit: no BGP)")
+    node.add_argument(
+        "--bfd",
+        type=_listen,
+        help="the BFD service address: BFD sessions to the other speakers decide L2 liveness "
+        "(omit: Leases alone, docs/l2.md)",
+    )
+    node.add_argument(
+        "--bfd-profile",
+        default="",
+        help="the BFDProfile for the sessions between speakers (default: 50 ms x 3)",
+    )
+    node.add_argument(
+        "--liveness",
+        choices=["bfd", "lease"],
+        default="bfd",
+        help="bfd: BFD, Leases and fencing (needs --bfd); lease: Leases alone, the old way",
+    )
+    node.add_argument(
+        "--handoff",
+        type=float,
+        default=1.0,
+        help="seconds an address is still answered after another node became its owner",
+    )
     _add_gateway_options(node, listen="127.0.0.1:50055", metrics="127.0.0.1:9125")
     rec = sub.add_parser(
         "reconcile",
@@ -633,6 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         listen=args.listen,
                         l2=args.l2 or "",
                         bgp=args.bgp or "",
+                        bfd=(args.bfd or "") if args.liveness == "bfd" else "",
+                        bfd_profile=args.bfd_profile,
+                        handoff=args.handoff,
                         metrics_listen=args.metrics_listen,
                         manifests=args.manifests,
                         kubeconfig=args.kubeconfig,

@@ -2,7 +2,9 @@
 
 Source: `--manifests DIR` (the embedded default) or Kubernetes (`--kubeconfig`, else the
 in-cluster service account). In Kubernetes the role runs only while this process holds the
-`metallb-grpc-controller` Lease (leader election); a standby takes over when the Lease expires.
+`metallb-grpc-controller` Lease (leader election, gateway/controller/leadership.py: renewed every
+2 s, each renewal bounded, and no write starts 10 s after the last successful renewal was sent;
+a standby takes over when it has seen the Lease unchanged for 15 s).
 The process serves grpc.health.v1 on `--listen` for probes and its metrics on `--metrics-listen`;
 its health is NOT_SERVING while status writes are failing (gateway/controller/reconciler.py).
 
@@ -23,6 +25,7 @@ from grpc_health.v1 import health_pb2
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
+from gateway.controller.leadership import LeaderWriter, Writer, attempt, keep_term
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.role import ControllerRole
 from gateway.folder import FolderSource, FolderWriter
@@ -36,6 +39,7 @@ from gateway.kube.webhook_certs import (
     WebhookCertRotator,
 )
 from gateway.kube.writer import KubeWriter
+from gateway.leases import LeaderTerm
 from gateway.webhook.server import WebhookServer, watch_cert_dir
 from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.channel import service_channel
@@ -189,79 +193,89 @@ async def _run_in_kubernetes(
     metrics: ClientMetrics,
     readiness: _Readiness,
 ) -> None:
-    lock = LeaseLock(api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration)
-    renew = max(1.0, opts.lease_duration / 3)
+    term = leader_term(opts.lease_duration)
     if not opts.leader_elect:
         await _lead(
             api,
             None,
-            opts,
-            source,
-            ipam,
+            term,
+            opts=opts,
+            source=source,
+            ipam=ipam,
             stop=stop,
-            renew=renew,
             metrics=metrics,
             readiness=readiness,
         )
         return
+    # Lease requests on a client of their own: bounded, and not retried by urllib3 (a renewal
+    # must fail within the term's timeout, gateway/controller/leadership.py).
+    lease_api = kube_client(
+        opts.kubeconfig, request_timeout=(term.timeout, term.timeout), retries=0
+    )
+    lock = LeaseLock(
+        lease_api, opts.namespace, LEASE_NAME, opts.identity, opts.lease_duration,
+        request_timeout=term.timeout,
+    )  # fmt: skip
     while not stop.is_set():
-        if not await asyncio.to_thread(lock.try_hold):
-            log.info("standby: the controller Lease is held by %s", lock.holder())
+        if not await attempt(lock.try_hold, term):
+            log.info("standby: the controller Lease is held by another controller")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), renew)
+                await asyncio.wait_for(stop.wait(), term.retry_period)
             continue
         log.info("leading as %s", opts.identity)
         if not await _lead(
             api,
             lock,
-            opts,
-            source,
-            ipam,
+            term,
+            opts=opts,
+            source=source,
+            ipam=ipam,
             stop=stop,
-            renew=renew,
             metrics=metrics,
             readiness=readiness,
         ):
             return
 
 
+def leader_term(duration: int) -> LeaderTerm:
+    """client-go's proportions (15 s, 10 s, 2 s) for any Lease duration."""
+    return LeaderTerm(
+        duration=duration,
+        renew_deadline=duration * 2 / 3,
+        retry_period=max(0.5, duration * 2 / 15),
+        timeout=max(0.5, duration * 2 / 15),
+    )
+
+
 async def _lead(
     api: Any,
     lock: LeaseLock | None,
+    term: LeaderTerm,
+    *,
     opts: ControllerOptions,
     source: KubeSource,
     ipam: GrpcIpam,
-    *,
     stop: asyncio.Event,
-    renew: float,
     metrics: ClientMetrics,
     readiness: _Readiness,
 ) -> bool:
-    """One term as leader; True if the Lease was lost (try to lead again), False on stop."""
+    """One term as leader; True if it ended (try to lead again), False on stop."""
     while not source.changes.empty():  # a new term starts with a full pass anyway
         source.changes.get_nowait()
     role_stop = asyncio.Event()
-    lost = False
+    stepped_down = asyncio.Event()
+    writer: Writer = KubeWriter(api, opts.namespace)
+    tasks = []
+    if lock is not None:
+        writer = LeaderWriter(writer, term)
+        tasks.append(asyncio.create_task(keep_term(lock.try_hold, term, role_stop, stepped_down)))
 
-    async def keep_lease() -> None:
-        nonlocal lost
-        while not role_stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(role_stop.wait(), renew)
-            if role_stop.is_set() or lock is None:
-                return
-            if not await asyncio.to_thread(lock.try_hold):
-                log.warning("lost the controller Lease: stopping")
-                lost = True
-                role_stop.set()
-
-    async def relay_stop() -> None:
-        await stop.wait()
+    async def relay(event: asyncio.Event) -> None:
+        await event.wait()
         role_stop.set()
 
-    writer = KubeWriter(api, opts.namespace)
+    tasks += [asyncio.create_task(relay(stop)), asyncio.create_task(relay(stepped_down))]
     role = ControllerRole(source, writer, ipam, opts.lb_class, metrics, health=readiness.set)
-    tasks = [asyncio.create_task(keep_lease()), asyncio.create_task(relay_stop())]
     try:
         await role.run(role_stop)
     finally:
@@ -270,4 +284,4 @@ async def _lead(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return lost
+    return stepped_down.is_set()

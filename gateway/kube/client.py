@@ -68,9 +68,12 @@ def kube_client(
     env: Mapping[str, str] = os.environ,
     home: Path | None = None,
     request_timeout: tuple[float, float] = REQUEST_TIMEOUT,
+    retries: int | None = None,
 ) -> Any:
     """An ApiClient configured by client-go's loading rules (`kubeconfig_source`), every
-    request bounded by `request_timeout` unless it sets its own."""
+    request bounded by `request_timeout` unless it sets its own. `retries`: how often urllib3
+    retries a failed connection (None: its default, 3; a Lease renewal that must fail within
+    its timeout takes 0)."""
     configuration = client.Configuration()
     source = kubeconfig_source(kubeconfig, env, home)
     try:
@@ -82,6 +85,8 @@ def kube_client(
         where = "in-cluster configuration" if source is None else f"kubeconfig {source}"
         raise KubeconfigError(f"{where}: {err}") from err
     configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
+    if retries is not None:
+        configuration.retries = retries
     return with_default_timeout(client.ApiClient(configuration), request_timeout)
 
 

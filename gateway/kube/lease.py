@@ -38,7 +38,9 @@ class LeaseLock:
         duration: int = 15,
         *,
         clock: Callable[[], float] = time.monotonic,
+        request_timeout: float | None = None,
     ) -> None:
+        """`request_timeout`: seconds each request may take (None: the client's default)."""
         self._api: Any = client.CoordinationV1Api(api)  # raw JSON in and out
         self.namespace = namespace
         self.name = name
@@ -46,10 +48,13 @@ class LeaseLock:
         self.duration = duration
         self._clock = clock
         self._observed = ObservedLeases()
+        self._timeout = {} if request_timeout is None else {"_request_timeout": request_timeout}
 
     def _read(self) -> dict[str, Any] | None:
         try:
-            raw = self._api.read_namespaced_lease(self.name, self.namespace, _preload_content=False)
+            raw = self._api.read_namespaced_lease(
+                self.name, self.namespace, _preload_content=False, **self._timeout
+            )
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -91,7 +96,9 @@ class LeaseLock:
                 },
             }
             try:
-                self._api.create_namespaced_lease(self.namespace, body, _preload_content=False)
+                self._api.create_namespaced_lease(
+                    self.namespace, body, _preload_content=False, **self._timeout
+                )
                 return True
             except ApiException as err:
                 if err.status == 409:
@@ -111,10 +118,25 @@ class LeaseLock:
         spec["leaseDurationSeconds"] = self.duration
         try:
             self._api.replace_namespaced_lease(
-                self.name, self.namespace, lease, _preload_content=False
+                self.name, self.namespace, lease, _preload_content=False, **self._timeout
             )
             return True
         except ApiException as err:
             if err.status == 409:
                 return False
             raise
+
+    def release(self) -> None:
+        """Delete the Lease if we hold it (leaving): the others see it gone at once."""
+        lease = self._read()
+        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+            return
+        version = (lease.get("metadata") or {}).get("resourceVersion")
+        body = {"preconditions": {"resourceVersion": version}} if version else None
+        try:
+            self._api.delete_namespaced_lease(
+                self.name, self.namespace, body=body, _preload_content=False, **self._timeout
+            )
+        except ApiException as err:
+            if err.status not in (404, 409):
+                raise

@@ -20,8 +20,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from gateway.folder import FolderFactsWriter, FolderSource, FolderStatusWriter
+from gateway.node.liveness import Liveness
 from gateway.node.reconciler import NODE_LEASE_PREFIX
 from gateway.node.role import NodeRole
+from metallb.bfd.v1 import bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2_grpc
 from metallb_runtime.channel import service_channel
@@ -30,6 +32,10 @@ from metallb_runtime.transport import ClientTLS
 
 log = logging.getLogger(__name__)
 
+#: Seconds each request renewing our Lease may take: with BFD to every peer lost, one renewal
+#: that fails within this decides that we are cut off (fencing, gateway/node/membership.py).
+RENEW_TIMEOUT = 1.0
+
 
 @dataclass
 class NodeOptions:
@@ -37,6 +43,9 @@ class NodeOptions:
     listen: str
     l2: str = ""
     bgp: str = ""
+    bfd: str = ""  # the BFD service: sessions to the other speakers (empty: Leases alone)
+    bfd_profile: str = ""
+    handoff: float = 1.0
     metrics_listen: str = ""
     manifests: Path | None = None
     kubeconfig: str | None = None
@@ -80,7 +89,11 @@ async def run_node(opts: NodeOptions, stop: asyncio.Event | None = None) -> None
                 finally:
                     await source.stop()
             else:
-                await _run_in_kubernetes(opts, l2, bgp, stop)
+                bfd = None
+                if opts.bfd:
+                    channel = await stack.enter_async_context(service_channel(opts.bfd, opts.tls))
+                    bfd = bfd_pb2_grpc.BFDServiceStub(channel)
+                await _run_in_kubernetes(opts, l2, bgp, bfd, stop)
         finally:
             await health.stop()
 
@@ -89,6 +102,7 @@ async def _run_in_kubernetes(
     opts: NodeOptions,
     l2: l2_pb2_grpc.L2ServiceStub | None,
     bgp: bgp_pb2_grpc.BGPServiceStub | None,
+    bfd: bfd_pb2_grpc.BFDServiceStub | None,
     stop: asyncio.Event,
 ) -> None:
     from gateway.kube.client import kube_client  # noqa: PLC0415
@@ -98,8 +112,18 @@ async def _run_in_kubernetes(
     from gateway.kube.source import KubeSource  # noqa: PLC0415
 
     api: Any = kube_client(opts.kubeconfig)
+    # Renewals on a client of their own that does not retry: with BFD to every peer lost, a
+    # renewal failing within RENEW_TIMEOUT is what fences this node (gateway/node/membership.py).
+    lease_api: Any = kube_client(
+        opts.kubeconfig, request_timeout=(RENEW_TIMEOUT, RENEW_TIMEOUT), retries=0
+    )
     lease = LeaseLock(
-        api, opts.namespace, NODE_LEASE_PREFIX + opts.node, opts.node, opts.lease_duration
+        lease_api,
+        opts.namespace,
+        NODE_LEASE_PREFIX + opts.node,
+        opts.node,
+        opts.lease_duration,
+        request_timeout=RENEW_TIMEOUT,
     )
     source = KubeSource(api, opts.namespace, leases=True)
     await source.start()
@@ -118,6 +142,11 @@ async def _run_in_kubernetes(
             lb_class=opts.lb_class,
             statuses=statuses,
             facts=KubeFactsWriter(api, opts.namespace, opts.node, pod),
+            bfd=bfd,
+            liveness=Liveness(
+                opts.node, bfd=bfd is not None, profile=opts.bfd_profile, handoff=opts.handoff
+            ),
+            leave_within=opts.handoff + 3.0,
         )
         await role.run(stop)
     finally:

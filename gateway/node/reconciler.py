@@ -25,7 +25,11 @@ ConfigurationState, and the next pass is scheduled:
   (gateway/instances.py) and runs a pass at once, without recomputing;
 - status objects wait for announcements: while changes come (or came less than `report_quiet`
   ago) they are not written, except at least every `report_at_least_every` seconds;
-- an invalid configuration keeps the last valid one in force (reported in ConfigurationState).
+- an invalid configuration keeps the last valid one in force (reported in ConfigurationState);
+- with a `Liveness` (gateway/node/liveness.py), the L2 members come from BFD and Leases with
+  fencing (gateway/node/membership.py): a BFD session change runs a pass at once, a third lane
+  keeps the BFD sessions to the other speakers, L2 withdrawals are handed off, and `Leave` (SIGTERM)
+  drops our sessions and Lease, keeps answering for the hand-off, withdraws, then sets `left`.
 """
 
 import functools
@@ -41,6 +45,7 @@ from gateway.instances import InstanceTracker, ServiceInstance
 from gateway.leases import ObservedLeases
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.facts import FactOp, FactsWatch, NodeFacts
+from gateway.node.liveness import BfdSessionState, Liveness
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusOp, StatusReporter, wanted_statuses
 from gateway.reconciler import Failure, IdSequence
@@ -53,8 +58,16 @@ from metallb_rules.config.parse import parse
 log = logging.getLogger(__name__)
 
 NODE_LEASE_PREFIX = "metallb-grpc-node-"  # each node role renews `metallb-grpc-node-<node>`
-# (kind, key) from the source, a restart, or a response of a service's watch (node facts)
-NodeChange = tuple[str, str] | ServiceInstance | FactsWatch
+
+
+@dataclass(frozen=True)
+class Leave:
+    """The role is stopping (SIGTERM): hand our addresses over, then withdraw."""
+
+
+# (kind, key) from the source, a restart, a response of a service's watch (node facts), a BFD
+# session's state, or the order to leave.
+NodeChange = tuple[str, str] | ServiceInstance | FactsWatch | BfdSessionState | Leave
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,14 @@ class WriteFacts:
     ops: tuple[FactOp, ...]
 
 
-NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease | WriteFacts
+@dataclass(frozen=True)
+class ReleaseLease:
+    """Give up this node's Lease (leaving): peers without BFD see us gone."""
+
+    request_id: int
+
+
+NodeCommand = Rpc | ListStatusObjects | WriteStatus | RenewLease | WriteFacts | ReleaseLease
 
 # A step of a lane: the RPC, what to record once it succeeded, and the BGP peer it is about
 # ("" for a step that concerns the whole service).
@@ -157,8 +177,15 @@ class NodeReconciler:
         lb_class: str = "",
         statuses: bool = False,
         timing: NodeTiming = DEFAULT_TIMING,
+        liveness: Liveness | None = None,
     ) -> None:
         self.node = node
+        self.liveness = liveness
+        self._urgent_at: float | None = None  # membership changed: a pass at once
+        self._liveness_at: float | None = None  # liveness changes with time alone then
+        self._leave_at: float | None = None  # leaving: withdraw then
+        self._withdrawing: int | None = None
+        self.left = False
         self._snapshot = snapshot
         self._l2 = l2
         self._bgp = bgp
@@ -189,7 +216,7 @@ class NodeReconciler:
         self._ads_sent: list[bgp_pb2.PeerAdvertisements] | None = None
         # Peers the BGP service refused on the last attempt: name -> "CODE: details".
         self.peer_errors: dict[str, str] = {}
-        self._epoch = {"l2": 0, "bgp": 0}
+        self._epoch = {"l2": 0, "bgp": 0, "bfd": 0}
         self._ads = AdvertisementBuilder()
         self._services: Mapping[str, Mapping[str, Any]] = {}
         # (kind, key) changed since the last computation; None: unknown, look at everything.
@@ -211,6 +238,13 @@ class NodeReconciler:
     # The Reconciler protocol.
 
     def handle(self, change: NodeChange, now: float) -> None:
+        if isinstance(change, Leave):
+            self._leave(now)
+            return
+        if isinstance(change, BfdSessionState):
+            if self.liveness is not None and self.liveness.session(change, now):
+                self._urgent(now)
+            return
         if self.facts is not None and self.facts.handle(change):
             self._publish_facts()
             return
@@ -236,8 +270,16 @@ class NodeReconciler:
             self._changed.add(change)
 
     def handle_result(self, request_id: int, result: object, now: float) -> None:
+        if request_id == self._withdrawing:
+            self._withdrawing = None
+            self.left = True
+            return
         if request_id == self._renewing:
             self._renewing = None
+            if self.liveness is not None:
+                failed = isinstance(result, Failure)
+                self.liveness.membership.renewal(result is True, now, api_reachable=not failed)
+                self._urgent(now)  # fenced or not may have changed
             if isinstance(result, Failure):
                 log.warning("node Lease not renewed: %s", describe_error(result.error))
             elif not result:
@@ -259,6 +301,8 @@ class NodeReconciler:
         return out
 
     def next_deadline(self) -> float | None:
+        if self._leave_at is not None:
+            return self._leave_at if self._withdrawing is None and not self.left else None
         deadline = self._pass_deadline()
         if self._renew_at is not None and self._renewing is None:
             deadline = self._renew_at if deadline is None else min(deadline, self._renew_at)
@@ -268,6 +312,9 @@ class NodeReconciler:
         if self._pass is not None:
             return None  # waiting for the services' replies
         deadline = self._tick_at
+        for at in (self._urgent_at, self._liveness_at):
+            if at is not None:
+                deadline = min(deadline, at)
         if self._lease_expires_at is not None:
             deadline = min(deadline, self._lease_expires_at)
         if self._wake_at is not None:
@@ -280,6 +327,18 @@ class NodeReconciler:
         return deadline
 
     def handle_timer(self, now: float) -> None:
+        if self._leave_at is not None:
+            if now >= self._leave_at and self._withdrawing is None and not self.left:
+                if not self._l2:
+                    self.left = True
+                    return
+                self._withdrawing = self._ids()
+                request = l2_pb2.SetAnnouncementsRequest(announcements=[])
+                self._out.append(Rpc(self._withdrawing, "l2", "SetAnnouncements", request))
+            return
+        membership = self.liveness.membership if self.liveness is not None else None
+        if membership is not None and membership.renewal_wanted() and self._renew_at is not None:
+            self._renew_at = min(self._renew_at, now)  # BFD to every peer lost: renew at once
         if self._renew_at is not None and self._renewing is None and now >= self._renew_at:
             assert self._renew_every is not None
             self._renewing = self._ids()
@@ -289,6 +348,9 @@ class NodeReconciler:
         if deadline is None or now < deadline:
             return
         expired = self._lease_expires_at is not None and now >= self._lease_expires_at
+        for at in (self._urgent_at, self._liveness_at):
+            expired = expired or (at is not None and now >= at)
+        self._urgent_at = self._liveness_at = None
         recompute = self._pending or expired or now >= self._tick_at
         if expired:
             self._lease_expires_at = None  # the computation sets the next one
@@ -306,10 +368,20 @@ class NodeReconciler:
         if self._reporter is not None and not self._reporter.adopted:
             current.listing = self._ids()
             self._out.append(ListStatusObjects(current.listing))
+        layer2 = self.desired.layer2
+        if self.liveness is not None:
+            layer2 = self.liveness.layer2(layer2, now)
+            self._liveness_at = self.liveness.next_deadline(now)
+            if self.liveness.bfd:
+                lane = _Lane("bfd")
+                current.lanes.append(lane)
+                for method, request, after in self.liveness.bfd_steps(now):
+                    lane.steps.append((method, request, after, ""))
+                self._advance(current, lane)
         if self._l2:
             lane = _Lane("l2")
             current.lanes.append(lane)
-            specs = announcement_specs(self.desired.layer2)
+            specs = announcement_specs(layer2)
             if specs != self._l2_sent:
                 request = l2_pb2.SetAnnouncementsRequest(announcements=specs)
                 lane.steps.append(("SetAnnouncements", request, self._l2_recorder(specs), ""))
@@ -336,6 +408,8 @@ class NodeReconciler:
         if self.config is None:
             return
         changed, self._changed = self._changed, set()
+        if self.liveness is not None:
+            self.liveness.want_sessions(snap, self.config)
         self.desired = self._memo.compute(snap, self.config, self._live(snap, now), changed)
         self._services = snap.objects.get("Service", {})
         # Our ConfigurationState changed and is gone (deleted by hand): write it again.
@@ -346,7 +420,20 @@ class NodeReconciler:
         self._state_changed = False
 
     def _live(self, snap: Snapshot, now: float) -> Collection[str] | None:
-        """The nodes with a current Lease (None: every node counts as live)."""
+        """The nodes with a current Lease (None: every node counts as live), or with a
+        `Liveness`, its members."""
+        if self.liveness is not None:
+            self.liveness.leases(
+                (
+                    (name.removeprefix(NODE_LEASE_PREFIX), lease.get("spec") or {})
+                    for lease in snap.of("Lease")
+                    if (name := str((lease.get("metadata") or {}).get("name") or "")).startswith(
+                        NODE_LEASE_PREFIX
+                    )
+                ),
+                now,
+            )
+            return self.liveness.live([n.name for n in snap.nodes()], now)
         if self._leases is None:
             return None
         leases = (
@@ -422,8 +509,9 @@ class NodeReconciler:
         """Issue the lane's next request, or count the lane as synced when none is left."""
         if not lane.steps:
             lane.in_flight = None
-            if not lane.abandoned:
-                current.synced.append(L2 if lane.service == "l2" else BGP)
+            plural = {"l2": L2, "bgp": BGP}.get(lane.service)
+            if not lane.abandoned and plural is not None:
+                current.synced.append(plural)
             return
         method, request, after, peer = lane.steps.popleft()
         lane.in_flight, lane.after, lane.peer = self._ids(), after, peer
@@ -431,6 +519,16 @@ class NodeReconciler:
 
     def _lane_result(self, current: _Pass, lane: _Lane, result: object) -> None:
         lane.in_flight = None
+        if (
+            lane.service == "bfd"
+            and isinstance(result, Failure)
+            and _code(result.error)
+            in (
+                "ALREADY_EXISTS",  # held since an earlier run of this role
+                "NOT_FOUND",  # already gone
+            )
+        ):
+            result = None
         if isinstance(result, Failure) and lane.peer and not _service_down(result.error):
             # This peer's failure alone: the other peers and the route set still go out.
             self.peer_errors[lane.peer] = describe_error(result.error)
@@ -478,6 +576,25 @@ class NodeReconciler:
         elif service == "bgp":
             self._peers_sent = None
             self._ads_sent = None
+        elif service == "bfd" and self.liveness is not None:
+            self.liveness.forget_sessions()
+
+    def _urgent(self, now: float) -> None:
+        """Membership may have changed: recompute at once (failover waits for no batching)."""
+        if self._urgent_at is None:
+            self._urgent_at = now
+
+    def _leave(self, now: float) -> None:
+        if self._leave_at is not None:
+            return
+        if self.liveness is None:
+            self.left = True  # no peers to hand over to
+            return
+        for method, request, _ in self.liveness.leave_steps():
+            self._out.append(Rpc(self._ids(), "bfd", method, request))
+        if self._renew_every is not None:
+            self._out.append(ReleaseLease(self._ids()))
+        self._leave_at = now + self.liveness.handoff
 
     def _report(self, synced: list[str], now: float) -> None:
         """Status objects and events for what the services now hold (after a successful sync,
@@ -530,6 +647,12 @@ def _peer_set(
 ) -> None:
     sent[name] = conf
     errors.pop(name, None)
+
+
+def _code(err: Exception) -> str:
+    """The gRPC status name of `err` ("" if it has none), without importing grpc."""
+    code = getattr(err, "code", None)
+    return str(getattr(code(), "name", "")) if callable(code) else ""
 
 
 def _service_down(err: Exception) -> bool:

@@ -15,15 +15,19 @@ from typing import Any, Protocol
 from gateway.controller.writes import WriteQueue
 from gateway.driver import Driver, queue_changes
 from gateway.instance_watch import resume_token_instance, watch_instances
+from gateway.node.bfd_watch import watch_bfd
 from gateway.node.facts import FactsWatch
 from gateway.node.facts_writer import FactsWriter, queue_fact_op
+from gateway.node.liveness import Liveness
 from gateway.node.reconciler import (
     DEFAULT_TIMING,
+    Leave,
     ListStatusObjects,
     NodeChange,
     NodeCommand,
     NodeReconciler,
     NodeTiming,
+    ReleaseLease,
     RenewLease,
     Rpc,
     WriteFacts,
@@ -37,6 +41,7 @@ from gateway.node.status import (
     StatusWriter,
 )
 from gateway.snapshot import Snapshot
+from metallb.bfd.v1 import bfd_pb2_grpc
 from metallb.bgp.v1 import bgp_pb2, bgp_pb2_grpc
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 
@@ -44,6 +49,10 @@ from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 class LeaseHolder(Protocol):
     def try_hold(self) -> bool:
         """Acquire or renew (blocking); True while we hold the Lease."""
+        ...
+
+    def release(self) -> None:
+        """Give the Lease up (blocking), if we hold it."""
         ...
 
 
@@ -80,7 +89,12 @@ class NodeRole:
         statuses: StatusWriter | None = None,
         facts: FactsWriter | None = None,
         timing: NodeTiming = DEFAULT_TIMING,
+        bfd: bfd_pb2_grpc.BFDServiceStub | None = None,
+        liveness: Liveness | None = None,
+        leave_within: float = 5.0,
     ) -> None:
+        """With `liveness`, L2 members come from BFD (through `bfd`) and Leases, with fencing;
+        on stop the role hands its addresses over (at most `leave_within` seconds)."""
         self._source = source
         self._facts = facts
         self.node = node
@@ -89,6 +103,9 @@ class NodeRole:
             self._stubs["l2"] = l2
         if bgp is not None:
             self._stubs["bgp"] = bgp
+        if bfd is not None:
+            self._stubs["bfd"] = bfd
+        self._leave_within = leave_within
         self._statuses = statuses
         self._lease = lease
         self._writes = WriteQueue(concurrency=2)  # status objects and events; runs with `run`
@@ -102,9 +119,11 @@ class NodeRole:
             lb_class=lb_class,
             statuses=statuses is not None,
             timing=timing,
+            liveness=liveness,
         )
 
         self._pass_waiters: list[asyncio.Future[None]] = []
+        self._step_waiters: list[asyncio.Future[None]] = []
         self._passes_seen = 0
 
     @property
@@ -118,6 +137,10 @@ class NodeRole:
         await waiter
 
     def _stepped(self) -> None:
+        steps, self._step_waiters = self._step_waiters, []
+        for waiter in steps:
+            if not waiter.done():
+                waiter.set_result(None)
         if self.reconciler.syncs == self._passes_seen:
             return
         self._passes_seen = self.reconciler.syncs
@@ -149,6 +172,8 @@ class NodeRole:
                     functools.partial(FactsWatch, "bgp") if self._facts is not None else None,
                 )
             )
+        if "bfd" in self._stubs:
+            sources.append(watch_bfd(self._stubs["bfd"]))
         return sources
 
     async def _execute(self, command: NodeCommand) -> object:
@@ -161,6 +186,9 @@ class NodeRole:
             case RenewLease():
                 assert self._lease is not None
                 return await asyncio.to_thread(self._lease.try_hold)
+            case ReleaseLease():
+                assert self._lease is not None
+                await asyncio.to_thread(self._lease.release)
             case WriteStatus(ops=ops):
                 assert self._statuses is not None
                 for op in ops:
@@ -172,6 +200,30 @@ class NodeRole:
         return None
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop`; then leave (hand our addresses over) before returning."""
         driver = Driver(self.reconciler, self._execute, self._sources(), on_step=self._stepped)
+        done = asyncio.Event()
         async with self._writes:
-            await driver.run(stop)
+            running = asyncio.create_task(driver.run(done))
+            stopped = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not running.done():
+                    driver.put(Leave())
+                    left = asyncio.create_task(self._left())
+                    await asyncio.wait({running, left}, timeout=self._leave_within)
+                    left.cancel()
+            finally:
+                done.set()
+                stopped.cancel()
+                await running
+
+    async def _left(self) -> None:
+        while not self.reconciler.left:
+            await self.next_pass_or_step()
+
+    async def next_pass_or_step(self) -> None:
+        """Return after the driver's next step."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._step_waiters.append(waiter)
+        await waiter

@@ -97,6 +97,7 @@ class Lab:
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlbe2e-")))
     namespaces: list[str] = field(default_factory=list)
     procs: dict[str, Proc] = field(default_factory=dict)
+    lifetime: int = LIFETIME  # seconds before `timeout` kills a process it started
 
     def ns(self, role: str) -> str:
         return self.prefix + role
@@ -141,7 +142,7 @@ class Lab:
 
     def spawn(self, name: str, role: str | None, *args: str, ready: Path | None = None) -> Proc:
         """Start (or define and start) process `name`, in namespace `role` or the root one."""
-        argv = ["timeout", "-s", "KILL", str(LIFETIME), *args]
+        argv = ["timeout", "-s", "KILL", str(self.lifetime), *args]
         if role is not None:
             argv = ["ip", "netns", "exec", self.ns(role), *argv]
         proc = Proc(name, argv, self.dir / f"{name}.log", ready)

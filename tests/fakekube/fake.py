@@ -110,7 +110,10 @@ class FakeKube:
         require_namespaces: bool = True,
         bookmark_interval: float = 1.0,
         watch_coalesce: float = 0.002,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host, self.bind_port = host, port
         self.registry = KindRegistry([*kinds, *extra_kinds])
         self.store = ObjectStore(
             self.registry, history_limit=history_limit, require_namespaces=require_namespaces
@@ -131,12 +134,14 @@ class FakeKube:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self, port: int = 0) -> FakeKube:
-        """Bind 127.0.0.1:`port` (0: any) and serve in a daemon thread."""
+    def start(self, port: int | None = None) -> FakeKube:
+        """Bind `host`:`port` (127.0.0.1 and an ephemeral port unless told, here or at
+        construction) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("already started")
         self.stopping = False
-        self._server = FakeHTTPServer(self, port)
+        bind = self.bind_port if port is None else port
+        self._server = FakeHTTPServer(self, (self.host, bind))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},

@@ -151,8 +151,8 @@ class FakeHTTPServer(ThreadingHTTPServer):
     # turn a burst into SYN retries (a second each).
     request_queue_size = 128
 
-    def __init__(self, fake: FakeKube, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, fake: FakeKube, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+        super().__init__(address, _Handler)
         self.fake = fake
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()

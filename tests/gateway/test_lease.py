@@ -33,3 +33,20 @@ def test_one_leader_and_takeover_after_expiry() -> None:
             assert lease["spec"]["leaseTransitions"] == 1
         finally:
             api.close()
+
+
+def test_release_deletes_only_a_lease_we_hold() -> None:
+    with FakeKube() as kube:
+        api = kube.api_client()
+        try:
+            name = "metallb-grpc-node-node1"
+            ours = LeaseLock(api, "metallb-system", name, "node1", 15)
+            other = LeaseLock(api, "metallb-system", name, "impostor", 15)
+            assert ours.try_hold()
+            other.release()  # not its Lease: left alone
+            assert kube.find("leases.coordination.k8s.io", name, "metallb-system") is not None
+            ours.release()  # leaving: the others see it gone at once
+            assert kube.find("leases.coordination.k8s.io", name, "metallb-system") is None
+            ours.release()  # already gone: nothing to do
+        finally:
+            api.close()

@@ -1,0 +1,300 @@
+"""L2 failover as a client sees it (issue 13), on the lab of tests/e2e/failover_lab.py.
+
+    python3 bench/failover.py --runs 20          (root: network namespaces, raw sockets)
+
+Three node namespaces on one bridge, each running the BFD service, the L2 service and the node
+role (every process as in production, over gRPC), the fake API server reachable over the bridge,
+and a client probing the two service addresses every 10 ms (ARP for IPv4, NS for IPv6).
+
+Figures (`name value unit`; the window is from the last answer before the fault to the first
+one after it, per address whose owner was the faulted node):
+
+- `failover_<fault>_<mode>_{p50,p99,max}` for fault = kill (every process SIGKILLed), link (its
+  bridge port down), stop (every process SIGSTOPped), mode = bfd50 (our default, 50 ms x 3),
+  bfd300 (MetalLB's BFDProfile defaults, 300 ms x 3), lease (Leases alone, `--liveness lease`);
+  `failover_<fault>_ratio_bfd50_over_lease_{p50,p99}` (target <= 0.05; p99 target <= 500 ms);
+- `handoff_{sigterm,exclude}_lost_probes` (target 0): the owner's node role stopped with
+  SIGTERM, the owner labelled node.kubernetes.io/exclude-from-external-load-balancers;
+- `api_outage_lost_probes`, `api_outage_owner_changes` (target 0) over `--outage` seconds with
+  every node healthy, and `api_outage_kill_failover` for an owner killed during the outage;
+- `skew_double_answers`, `skew_owner_changes` (target 0): node roles writing their Leases with
+  wall clocks -30 s, 0 and +30 s off;
+- `isolated_stop_answering_{p50,max}`: an owner cut from its peers and the API server (IPv4
+  dropped on its link, ARP and NDP still reach the client) until its L2 service withdrew, and
+  `isolated_double_answers_after_bound`: probes answered by two MACs after that (target 0).
+
+`--only` picks sections; the load average is printed before and after (bench/load.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
+
+import grpc  # noqa: E402
+
+from bench.load import print_load  # noqa: E402
+from metallb.l2.v1 import l2_pb2, l2_pb2_grpc  # noqa: E402
+from tests.e2e.failover_lab import NODES, FailoverLab, failover_lab  # noqa: E402
+from tests.e2e.lab import wait_for  # noqa: E402
+
+MODES = {
+    "bfd50": {"liveness": "bfd"},
+    "bfd300": {"liveness": "bfd", "bfd_profile": "metallb-defaults"},
+    "lease": {"liveness": "lease"},
+}
+FAULTS = ("kill", "link", "stop")
+# Seconds of one steady owner per address before a fault: a node back from the previous one
+# reclaims its addresses after BFD comes Up again (slow start, about 1 s) and the 2 s hold.
+QUIET = 5.0
+
+
+def emit(name: str, value: float, unit: str) -> None:
+    print(f"{name} {value:.3f} {unit}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def announced(lab: FailoverLab, node: str) -> list[str]:
+    with grpc.insecure_channel(f"unix:{lab.run / node / 'l2.sock'}") as channel:
+        stub = l2_pb2_grpc.L2ServiceStub(channel)
+        reply = stub.ListAnnouncements(l2_pb2.ListAnnouncementsRequest(), timeout=5)
+    return [a.ip for a in reply.announcements]
+
+
+def withdrawn(lab: FailoverLab, node: str) -> bool:
+    return not announced(lab, node)
+
+
+def other_answers(lab: FailoverLab, family: int, owner: str) -> bool:
+    assert lab.prober is not None
+    node = lab.node_of(lab.prober.owner(family, 0.05))
+    return node is not None and node != owner
+
+
+def one_failover(lab: FailoverLab, fault: str) -> list[float]:
+    """Fault the owner of the IPv4 address; the unanswered windows of the addresses it owned."""
+    prober = lab.prober
+    assert prober is not None
+    owners = lab.settle(QUIET)
+    owner = owners[4]
+    families = [f for f, n in owners.items() if n == owner]
+    start = time.monotonic()
+    if fault == "kill":
+        lab.kill(owner)
+    elif fault == "link":
+        lab.link(owner, up=False)
+    else:
+        lab.signal(owner, 19)  # SIGSTOP
+    try:
+        for family in families:
+            wait_for("a new owner", functools.partial(other_answers, lab, family, owner), 60, 0.01)
+        time.sleep(0.3)  # real time: the answers after the takeover
+        end = time.monotonic()
+        return [prober.silence_after(f, start, end) for f in families]
+    finally:
+        if fault == "kill":
+            lab.restart(owner)
+        elif fault == "link":
+            lab.link(owner, up=True)
+        else:
+            lab.signal(owner, 18)  # SIGCONT
+
+
+def bench_failovers(mode: str, runs: int, faults: list[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    with failover_lab(**MODES[mode]) as lab:
+        lab.settle(QUIET)
+        for fault in faults:
+            windows: list[float] = []
+            for _ in range(runs):
+                windows += one_failover(lab, fault)
+            out[fault] = windows
+            report(f"failover_{fault}_{mode}", windows)
+    return out
+
+
+def report(name: str, windows: list[float]) -> None:
+    ms = [w * 1000 for w in windows]
+    emit(f"{name}_p50", percentile(ms, 0.5), "ms")
+    emit(f"{name}_p99", percentile(ms, 0.99), "ms")
+    emit(f"{name}_max", max(ms), "ms")
+    emit(f"{name}_samples", len(ms), "count")
+
+
+def bench_handoffs(lab: FailoverLab, runs: int) -> None:
+    prober = lab.prober
+    assert prober is not None
+    for kind in ("sigterm", "exclude"):
+        lost = 0
+        for _ in range(runs):
+            owner = lab.settle(QUIET)[4]
+            start = time.monotonic()
+            if kind == "sigterm":
+                popen = lab.lab.procs[f"{owner}-role"].popen
+                assert popen is not None
+                popen.send_signal(15)
+                popen.wait(15)
+            else:
+                lab.exclude(owner, on=True)
+            wait_for("a new owner", functools.partial(other_answers, lab, 4, owner), 30, 0.01)
+            time.sleep(2.0)  # real time: past the hand-off
+            end = time.monotonic()
+            lost += sum(prober.lost_probes(f, start, end) for f in (4, 6))
+            if kind == "sigterm":
+                lab.start_node(owner)  # (its BFD and L2 services kept running)
+            else:
+                lab.exclude(owner, on=False)
+        emit(f"handoff_{kind}_lost_probes", lost, f"probes_in_{runs}_handoffs")
+
+
+def bench_api_outage(lab: FailoverLab, outage: float) -> None:
+    prober = lab.prober
+    assert prober is not None
+    owners = lab.settle(QUIET)
+    start = time.monotonic()
+    lab.api_link(up=False)
+    try:
+        time.sleep(outage)  # real time: the outage itself
+        end = time.monotonic()
+        lost = sum(prober.lost_probes(f, start, end) for f in (4, 6))
+        changes = sum(len(prober.owners(f, start, end)) - 1 for f in (4, 6))
+        emit("api_outage_lost_probes", lost, f"probes_in_{outage:.0f}s")
+        emit("api_outage_owner_changes", changes, "changes")
+        # An owner killed while the API server is still away.
+        owner = owners[4]
+        killed = time.monotonic()
+        lab.kill(owner)
+        wait_for("a new owner", lambda: other_answers(lab, 4, owner), 30, 0.01)
+        time.sleep(0.3)  # real time: the answers after the takeover
+        window = prober.silence_after(4, killed, time.monotonic())
+        emit("api_outage_kill_failover", window * 1000, "ms")
+    finally:
+        lab.api_link(up=True)
+    lab.restart(owner)
+    lab.settle(QUIET)
+
+
+def bench_skew(seconds: float) -> None:
+    skews = dict(zip(NODES, (-30.0, 0.0, 30.0), strict=True))
+    with failover_lab(skews=skews) as lab:
+        prober = lab.prober
+        assert prober is not None
+        lab.settle(QUIET)
+        start = time.monotonic()
+        time.sleep(seconds)  # real time: watch the owners
+        end = time.monotonic()
+        emit("skew_double_answers", sum(prober.double_answers(f, start, end) for f in (4, 6)),
+             f"probes_in_{seconds:.0f}s")  # fmt: skip
+        emit("skew_owner_changes", sum(len(prober.owners(f, start, end)) - 1 for f in (4, 6)),
+             "changes")  # fmt: skip
+
+
+def bench_isolation(lab: FailoverLab, runs: int) -> None:
+    prober = lab.prober
+    assert prober is not None
+    stops: list[float] = []
+    doubles = 0
+    for _ in range(runs):
+        owner = lab.settle(QUIET)[4]
+        start = time.monotonic()
+        lab.isolate(owner, on=True)
+        try:
+            gone = functools.partial(withdrawn, lab, owner)
+            wait_for("the isolated owner to withdraw", gone, 30, 0.01)
+            bound = time.monotonic()
+            stops.append(bound - start)
+            time.sleep(3.0)  # real time: probes after the bound
+            doubles += sum(prober.double_answers(f, bound, time.monotonic()) for f in (4, 6))
+        finally:
+            lab.isolate(owner, on=False)
+        lab.wait_rejoined()  # the next round starts with every node counted in by every other
+    emit("isolated_stop_answering_p50", percentile(stops, 0.5) * 1000, "ms")
+    emit("isolated_stop_answering_max", max(stops) * 1000, "ms")
+    emit("isolated_double_answers_after_bound", doubles, f"probes_in_{runs}x3s")
+
+
+@contextlib.contextmanager
+def section(name: str, only: set[str]) -> Iterator[bool]:
+    if only and name not in only:
+        yield False
+        return
+    print(f"# {name}", flush=True)
+    yield True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="failovers per fault (bfd modes)")
+    parser.add_argument("--lease-runs", type=int, help="failovers per fault, lease-only mode")
+    parser.add_argument("--bfd300-runs", type=int, help="failovers per fault, 300 ms x 3")
+    parser.add_argument("--faults", default=",".join(FAULTS), help="kill,link,stop")
+    parser.add_argument("--handoffs", type=int, default=5)
+    parser.add_argument("--isolations", type=int, default=5)
+    parser.add_argument("--outage", type=float, default=60.0)
+    parser.add_argument("--skew-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated sections: failover,bfd300,lease,handoff,outage,skew,isolation",
+    )
+    args = parser.parse_args()
+    only = {s for s in args.only.split(",") if s}
+    faults = [f for f in args.faults.split(",") if f]
+    print_load("before")
+    results: dict[str, dict[str, list[float]]] = {}
+    with section("failover", only) as run:
+        if run:
+            results["bfd50"] = bench_failovers("bfd50", args.runs, faults)
+    with section("bfd300", only) as run:
+        if run:
+            results["bfd300"] = bench_failovers("bfd300", args.bfd300_runs or args.runs, faults)
+    with section("lease", only) as run:
+        if run:
+            results["lease"] = bench_failovers("lease", args.lease_runs or args.runs, faults)
+    if "bfd50" in results and "lease" in results:
+        for fault in faults:
+            ours, theirs = results["bfd50"][fault], results["lease"][fault]
+            for q, label in ((0.5, "p50"), (0.99, "p99")):
+                ratio = percentile(ours, q) / percentile(theirs, q)
+                emit(f"failover_{fault}_ratio_bfd50_over_lease_{label}", ratio, "ratio")
+
+    def handoffs(lab: FailoverLab) -> None:
+        bench_handoffs(lab, args.handoffs)
+
+    def outage(lab: FailoverLab) -> None:
+        bench_api_outage(lab, args.outage)
+
+    def isolation(lab: FailoverLab) -> None:
+        bench_isolation(lab, args.isolations)
+
+    sections: list[tuple[str, Callable[[FailoverLab], None]]] = [
+        ("handoff", handoffs),
+        ("outage", outage),
+        ("isolation", isolation),
+    ]
+    wanted = [(name, work) for name, work in sections if not only or name in only]
+    if wanted:
+        with failover_lab() as lab:
+            for name, work in wanted:
+                print(f"# {name}", flush=True)
+                work(lab)
+    with section("skew", only) as run:
+        if run:
+            bench_skew(args.skew_seconds)
+    print_load("after")
+
+
+if __name__ == "__main__":
+    main()

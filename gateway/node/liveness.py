@@ -1,0 +1,258 @@
+"""The node role's liveness part (pure): BFD sessions to the other speakers, the membership they
+feed (gateway/node/membership.py), fencing, and make-before-break hand-offs of L2 addresses.
+
+Theory of operation.
+
+- **Sessions.** This node keeps one single-hop BFD session (RFC 5881) per InternalIP of every
+  other node that an L2Advertisement names (MetalLB's speakers on the segment), through the node's
+  BFD service, with the BFDProfile the node role's `--bfd-profile` names, or `FAST_PROFILE`
+  (50 ms × 3: a dead node is out within 150 ms). `bfd_steps` returns the AddSession/DeleteSession
+  requests that bring the service to that set; only sessions this role added are ever deleted
+  (the BGP service's sessions share the BFD service). A BFD service restart forgets them all.
+- **Membership.** Session states arrive from the service's WatchSessions stream (`session`);
+  node Leases and our own renewals go straight to `membership`. `live` is the election's member
+  set; `layer2` empties the announcements while `membership.fenced`.
+- **Hand-off.** An address this node stops owning while it is healthy (another node became the
+  owner: exclusion label, selector change, a node back after the hold, or this node leaving) is
+  still answered for `handoff` seconds, so the new owner's answers and gratuitous burst start
+  before ours stop (make-before-break: at worst both answer for that long, never neither).
+- **Leaving.** On SIGTERM the role deletes its sessions (the BFD service sends AdminDown, RFC 5880
+  §6.8.16: each peer's session goes Down at its next packet, so they drop us at once, API server
+  or not), releases its Lease (for peers without BFD), keeps answering for `handoff` seconds, then
+  withdraws.
+"""
+
+import ipaddress
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+
+from gateway.node.desired import L2Announcement
+from gateway.node.membership import DEFAULT_MEMBERSHIP_TIMING, Membership, MembershipTiming
+from gateway.snapshot import Snapshot
+from metallb.bfd.v1 import bfd_pb2
+from metallb_rules.bfd_profile import BFDProfile
+from metallb_rules.config.model import Config
+
+log = logging.getLogger(__name__)
+
+#: The default for the sessions between speakers: a dead node is out after 150 ms.
+FAST_PROFILE = BFDProfile(
+    name="metallb-grpc-node-default", receive_interval=50, transmit_interval=50
+)
+#: Seconds an address is still answered after another node became its owner.
+DEFAULT_HANDOFF = 1.0
+
+# A BFD lane step: the method, its request, and what to record once it succeeded.
+BfdStep = tuple[str, Message, Callable[[object], None]]
+
+
+@dataclass(frozen=True)
+class BfdSessionState:
+    """A change from the BFD service's WatchSessions: the session to `peer_address` is Up or
+    not (`deleted`: it no longer exists)."""
+
+    peer_address: str
+    up: bool
+    deleted: bool = False
+
+
+def profile_proto(profile: BFDProfile) -> bfd_pb2.Profile:
+    def ms(value: int) -> Duration:
+        out = Duration()
+        out.FromMilliseconds(value)
+        return out
+
+    return bfd_pb2.Profile(
+        name=profile.name,
+        receive_interval=ms(profile.receive_interval),
+        transmit_interval=ms(profile.transmit_interval),
+        detect_multiplier=profile.detect_multiplier,
+        echo_interval=ms(profile.echo_interval),
+        echo_mode=profile.echo_mode,
+        passive_mode=profile.passive_mode,
+    )
+
+
+def internal_ips(node: Mapping[str, Any]) -> list[str]:
+    """A Node's InternalIP addresses (status.addresses), valid ones only."""
+    out = []
+    for entry in (node.get("status") or {}).get("addresses") or []:
+        if entry.get("type") != "InternalIP":
+            continue
+        try:
+            out.append(str(ipaddress.ip_address(str(entry.get("address")))))
+        except ValueError:
+            continue
+    return out
+
+
+class Liveness:
+    def __init__(
+        self,
+        node: str,
+        *,
+        bfd: bool,
+        profile: str = "",
+        handoff: float = DEFAULT_HANDOFF,
+        timing: MembershipTiming = DEFAULT_MEMBERSHIP_TIMING,
+    ) -> None:
+        self.node = node
+        self.bfd = bfd
+        self.profile = profile
+        self.handoff = handoff
+        self.membership = Membership(node, timing)
+        # Sessions this role holds in the BFD service: address -> (node, conf); None: unknown.
+        self._sent: dict[str, tuple[str, bfd_pb2.SessionConf]] | None = {}
+        self._owner_of: dict[str, str] = {}  # session address -> node (wanted or held)
+        self._wanted: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}  # as of the last pass
+        self._layer2_last: list[L2Announcement] = []
+        self._held: dict[str, tuple[float, list[L2Announcement]]] = {}  # ip -> (until, entries)
+        self.leaving = False
+        self._fenced = False
+
+    # BFD sessions.
+
+    def wanted_sessions(
+        self, snap: Snapshot, config: Config | None
+    ) -> dict[str, tuple[str, bfd_pb2.SessionConf]]:
+        if not self.bfd or config is None or self.leaving:
+            return {}
+        speakers = {n for ad in config.l2_advertisements for n in ad.nodes} - {self.node}
+        chosen = config.bfd_profiles.get(self.profile) if self.profile else None
+        profile = profile_proto(chosen or FAST_PROFILE)
+        out: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}
+        for obj in snap.of("Node"):
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            if name not in speakers:
+                continue
+            for address in internal_ips(obj):
+                conf = bfd_pb2.SessionConf(
+                    peer_address=address,
+                    hop_mode=bfd_pb2.HOP_MODE_SINGLE_HOP,
+                    profile=profile,
+                )
+                out[address] = (name, conf)
+        return out
+
+    def want_sessions(self, snap: Snapshot, config: Config | None) -> None:
+        """Recompute the wanted sessions (on each recomputing pass)."""
+        self._wanted = self.wanted_sessions(snap, config)
+
+    def bfd_steps(self, now: float) -> list[BfdStep]:
+        """The requests that bring the BFD service to the wanted sessions."""
+        wanted = self._wanted
+        steps: list[BfdStep] = []
+        if self._sent is None:
+            self._sent = {}  # after a restart the service holds none of ours
+        sent = self._sent
+        for address in sorted(set(sent) - set(wanted)):
+            key = bfd_pb2.SessionKey(peer_address=address)
+            request = bfd_pb2.DeleteSessionRequest(key=key)
+            steps.append(("DeleteSession", request, self._deleted(address, now)))
+        for address, (node, conf) in sorted(wanted.items()):
+            self._owner_of[address] = node
+            held = sent.get(address)
+            if held is not None and held[1] == conf:
+                continue
+            if held is not None:  # another node or profile: delete and add again
+                key = bfd_pb2.SessionKey(peer_address=address)
+                steps.append(("DeleteSession", bfd_pb2.DeleteSessionRequest(key=key), _ignore))
+            add = bfd_pb2.AddSessionRequest(session=conf)
+            steps.append(("AddSession", add, self._added(address, node, conf)))
+        return steps
+
+    def leave_steps(self) -> list[BfdStep]:
+        """Delete every session of ours: the BFD service tells each peer AdminDown (RFC 5880
+        §6.8.16), so its session goes Down at the next packet and it drops us at once."""
+        self.leaving = True
+        steps: list[BfdStep] = []
+        for address in sorted(self._sent or {}):
+            key = bfd_pb2.SessionKey(peer_address=address)
+            steps.append(("DeleteSession", bfd_pb2.DeleteSessionRequest(key=key), _ignore))
+        return steps
+
+    def forget_sessions(self) -> None:
+        """The BFD service restarted: it holds none of our sessions."""
+        self._sent = None
+
+    def _added(
+        self, address: str, node: str, conf: bfd_pb2.SessionConf
+    ) -> Callable[[object], None]:
+        def record(_: object) -> None:
+            if self._sent is not None:
+                self._sent[address] = (node, conf)
+
+        return record
+
+    def _deleted(self, address: str, now: float) -> Callable[[object], None]:
+        def record(_: object) -> None:
+            if self._sent is not None:
+                self._sent.pop(address, None)
+            node = self._owner_of.pop(address, None)
+            if node is not None:
+                self.membership.bfd_removed(node, address, now)
+
+        return record
+
+    def session(self, change: BfdSessionState, now: float) -> bool:
+        """A session of ours changed state; True if it is one (its node is known)."""
+        node = self._owner_of.get(change.peer_address)
+        if node is None:
+            return False
+        if change.deleted:
+            self.membership.bfd_removed(node, change.peer_address, now)
+        else:
+            self.membership.bfd(node, change.peer_address, change.up, now)
+        return True
+
+    # Membership and announcements.
+
+    def leases(self, leases: Iterable[tuple[str, Mapping[str, Any]]], now: float) -> None:
+        self.membership.leases(leases, now)
+
+    def live(self, candidates: Collection[str], now: float) -> set[str]:
+        return self.membership.live(candidates, now)
+
+    def layer2(self, wanted: list[L2Announcement], now: float) -> list[L2Announcement]:
+        """What to announce: nothing while fenced; else `wanted` plus the addresses handed to
+        another owner less than `handoff` seconds ago."""
+        fenced = self.membership.fenced(now)
+        if fenced != self._fenced:
+            self._fenced = fenced
+            if fenced:
+                log.warning("fenced: no BFD peer left and our Lease not renewed: withdrawing")
+            else:
+                log.warning("no longer fenced: answering again")
+        if fenced:
+            self._held.clear()
+            self._layer2_last = []
+            return []
+        ips = {a.ip for a in wanted}
+        dropped: dict[str, list[L2Announcement]] = {}
+        for a in self._layer2_last:
+            if a.ip not in ips:
+                dropped.setdefault(a.ip, []).append(a)
+        for ip, entries in dropped.items():
+            if ip not in self._held:
+                self._held[ip] = (now + self.handoff, entries)
+        for ip in [ip for ip, (until, _) in self._held.items() if ip in ips or until <= now]:
+            del self._held[ip]
+        out = list(wanted) + [a for _, entries in self._held.values() for a in entries]
+        self._layer2_last = out
+        return out
+
+    def next_deadline(self, now: float) -> float | None:
+        times = [until for until, _ in self._held.values() if until > now]
+        membership = self.membership.next_deadline(now)
+        if membership is not None:
+            times.append(membership)
+        return min(times, default=None)
+
+
+def _ignore(_: object) -> None:
+    pass

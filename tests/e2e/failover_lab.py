@@ -1,0 +1,519 @@
+"""The L2 failover lab: three nodes, a client and the Kubernetes API on one bridge.
+
+```
+                      mlbfo-<pid>-br (bridge br0)
+   p1 |      p2 |      p3 |        pcl |          papi |
+ node1     node2     node3       client          api (the fake API server, tests/fakekube)
+ .11       .12       .13         .100            .250        10.77.241.0/24, fd00:77:241::/64
+```
+
+Each node namespace runs what a node runs in production, each its own process speaking gRPC over
+a unix socket: the BFD service, the L2 service and the node role (Kubernetes mode, against the
+fake API server over the bridge, with `--bfd` unless the lab is in lease-only mode). The fake API
+server runs in this process, its listening socket opened in the `api` namespace. Two Services
+hold an address each, VIP4 and VIP6, with an endpoint on every node, so MetalLB's election alone
+picks the owner. `Prober` is the client: every 10 ms an ARP request for VIP4 and a Neighbor
+Solicitation for VIP6 (RFC 4861 §7.2.2), and a record of every reply and unsolicited NA heard.
+
+Used by tests/e2e/test_failover.py and bench/failover.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Any
+
+from services.l2.core.frames import (
+    ArpFrame,
+    ArpOperation,
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    decode_frame,
+    multicast_mac,
+    parse_mac,
+    solicited_node,
+)
+from tests.e2e.lab import LINK, Lab, sh, wait_for
+from tests.fakekube import FakeKube
+from tests.fakekube.fake import write_kubeconfig
+from tests.l2.lab import netns
+
+SUBNET = "10.77.241"
+SUBNET6 = "fd00:77:241::"
+NODES = {"node1": 11, "node2": 12, "node3": 13}
+CLIENT, API = 100, 250
+VIP4 = f"{SUBNET}.200"
+VIP6 = f"{SUBNET6}200"
+NAMESPACE = "metallb-system"
+API_PORT = 6443
+EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+# A node role whose wall clock is off by argv[1] seconds (only what it writes, e.g. renewTime).
+SKEWED = """
+import datetime, sys
+import gateway.kube.lease as lease
+offset = datetime.timedelta(seconds=float(sys.argv.pop(1)))
+real = lease._now
+lease._now = lambda: real() + offset
+from metallb_cli import run
+sys.exit(run())
+"""
+
+
+def node_object(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"addresses": [{"type": "InternalIP", "address": f"{SUBNET}.{NODES[name]}"}]},
+    }
+
+
+def seed_objects() -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "pool", "namespace": NAMESPACE},
+            "spec": {"addresses": [f"{VIP4}/32", f"{VIP6}/128"]},
+        },
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "L2Advertisement",
+            "metadata": {"name": "l2", "namespace": NAMESPACE},
+            "spec": {},
+        },
+        {  # MetalLB's defaults (300 ms x 3), for `--bfd-profile metallb-defaults`
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "BFDProfile",
+            "metadata": {"name": "metallb-defaults", "namespace": NAMESPACE},
+            "spec": {},
+        },
+        *(node_object(n) for n in NODES),
+    ]
+    for name, vip, family in (("web4", VIP4, "IPv4"), ("web6", VIP6, "IPv6")):
+        objects.append({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "ipFamilies": [family], "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": vip}]}},
+        })  # fmt: skip
+        objects.append({
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{name}-1",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": name},
+            },
+            "addressType": family,
+            "endpoints": [
+                {"addresses": ["10.244.0.1"], "conditions": {"ready": True}, "nodeName": n}
+                for n in NODES
+            ],
+        })  # fmt: skip
+    return objects
+
+
+@dataclass
+class Heard:
+    t: float  # time.monotonic() when received
+    family: int  # 4 or 6
+    mac: str
+    solicited: bool  # an answer to our probe (False: gratuitous ARP / unsolicited NA)
+
+
+@dataclass
+class Prober:
+    """Probes VIP4 and VIP6 every `interval` seconds from the client namespace."""
+
+    ns: str
+    mac: str
+    interval: float = 0.01
+    heard: list[Heard] = field(default_factory=list)
+    sent: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Prober:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self, ready: threading.Event) -> None:
+        with netns(self.ns):
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        sock.bind((LINK, 0))
+        ready.set()
+        me = parse_mac(self.mac)
+        arp = ArpFrame(
+            b"\xff" * 6, me, ArpOperation.REQUEST, me, IPv4Address(f"{SUBNET}.{CLIENT}"),
+            b"\x00" * 6, IPv4Address(VIP4),
+        ).encode()  # fmt: skip
+        group = solicited_node(IPv6Address(VIP6))
+        ns = NeighborSolicitation(
+            multicast_mac(group), me, IPv6Address(f"{SUBNET6}{CLIENT}"), group,
+            IPv6Address(VIP6), me,
+        ).encode()  # fmt: skip
+        vip4, vip6 = IPv4Address(VIP4), IPv6Address(VIP6)
+        next_at = time.monotonic()
+        with sock:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_at:
+                    sock.send(arp)
+                    sock.send(ns)
+                    self.sent.append(now)
+                    next_at += self.interval
+                    if next_at < now:  # fell behind (a loaded machine): no burst to catch up
+                        next_at = now + self.interval
+                readable, _, _ = select.select([sock], [], [], max(0.0, next_at - now))
+                if not readable:
+                    continue
+                data = sock.recv(2048)
+                t = time.monotonic()
+                if data[6:12] == me:
+                    continue  # our own probe
+                with contextlib.suppress(Exception):
+                    self._hear(decode_frame(data), t, me, vip4, vip6)
+
+    def _hear(self, frame: object, t: float, me: bytes, vip4: object, vip6: object) -> None:
+        if isinstance(frame, ArpFrame) and frame.sender_ip == vip4:
+            solicited = frame.operation == ArpOperation.REPLY and frame.eth_dst == me
+            self.heard.append(Heard(t, 4, frame.sender_mac.hex(":"), solicited))
+        elif isinstance(frame, NeighborAdvertisement) and frame.target == vip6:
+            mac = (frame.target_lla or frame.eth_src).hex(":")
+            self.heard.append(Heard(t, 6, mac, frame.solicited))
+
+    # What the client saw.
+
+    def answers(self, family: int, since: float = 0.0, until: float = float("inf")) -> list[Heard]:
+        return [
+            h
+            for h in list(self.heard)
+            if h.family == family and since <= h.t < until and h.solicited
+        ]
+
+    def owner(self, family: int, within: float = 0.2) -> str | None:
+        """The MAC answering now (the latest answer, if recent)."""
+        answers = self.answers(family, time.monotonic() - within)
+        return answers[-1].mac if answers else None
+
+    def longest_silence(self, family: int, since: float, until: float) -> float:
+        """The longest time without an answer within [since, until]."""
+        times = [since, *(h.t for h in self.answers(family, since, until)), until]
+        return max(b - a for a, b in itertools.pairwise(times))
+
+    def silence_after(self, family: int, event: float, until: float) -> float:
+        """The longest time without an answer from the last answer before `event` to `until`
+        (the window during which no node answered; a late answer of the old owner to a probe
+        sent before the fault does not end it early)."""
+        before = [h.t for h in self.answers(family, event - 1.0, event)]
+        times = [before[-1] if before else event]
+        times += [h.t for h in self.answers(family, event, until)]
+        times.append(until)
+        return max(b - a for a, b in itertools.pairwise(times))
+
+    def double_answers(self, family: int, since: float, until: float) -> int:
+        """Probe intervals in which two different MACs answered."""
+        bins: dict[int, set[str]] = {}
+        for h in self.answers(family, since, until):
+            bins.setdefault(int((h.t - since) / self.interval), set()).add(h.mac)
+        return sum(1 for macs in bins.values() if len(macs) > 1)
+
+    def owners(self, family: int, since: float, until: float) -> list[str]:
+        """The answering MACs in order, each change once."""
+        out: list[str] = []
+        for h in self.answers(family, since, until):
+            if not out or out[-1] != h.mac:
+                out.append(h.mac)
+        return out
+
+    def lost_probes(self, family: int, since: float, until: float) -> int:
+        """Probes sent within [since, until) that no node answered before the next probe."""
+        answers = [h.t for h in self.answers(family, since, until + 1.0)]
+        sent = [t for t in list(self.sent) if since <= t < until]
+        lost, i = 0, 0
+        for k, t in enumerate(sent):
+            end = sent[k + 1] if k + 1 < len(sent) else t + self.interval
+            while i < len(answers) and answers[i] < t:
+                i += 1
+            if not (i < len(answers) and answers[i] < end):
+                lost += 1
+        return lost
+
+    def unsolicited(self, family: int, mac: str, since: float) -> list[Heard]:
+        return [
+            h for h in list(self.heard)
+            if h.family == family and h.mac == mac and not h.solicited and h.t >= since
+        ]  # fmt: skip
+
+
+class FailoverLab:
+    """The namespaces, the fake API server, the node processes and the client's prober."""
+
+    def __init__(
+        self,
+        *,
+        liveness: str = "bfd",
+        bfd_profile: str = "",
+        extra: tuple[str, ...] = (),
+        skews: dict[str, float] | None = None,
+    ) -> None:
+        """`skews`: seconds added to a node role's wall clock (what it writes in its Lease)."""
+        # Each process lives at most an hour (a whole benchmark run: longer than the e2e lab's
+        # five minutes).
+        self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-", lifetime=3600)
+        self.liveness = liveness
+        self.bfd_profile = bfd_profile
+        self.extra = extra
+        self.skews = skews or {}
+        self.kube: FakeKube | None = None
+        self.prober: Prober | None = None
+        self.macs: dict[str, str] = {}
+        self.run = self.lab.dir / "run"
+
+    # Topology.
+
+    def up(self) -> FailoverLab:
+        lab = self.lab
+        br = lab._add_ns("br")
+        sh("ip", "-n", br, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", br, "link", "set", "br0", "up")
+        ends = {n: (f"p{n[-1]}", host) for n, host in NODES.items()}
+        ends |= {"client": ("pcl", CLIENT), "api": ("papi", API)}
+        for role, (port, host) in ends.items():
+            ns = lab._add_ns(role)
+            sh("ip", "-n", br, "link", "add", port, "type", "veth", "peer", "name", LINK,
+               "netns", ns)  # fmt: skip
+            sh("ip", "-n", br, "link", "set", port, "master", "br0")
+            sh("ip", "-n", br, "link", "set", port, "up")
+            sh("ip", "-n", ns, "addr", "add", f"{SUBNET}.{host}/24", "dev", LINK)
+            sh("ip", "-n", ns, "addr", "add", f"{SUBNET6}{host}/64", "dev", LINK, "nodad")
+            sh("ip", "-n", ns, "link", "set", LINK, "up")
+            self.macs[role] = lab.mac(role)
+        self.run.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def port(self, node: str) -> str:
+        return f"p{node[-1]}"
+
+    def node_of(self, mac: str | None) -> str | None:
+        return next((n for n in NODES if self.macs.get(n) == mac), None)
+
+    # The API server.
+
+    def start_api(self) -> FakeKube:
+        if self.kube is None:
+            self.kube = FakeKube(host="0.0.0.0", port=API_PORT)  # (inside the api netns)
+            for obj in seed_objects():
+                created = self.kube.create(obj)
+                if "status" in obj:  # a subresource: not taken on create
+                    self.kube.update_status({**created, "status": obj["status"]})
+        with netns(self.lab.ns("api")):
+            self.kube.start()
+        write_kubeconfig(self.run / "kubeconfig", f"http://{SUBNET}.{API}:{API_PORT}")
+        return self.kube
+
+    def api_link(self, up: bool) -> None:
+        """Cut the API server off the bridge (its packets vanish: requests time out)."""
+        sh("ip", "-n", self.lab.ns("br"), "link", "set", "papi", "up" if up else "down")
+
+    # The nodes.
+
+    def start_node(self, node: str) -> None:
+        """Start what of `node` is not running: its services, then its node role."""
+        folder = self.run / node
+        folder.mkdir(exist_ok=True)
+        lab = self.lab
+        for service in ("bfd", "l2"):
+            sock = folder / f"{service}.sock"
+            name = f"{node}-{service}"
+            if name in lab.procs:
+                if not lab.procs[name].alive():
+                    lab.start(lab.procs[name])
+            else:
+                lab.metallb(name, node, service, "--listen", f"unix:{sock}", "--grace", "0.2",
+                            ready=sock)  # fmt: skip
+        lab.wait_ready(f"{node}-bfd", f"{node}-l2")
+        name = f"{node}-role"
+        if name in lab.procs:
+            if not lab.procs[name].alive():
+                lab.start(lab.procs[name])
+        else:
+            liveness = ["--bfd", f"unix:{folder / 'bfd.sock'}"] if self.liveness == "bfd" else []
+            if self.bfd_profile:
+                liveness += ["--bfd-profile", self.bfd_profile]
+            args = ("gateway", "node", "--node", node,
+                    "--kubeconfig", str(self.run / "kubeconfig"), "--namespace", NAMESPACE,
+                    "--l2", f"unix:{folder / 'l2.sock'}", *liveness,
+                    "--liveness", self.liveness, "--listen", f"unix:{folder / 'role.sock'}",
+                    *self.extra)  # fmt: skip
+            if node in self.skews:
+                lab.spawn(name, node, sys.executable, "-c", SKEWED, str(self.skews[node]), *args,
+                          "--metrics-listen", "", ready=folder / "role.sock")  # fmt: skip
+            else:
+                lab.metallb(name, node, *args, ready=folder / "role.sock")
+        lab.wait_ready(name)
+
+    def processes(self, node: str) -> list[str]:
+        return [f"{node}-role", f"{node}-l2", f"{node}-bfd"]
+
+    def signal(self, node: str, sig: int) -> None:
+        """Send `sig` to every process of `node` at once (their process groups)."""
+        for name in self.processes(node):
+            popen = self.lab.procs[name].popen
+            if popen is not None and popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, sig)
+
+    def kill(self, node: str) -> None:
+        self.signal(node, signal.SIGKILL)
+        for name in self.processes(node):
+            popen = self.lab.procs[name].popen
+            if popen is not None:
+                popen.wait(10)
+
+    def isolate(self, node: str, on: bool) -> None:
+        """Take the node's IPv4 address away (and so its route): BFD and the API server, both
+        over IPv4, are gone, while the client still hears its ARP and NDP answers (raw frames
+        that need no IPv4 address)."""
+        verb = "del" if on else "add"
+        sh("ip", "-n", self.lab.ns(node), "addr", verb, f"{SUBNET}.{NODES[node]}/24", "dev", LINK)
+
+    def exclude(self, node: str, on: bool) -> None:
+        """Label the Node with node.kubernetes.io/exclude-from-external-load-balancers or not."""
+        assert self.kube is not None
+        obj = self.kube.get("nodes", node)
+        labels = dict(obj["metadata"].get("labels") or {})
+        if on:
+            labels[EXCLUDE] = ""
+        else:
+            labels.pop(EXCLUDE, None)
+        obj["metadata"]["labels"] = labels
+        self.kube.update(obj)
+
+    def link(self, node: str, up: bool) -> None:
+        sh("ip", "-n", self.lab.ns("br"), "link", "set", self.port(node), "up" if up else "down")
+
+    # The client.
+
+    def start_prober(self) -> Prober:
+        self.prober = Prober(self.lab.ns("client"), self.macs["client"]).start()
+        return self.prober
+
+    def wait_owner(self, family: int, timeout: float = 30.0) -> str:
+        """The node answering for the family's address, once one does steadily."""
+        prober = self.prober
+        assert prober is not None
+
+        def steady() -> str | None:
+            now = time.monotonic()
+            owners = prober.owners(family, now - 0.5, now)
+            if len(owners) == 1 and prober.longest_silence(family, now - 0.5, now) < 0.1:
+                return self.node_of(owners[0])
+            return None
+
+        node: str = wait_for(f"an owner of the IPv{family} address", steady, timeout, 0.05)
+        return node
+
+    def settle(self, quiet: float = 2.0, timeout: float = 60.0) -> dict[int, str]:
+        """Wait until each address has had one owner, answering every probe, for `quiet`
+        seconds (start-up and a node's return move addresses, with a hand-off overlap); the
+        owner of each family."""
+        prober = self.prober
+        assert prober is not None
+
+        def steady() -> dict[int, str] | None:
+            now = time.monotonic()
+            out = {}
+            for family in (4, 6):
+                owners = prober.owners(family, now - quiet, now)
+                if len(owners) != 1 or prober.longest_silence(family, now - quiet, now) > 0.1:
+                    return None
+                if prober.double_answers(family, now - quiet, now):
+                    return None
+                node = self.node_of(owners[0])
+                if node is None:
+                    return None
+                out[family] = node
+            return out
+
+        owners: dict[int, str] = wait_for("one steady owner per address", steady, timeout, 0.1)
+        return owners
+
+    def wait_rejoined(self, timeout: float = 60.0, hold: float = 3.0) -> None:
+        """Wait until every node's BFD sessions are Up, then for the rejoin hold and the
+        hand-off (2 s + 1 s): a node back from a fault is then counted in by everyone."""
+        import grpc
+
+        from metallb.bfd.v1 import bfd_pb2, bfd_pb2_grpc
+
+        def all_up() -> bool:
+            for node in NODES:
+                with grpc.insecure_channel(f"unix:{self.run / node / 'bfd.sock'}") as channel:
+                    stub = bfd_pb2_grpc.BFDServiceStub(channel)
+                    reply = stub.ListSessions(bfd_pb2.ListSessionsRequest(), timeout=5)
+                states = [s.state.local_state for s in reply.sessions]
+                if len(states) < len(NODES) - 1 or any(s != bfd_pb2.STATE_UP for s in states):
+                    return False
+            return True
+
+        wait_for("every BFD session Up", all_up, timeout, 0.1)
+        time.sleep(hold)  # real time: the peers' hold, then the hand-off
+
+    def restart(self, node: str) -> None:
+        """Start the processes of `node` again (after `kill`)."""
+        self.start_node(node)
+
+    def close(self) -> None:
+        if self.prober is not None:
+            self.prober.stop()
+        with contextlib.suppress(Exception):
+            for node in NODES:
+                self.signal(node, signal.SIGCONT)
+        self.lab.close()
+        if self.kube is not None:
+            self.kube.stop()
+
+
+@contextlib.contextmanager
+def failover_lab(**options: Any) -> Iterator[FailoverLab]:
+    lab = FailoverLab(**options)
+    try:
+        lab.up()
+        lab.start_api()
+        for node in NODES:
+            lab.start_node(node)
+        lab.start_prober()
+        yield lab
+    finally:
+        lab.close()
+
+
+def within(what: str, predicate: Callable[[], Any], timeout: float) -> Any:
+    return wait_for(what, predicate, timeout, 0.02)
+
+
+__all__ = ["API", "NODES", "VIP4", "VIP6", "FailoverLab", "Path", "Prober", "failover_lab"]
