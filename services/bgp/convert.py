@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -334,7 +335,7 @@ def _places(ads: bgp_pb2.PeerAdvertisements, where: str) -> Iterator[tuple[Prefi
                 offset += prefix_size(prefix)
 
 
-def _duplicate(ads: bgp_pb2.PeerAdvertisements, where: str) -> None:
+def _duplicate(ads: bgp_pb2.PeerAdvertisements, where: str) -> NoReturn:
     """Raise InvalidPeerError for the first prefix given a second time, naming both places."""
     seen: dict[Prefix, str] = {}
     for prefix, field, offset in _places(ads, where):
