@@ -1,6 +1,7 @@
 """BGP benchmark: 100,000 IPv4 /32 + 100,000 IPv6 /128 into one passive BIRD, per sender.
 
-    sudo python3 bench/bgp.py [--routes N] [--senders ours,api,frr,exabgp,gobgp] [--repeat N]
+    sudo python3 bench/bgp.py [--routes N] [--senders ours,api,api-text,frr,exabgp,gobgp]
+        [--repeat N]
 
 Method (the issue's): for each sender, two fresh network namespaces (tests/bgp/interop/lab.py),
 the same passive BIRD 2 receiver (IPv4 and IPv6 sessions, import all), the sender in the other
@@ -20,8 +21,10 @@ Senders:
   `make_prefix` before the clock starts, as an in-process caller holds them), then the two
   peers added (no gRPC);
 - api: our BGP service (`metallb-grpc bgp`, the same speaker) driven through its gRPC API by a
-  client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128, then
-  AddPeer for both peers (request messages built before the clock starts). Its
+  client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128, one
+  RouteGroup per peer with the prefixes packed (`ipv4_nlri` / `ipv6_nlri`), then AddPeer for
+  both peers (request messages built before the clock starts);
+- api-text: the same with one Route per prefix, as text (the request form before groups). Its
   `_to_bird_seconds` counts, like every sender's, what happens once a session is up; the cost
   of the API path itself is in `_from_first_call_seconds` and the api/ours ratio;
 - frr: bgpd (+ zebra) with `network` statements, FRR's defaults;
@@ -29,8 +32,8 @@ Senders:
 - gobgp: gobgpd with the routes added through its gRPC API before the peers are (needs the
   API protos, see --gobgp-proto; skipped with a note when they are missing).
 Prints `name value unit` lines, then the ratios with their targets: api/ours from the first
-call (<= 1.5), api/FRR (<= 0.4), ours/FRR (<= 1.0), ours/ExaBGP (<= 0.5), and ours and api
-against the issue's figures for the anchors.
+call (<= 1.5; api-text/ours too), api/FRR (<= 0.4), ours/FRR (<= 1.0), ours/ExaBGP (<= 0.5),
+and ours and api against the issue's figures for the anchors.
 """
 
 from __future__ import annotations
@@ -75,12 +78,15 @@ V4_BASE = int(ipaddress.IPv4Address("198.18.0.0"))
 V6_BASE = int(ipaddress.IPv6Address("fd00:198:18::"))
 TARGETS = {
     "bgp_api_over_ours": 1.5,
+    "bgp_api_text_over_ours": 1.5,
     "bgp_api_over_frr": 0.4,
     "bgp_ours_over_exabgp": 0.5,
     "bgp_ours_over_frr": 1.0,
 }
 #: Our senders' phases, each timed from their first call to its end.
 PHASES = ("routes", "peers", "established", "imported")
+#: The API senders and the form of their SetAdvertisements (see api_request).
+API_FORMS = {"api": "packed", "api-text": "text"}
 #: The issue's figures for the anchors, measured on this kind of machine with this method.
 REFERENCE_SECONDS = {"frr": 1.29, "exabgp": 2.03, "gobgp": 1.8}
 
@@ -261,6 +267,38 @@ def start_ours(lab: Lab, n: int) -> int:
     return proc.pid
 
 
+def packed(base: int, width: int, n: int) -> bytes:
+    """`n` host prefixes from `base` in the NLRI encoding (RFC 4271 §4.3): length, address."""
+    head = bytes([width])
+    return b"".join(head + (base + i).to_bytes(width // 8, "big") for i in range(n))
+
+
+def api_request(form: str, n: int) -> bgp_pb2.SetAdvertisementsRequest:
+    """b4's n /32 and b6's n /128: one RouteGroup per peer with the prefixes packed
+    (`packed`), or one Route per prefix as text (`text`)."""
+    if form == "packed":
+        return bgp_pb2.SetAdvertisementsRequest(
+            advertisements=[
+                bgp_pb2.PeerAdvertisements(
+                    peer="b4", groups=[bgp_pb2.RouteGroup(ipv4_nlri=packed(V4_BASE, 32, n))]
+                ),
+                bgp_pb2.PeerAdvertisements(
+                    peer="b6", groups=[bgp_pb2.RouteGroup(ipv6_nlri=packed(V6_BASE, 128, n))]
+                ),
+            ]
+        )
+    return bgp_pb2.SetAdvertisementsRequest(
+        advertisements=[
+            bgp_pb2.PeerAdvertisements(
+                peer="b4", routes=[bgp_pb2.Route(prefix=f"{v4(i)}/32") for i in range(n)]
+            ),
+            bgp_pb2.PeerAdvertisements(
+                peer="b6", routes=[bgp_pb2.Route(prefix=f"{v6(i)}/128") for i in range(n)]
+            ),
+        ]
+    )
+
+
 def run_api_client(args: argparse.Namespace) -> None:
     """A client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128,
     then AddPeer for both peers, the order the in-process sender and GoBGP's use (the messages
@@ -271,16 +309,7 @@ def run_api_client(args: argparse.Namespace) -> None:
         bgp_pb2.PeerConf(name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr)
         for name, addr in (("b4", args.peer4), ("b6", args.peer6))
     ]
-    request = bgp_pb2.SetAdvertisementsRequest(
-        advertisements=[
-            bgp_pb2.PeerAdvertisements(
-                peer="b4", routes=[bgp_pb2.Route(prefix=f"{v4(i)}/32") for i in range(args.routes)]
-            ),
-            bgp_pb2.PeerAdvertisements(
-                peer="b6", routes=[bgp_pb2.Route(prefix=f"{v6(i)}/128") for i in range(args.routes)]
-            ),
-        ]
-    )
+    request = api_request(args.form, args.routes)
     print(f"start {time.time()}", flush=True)
     stub.SetAdvertisements(request, timeout=300)
     print(f"routes {time.time()}", flush=True)
@@ -289,15 +318,15 @@ def run_api_client(args: argparse.Namespace) -> None:
     print(f"peers {time.time()}", flush=True)
 
 
-def start_api(lab: Lab, n: int) -> tuple[int, Path]:
-    """Our BGP service (`metallb-grpc bgp`) and a client process driving it; (service pid,
-    the client's log)."""
-    # 200,000 routes in one SetAdvertisements are ~4 MiB: raise the server's bound.
+def start_api(lab: Lab, n: int, form: str) -> tuple[int, Path]:
+    """Our BGP service (`metallb-grpc bgp`) and a client process driving it with requests of
+    `form` (see api_request); (service pid, the client's log)."""
+    # 200,000 routes in one SetAdvertisements are ~4 MiB as text: raise the server's bound.
     service, sock = lab._service("bgp", "speaker", "--max-message-bytes", str(64 << 20))
     lab.spawn(
         lab.spk_ns, sys.executable, str(Path(__file__).resolve()), "--api-client",
-        "--socket", str(sock), "--routes", str(n), "--peer4", lab.peer4, "--peer6", lab.peer6,
-        log="client.log", cwd=ROOT,
+        "--form", form, "--socket", str(sock), "--routes", str(n), "--peer4", lab.peer4,
+        "--peer6", lab.peer6, log="client.log", cwd=ROOT,
     )  # fmt: skip
     return service.pid, lab.dir / "client.log"
 
@@ -451,8 +480,8 @@ def bench_one(
     lab = Lab(kind[:2])
     try:
         sock = bird_receiver(lab)
-        if kind == "api":
-            pid, client_log = start_api(lab, n)
+        if kind in API_FORMS:
+            pid, client_log = start_api(lab, n, API_FORMS[kind])
             return measure(lab, sock, n, lambda: pid, timeout, start_log=client_log)
         if kind == "ours":
             pid = start_ours(lab, n)
@@ -469,7 +498,7 @@ def bench_one(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=100_000)
-    parser.add_argument("--senders", default="ours,api,frr,exabgp,gobgp")
+    parser.add_argument("--senders", default="ours,api,api-text,frr,exabgp,gobgp")
     parser.add_argument(
         "--gobgp-proto",
         type=Path,
@@ -483,6 +512,7 @@ def main() -> int:
     parser.add_argument("--sender-ours", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--socket", help=argparse.SUPPRESS)
+    parser.add_argument("--form", default="packed", help=argparse.SUPPRESS)
     parser.add_argument("--peer4", help=argparse.SUPPRESS)
     parser.add_argument("--peer6", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -509,19 +539,21 @@ def main() -> int:
         cpu = statistics.median(r[2] for r in runs)
         rss = max(r[3] for r in runs)
         results[kind] = elapsed
-        print(f"bgp_{kind}_{n}v4_{n}v6_to_bird_seconds {elapsed:.3f} s", flush=True)
+        name = kind.replace("-", "_")
+        print(f"bgp_{name}_{n}v4_{n}v6_to_bird_seconds {elapsed:.3f} s", flush=True)
         if since_call is not None:
             from_call[kind] = since_call
-            print(f"bgp_{kind}_{n}v4_{n}v6_from_first_call_seconds {since_call:.3f} s", flush=True)
+            print(f"bgp_{name}_{n}v4_{n}v6_from_first_call_seconds {since_call:.3f} s", flush=True)
         for phase in PHASES:
             ends = [r[4][phase] for r in runs if phase in r[4]]
             if ends:
-                print(f"bgp_{kind}_{phase}_after_first_call_seconds "
+                print(f"bgp_{name}_{phase}_after_first_call_seconds "
                       f"{statistics.median(ends):.3f} s", flush=True)  # fmt: skip
-        print(f"bgp_{kind}_sender_cpu_seconds {cpu:.2f} s", flush=True)
-        print(f"bgp_{kind}_sender_peak_rss {rss:.1f} MB", flush=True)
+        print(f"bgp_{name}_sender_cpu_seconds {cpu:.2f} s", flush=True)
+        print(f"bgp_{name}_sender_peak_rss {rss:.1f} MB", flush=True)
     ratios = [
         ("bgp_api_over_ours", from_call, "api", "ours"),
+        ("bgp_api_text_over_ours", from_call, "api-text", "ours"),
         ("bgp_api_over_frr", results, "api", "frr"),
         ("bgp_ours_over_frr", results, "ours", "frr"),
         ("bgp_ours_over_exabgp", results, "ours", "exabgp"),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from typing import NoReturn
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -19,10 +21,18 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from metallb.bgp.v1 import bgp_pb2
 from metallb.common.v1 import common_pb2
 from metallb_rules.bgp_peer import DynamicASN, PeerError, PeerFields, validate_peer
-from services.bgp.codec import IPV4_UNICAST, IPV6_UNICAST, Family, MessageType
+from services.bgp.codec import AFI, IPV4_UNICAST, IPV6_UNICAST, Family, MessageType
 from services.bgp.codec.attributes import LargeCommunity
 from services.bgp.codec.errors import describe
-from services.bgp.codec.prefixes import Prefix, parse_prefix, parse_prefixes, prefix_text
+from services.bgp.codec.prefixes import (
+    PackedPrefixError,
+    Prefix,
+    parse_prefix,
+    parse_prefixes,
+    prefix_size,
+    prefix_text,
+    split_nlri,
+)
 from services.bgp.fsm import InvalidPeerError, Peer, PeerConfig, RouteAttrs
 from services.bgp.fsm.peer import LastError, Reason
 from services.bgp.fsm.table import State
@@ -201,9 +211,12 @@ def updated_conf(
 # ---- routes --------------------------------------------------------------------------------
 
 _NO_ATTRS = RouteAttrs()
+#: A packed field of RouteGroup and the family of its prefixes.
+_PACKED = (("ipv4_nlri", AFI.IPV4), ("ipv6_nlri", AFI.IPV6))
 
 
-def _attrs(route: bgp_pb2.Route, where: str) -> RouteAttrs:
+def _attrs(route: bgp_pb2.Route | bgp_pb2.RouteGroup, where: str) -> RouteAttrs:
+    """A route's or a group's attributes (one object for a whole group)."""
     communities: list[int] = []
     for k, c in enumerate(route.communities):
         if c.asn > 0xFFFF or c.value > 0xFFFF:
@@ -226,23 +239,49 @@ def _varint_size(value: int) -> int:
     return max(1, (value.bit_length() + 6) // 7)
 
 
+def _field_size(size: int) -> int:
+    """Octets of one length-delimited field of `size` octets (field number < 16)."""
+    return 1 + _varint_size(size) + size
+
+
 def _prefixes_only(ads: bgp_pb2.PeerAdvertisements, texts: list[str]) -> bool:
     """Do the routes carry a prefix and nothing else? Read off the message's encoded size, one C
     call instead of a look at each route: a prefix-only Route (prefix < 128 octets) is exactly
     tag, length, tag, length, prefix. Anything else (attributes, `sent`, a long or non-ASCII
     prefix) makes the sizes differ, and the route-by-route path handles it."""
     peer = len(ads.peer.encode())
-    header = 1 + _varint_size(peer) + peer if peer else 0
-    return ads.ByteSize() == header + 4 * len(texts) + sum(map(len, texts))
+    header = _field_size(peer) if peer else 0
+    groups = sum(_field_size(group.ByteSize()) for group in ads.groups)
+    return ads.ByteSize() == header + groups + 4 * len(texts) + sum(map(len, texts))
 
 
 def peer_routes_from_proto(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteAttrs]:
-    """One peer's routes, or InvalidPeerError naming the route field at fault.
+    """One peer's routes (`routes` and every group's), or InvalidPeerError naming the field at
+    fault.
 
     The API's hot path (200,000 routes in one call): routes that carry only their prefix (the
     common case) are converted without a Python step per route besides parsing the prefix
     (one pass each, codec/prefixes.py); the first error sends the whole set through `_checked`,
-    which names the field."""
+    which names the field. A group costs one RouteAttrs and C loops (`split_nlri`,
+    `dict.fromkeys`); a prefix given twice anywhere is found by comparing sizes, then named by
+    `_duplicate`."""
+    out = _routes(ads, where) if ads.routes else {}
+    given = len(ads.routes)
+    for j, group in enumerate(ads.groups):
+        here = f"{where}.groups[{j}]"
+        attrs = _attrs(group, here)
+        for prefixes in _group_prefixes(group, here):
+            given += len(prefixes)
+            if out:
+                out.update(dict.fromkeys(prefixes, attrs))
+            else:
+                out = dict.fromkeys(prefixes, attrs)
+    if len(out) != given:
+        _duplicate(ads, where)
+    return out
+
+
+def _routes(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteAttrs]:
     texts = [route.prefix for route in ads.routes]
     try:
         if _prefixes_only(ads, texts):
@@ -256,8 +295,63 @@ def peer_routes_from_proto(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[
     return out
 
 
+def _group_prefixes(group: bgp_pb2.RouteGroup, where: str) -> Iterator[list[Prefix]]:
+    """A group's prefixes: the texts, then each packed field's (InvalidPeerError naming the
+    text, or the packed field and the byte offset, at fault)."""
+    if group.prefixes:
+        try:
+            yield parse_prefixes(group.prefixes)
+        except ValueError:
+            for k, text in enumerate(group.prefixes):
+                try:
+                    parse_prefix(text)
+                except ValueError:
+                    raise InvalidPeerError(
+                        f"invalid prefix {text[:64]!r}", f"{where}.prefixes[{k}]"
+                    ) from None
+            raise  # parse_prefixes refuses exactly what parse_prefix refuses
+    for name, afi in _PACKED:
+        data: bytes = getattr(group, name)
+        if data:
+            try:
+                yield split_nlri(data, afi)
+            except PackedPrefixError as err:
+                raise InvalidPeerError(str(err), f"{where}.{name}") from None
+
+
+def _places(ads: bgp_pb2.PeerAdvertisements, where: str) -> Iterator[tuple[Prefix, str, str]]:
+    """Every prefix of a valid request with its field and, for a packed one, its offset."""
+    for j, route in enumerate(ads.routes):
+        yield parse_prefix(route.prefix), f"{where}.routes[{j}].prefix", ""
+    for j, group in enumerate(ads.groups):
+        here = f"{where}.groups[{j}]"
+        for k, text in enumerate(group.prefixes):
+            yield parse_prefix(text), f"{here}.prefixes[{k}]", ""
+        for name, afi in _PACKED:
+            data: bytes = getattr(group, name)
+            offset = 0
+            for prefix in split_nlri(data, afi):
+                yield prefix, f"{here}.{name}", f" at byte {offset}"
+                offset += prefix_size(prefix)
+
+
+def _duplicate(ads: bgp_pb2.PeerAdvertisements, where: str) -> NoReturn:
+    """Raise InvalidPeerError for the first prefix given a second time, naming both places."""
+    seen: dict[Prefix, str] = {}
+    for prefix, field, offset in _places(ads, where):
+        first = seen.setdefault(prefix, f"{field}{offset}")
+        if first != f"{field}{offset}":
+            raise InvalidPeerError(
+                f"prefix {prefix_text(prefix)}{offset} given twice: one route per prefix "
+                f"(first at {first})",
+                field,
+            )
+    raise AssertionError("no prefix given twice")  # the caller counted one
+
+
 def _checked(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteAttrs]:
     out: dict[Prefix, RouteAttrs] = {}
+    first: dict[Prefix, int] = {}
     for j, route in enumerate(ads.routes):
         field = f"{where}.routes[{j}]"
         try:
@@ -268,10 +362,12 @@ def _checked(ads: bgp_pb2.PeerAdvertisements, where: str) -> dict[Prefix, RouteA
             ) from None
         if prefix in out:
             raise InvalidPeerError(
-                f"prefix {prefix_text(prefix)} given twice: one route per prefix",
+                f"prefix {prefix_text(prefix)} given twice: one route per prefix "
+                f"(first at {where}.routes[{first[prefix]}].prefix)",
                 f"{field}.prefix",
             )
         out[prefix] = _attrs(route, field)
+        first[prefix] = j
     return out
 
 

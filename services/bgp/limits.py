@@ -11,8 +11,10 @@ raising `--max-routes` too.
 import argparse
 from dataclasses import dataclass
 
+from metallb.bgp.v1 import bgp_pb2
 from metallb_rules.errors import ResourceExhaustedError
 from metallb_runtime.limits import positive_int, require_at_most
+from services.bgp.codec.prefixes import count_nlri
 
 MAX_PEERS = 4_096
 MAX_ROUTES = 262_144
@@ -38,6 +40,21 @@ class BGPLimits:
 
 
 DEFAULT_LIMITS = BGPLimits()
+
+
+def routes_in(request: bgp_pb2.SetAdvertisementsRequest, at_most: int) -> int:
+    """The routes a SetAdvertisements carries: its `routes` and every group's prefixes, text and
+    packed (counted no further than needed to know the bound `at_most` is passed)."""
+    total = 0
+    for ads in request.advertisements:
+        total += len(ads.routes)
+        for group in ads.groups:
+            total += len(group.prefixes)
+            total += count_nlri(group.ipv4_nlri, at_most - total)
+            total += count_nlri(group.ipv6_nlri, at_most - total)
+            if total > at_most:
+                return total
+    return total
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -35,7 +35,7 @@ from metallb_runtime.watch import (
 from services.bgp import convert, metrics
 from services.bgp.codec.prefixes import Prefix, prefix_family, prefix_length, prefix_network
 from services.bgp.fsm import InvalidPeerError, RouteAttrs
-from services.bgp.limits import DEFAULT_LIMITS, BGPLimits
+from services.bgp.limits import DEFAULT_LIMITS, BGPLimits, routes_in
 from services.bgp.speaker import BfdClient, Speaker
 
 SERVICE_NAME = bgp_pb2.DESCRIPTOR.services_by_name["BGPService"].full_name
@@ -252,7 +252,7 @@ class BGPServicer(bgp_pb2_grpc.BGPServiceServicer):
         self, request: bgp_pb2.SetAdvertisementsRequest, context: grpc.aio.ServicerContext
     ) -> bgp_pb2.SetAdvertisementsResponse:
         self._limits.check_advertisements(
-            len(request.advertisements), sum(len(ads.routes) for ads in request.advertisements)
+            len(request.advertisements), routes_in(request, self._limits.routes)
         )
         routes: dict[str, dict[Prefix, RouteAttrs]] = {}
         refused: dict[str, status_pb2.Status] = {}

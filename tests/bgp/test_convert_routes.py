@@ -52,5 +52,6 @@ def test_errors_name_the_route_field() -> None:
     with pytest.raises(InvalidPeerError) as info:
         peer_routes_from_proto(ads, "advertisements[3]")
     assert info.value.describe() == (
-        "advertisements[3].routes[1].prefix: prefix 192.0.2.1/32 given twice: one route per prefix"
+        "advertisements[3].routes[1].prefix: prefix 192.0.2.1/32 given twice: one route per prefix "
+        "(first at advertisements[3].routes[0].prefix)"
     )

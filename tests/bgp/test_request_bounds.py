@@ -149,3 +149,34 @@ def test_the_default_route_bound_admits_what_the_default_message_carries() -> No
     per_route = request.ByteSize() / routes
     assert DEFAULT_MAX_MESSAGE_BYTES / per_route > 190_000
     assert DEFAULT_LIMITS.routes >= max(routes, DEFAULT_MAX_MESSAGE_BYTES / per_route)
+
+
+def test_routes_in_groups_count_against_the_route_bound(arun: Callable[..., Any]) -> None:
+    """Route groups (text and packed NLRI) carry routes too: without counting them the bound was
+    bypassed, and 4 MiB of packed /0 lengths is four million prefixes."""
+    limits = from_arguments(build_parser().parse_args(["bgp", "--max-routes", "3"]))
+    packed_two = bytes([32, 198, 51, 100, 1, 32, 198, 51, 100, 2])  # two /32
+    mixed_two = bytes([24, 198, 51, 100, 32, 198, 51, 100, 2])  # a /24 and a /32
+
+    async def scenario() -> list[tuple[str, str]]:
+        async with bgp_stub(limits) as stub:
+            await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=conf("a")))
+            out = []
+            for groups in (
+                [bgp_pb2.RouteGroup(ipv4_nlri=packed_two, prefixes=["2001:db8::1/128"])],
+                [bgp_pb2.RouteGroup(ipv4_nlri=packed_two), bgp_pb2.RouteGroup(ipv4_nlri=mixed_two)],
+                [bgp_pb2.RouteGroup(prefixes=["198.51.100.9/32"], ipv4_nlri=mixed_two)],
+                [bgp_pb2.RouteGroup(ipv4_nlri=bytes(4_000))],  # 4,000 /0
+            ):
+                ads = bgp_pb2.PeerAdvertisements(peer="a", groups=groups)
+                request = bgp_pb2.SetAdvertisementsRequest(advertisements=[ads])
+                out.append(await _outcome(stub.SetAdvertisements(request)))
+            return out
+
+    too_many = "advertisements: {} routes over all peers, at most 3 per request (--max-routes)"
+    assert arun(scenario()) == [
+        ("OK", ""),
+        ("INVALID_ARGUMENT", too_many.format(4)),
+        ("OK", ""),
+        ("INVALID_ARGUMENT", too_many.format(4_000)),
+    ]

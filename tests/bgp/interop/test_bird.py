@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from ipaddress import IPv6Address
 
 import grpc
 import pytest
@@ -95,6 +96,20 @@ def test_ebgp_v4_v6_4octet_communities_and_withdrawal(env: tuple[Lab, Bird, Spea
     assert "BGP.community" not in bird.route("198.18.0.0/32")
     peer = s.peer("b4")
     assert peer.state.capabilities.four_octet_as and peer.state.prefixes_advertised == 1
+    # The bulk form: one RouteGroup, prefixes packed as NLRI, one community for all of them.
+    group = bgp_pb2.RouteGroup(
+        ipv4_nlri=bytes([32, 198, 18, 0, 7, 24, 198, 18, 1]),
+        ipv6_nlri=bytes([128]) + IPv6Address("fd00:198:18::7").packed,
+    )
+    group.communities.add(asn=65000, value=7)
+    bulk = bgp_pb2.SetAdvertisementsRequest()
+    for name in ("b4", "b6"):
+        bulk.advertisements.add(peer=name, groups=[group])
+    s.stub.SetAdvertisements(bulk, timeout=10)
+    wait_for("the group's routes", lambda: bird.count("spk4") == 2 and bird.count("spk6") == 1)
+    assert "BGP.community: (65000,7)" in bird.route("198.18.1.0/24")
+    assert "BGP.community: (65000,7)" in bird.route("198.18.0.7/32")
+    assert "BGP.community: (65000,7)" in bird.route("fd00:198:18::7/128")
 
 
 def test_ibgp_local_pref() -> None:

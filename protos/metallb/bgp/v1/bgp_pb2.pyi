@@ -429,13 +429,31 @@ class Route(_message.Message):
     sent: bool
     def __init__(self, prefix: _Optional[str] = ..., communities: _Optional[_Iterable[_Union[Community, _Mapping]]] = ..., large_communities: _Optional[_Iterable[_Union[LargeCommunity, _Mapping]]] = ..., local_pref: _Optional[int] = ..., sent: _Optional[bool] = ...) -> None: ...
 
+class RouteGroup(_message.Message):
+    __slots__ = ("prefixes", "ipv4_nlri", "ipv6_nlri", "communities", "large_communities", "local_pref")
+    PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IPV4_NLRI_FIELD_NUMBER: _ClassVar[int]
+    IPV6_NLRI_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    LARGE_COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PREF_FIELD_NUMBER: _ClassVar[int]
+    prefixes: _containers.RepeatedScalarFieldContainer[str]
+    ipv4_nlri: bytes
+    ipv6_nlri: bytes
+    communities: _containers.RepeatedCompositeFieldContainer[Community]
+    large_communities: _containers.RepeatedCompositeFieldContainer[LargeCommunity]
+    local_pref: int
+    def __init__(self, prefixes: _Optional[_Iterable[str]] = ..., ipv4_nlri: _Optional[bytes] = ..., ipv6_nlri: _Optional[bytes] = ..., communities: _Optional[_Iterable[_Union[Community, _Mapping]]] = ..., large_communities: _Optional[_Iterable[_Union[LargeCommunity, _Mapping]]] = ..., local_pref: _Optional[int] = ...) -> None: ...
+
 class PeerAdvertisements(_message.Message):
-    __slots__ = ("peer", "routes")
+    __slots__ = ("peer", "routes", "groups")
     PEER_FIELD_NUMBER: _ClassVar[int]
     ROUTES_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
     peer: str
     routes: _containers.RepeatedCompositeFieldContainer[Route]
-    def __init__(self, peer: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+    groups: _containers.RepeatedCompositeFieldContainer[RouteGroup]
+    def __init__(self, peer: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[RouteGroup, _Mapping]]] = ...) -> None: ...
 
 class SetAdvertisementsRequest(_message.Message):
     __slots__ = ("advertisements",)
