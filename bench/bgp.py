@@ -303,7 +303,9 @@ def run_api_client(args: argparse.Namespace) -> None:
     """A client process: one SetAdvertisements with b4's 100,000 /32 and b6's 100,000 /128,
     then AddPeer for both peers, the order the in-process sender and GoBGP's use (the messages
     are built before the clock starts, as a caller holds them; what is timed is the gRPC path
-    and the service's work)."""
+    and the service's work). The two AddPeers are independent, so the client sends both before
+    waiting for either, as the in-process sender adds both without waiting on the network:
+    awaited one by one, the second waits behind the first session's initial table."""
     stub = bgp_pb2_grpc.BGPServiceStub(grpc.insecure_channel(f"unix:{args.socket}"))
     peers = [
         bgp_pb2.PeerConf(name=name, my_asn=OUR_AS, peer_asn=BIRD_AS, peer_address=addr)
@@ -313,8 +315,9 @@ def run_api_client(args: argparse.Namespace) -> None:
     print(f"start {time.time()}", flush=True)
     stub.SetAdvertisements(request, timeout=300)
     print(f"routes {time.time()}", flush=True)
-    for peer in peers:
-        stub.AddPeer(bgp_pb2.AddPeerRequest(peer=peer), timeout=30)
+    calls = [stub.AddPeer.future(bgp_pb2.AddPeerRequest(peer=peer), timeout=30) for peer in peers]
+    for call in calls:
+        call.result()
     print(f"peers {time.time()}", flush=True)
 
 
