@@ -25,9 +25,9 @@ from grpc_health.v1 import health_pb2
 from prometheus_client import CollectorRegistry
 
 from gateway.controller.ipam_client import GrpcIpam
-from gateway.controller.leadership import LeaderWriter, Writer, attempt, keep_term
+from gateway.controller.leadership import LeaderWriter, attempt, keep_term
 from gateway.controller.metrics import ClientMetrics
-from gateway.controller.role import ControllerRole
+from gateway.controller.role import ControllerRole, Writer
 from gateway.folder import FolderSource, FolderWriter
 from gateway.kube.client import kube_client
 from gateway.kube.lease import LeaseLock

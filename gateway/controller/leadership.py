@@ -15,32 +15,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.configuration_state import Condition
+from gateway.controller.role import Writer
 from gateway.leases import LeaderTerm
 from metallb_rules.balancer import Event
 
 log = logging.getLogger(__name__)
-
-
-class Writer(Protocol):
-    def write_service_status(
-        self,
-        namespace: str,
-        name: str,
-        ingress: list[str],
-        pool: str | None,
-        current: Mapping[str, Any] | None = None,
-    ) -> bool: ...
-
-    def emit_event(self, involved: dict[str, Any], event: Event) -> None: ...
-
-    def write_configuration_state(
-        self, valid: bool, message: str, extra: Sequence[Condition] = ()
-    ) -> None: ...
-
-    def write_pool_status(self, pool: str, status: dict[str, int]) -> None: ...
 
 
 class NotLeadingError(Exception):

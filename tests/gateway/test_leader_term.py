@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from gateway.configuration_state import Condition
 from gateway.controller.leadership import LeaderWriter, NotLeadingError
 from gateway.kube.lease import LeaseLock
 from gateway.leases import LeaderTerm
@@ -146,7 +147,7 @@ def test_no_write_starts_after_the_term_ends() -> None:
             written.append("event")
 
         def write_configuration_state(self, *args: Any) -> None:
-            written.append("state")
+            written.append(f"state {args}")
 
         def write_pool_status(self, *args: Any) -> None:
             written.append("pool")
@@ -157,9 +158,12 @@ def test_no_write_starts_after_the_term_ends() -> None:
     writer = LeaderWriter(Inner(), term, clock)
     clock.now = 9.9
     writer.write_pool_status("p", {})
+    # the controller's extra conditions (failing status writes) pass through the leader's writer
+    condition = Condition("statusWriterValid", ok=False, message="failing", reason="UnknownError")
+    writer.write_configuration_state(True, "", [condition])
     clock.now = 10.0  # queued before, started after: refused
     with pytest.raises(NotLeadingError):
         writer.write_service_status("default", "web", [], None)
     with pytest.raises(NotLeadingError):
         writer.write_configuration_state(True, "")
-    assert written == ["pool"]
+    assert written == ["pool", f"state {(True, '', [condition])}"]
