@@ -31,7 +31,7 @@ from services.l2.core.interfaces import compile_excludes
 from services.l2.core.table import AnnouncementSpec, AnnouncementState, Event, InterfaceState
 from services.l2.engine import DEFAULT_PRIORITY, Engine
 from services.l2.metrics import L2Metrics
-from services.l2.netlink import LinkEvents, read_links
+from services.l2.netlink import link_events, read_links
 
 SERVICE_NAME = l2_pb2.DESCRIPTOR.services_by_name["L2Service"].full_name
 
@@ -70,7 +70,7 @@ class L2State:
         self.metrics = L2Metrics(registry)
         self.engine = Engine(compile_excludes(excludes), self.metrics, hot_path, priority)
         self.owner = StateOwner("l2")
-        self.links = LinkEvents(self.rescan)
+        self.links = link_events(self.rescan)
         self.instance_id = new_instance_id()
         self.watchers: ChangeLog[l2_pb2.Event] = ChangeLog(self.instance_id)
         self.desired: list[AnnouncementSpec] = []  # as the last SetAnnouncements gave it

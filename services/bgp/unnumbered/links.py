@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from ipaddress import IPv6Address
 
+from metallb_runtime.netlink_events import NetlinkEvents
+
 from . import netlink
 from .ra import RADrop, RADropError, RouterAdvertisement, check_source, decode
 from .radv import NDSocket
@@ -112,7 +114,7 @@ class UnnumberedLinks:
         self.on_change = on_change
         self.ra_interval = ra_interval
         self.runners: dict[str, _LinkRunner] = {}
-        self._events: netlink.Events | None = None
+        self._events: NetlinkEvents | None = None
 
     async def attach(self, interface: str, peer: str) -> View:
         runner = self.runners.get(interface)
@@ -120,7 +122,7 @@ class UnnumberedLinks:
             runner = self.runners[interface] = _LinkRunner(self, interface)
         runner.users.add(peer)
         if self._events is None:
-            self._events = netlink.Events(self.refresh)
+            self._events = netlink.link_events(self.refresh)
             try:
                 await self._events.start()
             except OSError as err:

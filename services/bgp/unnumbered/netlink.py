@@ -9,8 +9,6 @@ or a neighbour entry is seen within milliseconds.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,13 +17,17 @@ from ipaddress import IPv6Address
 
 from pyroute2 import AsyncIPRoute
 
+from metallb_runtime.netlink_events import (
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_LINK,
+    RTMGRP_NEIGH,
+    NetlinkEvents,
+)
+
 from .tracker import Link
 
 log = logging.getLogger(__name__)
 
-RTMGRP_LINK = 0x1
-RTMGRP_NEIGH = 0x4
-RTMGRP_IPV6_IFADDR = 0x100
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
 IFA_F_DADFAILED = 0x08
@@ -100,46 +102,8 @@ async def read(names: Iterable[str]) -> dict[str, LinkState]:
     return out
 
 
-class Events:
-    """Calls `on_change` (coalesced) after link, IPv6 address and neighbour notifications."""
-
-    def __init__(self, on_change: Callable[[], Awaitable[None]]) -> None:
-        self._on_change = on_change
-        self._ipr: AsyncIPRoute | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._dirty = asyncio.Event()
-
-    async def start(self) -> None:
-        self._ipr = AsyncIPRoute()
-        await self._ipr.bind(groups=RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV6_IFADDR)
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._listen(), name="bgp-unnumbered-netlink-listen"),
-            loop.create_task(self._apply(), name="bgp-unnumbered-netlink-apply"),
-        ]
-
-    async def _listen(self) -> None:
-        assert self._ipr is not None
-        while True:
-            async for _ in self._ipr.get():
-                self._dirty.set()
-
-    async def _apply(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()  # events arriving during the re-read cause one more re-read
-            try:
-                await self._on_change()
-            except Exception:  # keep following: the next event re-reads everything
-                log.exception("re-reading unnumbered links after a netlink event failed")
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
+def link_events(on_change: Callable[[], Awaitable[None]]) -> NetlinkEvents:
+    """Calls `on_change` (coalesced) after the notifications this module's reader depends on."""
+    return NetlinkEvents(
+        on_change, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV6_IFADDR, "bgp-unnumbered"
+    )
