@@ -23,8 +23,9 @@ runs `metallb_rules.balancer` there); this object only says what to send and wha
   (the API refuses it for good), is *failing*: counted (`metallb_k8s_client_*` metrics), named
   in the ConfigurationState condition `statusWriterValid` (False, UnknownError), and `healthy`
   is False (the controller's readiness NOT_SERVING) until its write goes through or it is gone.
-  A dropped Service write also gets a Warning event (`StatusUpdateFailed`), and is tried again
-  `WRITE_RETRY` seconds later by deciding the Service again. None of this waits: a full pass's
+  A dropped Service or IPAddressPool write also gets a Warning event (`StatusUpdateFailed`) on
+  that object, and is tried again `WRITE_RETRY` seconds later (the Service decided again, the
+  pool's status reported again). None of this waits: a full pass's
   flush waits only for writes still queued, a dropped write is no longer queued, and after
   `FLUSH_WAIT` seconds the writes still queued (failing with errors a retry could cure, such as
   500s) are abandoned and reported dropped like the others.
@@ -568,10 +569,13 @@ class ControllerReconciler:
         if self._write_retry_at is None:
             self._write_retry_at = now + WRITE_RETRY
         kind, _, name = key.partition("/")
-        if kind != "Service":
-            return
-        self._settled.pop(name, None)  # decided (and written) again on its next change
-        obj = self._source.view("Service", [name]).objects.get("Service", {}).get(name)
+        if kind == "Service":
+            self._settled.pop(name, None)  # decided (and written) again on its next change
+        elif kind == "IPAddressPool":
+            name = f"{self._source.namespace}/{name}"  # pool writes are keyed by the pool's name
+        else:
+            return  # the ConfigurationState: reported by its condition alone
+        obj = self._source.view(kind, [name]).objects.get(kind, {}).get(name)
         if obj is not None:
             tries = f" after {outcome.failures} tries" if outcome.failures else ""
             message = (

@@ -246,3 +246,30 @@ def test_a_failing_service_that_is_no_longer_ours_or_already_right_is_no_longer_
             Check(lambda: h.reconciler.healthy),
         ],
     )
+
+
+def test_a_dropped_pool_status_write_gets_a_warning_event_on_the_pool() -> None:
+    h = started(service("web"))
+    events: list[tuple[str, str, str]] = []
+
+    def on_pool(command: Command) -> object:
+        if isinstance(command, EmitEvent):
+            meta = command.involved["metadata"]
+            events.append((command.involved["kind"], meta["namespace"], meta["name"]))
+        return describe(command)
+
+    h.vt.describe = on_pool
+    refused = '422 Unprocessable Entity: IPAddressPool "p" is invalid'
+    failing = f"status writes failing for 1 object(s): IPAddressPool/p: {refused}"
+    dropped = f"failed to update the status after 3 tries, trying again in 30s: {refused}"
+    play(
+        h.vt,
+        [
+            failed("IPAddressPool/p", FAILING_AFTER, refused, dropped=True),
+            Expect(
+                ("Event", "Warning", STATUS_UPDATE_FAILED, dropped),
+                ("ConfigurationState", True, failing),
+            ),
+        ],
+    )
+    assert events == [("IPAddressPool", "metallb-system", "p")]
