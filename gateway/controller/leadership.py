@@ -99,6 +99,7 @@ async def keep_term(
         deadline = term.deadline()
         if deadline is None or loop.time() >= deadline:
             log.warning("lost the controller Lease (renew deadline passed): stepping down")
+            term.lost()  # the term is over: the next acquisition gets its whole timeout
             stepped_down.set()
             return
         wake = min(next_try, deadline)

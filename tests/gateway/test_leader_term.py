@@ -2,7 +2,9 @@
 `LeaseLock` over an in-memory Lease): two controllers never lead at once, whatever the API
 server does to one of them, and the other takes over once the first has stepped down."""
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from gateway.configuration_state import Condition
-from gateway.controller.leadership import LeaderWriter, NotLeadingError
+from gateway.controller.leadership import LeaderWriter, NotLeadingError, attempt, keep_term
 from gateway.kube.lease import LeaseLock
 from gateway.leases import LeaderTerm
 
@@ -167,3 +169,30 @@ def test_no_write_starts_after_the_term_ends() -> None:
     with pytest.raises(NotLeadingError):
         writer.write_configuration_state(True, "")
     assert written == ["pool", f"state {(True, '', [condition])}"]
+
+
+def test_after_stepping_down_the_lease_can_be_taken_again() -> None:
+    """The real `keep_term` and `attempt`: an API outage past the renew deadline makes the
+    controller step down; once the API is back its next acquisition is waited for (before, the
+    ended term's deadline left it no time to wait: every attempt "timed out" at once and the
+    controller stayed standby for good, as the chaos suite's API-away fault showed)."""
+    reachable = True
+
+    def try_hold() -> bool:
+        if not reachable:
+            raise ConnectionError("API server away")
+        time.sleep(0.01)  # a real request takes time: answered in a worker thread
+        return True
+
+    async def scenario() -> bool | None:
+        nonlocal reachable
+        term = LeaderTerm(3, 0.3, 0.05, 0.2)  # a short term; the timeout covers the request
+        assert await attempt(try_hold, term) is True
+        stop, stepped_down = asyncio.Event(), asyncio.Event()
+        reachable = False
+        await keep_term(try_hold, term, stop, stepped_down)  # returns once it stepped down
+        assert stepped_down.is_set() and not term.leading(asyncio.get_running_loop().time())
+        reachable = True
+        return await attempt(try_hold, term)
+
+    assert asyncio.run(scenario()) is True
