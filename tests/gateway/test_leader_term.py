@@ -4,7 +4,6 @@ server does to one of them, and the other takes over once the first has stepped 
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -181,7 +180,6 @@ def test_after_stepping_down_the_lease_can_be_taken_again() -> None:
     def try_hold() -> bool:
         if not reachable:
             raise ConnectionError("API server away")
-        time.sleep(0.01)  # a real request takes time: answered in a worker thread
         return True
 
     async def scenario() -> bool | None:
