@@ -11,9 +11,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gateway.kube.client import request_json
+from gateway.kube.status_objects import GROUP, VERSION, delete_object, object_path, put_status
 from gateway.node.facts import FACT_KINDS, LABEL_NODE
-
-GROUP, VERSION = "metallb.io", "v1beta1"
 
 
 class KubeFactsWriter:
@@ -32,8 +31,7 @@ class KubeFactsWriter:
         self.writes = 0
 
     def _path(self, plural: str, name: str = "") -> str:
-        base = f"/apis/{GROUP}/{VERSION}/namespaces/{self._namespace}/{plural}"
-        return f"{base}/{name}" if name else base
+        return object_path(self._namespace, plural, name)
 
     def write_fact(
         self, plural: str, name: str, labels: Mapping[str, str], status: Mapping[str, Any] | None
@@ -48,18 +46,10 @@ class KubeFactsWriter:
                 if err.status != 404:
                     raise
                 obj = self._create(plural, name, labels)
-            if obj.get("status") == dict(status):
+            written = put_status(self._api, self._path(plural, name), obj, status)
+            if written is not False:
+                self.writes += bool(written)
                 return
-            obj["status"] = dict(status)
-            try:
-                request_json(
-                    self._api, "PUT", self._path(plural, name) + "/status", obj, reply=False
-                )
-                self.writes += 1
-                return
-            except ApiException as err:
-                if err.status not in (404, 409):
-                    raise
         raise RuntimeError(f"{plural} {name}: conflicts did not settle")
 
     def _create(self, plural: str, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
@@ -93,9 +83,4 @@ class KubeFactsWriter:
                 self._delete(plural, name)
 
     def _delete(self, plural: str, name: str) -> None:
-        try:
-            request_json(self._api, "DELETE", self._path(plural, name))
-            self.writes += 1
-        except ApiException as err:
-            if err.status != 404:
-                raise
+        self.writes += delete_object(self._api, self._path(plural, name))

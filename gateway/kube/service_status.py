@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gateway.configuration_state import SPEAKER_CONDITION
 from gateway.kube.client import request_json
+from gateway.kube.status_objects import GROUP, VERSION, delete_object, object_path, put_status
 from gateway.kube.writer import service_event, write_configuration_state
 from gateway.node.status import (
     KINDS,
@@ -37,8 +38,6 @@ from gateway.node.status import (
 from metallb_rules.balancer import Event
 
 log = logging.getLogger(__name__)
-
-GROUP, VERSION = "metallb.io", "v1beta1"
 
 
 class ServiceStatusWriter:
@@ -59,8 +58,7 @@ class ServiceStatusWriter:
         self.writes = 0
 
     def _path(self, plural: str, name: str = "") -> str:
-        base = f"/apis/{GROUP}/{VERSION}/namespaces/{self._namespace}/{plural}"
-        return f"{base}/{name}" if name else base
+        return object_path(self._namespace, plural, name)
 
     def _load(self) -> dict[tuple[str, str], list[str]]:
         names: dict[tuple[str, str], list[str]] = {}
@@ -143,27 +141,14 @@ class ServiceStatusWriter:
                     assert self._names is not None
                     self._names[(plural, service_key)] = [name]
                     continue
-            if obj.get("status") == dict(status):
+            written = put_status(self._api, self._path(plural, name), obj, status)
+            if written is not False:
+                self.writes += bool(written)
                 return
-            obj["status"] = dict(status)
-            try:
-                request_json(
-                    self._api, "PUT", self._path(plural, name) + "/status", obj, reply=False
-                )
-                self.writes += 1
-                return
-            except ApiException as err:
-                if err.status not in (404, 409):
-                    raise
         raise RuntimeError(f"{plural} {name}: conflicts did not settle")
 
     def _delete(self, plural: str, name: str) -> None:
-        try:
-            request_json(self._api, "DELETE", self._path(plural, name))
-            self.writes += 1
-        except ApiException as err:
-            if err.status != 404:
-                raise
+        self.writes += delete_object(self._api, self._path(plural, name))
 
     def configuration_state(self, valid: bool, message: str) -> None:
         """ConfigurationState `speaker-<node>` (condition configReconcilerValid)."""
