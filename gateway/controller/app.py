@@ -16,6 +16,7 @@ with `--manifests`, it is read from `--webhook-cert-dir` and reloaded when it ch
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,18 +195,12 @@ async def _run_in_kubernetes(
     readiness: _Readiness,
 ) -> None:
     term = leader_term(opts.lease_duration)
+    lead = functools.partial(
+        _lead, api, term=term, opts=opts, source=source, ipam=ipam, stop=stop, metrics=metrics,
+        readiness=readiness,
+    )  # fmt: skip
     if not opts.leader_elect:
-        await _lead(
-            api,
-            None,
-            term,
-            opts=opts,
-            source=source,
-            ipam=ipam,
-            stop=stop,
-            metrics=metrics,
-            readiness=readiness,
-        )
+        await lead(None)
         return
     # Lease requests on a client of their own: bounded, and not retried by urllib3 (a renewal
     # must fail within the term's timeout, gateway/controller/leadership.py).
@@ -223,17 +218,7 @@ async def _run_in_kubernetes(
                 await asyncio.wait_for(stop.wait(), term.retry_period)
             continue
         log.info("leading as %s", opts.identity)
-        if not await _lead(
-            api,
-            lock,
-            term,
-            opts=opts,
-            source=source,
-            ipam=ipam,
-            stop=stop,
-            metrics=metrics,
-            readiness=readiness,
-        ):
+        if not await lead(lock):
             return
 
 
