@@ -212,8 +212,10 @@ async def _run_in_kubernetes(
         request_timeout=term.timeout,
     )  # fmt: skip
     while not stop.is_set():
-        if not await attempt(lock.try_hold, term):
-            log.info("standby: the controller Lease is held by another controller")
+        held = await attempt(lock.try_hold, term)
+        if not held:
+            if held is False:  # None: the attempt failed or timed out, and attempt() said so
+                log.info("standby: the controller Lease is held by another controller")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), term.retry_period)
             continue

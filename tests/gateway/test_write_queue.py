@@ -62,17 +62,23 @@ def test_failed_write_is_retried_unless_a_newer_one_replaced_it(
         return run
 
     async def scenario() -> None:
-        async with WriteQueue(concurrency=2) as queue:
+        failed = asyncio.Event()
+
+        def report(outcome: WriteOutcome) -> None:
+            if outcome.error is not None:
+                failed.set()
+
+        async with WriteQueue(concurrency=2, report=report) as queue:
             queue.put("svc", flaky("first", failures=2))
             await queue.flush()  # waits through the two retries (0.2 s, then 0.4 s)
             assert attempts == ["first", "first", "first"]
             assert queue.failures == 2
             attempts.clear()
             queue.put("svc", flaky("old", failures=10))
-            await asyncio.sleep(0.05)  # it failed once and waits to be retried
+            failed.clear()
+            await failed.wait()  # it failed once and waits to be retried
             queue.put("svc", flaky("new", failures=0))
-            await queue.flush()
-            await asyncio.sleep(0.3)  # the old write's retry timer has fired: it was dropped
+            await queue.flush()  # includes the old write's retry timer, which drops it
             assert attempts == ["old", "new"]
 
     arun(scenario())
