@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.peer_passwords import secrets_from_copy
 from metallb_rules.config.model import Node
 from metallb_rules.config.resources import ClusterResources
 
@@ -80,6 +81,9 @@ class Snapshot:
     # (namespace, service name) -> its EndpointSlices: a source that keeps this index current
     # passes it in; otherwise it is built on first use.
     slices: SliceIndex | None = field(default=None, repr=False, compare=False)
+    # The speaker's copy of the BGP passwords (gateway/peer_passwords.py) the peers' Secrets are
+    # read from, by name; empty: the users' Secrets themselves (the controller, folder mode).
+    peer_passwords: str = ""
 
     def add(self, obj: Obj) -> None:
         self.objects.setdefault(str(obj.get("kind", "")), {})[key_of(obj)] = obj
@@ -113,6 +117,9 @@ class Snapshot:
             for s in self.of("Secret")
             if (s.get("metadata") or {}).get("namespace", self.namespace) == self.namespace
         }
+        if self.peer_passwords:
+            copy = res.secrets.get(self.peer_passwords)
+            res.secrets = secrets_from_copy(copy, res.peers, self.namespace)
         return res
 
     def endpoint_slices_for(self, namespace: str, service: str) -> Sequence[Obj]:
@@ -126,4 +133,6 @@ def view_of(snap: Snapshot, kind: str, keys: Iterable[str]) -> Snapshot:
     objs = snap.objects.get(kind, {})
     picked = {key: objs[key] for key in keys if key in objs}
     namespaces = dict(snap.objects.get("Namespace", {}))
-    return Snapshot({kind: picked, "Namespace": namespaces}, snap.namespace)
+    return Snapshot(
+        {kind: picked, "Namespace": namespaces}, snap.namespace, peer_passwords=snap.peer_passwords
+    )

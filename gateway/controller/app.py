@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from gateway.controller.ipam_client import GrpcIpam
 from gateway.controller.leadership import LeaderWriter, attempt, keep_term
 from gateway.controller.metrics import ClientMetrics
-from gateway.controller.role import ControllerRole, Writer
+from gateway.controller.role import ControllerRole, PasswordsAndStatusWriter
 from gateway.folder import FolderSource, FolderWriter
 from gateway.kube.client import kube_client
 from gateway.kube.lease import LeaseLock
@@ -251,7 +251,7 @@ async def _lead(
         source.changes.get_nowait()
     role_stop = asyncio.Event()
     stepped_down = asyncio.Event()
-    writer: Writer = KubeWriter(api, opts.namespace)
+    writer: PasswordsAndStatusWriter = KubeWriter(api, opts.namespace)
     tasks = []
     if lock is not None:
         writer = LeaderWriter(writer, term)
@@ -262,7 +262,9 @@ async def _lead(
         role_stop.set()
 
     tasks += [asyncio.create_task(relay(stop)), asyncio.create_task(relay(stepped_down))]
-    role = ControllerRole(source, writer, ipam, opts.lb_class, metrics, health=readiness.set)
+    role = ControllerRole(
+        source, writer, ipam, opts.lb_class, metrics, health=readiness.set, peer_passwords=writer
+    )
     try:
         await role.run(role_stop)
     finally:

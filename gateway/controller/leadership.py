@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gateway.configuration_state import Condition
-from gateway.controller.role import Writer
+from gateway.controller.role import PasswordsAndStatusWriter
 from gateway.leases import LeaderTerm
 from metallb_rules.balancer import Event
 
@@ -33,7 +33,10 @@ class LeaderWriter:
     """`inner`, refusing every write that would start after the term's deadline."""
 
     def __init__(
-        self, inner: Writer, term: LeaderTerm, clock: Callable[[], float] = time.monotonic
+        self,
+        inner: PasswordsAndStatusWriter,
+        term: LeaderTerm,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._term = term
@@ -67,6 +70,10 @@ class LeaderWriter:
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None:
         self._check()
         self._inner.write_pool_status(pool, status)
+
+    def write_peer_passwords(self, data: Mapping[str, str]) -> None:
+        self._check()
+        self._inner.write_peer_passwords(data)
 
 
 async def attempt(try_hold: Callable[[], bool], term: LeaderTerm) -> bool | None:

@@ -28,7 +28,12 @@ runs `metallb_rules.balancer` there); this object only says what to send and wha
   pool's status reported again). None of this waits: a full pass's
   flush waits only for writes still queued, a dropped write is no longer queued, and after
   `FLUSH_WAIT` seconds the writes still queued (failing with errors a retry could cure, such as
-  500s) are abandoned and reported dropped like the others.
+  500s) are abandoned and reported dropped like the others;
+- the speaker's copy of the BGP passwords (with `copy_peer_passwords`, in Kubernetes): each full
+  pass compares the copy the BGPPeers and their Secrets call for (gateway/peer_passwords.py) with
+  the copy Secret as read, and writes it when they differ (`WritePeerPasswords`); a change to the
+  copy itself (its own write's echo, or someone else's edit) is compared again without a full
+  pass. The configuration errors about the Secrets stay MetalLB's, reported by both roles.
 
 One IPAM operation is in flight at a time (the next one is issued when the previous one's result
 has come back); writes are fire-and-forget commands to the write queue.
@@ -36,17 +41,19 @@ has come back); writes are fire-and-forget commands to the write queue.
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.configuration_state import UNKNOWN_ERROR, WRITES_CONDITION, Condition
 from gateway.controller.metrics import ClientMetrics
 from gateway.controller.writes import WriteOutcome
 from gateway.driver import Failure, IdSequence
+from gateway.peer_passwords import COPY_SECRET, CopyData, copy_data, desired_copy
 from gateway.snapshot import Snapshot
 from metallb_rules.balancer import Decision, Event, Outcome, relevant, restore_order
 from metallb_rules.config.model import Config, ConfigError
 from metallb_rules.config.parse import parse
+from metallb_rules.config.resources import ClusterResources
 from metallb_rules.pools import PoolSpec
 from metallb_rules.service import ALLOCATED_FROM, ServiceSpec, service_from_k8s
 
@@ -153,6 +160,14 @@ class WritePoolStatus:
     status: Mapping[str, int]
 
 
+@dataclass(frozen=True)
+class WritePeerPasswords:
+    """Make the speaker's copy of the BGP passwords hold `data` (gateway/peer_passwords.py)."""
+
+    request_id: int
+    data: CopyData = field(repr=False)  # passwords: never in a repr
+
+
 Command = (
     FlushWrites
     | SetPools
@@ -163,6 +178,7 @@ Command = (
     | EmitEvent
     | WriteConfigurationState
     | WritePoolStatus
+    | WritePeerPasswords
 )
 
 
@@ -196,10 +212,16 @@ ConvergeResult = tuple[Sequence[Decision], Sequence[Outcome]]
 
 class ControllerReconciler:
     def __init__(
-        self, source: SnapshotSource, lb_class: str = "", metrics: ClientMetrics | None = None
+        self,
+        source: SnapshotSource,
+        lb_class: str = "",
+        metrics: ClientMetrics | None = None,
+        *,
+        copy_peer_passwords: bool = False,
     ) -> None:
         self.metrics = metrics or ClientMetrics()
         self._source = source
+        self._copy_passwords = copy_peer_passwords
         self._lb_class = lb_class
         self._ids = IdSequence()
         self._out: list[Command] = []
@@ -334,8 +356,10 @@ class ControllerReconciler:
     def _on_flush(self, _: object, now: float) -> None:
         self._pending.clear()  # the snapshot holds every change so far
         snap = self._source.snapshot()
+        resources = snap.cluster_resources()
+        self._sync_peer_passwords(resources)
         try:
-            self.config = parse(snap.cluster_resources())
+            self.config = parse(resources)
             self.config_error = None
             self._pools = tuple(pool.spec for pool in self.config.pools.values())
         except ConfigError as err:
@@ -401,6 +425,10 @@ class ControllerReconciler:
         key = f"{self._source.namespace}/{CONFIGURATION_STATE}"
         if ("ConfigurationState", key) in batch:
             self._heal_configuration_state(key)
+        copy = ("Secret", f"{self._source.namespace}/{COPY_SECRET}")
+        if self._copy_passwords and copy in batch:
+            batch.remove(copy)  # no configuration reads it
+            self._sync_peer_passwords(self._source.snapshot().cluster_resources())
         if any(kind in CONFIG_KINDS for kind, _ in batch):
             self._need_full = True
             self._start_full()
@@ -521,6 +549,14 @@ class ControllerReconciler:
             self._state_written = None
             self._report_configuration()
 
+    def _sync_peer_passwords(self, resources: ClusterResources) -> None:
+        """Write the speaker's copy of the passwords if it does not hold what it should."""
+        if not self._copy_passwords:
+            return
+        want = desired_copy(resources.peers, resources.secrets)
+        if want != copy_data(resources.secrets.get(COPY_SECRET)):
+            self._out.append(WritePeerPasswords(self._ids(), want))
+
     def _report_configuration(self) -> None:
         """ConfigurationState `controller`: Valid, or Invalid with the error, and whether writes
         go through (written when either changes)."""
@@ -599,6 +635,8 @@ class ControllerReconciler:
             elif kind == "ConfigurationState":
                 self._state_written = None
                 self._report_configuration()
+            elif kind == "Secret":
+                self._sync_peer_passwords(self._source.snapshot().cluster_resources())
         if self._pending:
             self._batch_at = now
 

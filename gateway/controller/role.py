@@ -5,7 +5,8 @@ The decisions, batching, backoff and restart detection are in `gateway.controlle
 `GrpcIpam`, and writes through a `WriteQueue` (threads, per-key coalescing and retries), which it
 flushes when the reconciler asks (before a full pass reads the status back). The queue's reports
 (`WriteOutcome`) go back to the reconciler as inputs; `health(serving)` is called when the
-reconciler's `healthy` changes (the process's readiness).
+reconciler's `healthy` changes (the process's readiness). Given a `peer_passwords` writer (in
+Kubernetes), the role keeps the speaker's copy of the BGP passwords (gateway/peer_passwords.py).
 """
 
 import asyncio
@@ -32,15 +33,24 @@ from gateway.controller.reconciler import (
     SetPools,
     SnapshotSource,
     WriteConfigurationState,
+    WritePeerPasswords,
     WritePoolStatus,
     WriteServiceStatus,
 )
 from gateway.controller.writes import WriteOutcome, WriteQueue
 from gateway.driver import Driver, queue_changes
+from gateway.peer_passwords import COPY_SECRET
 from metallb_rules.balancer import Event
 from metallb_rules.config.model import Config, ConfigError
 
-__all__ = ["CONFIGURATION_STATE", "ControllerRole", "Source", "Writer"]
+__all__ = [
+    "CONFIGURATION_STATE",
+    "ControllerRole",
+    "PasswordsAndStatusWriter",
+    "PeerPasswordsWriter",
+    "Source",
+    "Writer",
+]
 
 
 class Source(SnapshotSource, Protocol):
@@ -66,6 +76,15 @@ class Writer(Protocol):
     def write_pool_status(self, pool: str, status: dict[str, int]) -> None: ...
 
 
+class PeerPasswordsWriter(Protocol):
+    def write_peer_passwords(self, data: Mapping[str, str]) -> None:
+        """Make the copy Secret's `data` exactly `data` (created when missing)."""
+
+
+class PasswordsAndStatusWriter(Writer, PeerPasswordsWriter, Protocol):
+    """The Kubernetes writer: status, events and the speaker's copy of the passwords."""
+
+
 class ControllerRole:
     def __init__(
         self,
@@ -76,10 +95,14 @@ class ControllerRole:
         metrics: ClientMetrics | None = None,
         *,
         health: Callable[[bool], None] = lambda serving: None,
+        peer_passwords: PeerPasswordsWriter | None = None,
     ) -> None:
-        self.reconciler = ControllerReconciler(source, lb_class, metrics)
+        self.reconciler = ControllerReconciler(
+            source, lb_class, metrics, copy_peer_passwords=peer_passwords is not None
+        )
         self._source = source
         self._writer = writer
+        self._peer_passwords = peer_passwords
         self._ipam = ipam
         self._writes = WriteQueue(report=self._report)  # runs while `run` does
         self._driver: Driver[Input, Command] | None = None
@@ -174,4 +197,15 @@ class ControllerRole:
             case WritePoolStatus(pool=pool, status=status):
                 write = functools.partial(writer.write_pool_status, pool, dict(status))
                 self._writes.put(f"IPAddressPool/{pool}", write)
+            case WritePeerPasswords() if self._peer_passwords is not None:
+                # A closure, not a partial: a partial's repr would show the passwords.
+                write = _peer_passwords_write(self._peer_passwords, dict(command.data))
+                self._writes.put(f"Secret/{self._source.namespace}/{COPY_SECRET}", write)
         return None
+
+
+def _peer_passwords_write(writer: PeerPasswordsWriter, data: dict[str, str]) -> Callable[[], None]:
+    def write_peer_passwords() -> None:
+        writer.write_peer_passwords(data)
+
+    return write_peer_passwords

@@ -2,9 +2,11 @@
 
 Kinds read: Services, Namespaces, Nodes, EndpointSlices (all namespaces; for the node role only:
 as MetalLB's controller, allocation never looks at endpoints), the Secrets of the MetalLB
-namespace (BGPPeer passwordSecret), the metallb.io kinds of the MetalLB namespace (BGPPeer in
-v1beta2), and for the node role its Leases. Every change is reported as (kind, key) to an
-asyncio queue, in the order the API delivered it; the consumer handles one key at a time.
+namespace (BGPPeer passwordSecret; for the node role only the controller's copy of the
+passwords, listed and watched by name: gateway/peer_passwords.py), the metallb.io kinds of the
+MetalLB namespace (BGPPeer in v1beta2), and for the node role its Leases. Every change is
+reported as (kind, key) to an asyncio queue, in the order the API delivered it; the consumer
+handles one key at a time.
 """
 
 import asyncio
@@ -33,16 +35,25 @@ METALLB_RESOURCES = {
 
 
 def list_functions(
-    api: client.ApiClient, namespace: str, leases: bool = False, endpoint_slices: bool = True
+    api: client.ApiClient,
+    namespace: str,
+    leases: bool = False,
+    endpoint_slices: bool = True,
+    peer_passwords: str = "",
 ) -> list[ListFunctions]:
+    """`peer_passwords`: list and watch only the Secret of this name (a `metadata.name` field
+    selector: what RBAC's `resourceNames` allows on a list or a watch), not every Secret."""
     core = client.CoreV1Api(api)
     discovery = client.DiscoveryV1Api(api)
     custom = client.CustomObjectsApi(api)
+    only: dict[str, Any] = (
+        {"field_selector": f"metadata.name={peer_passwords}"} if peer_passwords else {}
+    )
     fns = [
         ListFunctions("Service", core.list_service_for_all_namespaces),
         ListFunctions("Namespace", core.list_namespace),
         ListFunctions("Node", core.list_node),
-        ListFunctions("Secret", lambda **kw: core.list_namespaced_secret(namespace, **kw)),
+        ListFunctions("Secret", lambda **kw: core.list_namespaced_secret(namespace, **only, **kw)),
     ]
     if endpoint_slices:
         fns.append(ListFunctions("EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces))
@@ -82,10 +93,12 @@ class KubeSource:
         watch_timeout: int = 300,
         leases: bool = False,
         endpoint_slices: bool = True,
+        peer_passwords: str = "",
     ) -> None:
         self.namespace = namespace
+        self._peer_passwords = peer_passwords
         self._lock = threading.Lock()
-        self._snapshot = Snapshot(namespace=namespace)
+        self._snapshot = Snapshot(namespace=namespace, peer_passwords=peer_passwords)
         # Kept current with every EndpointSlice change, so that a snapshot does not re-index
         # 10,000 slices.
         self._slices: SliceIndex = {}
@@ -93,7 +106,7 @@ class KubeSource:
         self.changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._reflectors = [
             Reflector(fns, self, watch_timeout=watch_timeout)
-            for fns in list_functions(api, namespace, leases, endpoint_slices)
+            for fns in list_functions(api, namespace, leases, endpoint_slices, peer_passwords)
         ]
 
     async def start(self, timeout: float = 30.0) -> None:
@@ -125,6 +138,7 @@ class KubeSource:
                 {kind: dict(objs) for kind, objs in self._snapshot.objects.items()},
                 self.namespace,
                 dict(self._slices),
+                peer_passwords=self._peer_passwords,
             )
 
     def get(self, kind: str, key: str) -> Obj | None:

@@ -24,6 +24,7 @@ from gateway.configuration_state import (
 )
 from gateway.controller.role import CONFIGURATION_STATE
 from gateway.kube.client import request_json
+from gateway.kube.peer_passwords import write_peer_passwords
 from metallb_rules.balancer import Event
 from metallb_rules.service import ALLOCATED_FROM
 
@@ -40,7 +41,12 @@ class KubeWriter:
         # Typed as Any: we send and read raw JSON, not the client's model classes.
         self._core: Any = client.CoreV1Api(api)
         self._api = api
+        self._namespace = namespace
         self.status_writes = 0
+
+    def write_peer_passwords(self, data: Mapping[str, str]) -> None:
+        """The speaker's copy of the BGP passwords (gateway/kube/peer_passwords.py)."""
+        write_peer_passwords(self._api, self._namespace, data)
 
     def write_service_status(
         self,

@@ -110,6 +110,7 @@ async def _run_in_kubernetes(
     from gateway.kube.node_facts import KubeFactsWriter  # noqa: PLC0415
     from gateway.kube.service_status import ServiceStatusWriter  # noqa: PLC0415
     from gateway.kube.source import KubeSource  # noqa: PLC0415
+    from gateway.peer_passwords import COPY_SECRET  # noqa: PLC0415
 
     api: Any = kube_client(opts.kubeconfig)
     # Renewals on a client of their own that does not retry: with BFD to every peer lost, a
@@ -125,7 +126,8 @@ async def _run_in_kubernetes(
         opts.lease_duration,
         request_timeout=RENEW_TIMEOUT,
     )
-    source = KubeSource(api, opts.namespace, leases=True)
+    # The BGP passwords from the controller's copy: the speaker may read no other Secret.
+    source = KubeSource(api, opts.namespace, leases=True, peer_passwords=COPY_SECRET)
     await source.start()
     pod_name, pod_uid = os.environ.get("METALLB_POD_NAME"), os.environ.get("METALLB_POD_UID")
     pod = (pod_name, pod_uid) if pod_name and pod_uid else None

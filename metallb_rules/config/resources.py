@@ -23,7 +23,7 @@ class ClusterResources:
     communities: list[RawObject] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     # Secrets of the MetalLB namespace, by name (for BGPPeer passwordSecret).
-    secrets: Mapping[str, RawObject] = field(default_factory=dict)
+    secrets: Mapping[str, RawObject] = field(default_factory=dict, repr=False)  # passwords
     namespace: str = "metallb-system"
 
 

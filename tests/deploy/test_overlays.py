@@ -291,14 +291,21 @@ def test_rbac_is_least_privilege(overlay: Rendered) -> None:
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"], role["metadata"]
             writes = set(rule["verbs"]) - {"get", "list", "watch"}
+            where = (role["metadata"].get("namespace"), role["metadata"]["name"])
             if "secrets" in rule["resources"] and writes == {"create"}:
-                # Creating the webhook Secret again: create cannot be limited by name, so only
-                # in the namespace that holds nothing else.
-                assert role["metadata"]["name"] == "controller-webhook-cert"
-                assert role["metadata"]["namespace"] == "metallb-webhook"
+                # Creating the webhook Secret again, or the speaker's copy of the BGP passwords:
+                # create cannot be limited by name, so only the controller, in the namespace
+                # that holds nothing else or in the one whose Secrets it reads anyway.
+                assert where in {
+                    ("metallb-webhook", "controller-webhook-cert"),
+                    ("metallb-system", "controller"),
+                }
                 assert rule["resources"] == ["secrets"]
             elif "secrets" in rule["resources"] and writes:
-                assert rule.get("resourceNames") == ["metallb-webhook-cert"]
+                assert (where, rule.get("resourceNames")) in [
+                    (("metallb-webhook", "controller-webhook-cert"), ["metallb-webhook-cert"]),
+                    (("metallb-system", "controller"), ["metallb-speaker-bgp-passwords"]),
+                ]
             if role["kind"] == "ClusterRole" and writes - {"create", "patch"}:
                 # Cluster-wide writes: Service status and CA injection into named objects only.
                 assert rule["resources"] == ["services/status"] or rule.get("resourceNames")

@@ -13,6 +13,7 @@ import celpy
 import pytest
 from celpy.adapter import json_to_cel
 
+from gateway.peer_passwords import COPY_SECRET
 from tests.conftest import ROOT
 from tests.deploy.conftest import OVERLAYS, rendered
 
@@ -176,8 +177,8 @@ def test_only_the_controller_reads_or_writes_the_webhook_certificate(docs: list[
     assert can_i(docs, CONTROLLER, "update", "secrets", where, name="metallb-webhook-cert")
     assert can_i(docs, CONTROLLER, "create", "secrets", where)
     assert not can_i(docs, SPEAKER, "create", "secrets", where)
-    # What the speaker still reads, and why: BGPPeer passwordSecrets, named by the peers.
-    assert can_i(docs, SPEAKER, "list", "secrets", "metallb-system")
+    # The one Secret the speaker reads: the controller's copy of the BGP passwords.
+    assert can_i(docs, SPEAKER, "list", "secrets", "metallb-system", name=COPY_SECRET)
     assert where != "metallb-system"
 
 
@@ -243,18 +244,39 @@ def test_the_accounts_checked_are_the_ones_the_pods_run_as(docs: list[Obj]) -> N
     assert _pod_account(docs, "Deployment", "controller") == CONTROLLER
 
 
-def test_the_speaker_lists_the_secrets_of_metallb_system_only(docs: list[Obj]) -> None:
-    """BGPPeer passwordSecret names a Secret of metallb-system: the speaker lists and watches
-    those (its reflector never GETs one), and no Secret anywhere else."""
+SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+def test_the_speaker_reads_only_the_copy_of_the_bgp_passwords(docs: list[Obj]) -> None:
+    """The speaker may get, list and watch one Secret, the controller's copy of the BGP passwords
+    (a list or a watch only with the field selector `metadata.name=` its name), and write none:
+    no other Secret of metallb-system (a user's BGP password, any Secret kept there), nor an
+    unnamed list or watch of them all, nor any Secret of another namespace."""
     namespaces = {d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"}
-    namespaces |= {"default", "kube-system", "monitoring"}
-    for namespace in sorted(namespaces):
-        for verb in ("get", "list", "watch", "create", "update", "patch", "delete"):
-            allowed = can_i(docs, SPEAKER, verb, "secrets", namespace, name="any")
-            assert allowed == (namespace == "metallb-system" and verb in ("list", "watch")), (
-                namespace,
-                verb,
-            )
+    namespaces |= {"metallb-system", "default", "kube-system", "monitoring"}
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    names |= {"", "bgp-password", "memberlist", "any", COPY_SECRET}
+    granted = {
+        (namespace, verb, name)
+        for namespace in namespaces
+        for verb in SECRET_VERBS
+        for name in names
+        if can_i(docs, SPEAKER, verb, "secrets", namespace, name=name)
+    }
+    assert granted == {("metallb-system", v, COPY_SECRET) for v in ("get", "list", "watch")}
+
+
+def test_the_controller_keeps_the_copy_of_the_bgp_passwords(docs: list[Obj]) -> None:
+    """It reads every Secret of metallb-system (the peers' passwordSecrets), creates the copy
+    (create cannot be limited by name) and rewrites that one by name only."""
+    ns = "metallb-system"
+    assert can_i(docs, CONTROLLER, "list", "secrets", ns)
+    assert can_i(docs, CONTROLLER, "watch", "secrets", ns)
+    assert can_i(docs, CONTROLLER, "create", "secrets", ns)
+    for verb in ("get", "update"):
+        assert can_i(docs, CONTROLLER, verb, "secrets", ns, name=COPY_SECRET)
+        assert not can_i(docs, CONTROLLER, verb, "secrets", ns, name="bgp-password")
+    assert not can_i(docs, CONTROLLER, "delete", "secrets", ns, name=COPY_SECRET)
 
 
 def _speaker_rules(docs: list[Obj]) -> set[tuple[str, str, str]]:

@@ -10,6 +10,7 @@
         kube.stall(30.0, times=1) # the next request answered after 30 s
         kube.go_away()            # nothing listens (connections refused) ...
         kube.come_back()          # ... until it serves again on the same port, store intact
+        FakeKube(authorizers={"speaker-token": allow})  # RBAC: a token's requests are checked
 
 The server runs in a daemon thread on 127.0.0.1 with an ephemeral port. Test-side helpers
 (`create`, `get`, `list`, `update`, `update_status`, `patch`, `delete`) act on the same store
@@ -22,7 +23,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,10 +33,10 @@ import kubernetes
 from .kinds import DEFAULT_KINDS, KindRegistry, ResourceKind
 from .patch import merge_patch
 from .selectors import FieldSelector, LabelSelector
-from .server import _DEFAULT_REASONS, FakeHTTPServer, Fault, RequestRecord
+from .server import _DEFAULT_REASONS, Access, Authorizer, FakeHTTPServer, Fault, RequestRecord
 from .store import ObjectStore, Validator
 
-__all__ = ["DEFAULT_NAMESPACES", "FakeKube", "api_status", "wait_for"]
+__all__ = ["DEFAULT_NAMESPACES", "Access", "Authorizer", "FakeKube", "api_status", "wait_for"]
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -91,6 +92,9 @@ class FakeKube:
         kinds: the resource kinds served (default: `DEFAULT_KINDS`).
         extra_kinds: more kinds on top of `kinds`.
         token: if set, requests must carry `Authorization: Bearer <token>`.
+        authorizers: bearer token -> `Authorizer`: a request carrying one of these tokens is
+            answered only if its authorizer allows its `Access` (else 403 Forbidden, as the
+            API server's RBAC authorizer answers); other requests are not checked.
         history_limit: watch events kept; older ones are forgotten (410 Gone).
         namespaces: namespaces created at start.
         require_namespaces: creating in a missing namespace is 404 NotFound, as for real.
@@ -105,6 +109,7 @@ class FakeKube:
         extra_kinds: Iterable[ResourceKind] = (),
         *,
         token: str | None = None,
+        authorizers: Mapping[str, Authorizer] | None = None,
         history_limit: int = 1000,
         namespaces: Iterable[str] = DEFAULT_NAMESPACES,
         require_namespaces: bool = True,
@@ -119,6 +124,7 @@ class FakeKube:
             self.registry, history_limit=history_limit, require_namespaces=require_namespaces
         )
         self.token = token
+        self.authorizers = dict(authorizers or {})
         self.bookmark_interval = bookmark_interval
         self.watch_coalesce = watch_coalesce
         self.stopping = False
@@ -188,18 +194,20 @@ class FakeKube:
         """Base URL, e.g. http://127.0.0.1:43121."""
         return f"http://127.0.0.1:{self.port}"
 
-    def configuration(self) -> Any:
-        """A `kubernetes.client.Configuration` pointing at this server."""
+    def configuration(self, token: str | None = None) -> Any:
+        """A `kubernetes.client.Configuration` pointing at this server (with `token`, or the
+        server's own when it requires one)."""
         config = kubernetes.client.Configuration(host=self.url)
         config.no_proxy = "127.0.0.1,localhost"
-        if self.token is not None:
-            config.api_key = {"BearerToken": self.token}
+        token = token if token is not None else self.token
+        if token is not None:
+            config.api_key = {"BearerToken": token}
             config.api_key_prefix = {"BearerToken": "Bearer"}
         return config
 
-    def api_client(self) -> Any:
+    def api_client(self, token: str | None = None) -> Any:
         """A new `kubernetes.client.ApiClient` for this server (close it when done)."""
-        return kubernetes.client.ApiClient(self.configuration())
+        return kubernetes.client.ApiClient(self.configuration(token))
 
     # ----------------------------------------------------------------- hooks
 

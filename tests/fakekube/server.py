@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ from .store import ObjectStore, WatchEvent, clone
 if TYPE_CHECKING:
     from .fake import FakeKube
 
-__all__ = ["FakeHTTPServer", "Fault", "RequestRecord", "Route"]
+__all__ = ["Access", "Authorizer", "FakeHTTPServer", "Fault", "RequestRecord", "Route"]
 
 Obj = dict[str, Any]
 
@@ -115,6 +116,25 @@ class Fault:
         if self.watch is not None and self.watch != is_watch:
             return False
         return self.path is None or self.path.search(path) is not None
+
+
+@dataclass(frozen=True)
+class Access:
+    """A request's attributes as the API server's authorizer sees them (authorizer.Attributes):
+    the verb (get, list, watch, create, update, patch, delete, deletecollection), the API group,
+    the resource (with `/subresource`), the namespace ("" cluster-wide) and the name: the
+    object's, or on a list or a watch the value of a `metadata.name=` field selector (which is
+    how RBAC's resourceNames can allow a list or a watch), else ""."""
+
+    verb: str
+    group: str
+    resource: str
+    namespace: str
+    name: str
+
+
+Authorizer = Callable[[Access], bool]
+_NAME_TERM = re.compile(r"^metadata\.name==?([^=!].*)$")
 
 
 @dataclass(frozen=True)
@@ -320,12 +340,45 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, _resource_list(registry, group, version))
             return
         route = _parse_route(registry, group, version, rest)
+        self._authorize(method, route, query)
         if route.subresource:
             self._status_verb(method, route, query, content_type, body)
         elif route.name is None:
             self._collection_verb(method, route, query, body)
         else:
             self._object_verb(method, route, query, content_type, body)
+
+    def _authorize(self, method: str, route: Route, query: dict[str, str]) -> None:
+        """403 Forbidden if the request's token has an authorizer that refuses it."""
+        header = self.headers.get("Authorization") or ""
+        token = header.removeprefix("Bearer ")
+        authorizer = self.fake.authorizers.get(token) if header.startswith("Bearer ") else None
+        if authorizer is None:
+            return
+        name = route.name or ""
+        if route.name is None:
+            verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
+            verb = verbs.get(method, method.lower())
+            if verb == "list" and query.get("watch") in ("true", "1"):
+                verb = "watch"
+            for term in (query.get("fieldSelector") or "").split(","):
+                if match := _NAME_TERM.match(term.strip()):
+                    name = match.group(1)
+        else:
+            verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+                method, method.lower()
+            )
+        resource = route.kind.plural + (f"/{route.subresource}" if route.subresource else "")
+        access = Access(verb, route.kind.group, resource, route.namespace or "", name)
+        if not authorizer(access):
+            where = f' in the namespace "{access.namespace}"' if access.namespace else ""
+            what = f'{resource} "{name}"' if name else resource
+            raise KubeError(
+                403,
+                "Forbidden",
+                f"{what} is forbidden: User cannot {verb} resource "
+                f'"{resource}" in API group "{access.group}"{where}',
+            )
 
     def _send_raw(self, code: int, data: bytes) -> None:
         self._send_body(code, "text/plain", data)

@@ -153,6 +153,9 @@ def test_no_write_starts_after_the_term_ends() -> None:
         def write_pool_status(self, *args: Any) -> None:
             written.append("pool")
 
+        def write_peer_passwords(self, *args: Any) -> None:
+            written.append("passwords")
+
     clock = Clock()
     term = LeaderTerm(15, 10, 2, 2)
     term.renewed(0.0)
@@ -167,6 +170,8 @@ def test_no_write_starts_after_the_term_ends() -> None:
         writer.write_service_status("default", "web", [], None)
     with pytest.raises(NotLeadingError):
         writer.write_configuration_state(True, "")
+    with pytest.raises(NotLeadingError):
+        writer.write_peer_passwords({})
     assert written == ["pool", f"state {(True, '', [condition])}"]
 
 
