@@ -111,6 +111,44 @@ def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fa
     lab.settle(quiet=5.0)  # it comes back: Up again, the hold, the hand-off
 
 
+# Peers count a node back in only once its BFD sessions are Up again (slow start: about 1 s
+# after it resumes) and have stayed Up for the 2 s rejoin hold: until then the addresses it owned
+# belong to the node that took over, and the resumed node must answer for none of them.
+BEFORE_HAND_BACK = 1.9
+
+
+def test_a_resumed_owner_never_answers_beside_the_node_that_took_over(lab: FailoverLab) -> None:
+    prober = lab.prober
+    assert prober is not None
+    owners = lab.settle()
+    owner = owners[4]
+    mac = lab.macs[owner]
+    lab.signal(owner, signal.SIGSTOP)  # every process of the node frozen
+    try:
+        wait_for(
+            "another node to answer",
+            lambda: lab.node_of(prober.owner(4, 0.05)) not in (None, owner),
+            10,
+            0.02,
+        )
+        # Real time: frozen a while longer, so probes queue up in its sockets (seconds old
+        # when it resumes) and its BFD sessions time out on both sides.
+        time.sleep(1.0)
+    finally:
+        resumed = time.monotonic()
+        lab.signal(owner, signal.SIGCONT)
+    time.sleep(BEFORE_HAND_BACK)  # real time on the wire: what the client hears meanwhile
+    end = resumed + BEFORE_HAND_BACK
+    for family in (4, 6):
+        doubles = prober.double_answers(family, resumed, end)
+        stale = len([h for h in prober.answers(family, resumed, end) if h.mac == mac])
+        assert (doubles, stale) == (0, 0), (
+            f"IPv{family}: {doubles} probe intervals answered by two MACs, {stale} answers "
+            f"from the resumed {owner} before the others counted it in again"
+        )
+    lab.settle(quiet=5.0)
+
+
 def test_an_excluded_owner_hands_over_without_a_lost_probe(lab: FailoverLab) -> None:
     prober = lab.prober
     assert prober is not None
