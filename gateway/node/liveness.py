@@ -59,10 +59,11 @@ DEFAULT_HANDOFF = 1.0
 #: The node role is woken at least this often (seconds), so a gap in its clock shows.
 HEARTBEAT = 0.05
 #: A call later than the heartbeat by more than this (seconds): the process was frozen. Above
-#: a loaded machine's scheduling delays; heartbeat plus gap is the 150 ms of a 50 ms x 3
-#: detection time, so any freeze long enough for the peers to count us out is seen (and every
-#: freeze the L2 service holds its answers after: services/l2/core/resume.py).
-FREEZE_GAP = 0.1
+#: a loaded machine's scheduling delays; heartbeat plus gap (130 ms) is under the 150 ms of a
+#: 50 ms x 3 detection time, so any freeze long enough for the peers to count us out is seen,
+#: and so is every freeze after which the L2 service holds its answers (a beat gap over 150 ms:
+#: services/l2/core/resume.py), so that this role always confirms the set it holds.
+FREEZE_GAP = 0.08
 
 # A BFD lane step: the method, its request, and what to record once it succeeded.
 BfdStep = tuple[str, Message, Callable[[object], None]]
@@ -132,6 +133,7 @@ class Liveness:
         self.leaving = False
         self._fenced = False
         self._clock_at: float | None = None  # the last call's time
+        self._detection = _detection(FAST_PROFILE)  # of the sessions we hold (seconds)
 
     # Our own clock.
 
@@ -146,7 +148,7 @@ class Liveness:
             "counted us out",
             now - last,
         )
-        self.membership.resumed(now)
+        self.membership.resumed(now, self._detection)
         return True
 
     def clock_deadline(self) -> float | None:
@@ -162,6 +164,7 @@ class Liveness:
             return {}
         speakers = {n for ad in config.l2_advertisements for n in ad.nodes} - {self.node}
         chosen = config.bfd_profiles.get(self.profile) if self.profile else None
+        self._detection = _detection(chosen or FAST_PROFILE)
         profile = profile_proto(chosen or FAST_PROFILE)
         out: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}
         for obj in snap.of("Node"):
@@ -293,6 +296,12 @@ class Liveness:
         if membership is not None:
             times.append(membership)
         return min(times, default=None)
+
+
+def _detection(profile: BFDProfile) -> float:
+    """The detection time of a session with `profile` at both ends (RFC 5880 §6.8.4), seconds."""
+    interval = max(profile.receive_interval, profile.transmit_interval)
+    return profile.detect_multiplier * interval / 1000
 
 
 def _ignore(_: object) -> None:

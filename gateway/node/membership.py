@@ -43,7 +43,8 @@ out) counted it out and took its addresses. So, after a resume:
 
 - every Lease counts as renewed at that moment (client-go's start-up rule: renewals could not be
   seen meanwhile), so a frozen-for-long node does not believe its peers dead;
-- for `resume_settle` seconds (`resuming`) the BFD sessions' verdicts are still arriving from a
+- for one BFD detection time plus `resume_settle` (`resuming`: 0.5 s at 50 ms x 3) the BFD
+  sessions' verdicts are still arriving from a
   BFD service that was frozen too: the caller keeps its announcements as they were (sends
   nothing new: gateway/node/reconciler.py), and a session going Down then says **this node was
   the one cut off**, not that its peers died: it is **cut off** (fenced: announces nothing), and
@@ -75,9 +76,11 @@ class MembershipTiming:
     # Without a successful renewal of our own Lease for this long, we "cannot renew" it even
     # while a renewal is still outstanding (client-go's renewDeadline).
     renew_deadline: float = 10.0
-    # After a resume, a BFD session going Down within this long means we were the one cut off:
-    # the BFD service, frozen too, reports its timed-out sessions as soon as it runs again.
-    resume_settle: float = 0.5
+    # After a resume, a BFD session going Down within one detection time plus this long means
+    # we were the one cut off: our BFD service, frozen too, declares its sessions Down at the
+    # latest one detection time after it runs again (the packets queued meanwhile refresh them
+    # once), and its report reaches us well within this.
+    resume_settle: float = 0.35
 
 
 DEFAULT_MEMBERSHIP_TIMING = MembershipTiming()
@@ -106,6 +109,7 @@ class Membership:
         self._all_lost_at: float | None = None  # BFD to every peer lost since
         self._renewal_wanted = False
         self._resumed_at: float | None = None  # the last resume after a gap in our clock
+        self._settle = timing.resume_settle  # after that resume
         self._cut_off_at: float | None = None  # a session went Down while resuming
 
     # Inputs.
@@ -165,9 +169,11 @@ class Membership:
             # Renewals could not be seen while it was away: every Lease counts as renewed now.
             self._leases.restart(now)
 
-    def resumed(self, now: float) -> None:
-        """This node's clock jumped: it was frozen (or starved) until `now`."""
+    def resumed(self, now: float, detection: float = 0.15) -> None:
+        """This node's clock jumped: it was frozen (or starved) until `now`; `detection`: the
+        detection time of its BFD sessions (seconds)."""
         self._resumed_at = now
+        self._settle = detection + self.timing.resume_settle
         self._leases.restart(now)  # renewals could not be seen meanwhile
 
     # Outputs.
@@ -191,7 +197,7 @@ class Membership:
         return (
             self._resumed_at is not None
             and self._cut_off_at is None
-            and now - self._resumed_at < self.timing.resume_settle
+            and now - self._resumed_at < self._settle
         )
 
     def renewal_wanted(self) -> bool:
@@ -208,7 +214,7 @@ class Membership:
         if self._fenced and self._clear_since is not None:
             times.append(self._clear_since + hold)
         if self._resumed_at is not None:
-            times.append(self._resumed_at + self.timing.resume_settle)
+            times.append(self._resumed_at + self._settle)
         if self._cut_off_at is not None:
             times.append(self._cut_off_at + hold)
         if not self._fenced and self._all_lost_at is not None and self._renewed_at is not None:

@@ -12,7 +12,7 @@ import pytest
 from gateway.node.membership import Membership, MembershipTiming
 
 NODES = ("node-a", "node-b", "node-c")
-TIMING = MembershipTiming(rejoin_hold=2.0, renew_deadline=10.0)
+TIMING = MembershipTiming(rejoin_hold=2.0, renew_deadline=10.0, resume_settle=0.35)
 
 
 def lease(renew: str) -> dict[str, object]:
@@ -241,7 +241,11 @@ def test_a_fenced_node_waits_for_every_returning_peer_before_answering() -> None
 
 
 def resumed(m: Membership, t: float) -> None:
-    m.resumed(t)
+    m.resumed(t, detection=0.15)  # 50 ms x 3
+
+
+def resumed_slow(m: Membership, t: float) -> None:
+    m.resumed(t, detection=0.9)  # 300 ms x 3, MetalLB's BFDProfile defaults
 
 
 def test_a_resumed_node_whose_sessions_go_down_rejoins_like_a_returning_peer() -> None:
@@ -314,4 +318,18 @@ def test_a_session_down_after_the_settle_time_is_an_ordinary_failover() -> None:
         Row(1.0, up("node-c"), ALL),
         Row(7.0, resumed, ALL),
         Row(7.6, down("node-b"), {"node-a", "node-c"}),
+    ])  # fmt: skip
+
+
+def test_with_a_slower_profile_a_later_down_still_says_we_were_cut_off() -> None:
+    # At 300 ms x 3 our BFD service, refreshed once by the packets queued while frozen, times
+    # its sessions out up to 900 ms after the resume.
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(0.0, renewed, ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed_slow, ALL),
+        Row(8.2, down("node-b"), {"node-a", "node-c"}, fenced=True),
+        Row(8.2, down("node-c"), {"node-a"}, fenced=True),
     ])  # fmt: skip

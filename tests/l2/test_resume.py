@@ -3,7 +3,7 @@
 from services.l2.core.drop import DropReason
 from services.l2.core.resume import ResumeGuard, ResumeTiming
 
-TIMING = ResumeTiming(tick=0.02, gap=0.2, stale=0.15, hold_max=2.0)
+TIMING = ResumeTiming(tick=0.02, gap=0.15, stale=0.15, hold_max=2.0)
 
 
 def watching(until: float, start: float = 0.0) -> ResumeGuard:
@@ -69,8 +69,8 @@ def test_a_confirmation_from_before_the_freeze_does_not_count() -> None:
 
 def test_a_late_beat_shorter_than_the_gap_holds_nothing() -> None:
     guard = watching(1.0)
-    assert guard.beat(1.19) is None  # a loaded machine: 190 ms between beats
-    assert not guard.holding(1.19)
+    assert guard.beat(1.14) is None  # a loaded machine: 140 ms between beats
+    assert not guard.holding(1.14)
 
 
 def test_without_a_watch_nothing_is_held() -> None:

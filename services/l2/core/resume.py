@@ -25,10 +25,9 @@ owner). Two rules keep it from answering in that past:
   sends nothing new then), answers its set again after `hold_max`.
 
 The watch thread runs at the link threads' real-time priority when allowed, so a loaded machine
-does not delay its beats past `gap` (a late beat would hold answers for nothing). A freeze
-shorter than `gap` but longer than a BFD detection time (150 ms with the node role's default
-profile) is left to the node role, which notices it and withdraws what it no longer owns; what
-this service answers meanwhile is fresh requests only (`stale`).
+does not delay its beats past `gap` (a late beat would hold answers until `hold_max` for
+nothing). With a slower BFD profile than the node role's default, a freeze between `gap` and
+its detection time holds answers until the node role's confirmation, about half a second.
 """
 
 from dataclasses import dataclass
@@ -41,10 +40,11 @@ class ResumeTiming:
     """Seconds."""
 
     tick: float = 0.02  # how often the watch beats
-    # A beat later than this after the previous one: we were frozen. Above the node role's
-    # own freeze detection (gateway/node/liveness.py: 50 ms heartbeat + 100 ms), so that the
-    # role, frozen with us, always notices too and confirms the set.
-    gap: float = 0.2
+    # A beat later than this after the previous one: we were frozen, for more than the beat
+    # gap minus a tick. The node role notices any freeze over 130 ms (gateway/node/liveness.py:
+    # 50 ms heartbeat + 80 ms), so, frozen with us, it always notices too and confirms the set;
+    # and a freeze long enough for the peers to count the node out (150 ms at 50 ms x 3) is seen.
+    gap: float = 0.15
     stale: float = 0.15  # a request older than this when read is not answered
     hold_max: float = 2.0  # answers held at most this long after a resume without confirmation
 
