@@ -9,6 +9,9 @@ and a client probing the two service addresses every 10 ms (ARP for IPv4, NS for
 Figures (`name value unit`; the window is from the last answer before the fault to the first
 one after it, per address whose owner was the faulted node):
 
+- `failover_stop_<mode>_{double_answers,resumed_answers}_after_resume` (target 0): after each
+  SIGCONT, until the peers could count the resumed node in again (`BEFORE_HAND_BACK`), the probe
+  intervals answered by two MACs and the answers from the resumed node;
 - `failover_<fault>_<mode>_{p50,p99,max}` for fault = kill (every process SIGKILLed), link (its
   bridge port down), stop (every process SIGSTOPped), mode = bfd50 (our default, 50 ms x 3),
   bfd300 (MetalLB's BFDProfile defaults, 300 ms x 3), lease (Leases alone, `--liveness lease`);
@@ -55,6 +58,9 @@ FAULTS = ("kill", "link", "stop")
 # Seconds of one steady owner per address before a fault: a node back from the previous one
 # reclaims its addresses after BFD comes Up again (slow start, about 1 s) and the 2 s hold.
 QUIET = 5.0
+# Seconds after a SIGCONT during which the resumed node owns nothing in its peers' eyes: its BFD
+# sessions come Up again (slow start) and must then stay Up for the 2 s rejoin hold.
+BEFORE_HAND_BACK = 1.9
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -83,8 +89,11 @@ def other_answers(lab: FailoverLab, family: int, owner: str) -> bool:
     return node is not None and node != owner
 
 
-def one_failover(lab: FailoverLab, fault: str) -> list[float]:
-    """Fault the owner of the IPv4 address; the unanswered windows of the addresses it owned."""
+def one_failover(
+    lab: FailoverLab, fault: str, resumes: list[tuple[float, str]] | None = None
+) -> list[float]:
+    """Fault the owner of the IPv4 address; the unanswered windows of the addresses it owned
+    (and, for a SIGSTOP, when and which node was resumed, in `resumes`)."""
     prober = lab.prober
     assert prober is not None
     owners = lab.settle(QUIET)
@@ -109,7 +118,23 @@ def one_failover(lab: FailoverLab, fault: str) -> list[float]:
         elif fault == "link":
             lab.link(owner, up=True)
         else:
+            if resumes is not None:
+                resumes.append((time.monotonic(), owner))
             lab.signal(owner, 18)  # SIGCONT
+
+
+def after_resumes(lab: FailoverLab, resumes: list[tuple[float, str]]) -> tuple[int, int]:
+    """Probe intervals answered by two MACs, and answers from the resumed node, within
+    BEFORE_HAND_BACK of each resume (both families)."""
+    prober = lab.prober
+    assert prober is not None
+    doubles = stale = 0
+    for at, node in resumes:
+        end = at + BEFORE_HAND_BACK
+        for family in (4, 6):
+            doubles += prober.double_answers(family, at, end)
+            stale += sum(1 for h in prober.answers(family, at, end) if h.mac == lab.macs[node])
+    return doubles, stale
 
 
 def bench_failovers(mode: str, runs: int, faults: list[str]) -> dict[str, list[float]]:
@@ -118,10 +143,18 @@ def bench_failovers(mode: str, runs: int, faults: list[str]) -> dict[str, list[f
         lab.settle(QUIET)
         for fault in faults:
             windows: list[float] = []
+            resumes: list[tuple[float, str]] = []
             for _ in range(runs):
-                windows += one_failover(lab, fault)
+                windows += one_failover(lab, fault, resumes)
             out[fault] = windows
             report(f"failover_{fault}_{mode}", windows)
+            if resumes:
+                lab.settle(QUIET)  # (past the last resume's window)
+                doubles, stale = after_resumes(lab, resumes)
+                emit(f"failover_{fault}_{mode}_double_answers_after_resume", doubles,
+                     f"probes_in_{len(resumes)}_resumes")  # fmt: skip
+                emit(f"failover_{fault}_{mode}_resumed_answers_after_resume", stale,
+                     f"probes_in_{len(resumes)}_resumes")  # fmt: skip
     return out
 
 

@@ -16,6 +16,16 @@ Theory of operation.
   owner: exclusion label, selector change, a node back after the hold, or this node leaving) is
   still answered for `handoff` seconds, so the new owner's answers and gratuitous burst start
   before ours stop (make-before-break: at worst both answer for that long, never neither).
+- **Resuming.** The node role asks to be woken every `HEARTBEAT` seconds (`clock_deadline`);
+  a call arriving more than `FREEZE_GAP` after that (`clock`) means the process did not run
+  meanwhile: frozen (SIGSTOP, a paused VM) or starved. The sans-I/O core sees it from the `now`
+  of its first call, before the change that call carries, so the verdict does not depend on
+  which of the node's processes resumed first. `membership.resumed` then decides whether this
+  node was the one cut off (gateway/node/membership.py); the reconciler forgets what the L2
+  service holds and, while `membership.resuming`, sends it no new announcement set: the L2
+  service, frozen too, holds its answers until the set is confirmed (services/l2/core/resume.py),
+  and the set sent is the one decided once the BFD verdicts have arrived. A starved event loop
+  (a long pass) looks the same; it costs at most `resume_settle` of delay for a changed set.
 - **Leaving.** On SIGTERM the role deletes its sessions (the BFD service sends AdminDown, RFC 5880
   §6.8.16: each peer's session goes Down at its next packet, so they drop us at once, API server
   or not), releases its Lease (for peers without BFD), keeps answering for `handoff` seconds, then
@@ -46,6 +56,14 @@ FAST_PROFILE = BFDProfile(
 )
 #: Seconds an address is still answered after another node became its owner.
 DEFAULT_HANDOFF = 1.0
+#: The node role is woken at least this often (seconds), so a gap in its clock shows.
+HEARTBEAT = 0.05
+#: A call later than the heartbeat by more than this (seconds): the process was frozen. Above
+#: a loaded machine's scheduling delays; heartbeat plus gap (130 ms) is under the 150 ms of a
+#: 50 ms x 3 detection time, so any freeze long enough for the peers to count us out is seen,
+#: and so is every freeze after which the L2 service holds its answers (a beat gap over 150 ms:
+#: services/l2/core/resume.py), so that this role always confirms the set it holds.
+FREEZE_GAP = 0.08
 
 # A BFD lane step: the method, its request, and what to record once it succeeded.
 BfdStep = tuple[str, Message, Callable[[object], None]]
@@ -114,6 +132,28 @@ class Liveness:
         self._held: dict[str, tuple[float, list[L2Announcement]]] = {}  # ip -> (until, entries)
         self.leaving = False
         self._fenced = False
+        self._clock_at: float | None = None  # the last call's time
+        self._detection = _detection(FAST_PROFILE)  # of the sessions we hold (seconds)
+
+    # Our own clock.
+
+    def clock(self, now: float) -> bool:
+        """Every call of the core passes its `now` here first; True if this node just resumed
+        after a gap in its clock (then `membership.resumed` was told)."""
+        last, self._clock_at = self._clock_at, now
+        if last is None or now - last <= HEARTBEAT + FREEZE_GAP:
+            return False
+        log.warning(
+            "resumed after %.3f s without running (frozen or starved): the peers may have "
+            "counted us out",
+            now - last,
+        )
+        self.membership.resumed(now, self._detection)
+        return True
+
+    def clock_deadline(self) -> float | None:
+        """When the core wants to be woken at the latest (the heartbeat)."""
+        return None if self._clock_at is None else self._clock_at + HEARTBEAT
 
     # BFD sessions.
 
@@ -124,6 +164,7 @@ class Liveness:
             return {}
         speakers = {n for ad in config.l2_advertisements for n in ad.nodes} - {self.node}
         chosen = config.bfd_profiles.get(self.profile) if self.profile else None
+        self._detection = _detection(chosen or FAST_PROFILE)
         profile = profile_proto(chosen or FAST_PROFILE)
         out: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}
         for obj in snap.of("Node"):
@@ -225,7 +266,10 @@ class Liveness:
         if fenced != self._fenced:
             self._fenced = fenced
             if fenced:
-                log.warning("fenced: no BFD peer left and our Lease not renewed: withdrawing")
+                log.warning(
+                    "fenced (no BFD peer left and our Lease not renewed, or cut off while "
+                    "frozen): withdrawing"
+                )
             else:
                 log.warning("no longer fenced: answering again")
         if fenced:
@@ -252,6 +296,12 @@ class Liveness:
         if membership is not None:
             times.append(membership)
         return min(times, default=None)
+
+
+def _detection(profile: BFDProfile) -> float:
+    """The detection time of a session with `profile` at both ends (RFC 5880 §6.8.4), seconds."""
+    interval = max(profile.receive_interval, profile.transmit_interval)
+    return profile.detect_multiplier * interval / 1000
 
 
 def _ignore(_: object) -> None:

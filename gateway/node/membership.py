@@ -34,6 +34,29 @@ itself for that peer's addresses for a moment).
 
 A node that has lost BFD to every peer but renews its Lease keeps answering: either its peers are
 all gone (it is the survivor) or its link is cut (then no client hears it anyway).
+
+**Resumed after a freeze** (SIGSTOP and SIGCONT, a VM paused, a process starved): the caller
+reports a gap in this node's own monotonic clock with `resumed` (gateway/node/liveness.py sees
+it as a call arriving long after the heartbeat it asked for). For as long as the gap lasted
+this node observed nothing, while its peers (whose BFD sessions to a frozen BFD service timed
+out) counted it out and took its addresses. So, after a resume:
+
+- every Lease counts as renewed at that moment (client-go's start-up rule: renewals could not be
+  seen meanwhile), so a frozen-for-long node does not believe its peers dead;
+- for one BFD detection time plus `resume_settle` (`resuming`: 0.5 s at 50 ms x 3) the BFD
+  sessions' verdicts are still arriving from a
+  BFD service that was frozen too: the caller keeps its announcements as they were (sends
+  nothing new: gateway/node/reconciler.py), and a session going Down then says **this node was
+  the one cut off**, not that its peers died: it is **cut off** (fenced: announces nothing), and
+  rejoins the way its peers count it in again: once a peer's session is Up and out of its
+  `rejoin_hold` (and at least `rejoin_hold` after it was cut off). Without that rule it would
+  elect itself for every peer's addresses until BFD is Up again plus the hold, answering beside
+  the nodes that took them over (issue 13's double answers after a SIGCONT);
+- if no peer comes back and none keeps its Lease current (they did die meanwhile), it is the
+  survivor and answers again when their Leases expire, as observed from the resume on.
+
+A gap with BFD staying Up (only the node role was frozen or its event loop stalled) changes
+nothing once `resume_settle` has passed: the peers never counted this node out.
 """
 
 from collections.abc import Collection, Iterable, Mapping
@@ -53,6 +76,11 @@ class MembershipTiming:
     # Without a successful renewal of our own Lease for this long, we "cannot renew" it even
     # while a renewal is still outstanding (client-go's renewDeadline).
     renew_deadline: float = 10.0
+    # After a resume, a BFD session going Down within one detection time plus this long means
+    # we were the one cut off: our BFD service, frozen too, declares its sessions Down at the
+    # latest one detection time after it runs again (the packets queued meanwhile refresh them
+    # once), and its report reaches us well within this.
+    resume_settle: float = 0.35
 
 
 DEFAULT_MEMBERSHIP_TIMING = MembershipTiming()
@@ -80,6 +108,9 @@ class Membership:
         self._clear_since: float | None = None  # fenced, not meeting the condition since then
         self._all_lost_at: float | None = None  # BFD to every peer lost since
         self._renewal_wanted = False
+        self._resumed_at: float | None = None  # the last resume after a gap in our clock
+        self._settle = timing.resume_settle  # after that resume
+        self._cut_off_at: float | None = None  # a session went Down while resuming
 
     # Inputs.
 
@@ -94,6 +125,8 @@ class Membership:
             state.up_at = now
         elif was_up and not is_up:
             state.down_at = now
+            if self.resuming(now):
+                self._cut_off_at = now  # our BFD service's view catching up with the freeze
         self._update(now)
 
     def bfd_removed(self, peer: str, session: str, now: float) -> None:
@@ -136,6 +169,13 @@ class Membership:
             # Renewals could not be seen while it was away: every Lease counts as renewed now.
             self._leases.restart(now)
 
+    def resumed(self, now: float, detection: float = 0.15) -> None:
+        """This node's clock jumped: it was frozen (or starved) until `now`; `detection`: the
+        detection time of its BFD sessions (seconds)."""
+        self._resumed_at = now
+        self._settle = detection + self.timing.resume_settle
+        self._leases.restart(now)  # renewals could not be seen meanwhile
+
     # Outputs.
 
     @property
@@ -148,9 +188,17 @@ class Membership:
         return {n for n in candidates if n == self.node or self._member(n, now)}
 
     def fenced(self, now: float) -> bool:
-        """This node must not answer for any address."""
+        """This node must not answer for any address (fenced, or cut off after a resume)."""
         self._update(now)
-        return self._fenced
+        return self._fenced or self._cut_off_at is not None
+
+    def resuming(self, now: float) -> bool:
+        """Just resumed, BFD verdicts still arriving: announce nothing new."""
+        return (
+            self._resumed_at is not None
+            and self._cut_off_at is None
+            and now - self._resumed_at < self._settle
+        )
 
     def renewal_wanted(self) -> bool:
         """BFD to every peer was just lost: renew our Lease now to know whether to fence."""
@@ -165,6 +213,10 @@ class Membership:
                 times.append(state.up_at + hold)
         if self._fenced and self._clear_since is not None:
             times.append(self._clear_since + hold)
+        if self._resumed_at is not None:
+            times.append(self._resumed_at + self._settle)
+        if self._cut_off_at is not None:
+            times.append(self._cut_off_at + hold)
         if not self._fenced and self._all_lost_at is not None and self._renewed_at is not None:
             times.append(self._renewed_at + self.timing.renew_deadline)
         if self._api_reachable:
@@ -208,7 +260,26 @@ class Membership:
             for p in self._peers.values()
         )
 
+    def _lease_alive(self, node: str, now: float) -> bool:
+        if self._frozen is not None:
+            return node in self._frozen
+        return node in self._leases.current(now)
+
+    def _rejoined(self, now: float) -> bool:
+        """Cut off after a resume, and counted in again by the peers: a peer is Up and out of
+        its hold, at least `rejoin_hold` after we were cut off (they apply the same hold to us);
+        or no peer is Up and none keeps its Lease current (they died: we are the survivor)."""
+        assert self._cut_off_at is not None
+        up = [n for n, p in self._peers.items() if any(p.sessions.values())]
+        if up:
+            held = now - self._cut_off_at >= self.timing.rejoin_hold
+            return held and not self._rejoining(now)
+        return not any(self._lease_alive(n, now) for n, p in self._peers.items() if p.sessions)
+
     def _update(self, now: float) -> None:
+        if self._cut_off_at is not None and self._rejoined(now):
+            self._cut_off_at = None
+            self._resumed_at = None
         lost = self._bfd_all_lost()
         if lost and self._all_lost_at is None:
             self._all_lost_at = now

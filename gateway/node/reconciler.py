@@ -29,7 +29,10 @@ ConfigurationState, and the next pass is scheduled:
 - with a `Liveness` (gateway/node/liveness.py), the L2 members come from BFD and Leases with
   fencing (gateway/node/membership.py): a BFD session change runs a pass at once, a third lane
   keeps the BFD sessions to the other speakers, L2 withdrawals are handed off, and `Leave` (SIGTERM)
-  drops our sessions and Lease, keeps answering for the hand-off, withdraws, then sets `left`.
+  drops our sessions and Lease, keeps answering for the hand-off, withdraws, then sets `left`;
+  every call first shows its `now` to `Liveness.clock`: after a gap in our clock (the node was
+  frozen) the L2 set is forgotten and not sent while `resuming`, then sent again (the L2
+  service, frozen too, answers only once a set confirms what it holds).
 """
 
 import functools
@@ -238,6 +241,7 @@ class NodeReconciler:
     # The Reconciler protocol.
 
     def handle(self, change: NodeChange, now: float) -> None:
+        self._clock(now)
         if isinstance(change, Leave):
             self._leave(now)
             return
@@ -270,6 +274,7 @@ class NodeReconciler:
             self._changed.add(change)
 
     def handle_result(self, request_id: int, result: object, now: float) -> None:
+        self._clock(now)
         if request_id == self._withdrawing:
             self._withdrawing = None
             self.left = True
@@ -306,7 +311,15 @@ class NodeReconciler:
         deadline = self._pass_deadline()
         if self._renew_at is not None and self._renewing is None:
             deadline = self._renew_at if deadline is None else min(deadline, self._renew_at)
+        heartbeat = self.liveness.clock_deadline() if self.liveness is not None else None
+        if heartbeat is not None:
+            deadline = heartbeat if deadline is None else min(deadline, heartbeat)
         return deadline
+
+    def _clock(self, now: float) -> None:
+        if self.liveness is not None and self._leave_at is None and self.liveness.clock(now):
+            self._forget("l2")  # it may have been frozen too: confirm the set once decided
+            self._urgent(now)
 
     def _pass_deadline(self) -> float | None:
         if self._pass is not None:
@@ -327,6 +340,7 @@ class NodeReconciler:
         return deadline
 
     def handle_timer(self, now: float) -> None:
+        self._clock(now)
         if self._leave_at is not None:
             if now >= self._leave_at and self._withdrawing is None and not self.left:
                 if not self._l2:
@@ -337,8 +351,10 @@ class NodeReconciler:
                 self._out.append(Rpc(self._withdrawing, "l2", "SetAnnouncements", request))
             return
         membership = self.liveness.membership if self.liveness is not None else None
-        if membership is not None and membership.renewal_wanted() and self._renew_at is not None:
-            self._renew_at = min(self._renew_at, now)  # BFD to every peer lost: renew at once
+        wanted = membership is not None and membership.renewal_wanted()
+        if wanted and self._renew_at is not None and self._renewing is None:
+            # BFD to every peer lost: renew at once (not again while that renewal is out).
+            self._renew_at = min(self._renew_at, now)
         if self._renew_at is not None and self._renewing is None and now >= self._renew_at:
             assert self._renew_every is not None
             self._renewing = self._ids()
@@ -382,7 +398,8 @@ class NodeReconciler:
             lane = _Lane("l2")
             current.lanes.append(lane)
             specs = announcement_specs(layer2)
-            if specs != self._l2_sent:
+            resuming = self.liveness is not None and self.liveness.membership.resuming(now)
+            if specs != self._l2_sent and not (resuming and specs):
                 request = l2_pb2.SetAnnouncementsRequest(announcements=specs)
                 lane.steps.append(("SetAnnouncements", request, self._l2_recorder(specs), ""))
             self._advance(current, lane)

@@ -14,9 +14,15 @@ wakes it and nothing else stands between the two — and raised to real-time pri
 (SCHED_FIFO) while `FloodGuard` allows, so a request is answered as soon as it arrives rather
 than when the scheduler next finds a free CPU. `hot_path="loop"` reads the sockets with
 event-loop reader callbacks instead. docs/l2.md records the measurements behind both choices.
+
+After a freeze (services/l2/core/resume.py): a watch thread beats every `ResumeTiming.tick`
+seconds into a `ResumeGuard`; each hot path reads frames with their kernel receive time and asks
+the guard whether to answer (stale requests and requests while held are counted, not answered),
+the gratuitous timer sends nothing while held, and `set_announcements` confirms the set.
 """
 
 import asyncio
+import contextlib
 import errno
 import logging
 import re
@@ -33,9 +39,10 @@ from services.l2.core.drop import DropReason
 from services.l2.core.interfaces import Link
 from services.l2.core.priority import FloodGuard
 from services.l2.core.responder import InterfaceView
+from services.l2.core.resume import DEFAULT_RESUME_TIMING, ResumeGuard, ResumeTiming
 from services.l2.core.table import AnnouncementSpec, Event, L2Table, SetResult
 from services.l2.metrics import HotCounters, L2Metrics
-from services.l2.rawsock import GroupMembership, check_raw_sockets, open_responder
+from services.l2.rawsock import GroupMembership, check_raw_sockets, open_responder, recv_stamped
 from services.l2.realtime import enter_realtime, leave_realtime
 
 log = logging.getLogger(__name__)
@@ -69,9 +76,22 @@ class _Installed:
 
 
 def _answer(
-    sock: socket.socket, replies: LinkReplies[int], data: bytes, counters: HotCounters
+    sock: socket.socket,
+    replies: LinkReplies[int],
+    data: bytes,
+    counters: HotCounters,
+    *,
+    guard: ResumeGuard,
+    stamp: float | None,
 ) -> None:
     """The hot path proper, for either mode: answer one frame or count why not."""
+    if stamp is not None:
+        refused = guard.refuse(time.time() - stamp, time.monotonic())
+    else:
+        refused = DropReason.RESUMING if guard.holding(time.monotonic()) else None
+    if refused is not None:
+        counters.dropped[refused] += 1
+        return
     result = replies.answer(data)
     if isinstance(result, DropReason):
         counters.dropped[result] += 1
@@ -96,8 +116,11 @@ class _LinkThread:
         installed: _Installed,
         metrics: L2Metrics,
         priority: int,
+        *,
+        resume: ResumeGuard,
     ) -> None:
         self._sock = sock
+        self._resume = resume
         self._index = view.index
         self._name = view.name
         self._installed = installed
@@ -120,10 +143,11 @@ class _LinkThread:
 
     def _serve(self, guard: FloodGuard | None) -> None:
         sock, index, installed, counters = self._sock, self._index, self._installed, self._counters
+        resume = self._resume
         monotonic = time.monotonic
         while True:
             try:
-                data = sock.recv(2048)
+                data, stamp = recv_stamped(sock)
             except BlockingIOError:  # STOP_CHECK passed without a frame
                 if self._stopped:
                     return
@@ -147,7 +171,7 @@ class _LinkThread:
             replies = installed.table.links.get(index)
             try:
                 if replies is not None:
-                    _answer(sock, replies, data, counters)
+                    _answer(sock, replies, data, counters, guard=resume, stamp=stamp)
             except Exception:  # a bug must not silence the link: log it and keep answering
                 log.exception("%s: answering %s", self._name, data.hex())
             if guard is not None:
@@ -194,6 +218,37 @@ class _LinkThread:
         return True
 
 
+class _ResumeWatch:
+    """Beats into the `ResumeGuard` every tick, in a thread of its own (at the link threads'
+    real-time priority when allowed, so load does not delay its beats into a false freeze)."""
+
+    def __init__(self, guard: ResumeGuard, priority: int) -> None:
+        self._guard = guard
+        self._priority = priority
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="l2-resume-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._guard.stop()
+
+    def _run(self) -> None:
+        if self._priority:
+            with contextlib.suppress(OSError):  # the link threads say why (no CAP_SYS_NICE)
+                enter_realtime(self._priority)
+        guard, tick = self._guard, self._guard.timing.tick
+        while not self._stopped.wait(tick):
+            gap = guard.beat(time.monotonic())
+            if gap is not None:
+                log.warning(
+                    "resumed after %.3f s without running (frozen?): answers held until the "
+                    "node role confirms the announcements, or %g s",
+                    gap,
+                    guard.timing.hold_max,
+                )
+
+
 @dataclass
 class _Responder:
     """An open socket, the view it was opened for, and its thread (owned by the loop)."""
@@ -210,6 +265,7 @@ class Engine:
         metrics: L2Metrics,
         hot_path: str = "thread",
         priority: int = DEFAULT_PRIORITY,
+        resume: ResumeTiming = DEFAULT_RESUME_TIMING,
     ) -> None:
         if hot_path not in HOT_PATHS:
             raise ValueError(f"hot path {hot_path!r}: expected one of {', '.join(HOT_PATHS)}")
@@ -225,16 +281,22 @@ class Engine:
         self._groups: dict[int, GroupMembership] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.resume = ResumeGuard(resume)
+        self._watch: _ResumeWatch | None = None
 
     def start(self) -> None:
         check_raw_sockets()
         self._loop = asyncio.get_running_loop()
+        self._watch = _ResumeWatch(self.resume, self.priority)
         if self.hot_path == "loop":
             self._loop_counters = self.metrics.hot_counters()
         else:
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -252,6 +314,7 @@ class Engine:
 
     def set_announcements(self, specs: Sequence[AnnouncementSpec]) -> SetResult:
         result = self.table.set_announcements(specs, self._now())
+        self.resume.confirmed(time.monotonic())  # the node role says what we announce now
         if result.announced or result.withdrawn or result.updated:
             # A caller re-sending the same set (every reconcile) costs the loop, and so the
             # link threads waiting for the GIL, no table rebuild.
@@ -299,7 +362,12 @@ class Engine:
         for responder in opened:
             if self.hot_path == "thread":
                 responder.thread = _LinkThread(
-                    responder.sock, responder.view, self._installed, self.metrics, self.priority
+                    responder.sock,
+                    responder.view,
+                    self._installed,
+                    self.metrics,
+                    self.priority,
+                    resume=self.resume,
                 )
             else:
                 assert self._loop is not None
@@ -334,7 +402,7 @@ class Engine:
         assert counters is not None
         for _ in range(READ_BATCH):
             try:
-                data = sock.recv(2048)
+                data, stamp = recv_stamped(sock)
             except BlockingIOError:
                 return
             except OSError as err:  # e.g. ENETDOWN while the link goes down
@@ -342,7 +410,7 @@ class Engine:
                 return
             replies = self._installed.table.links.get(responder.view.index)
             if replies is not None:
-                _answer(sock, replies, data, counters)
+                _answer(sock, replies, data, counters, guard=self.resume, stamp=stamp)
 
     # --- gratuitous rounds ---
 
@@ -350,9 +418,10 @@ class Engine:
         if self._timer is not None:  # called directly by a command: re-arm below
             self._timer.cancel()
             self._timer = None
+        held = self.resume.holding(time.monotonic())  # frozen: the set may be out of date
         for view, ip, frames in self.table.gratuitous_due(self._now()):
             responder = self._responders.get(view.index)
-            if responder is None:
+            if responder is None or held:
                 continue
             for frame in frames:
                 try:  # the thread's socket blocks on recv; this send must not

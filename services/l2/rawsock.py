@@ -4,7 +4,9 @@ One raw socket per eligible interface (blocking, for the thread that reads it, o
 for the event loop). A classic BPF program attached with SO_ATTACH_FILTER before the socket is
 bound lets only ARP requests (ar$op = 1) and ICMPv6 Neighbor Solicitations without extension
 headers reach userspace, so the kernel drops the rest of the traffic for free;
-PACKET_IGNORE_OUTGOING hides our own frames (gratuitous ARP requests included). Solicited-node
+PACKET_IGNORE_OUTGOING hides our own frames (gratuitous ARP requests included). SO_TIMESTAMPNS
+has the kernel stamp each frame on arrival (`recv_stamped`), so a request queued while the
+service was frozen is known for what it is (services/l2/core/resume.py). Solicited-node
 multicast groups are joined with IPV6_JOIN_GROUP on a plain ICMPv6 socket per interface, as
 MetalLB's mdlayher/ndp does: the kernel then both programs the NIC's multicast filter
 (33:33:ff:xx:xx:xx) and sends MLD reports, so snooping bridges learn the group
@@ -23,6 +25,9 @@ SO_ATTACH_FILTER = 26
 SOL_PACKET = 263
 SO_RCVBUFFORCE = 33  # not exported by Python's socket module
 PACKET_IGNORE_OUTGOING = 23
+SO_TIMESTAMPNS = 35  # not exported by Python's socket module (SO_TIMESTAMPNS_OLD)
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 CAP_NET_RAW = 13
 
 # Classic BPF opcodes (linux/filter.h).
@@ -107,6 +112,7 @@ def open_responder(
     try:
         attach_filter(sock, bpf_program(arp, ndp))
         sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
         except PermissionError:  # without CAP_NET_ADMIN: capped by net.core.rmem_max
@@ -122,6 +128,17 @@ def open_responder(
         sock.close()
         raise
     return sock
+
+
+def recv_stamped(sock: socket.socket, size: int = 2048) -> tuple[bytes, float | None]:
+    """A frame and when the kernel received it (seconds of the wall clock, CLOCK_REALTIME, as
+    `time.time()`; None if the frame carried no stamp)."""
+    data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY)
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            return data, seconds + nanoseconds * 1e-9
+    return data, None
 
 
 class GroupMembership:

@@ -12,6 +12,7 @@ FENCE_BOUND (detection, then one renewal of two requests of RENEW_TIMEOUT each, 
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 
 from gateway.node.app import RENEW_TIMEOUT
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+from services.l2.core.resume import DEFAULT_RESUME_TIMING
 from tests.conftest import require_binary, require_root
 from tests.e2e.failover_lab import NODES, FailoverLab, failover_lab
 from tests.e2e.lab import wait_for
@@ -109,6 +111,84 @@ def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fa
         else:
             lab.signal(owner, signal.SIGCONT)
     lab.settle(quiet=5.0)  # it comes back: Up again, the hold, the hand-off
+
+
+# Peers count a node back in only once its BFD sessions are Up again (slow start: about 1 s
+# after it resumes) and have stayed Up for the 2 s rejoin hold: until then the addresses it owned
+# belong to the node that took over, and the resumed node must answer for none of them.
+BEFORE_HAND_BACK = 1.9
+
+
+def test_a_resumed_owner_never_answers_beside_the_node_that_took_over(lab: FailoverLab) -> None:
+    prober = lab.prober
+    assert prober is not None
+    owners = lab.settle()
+    owner = owners[4]
+    mac = lab.macs[owner]
+    lab.signal(owner, signal.SIGSTOP)  # every process of the node frozen
+    try:
+        wait_for(
+            "another node to answer",
+            lambda: lab.node_of(prober.owner(4, 0.05)) not in (None, owner),
+            10,
+            0.02,
+        )
+        # Real time: frozen a while longer, so probes queue up in its sockets (seconds old
+        # when it resumes) and its BFD sessions time out on both sides.
+        time.sleep(1.0)
+    finally:
+        resumed = time.monotonic()
+        lab.signal(owner, signal.SIGCONT)
+    time.sleep(BEFORE_HAND_BACK)  # real time on the wire: what the client hears meanwhile
+    end = resumed + BEFORE_HAND_BACK
+    for family in (4, 6):
+        doubles = prober.double_answers(family, resumed, end)
+        stale = len([h for h in prober.answers(family, resumed, end) if h.mac == mac])
+        assert (doubles, stale) == (0, 0), (
+            f"IPv{family}: {doubles} probe intervals answered by two MACs, {stale} answers "
+            f"from the resumed {owner} before the others counted it in again"
+        )
+    lab.settle(quiet=5.0)
+
+
+@pytest.mark.parametrize("process", ["role", "l2"])
+def test_one_frozen_process_of_the_owner_moves_nothing(lab: FailoverLab, process: str) -> None:
+    """Each service survives the freeze of any other: with its BFD service running, the owner
+    stays counted in by its peers, so nobody takes over. A frozen node role notices the gap in
+    its clock, finds its sessions Up and keeps its set; a frozen L2 service holds its answers
+    after the gap until a confirmation that does not come, then answers again (`hold_max`), and
+    never answers the requests queued while it was frozen (it did before: a burst of a second's
+    worth of answers). The role variant guards the node role's freeze detection: it must not
+    withdraw anything when its sessions stay Up."""
+    prober = lab.prober
+    assert prober is not None
+    owner = lab.settle()[4]
+    popen = lab.lab.procs[f"{owner}-{process}"].popen
+    assert popen is not None
+    start = time.monotonic()
+    os.killpg(popen.pid, signal.SIGSTOP)  # its process group: `timeout` runs it
+    try:
+        time.sleep(1.0)  # real time: the freeze itself
+    finally:
+        resumed = time.monotonic()  # (before: the resumed process may answer at once)
+        os.killpg(popen.pid, signal.SIGCONT)
+    back = resumed + (DEFAULT_RESUME_TIMING.hold_max if process == "l2" else 0.0)
+    wait_for("the owner to answer", lambda: lab.node_of(prober.owner(4, 0.05)) == owner, 10)
+    answered = time.monotonic()
+    time.sleep(1.0)  # real time: it goes on answering
+    end = time.monotonic()
+    for family in (4, 6):
+        owners = [lab.node_of(mac) for mac in prober.owners(family, start, end)]
+        roles = lab.lab.logs(*(f"{n}-role" for n in NODES))
+        assert len(owners) == 1, f"IPv{family}: the owner changed: {owners[:6]}\n{roles}"
+        # No more answers right after the resume than probes sent then: no stale burst.
+        answers = len(prober.answers(family, resumed, resumed + 0.5))
+        probes = len([t for t in list(prober.sent) if resumed - 0.1 <= t < resumed + 0.5])
+        assert answers <= probes, f"IPv{family}: {answers} answers to {probes} probes"
+    assert answered - back <= FAILOVER_BOUND
+    if process == "role":  # the L2 service answered all along
+        assert prober.lost_probes(4, start, end) <= JITTER_PROBES
+    lab.settle()
 
 
 def test_an_excluded_owner_hands_over_without_a_lost_probe(lab: FailoverLab) -> None:

@@ -12,7 +12,7 @@ import pytest
 from gateway.node.membership import Membership, MembershipTiming
 
 NODES = ("node-a", "node-b", "node-c")
-TIMING = MembershipTiming(rejoin_hold=2.0, renew_deadline=10.0)
+TIMING = MembershipTiming(rejoin_hold=2.0, renew_deadline=10.0, resume_settle=0.35)
 
 
 def lease(renew: str) -> dict[str, object]:
@@ -238,3 +238,98 @@ def test_a_fenced_node_waits_for_every_returning_peer_before_answering() -> None
     assert m.next_deadline(4.0) == 4.5
     assert not m.fenced(4.5)
     assert m.live(NODES, 4.5) == ALL
+
+
+def resumed(m: Membership, t: float) -> None:
+    m.resumed(t, detection=0.15)  # 50 ms x 3
+
+
+def resumed_slow(m: Membership, t: float) -> None:
+    m.resumed(t, detection=0.9)  # 300 ms x 3, MetalLB's BFDProfile defaults
+
+
+def test_a_resumed_node_whose_sessions_go_down_rejoins_like_a_returning_peer() -> None:
+    # node-a frozen from 5.0 to 7.0: its peers counted it out and took its addresses. Its
+    # BFD service, frozen too, reports the timed-out sessions right after the resume; node-a
+    # can still renew its Lease, yet must not elect itself for everyone's addresses.
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(0.0, renewed, ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed, ALL),
+        Row(7.01, down("node-b"), {"node-a", "node-c"}, fenced=True),
+        Row(7.02, down("node-c"), {"node-a"}, fenced=True),
+        Row(7.2, renewed, {"node-a"}, fenced=True),  # the Lease renews: still cut off
+        Row(8.2, up("node-b"), {"node-a"}, fenced=True),  # back Up after the slow start
+        Row(8.3, up("node-c"), {"node-a"}, fenced=True),
+        Row(10.19, nothing, {"node-a"}, fenced=True),  # node-b still in its hold
+        Row(10.2, nothing, {"node-a", "node-b"}, fenced=True),  # node-c still in its hold
+        # The peers count node-a in after the same hold: it answers with them.
+        Row(10.3, nothing, ALL),
+    ])  # fmt: skip
+
+
+def test_a_resume_with_sessions_staying_up_changes_nothing() -> None:
+    m = play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed, ALL),  # only the node role stalled: BFD kept the sessions Up
+        Row(7.5, nothing, ALL),
+        # A peer dying later is an ordinary failover: out at once, we are not cut off.
+        Row(9.0, down("node-b"), {"node-a", "node-c"}),
+    ])  # fmt: skip
+    assert m.resuming(7.49)
+    assert not m.resuming(7.5)
+
+
+def test_after_a_long_freeze_the_peers_leases_count_as_renewed_at_the_resume() -> None:
+    # Frozen for 40 s, longer than a Lease: renewals could not be seen, so they are not
+    # expired at the resume (client-go's start-up rule); the peers stay in by their Lease.
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(40.0, resumed, ALL),
+        Row(54.9, nothing, ALL),
+        Row(55.0, nothing, {"node-a"}),
+    ])  # fmt: skip
+
+
+def test_a_resumed_node_whose_peers_died_meanwhile_answers_as_the_survivor() -> None:
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(0.0, renewed, ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed, ALL),
+        Row(7.01, down("node-b"), {"node-a", "node-c"}, fenced=True),
+        Row(7.02, down("node-c"), {"node-a"}, fenced=True),
+        # Nobody comes back Up; their Leases, counted as renewed at 7.0, are not renewed.
+        Row(21.99, renewed, {"node-a"}, fenced=True),
+        Row(22.0, nothing, {"node-a"}),
+    ])  # fmt: skip
+
+
+def test_a_session_down_after_the_settle_time_is_an_ordinary_failover() -> None:
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(0.0, renewed, ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed, ALL),
+        Row(7.6, down("node-b"), {"node-a", "node-c"}),
+    ])  # fmt: skip
+
+
+def test_with_a_slower_profile_a_later_down_still_says_we_were_cut_off() -> None:
+    # At 300 ms x 3 our BFD service, refreshed once by the packets queued while frozen, times
+    # its sessions out up to 900 ms after the resume.
+    play([
+        Row(0.0, leases(("node-b", "1"), ("node-c", "1")), ALL),
+        Row(0.0, renewed, ALL),
+        Row(1.0, up("node-b"), ALL),
+        Row(1.0, up("node-c"), ALL),
+        Row(7.0, resumed_slow, ALL),
+        Row(8.2, down("node-b"), {"node-a", "node-c"}, fenced=True),
+        Row(8.2, down("node-c"), {"node-a"}, fenced=True),
+    ])  # fmt: skip

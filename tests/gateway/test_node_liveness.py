@@ -27,7 +27,16 @@ from tests.gateway.test_node_reconciler import (
     lease,
     service,
 )
-from tests.gateway.virtual_time import Advance, Change, Check, Expect, Reply, VirtualTime, play
+from tests.gateway.virtual_time import (
+    Advance,
+    Change,
+    Check,
+    Expect,
+    Freeze,
+    Reply,
+    VirtualTime,
+    play,
+)
 
 NODES = {"node-1", "node-2", "node-3"}
 ADDRESS = {"node-2": "10.0.0.2", "node-3": "10.0.0.3"}
@@ -259,3 +268,51 @@ class AlreadyExistsError(Exception):
 
     def details(self) -> str:
         return "session exists"
+
+
+def test_a_resumed_owner_whose_sessions_went_down_announces_nothing_until_counted_in() -> None:
+    # node-1 owns the address; frozen for 2 s, node-2 took it over. On the resume node-1's
+    # BFD service reports both sessions Down (timed out while frozen): node-1 was the one cut
+    # off. Its Lease still renews, yet it announces nothing, and takes nobody's address, until
+    # its peers count it in again (Up, then the 2 s hold they apply too).
+    i = address_owned_by("node-1", then="node-2")
+    ip = f"192.0.2.{i}"
+    _, vt = start(cluster_for(i))
+    play(vt, [
+        *synced({ip}),
+        Advance(2.0),
+        Freeze(2.0),
+        up("node-2", False),
+        up("node-3", False),
+        Expect(("l2", set())),  # at once: cut off
+        Reply(("l2",)),
+        Advance(0.1),
+        Expect(("renew lease",)),  # BFD to every peer lost: renew to know whether to fence
+        Reply(("renew lease",), True),  # the API answers: still cut off
+        Advance(0.9),
+        Expect(),
+        up("node-2"),
+        up("node-3"),
+        Advance(1.99),
+        Expect(),
+        Advance(0.01),
+        Expect(("l2", {ip})),  # counted in by both after the hold: its address is back
+    ])  # fmt: skip
+
+
+def test_a_resumed_owner_whose_sessions_stayed_up_confirms_its_set_after_the_settle() -> None:
+    # Only the node role was frozen (or its loop starved): BFD never went Down, nobody took
+    # the address. The set is sent again once the BFD verdicts had time to arrive, so an L2
+    # service frozen with it answers again (it waits for that confirmation).
+    i = address_owned_by("node-1")
+    ip = f"192.0.2.{i}"
+    _, vt = start(cluster_for(i))
+    play(vt, [
+        *synced({ip}),
+        Advance(2.0),
+        Freeze(2.0),
+        Advance(0.49),
+        Expect(),  # resuming: nothing sent yet
+        Advance(0.01),
+        Expect(("l2", {ip})),
+    ])  # fmt: skip

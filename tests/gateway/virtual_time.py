@@ -98,6 +98,10 @@ class VirtualTime(Generic[ChangeT, CommandT]):
                 raise AssertionError("the timer keeps firing without time passing")
         self.now = end
 
+    def freeze(self, seconds: float) -> None:
+        """The process does not run for `seconds` (SIGSTOP): time passes, no timer fires."""
+        self.now += seconds
+
     def _fire_due(self) -> None:
         deadline = self.reconciler.next_deadline()
         if deadline is not None and deadline <= self.now:
@@ -132,6 +136,11 @@ class Advance:
 
 
 @dataclass(frozen=True)
+class Freeze:
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Reply:
     """Answer the oldest outstanding command whose description starts with `prefix` (a
     tuple description) or equals it."""
@@ -158,7 +167,7 @@ class Check:
     check: Callable[[], object]
 
 
-Row = Change | Advance | Reply | Expect | Check
+Row = Change | Advance | Freeze | Reply | Expect | Check
 
 
 def matches(description: object, prefix: object) -> bool:
@@ -186,6 +195,8 @@ def apply(vt: VirtualTime[Any, Any], row: Row) -> None:
             vt.change(change() if callable(change) else change)
         case Advance(seconds):
             vt.advance(seconds)
+        case Freeze(seconds):
+            vt.freeze(seconds)
         case Reply(prefix, result, every):
 
             def match(command: Any) -> bool:

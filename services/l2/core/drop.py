@@ -49,6 +49,9 @@ class DropReason(enum.Enum):
     NOT_MATCH_INTERFACE = "not_match_interface"  # announced, but not on this interface
     # --- the adapter ---
     SEND_FAILED = "send_failed"  # the reply could not be written to the socket
+    # --- after a freeze (services/l2/core/resume.py) ---
+    STALE = "stale"  # received long before it was read: queued while we were not reading
+    RESUMING = "resuming"  # we were frozen: held until the node role confirms the set
 
 
 class FrameDecodeError(ValueError):
