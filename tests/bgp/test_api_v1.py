@@ -269,6 +269,10 @@ def test_a_peer_reads_the_same_every_time_and_watch_shows_its_bfd_settings(
     async def scenario() -> None:
         async with server() as (_, stub):
             watch = stub.WatchPeers(bgp_pb2.WatchPeersRequest())
+            # Subscribed before the peer exists (the end of the empty snapshot), so its changes
+            # reach the stream whenever the server handles AddPeer.
+            while not (await anext(aiter(watch))).HasField("end_of_snapshot"):
+                pass
             await stub.AddPeer(bgp_pb2.AddPeerRequest(peer=full_conf()))
             reads = [
                 (await stub.GetPeer(bgp_pb2.GetPeerRequest(name="p1"))).peer.state for _ in range(3)
@@ -276,12 +280,13 @@ def test_a_peer_reads_the_same_every_time_and_watch_shows_its_bfd_settings(
             stamps = {r.last_transition_time.ToNanoseconds() for r in reads}
             assert len(stamps) == 1
             changed = None
-            async for response in watch:
-                for event in response.events:
-                    if event.type == bgp_pb2.PEER_EVENT_TYPE_CHANGED:
-                        changed = event.peer
-                if changed is not None:
-                    break
+            async with asyncio.timeout(30):  # a failure, not a hung suite
+                async for response in watch:
+                    for event in response.events:
+                        if event.type == bgp_pb2.PEER_EVENT_TYPE_CHANGED:
+                            changed = event.peer
+                    if changed is not None:
+                        break
             watch.cancel()
             assert changed is not None and changed.conf.bfd == full_conf().bfd
 
