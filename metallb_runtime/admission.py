@@ -35,10 +35,12 @@ from metallb_runtime.handlers import WrappingInterceptor, kind_of, stream_items
 
 log = logging.getLogger("metallb_runtime.rpc")
 
-#: Calls reading or running their request at once, per server (both listeners). A 4 MiB request
-#: costs IPAM about 25 MB while it runs (the message, the parsed request, the domain objects, the
-#: response), so two stay well under the idle RSS. Handlers run in one event loop: a third call
-#: in progress would wait for the loop, not finish sooner.
+#: Calls reading or running their request at once, per server (both listeners). What a 4 MiB
+#: request costs IPAM while it runs ranges from ~10 MB (a refused GetPool) to ~180 MB (a
+#: ConvergeServices of 39,612 new Services, most of it the state they leave): the bound keeps
+#: the peak at a few of them. Two, not one, so that a slow call (SetPools validating in a worker
+#: thread) leaves room for a health check; handlers share one event loop, so a third call in
+#: progress would wait for the loop, not finish sooner.
 DEFAULT_MAX_CALLS = 2
 #: How long a call waits for admission before RESOURCE_EXHAUSTED: longer than sixteen 4 MiB
 #: ConvergeServices of 33,000 Services take one after the other (bench/limits.py, ~40 s).
