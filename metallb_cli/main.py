@@ -30,8 +30,13 @@ from metallb_cli.explain import Facts, explain
 from metallb_cli.facts_readers import read_cluster_facts, read_folder_facts
 from metallb_cli.render import render_report
 from metallb_cli.status import render_status, status_summary, up_summary
+from metallb_runtime.admission import DEFAULT_CALL_WAIT, DEFAULT_MAX_CALLS
 from metallb_runtime.commands import ServiceCommand
-from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
+from metallb_runtime.limits import (
+    DEFAULT_MAX_STREAMS,
+    DEFAULT_MAX_STREAMS_PER_CLIENT,
+    positive_int,
+)
 from metallb_runtime.runtime import tune_gc
 from metallb_runtime.server import (
     Server,
@@ -146,6 +151,21 @@ def _add_transport_options(parser: argparse.ArgumentParser) -> None:
         help="largest request or response (default %(default)s)",
     )
     group.add_argument(
+        "--max-calls",
+        type=positive_int,
+        default=DEFAULT_MAX_CALLS,
+        help="calls reading or running their request at once, all clients together; the "
+        "others wait, their message unread (default %(default)s)",
+    )
+    group.add_argument(
+        "--call-wait",
+        type=float,
+        default=DEFAULT_CALL_WAIT,
+        metavar="SECONDS",
+        help="how long a call waits for --max-calls before RESOURCE_EXHAUSTED "
+        "(default %(default)s)",
+    )
+    group.add_argument(
         "--max-streams",
         type=int,
         default=DEFAULT_MAX_STREAMS,
@@ -176,6 +196,8 @@ def server_transport(args: argparse.Namespace) -> ServerTransport:
             max_message_bytes=args.max_message_bytes,
             max_streams=args.max_streams,
             max_streams_per_client=args.max_streams_per_client,
+            max_calls=args.max_calls,
+            call_wait=args.call_wait,
         )
     except ValueError as err:
         raise SystemExit(f"metallb-grpc {args.command}: {err}") from None

@@ -6,8 +6,8 @@ open streams until the process runs out of memory. `StreamLimitInterceptor` coun
 server has open, in total and per client, and refuses one more with RESOURCE_EXHAUSTED before its
 handler runs. A client is identified by its TLS certificate's subject when it presented one,
 else by its IP address; clients over a unix socket are not told apart (the socket's mode already
-says who may connect), so only the server's total bounds them. Unary calls are bounded by gRPC's
-own `maximum_concurrent_rpcs` (`metallb_runtime/server.py`).
+says who may connect), so only the server's total bounds them. Unary calls are admitted a few
+at a time, their request unread until then (`metallb_runtime/admission.py`).
 
 A request's size is bounded by `--max-message-bytes`, but not what it costs once parsed: an empty
 list item takes two bytes on the wire, and 4 MiB of them are two million Python objects, each

@@ -19,6 +19,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
+from metallb_runtime.admission import Admission, AdmissionInterceptor
 from metallb_runtime.interceptors import ObservingInterceptor
 from metallb_runtime.limits import DEFAULT_MAX_CONCURRENT_RPCS, StreamLimitInterceptor, StreamLimits
 from metallb_runtime.read_only import ReadOnlyInterceptor
@@ -28,6 +29,7 @@ from metallb_runtime.transport import (
     bind,
     message_size_options,
     server_credentials,
+    server_options,
 )
 
 log = logging.getLogger(__name__)
@@ -115,11 +117,15 @@ class Server:
     read_only_address: str = ""
     # Open streams, counted over both listeners (metallb_runtime/limits.py).
     streams: StreamLimits | None = None
+    # Calls reading or running their request, counted over both listeners
+    # (metallb_runtime/admission.py).
+    admission: Admission | None = None
 
     async def start(self) -> str:
         self.streams = StreamLimits(
             self.transport.max_streams, self.transport.max_streams_per_client
         )
+        self.admission = Admission(self.transport.max_calls, self.transport.call_wait)
         for binding in self.bindings:
             if binding.start is not None:
                 await binding.start()
@@ -138,8 +144,9 @@ class Server:
     async def _serve(
         self, listen: str, servicer: HealthServicer, *, read_only: bool
     ) -> tuple[grpc.aio.Server, str]:
-        assert self.streams is not None
+        assert self.streams is not None and self.admission is not None
         interceptors: list[grpc.aio.ServerInterceptor] = [
+            AdmissionInterceptor(self.admission),
             ObservingInterceptor(self.registry),
             StreamLimitInterceptor(self.streams),
         ]
@@ -147,7 +154,7 @@ class Server:
             interceptors.insert(0, ReadOnlyInterceptor())
         server = grpc.aio.server(
             interceptors=interceptors,
-            options=message_size_options(self.transport.max_message_bytes),
+            options=server_options(self.transport.max_message_bytes),
             maximum_concurrent_rpcs=DEFAULT_MAX_CONCURRENT_RPCS,
         )
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)

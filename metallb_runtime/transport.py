@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grpc
 
+from metallb_runtime.admission import DEFAULT_CALL_WAIT, DEFAULT_MAX_CALLS
 from metallb_runtime.limits import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ def message_size_options(limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[tuple[
     )
 
 
+def server_options(limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[tuple[str, int], ...]:
+    """A server's channel arguments: the size limits, and BDP probing off. With probing on,
+    gRPC grows each stream's receive window towards the connection's bandwidth-delay product
+    whether or not the server reads, so a client could push megabytes into a call still waiting
+    for admission (metallb_runtime/admission.py); off, an unread stream holds one 64 KiB window."""
+    return (*message_size_options(limit), ("grpc.http2.bdp_probe", 0))
+
+
 @dataclass(frozen=True)
 class ServerTransport:
     """The transport flags of one server (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
@@ -49,6 +58,8 @@ class ServerTransport:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_streams: int = DEFAULT_MAX_STREAMS
     max_streams_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT
+    max_calls: int = DEFAULT_MAX_CALLS
+    call_wait: float = DEFAULT_CALL_WAIT
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -59,6 +70,10 @@ class ServerTransport:
             raise ValueError("--max-message-bytes must be positive")
         if self.max_streams <= 0 or self.max_streams_per_client <= 0:
             raise ValueError("--max-streams and --max-streams-per-client must be positive")
+        if self.max_calls <= 0:
+            raise ValueError("--max-calls must be positive")
+        if self.call_wait < 0:
+            raise ValueError("--call-wait must not be negative")
 
     @property
     def tls(self) -> bool:

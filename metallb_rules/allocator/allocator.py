@@ -53,7 +53,7 @@ from metallb_rules.allocator.model import (
 )
 from metallb_rules.allocator.pools import Pool, PoolSpec, parse_pools
 from metallb_rules.allocator.spaces import AddressSpace
-from metallb_rules.errors import DomainError, FailedPreconditionError
+from metallb_rules.errors import DomainError, FailedPreconditionError, kept
 from metallb_rules.gotext import quote, quote_list
 
 _VERSION = {Family.IPV4: 4, Family.IPV6: 6}
@@ -413,7 +413,7 @@ class Allocator:
             try:
                 results.append(RestoreResult(req.key, self.assign(req, ips), None))
             except DomainError as err:
-                results.append(RestoreResult(req.key, None, err))
+                results.append(RestoreResult(req.key, None, kept(err)))
         if complete:
             self.restore_complete = True
         return results

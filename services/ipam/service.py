@@ -28,7 +28,7 @@ from metallb_rules.allocator.model import (
 )
 from metallb_rules.allocator.pools import parse_pools
 from metallb_rules.balancer import Decision, Outcome, decide_batch
-from metallb_rules.errors import DomainError, UnavailableError
+from metallb_rules.errors import DomainError, UnavailableError, kept
 from metallb_rules.service import ServiceSpec
 from metallb_runtime.instance import new_instance_id
 from metallb_runtime.limits import require_name_length
@@ -190,7 +190,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
                 spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
                 items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
             except DomainError as err:
-                items.append(err)
+                items.append(kept(err))
         deleted = [
             convert.service_key_from_proto(key, f"deleted[{i}]")
             for i, key in enumerate(request.deleted)
@@ -239,7 +239,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             try:
                 items.append(convert.service_from_proto(item.service, f"requests[{i}].service"))
             except DomainError as err:
-                items.append(err)
+                items.append(kept(err))
 
         def command() -> list[Allocation | DomainError]:
             out: list[Allocation | DomainError] = []
@@ -252,7 +252,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
                 except UnavailableError:
                     raise  # not restored yet: the whole call fails, as Allocate does
                 except DomainError as err:
-                    out.append(err)
+                    out.append(kept(err))
             return out
 
         results = await self._run(command)

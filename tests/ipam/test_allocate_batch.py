@@ -170,3 +170,48 @@ def test_a_service_deleted_while_the_controller_was_down_is_released(
             assert names == {"web"}
 
     arun(scenario())
+
+
+def test_failed_items_leave_no_garbage_for_the_cyclic_collector() -> None:
+    """Errors kept as per-item results are freed with the call, not left in reference cycles
+    (an error's traceback holds the frame whose result list holds the error) that only the
+    cyclic collector frees; the servers run it rarely, so 16 AllocateBatch calls of 16,384
+    failing items took IPAM from 92 MB to 396 MB (bench/limits.py)."""
+    import asyncio
+    import gc
+
+    from prometheus_client import CollectorRegistry
+
+    from services.ipam.service import IPAMServicer, IPAMState
+
+    items = 1000
+    no_context: Any = None
+
+    async def scenario() -> list[int]:
+        state = IPAMState(CollectorRegistry())
+        await state.start()
+        servicer = IPAMServicer(state)
+        pool = ipam_pb2.Pool(name="p", addresses=["192.0.2.0/24"])
+        await servicer.SetPools(ipam_pb2.SetPoolsRequest(pools=[pool]), no_context)
+        empty = ipam_pb2.AllocateRequest()
+        unknown = ipam_pb2.Restoration(service=service("x", V4), ips=["198.51.100.1"])
+        garbage = []
+        gc.collect()
+        await servicer.RestoreAllocations(
+            ipam_pb2.RestoreAllocationsRequest(restorations=[unknown] * items, complete=True),
+            no_context,
+        )
+        garbage.append(gc.collect())
+        await servicer.AllocateBatch(
+            ipam_pb2.AllocateBatchRequest(requests=[empty] * items), no_context
+        )
+        garbage.append(gc.collect())
+        await state.stop()
+        return garbage
+
+    gc.disable()
+    try:
+        garbage = asyncio.run(scenario())
+    finally:
+        gc.enable()
+    assert all(found < items // 10 for found in garbage), garbage
