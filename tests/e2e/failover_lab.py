@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -129,6 +130,18 @@ def seed_objects() -> list[dict[str, Any]]:
     return objects
 
 
+SO_TIMESTAMPNS = 35  # (SCM_TIMESTAMPNS: a struct timespec on CLOCK_REALTIME per frame)
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """When the kernel received the frame, on time.monotonic()'s clock (now if not stamped)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack_from("qq", data)
+            return float(seconds + nanoseconds / 1e9 - (time.time() - time.monotonic()))
+    return time.monotonic()
+
+
 @dataclass
 class Heard:
     t: float  # time.monotonic() when received
@@ -165,6 +178,9 @@ class Prober:
         with netns(self.ns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         sock.bind((LINK, 0))
+        # Answers are timed by the kernel as they arrive, not when this thread reads them: the
+        # thread shares the GIL with the fake API server, busiest right at a hand-off.
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         ready.set()
         me = parse_mac(self.mac)
         arp = ArpFrame(
@@ -185,14 +201,14 @@ class Prober:
                     sock.send(arp)
                     sock.send(ns)
                     self.sent.append(now)
-                    next_at += self.interval
-                    if next_at < now:  # fell behind (a loaded machine): no burst to catch up
-                        next_at = now + self.interval
+                    # Fell behind (a loaded machine): no burst to catch up, and never two
+                    # probes so close that an answer to the first would arrive after the second.
+                    next_at = max(next_at + self.interval, now + self.interval / 2)
                 readable, _, _ = select.select([sock], [], [], max(0.0, next_at - now))
                 if not readable:
                     continue
-                data = sock.recv(2048)
-                t = time.monotonic()
+                data, ancillary, _, _ = sock.recvmsg(2048, 64)
+                t = _arrival(ancillary)
                 if data[6:12] == me:
                     continue  # our own probe
                 with contextlib.suppress(Exception):
@@ -412,6 +428,14 @@ class FailoverLab:
         else:
             labels.pop(EXCLUDE, None)
         obj["metadata"]["labels"] = labels
+        self.kube.update(obj)
+
+    def advertise_except(self, node: str | None) -> None:
+        """Select every node but `node` in the L2Advertisement's nodeSelectors (None: all)."""
+        assert self.kube is not None
+        obj = self.kube.get("l2advertisements.metallb.io", "l2", NAMESPACE)
+        hostname = {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [node]}
+        obj["spec"] = {"nodeSelectors": [{"matchExpressions": [hostname]}]} if node else {}
         self.kube.update(obj)
 
     def link(self, node: str, up: bool) -> None:
