@@ -159,6 +159,9 @@ class Prober:
     interval: float = 0.01
     heard: list[Heard] = field(default_factory=list)
     sent: list[float] = field(default_factory=list)
+    # When each family's probes left, timed by the kernel as tcpdump times them (the receiving
+    # socket sees what the sending one sent).
+    on_wire: dict[int, list[float]] = field(default_factory=lambda: {4: [], 6: []})
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -177,9 +180,12 @@ class Prober:
     def _run(self, ready: threading.Event) -> None:
         with netns(self.ns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+            tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         sock.bind((LINK, 0))
-        # Answers are timed by the kernel as they arrive, not when this thread reads them: the
-        # thread shares the GIL with the fake API server, busiest right at a hand-off.
+        tx.bind((LINK, 0))
+        # Probes and answers are timed by the kernel as they pass, not when this thread sends or
+        # reads them: the thread shares the GIL with the fake API server, busiest right at a
+        # hand-off, and a late read made an answer look later than the next probe.
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         ready.set()
         me = parse_mac(self.mac)
@@ -194,12 +200,12 @@ class Prober:
         ).encode()  # fmt: skip
         vip4, vip6 = IPv4Address(VIP4), IPv6Address(VIP6)
         next_at = time.monotonic()
-        with sock:
+        with sock, tx:
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_at:
-                    sock.send(arp)
-                    sock.send(ns)
+                    tx.send(arp)
+                    tx.send(ns)
                     self.sent.append(now)
                     # Fell behind (a loaded machine): no burst to catch up, and never two
                     # probes so close that an answer to the first would arrive after the second.
@@ -209,8 +215,9 @@ class Prober:
                     continue
                 data, ancillary, _, _ = sock.recvmsg(2048, 64)
                 t = _arrival(ancillary)
-                if data[6:12] == me:
-                    continue  # our own probe
+                if data[6:12] == me:  # our own probe, leaving
+                    self.on_wire[4 if data[12:14] == b"\x08\x06" else 6].append(t)
+                    continue
                 with contextlib.suppress(Exception):
                     self._hear(decode_frame(data), t, me, vip4, vip6)
 
@@ -267,9 +274,10 @@ class Prober:
         return out
 
     def lost_probes(self, family: int, since: float, until: float) -> int:
-        """Probes sent within [since, until) that no node answered before the next probe."""
+        """Probes sent within [since, until) that no node answered before the next probe
+        (both as the kernel timed them on the wire)."""
         answers = [h.t for h in self.answers(family, since, until + 1.0)]
-        sent = [t for t in list(self.sent) if since <= t < until]
+        sent = [t for t in list(self.on_wire[family] or self.sent) if since <= t < until]
         lost, i = 0, 0
         for k, t in enumerate(sent):
             end = sent[k + 1] if k + 1 < len(sent) else t + self.interval
