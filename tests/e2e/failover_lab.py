@@ -131,6 +131,7 @@ def seed_objects() -> list[dict[str, Any]]:
 
 
 SO_TIMESTAMPNS = 35  # (SCM_TIMESTAMPNS: a struct timespec on CLOCK_REALTIME per frame)
+SO_RCVBUFFORCE = 33
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
@@ -187,6 +188,8 @@ class Prober:
         # reads them: the thread shares the GIL with the fake API server, busiest right at a
         # hand-off, and a late read made an answer look later than the next probe.
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        # Room for seconds of frames: a thread kept from reading must not lose answers.
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
         ready.set()
         me = parse_mac(self.mac)
         arp = ArpFrame(
@@ -215,8 +218,9 @@ class Prober:
                     continue
                 data, ancillary, _, _ = sock.recvmsg(2048, 64)
                 t = _arrival(ancillary)
-                if data[6:12] == me:  # our own probe, leaving
-                    self.on_wire[4 if data[12:14] == b"\x08\x06" else 6].append(t)
+                if data[6:12] == me:  # ours, leaving: a probe (or the kernel's own, e.g. an RS)
+                    if data in (arp, ns):
+                        self.on_wire[4 if data == arp else 6].append(t)
                     continue
                 with contextlib.suppress(Exception):
                     self._hear(decode_frame(data), t, me, vip4, vip6)
@@ -277,10 +281,15 @@ class Prober:
         """Probes sent within [since, until) that no node answered before the next probe
         (both as the kernel timed them on the wire)."""
         answers = [h.t for h in self.answers(family, since, until + 1.0)]
-        sent = [t for t in list(self.on_wire[family] or self.sent) if since <= t < until]
+        wire = list(self.on_wire[family])
+        if wire:  # each probe until the next one (a probe is judged once the next one is
+            # recorded: the reading thread sees it leave after the answers to the one before)
+            windows = [(a, b) for a, b in itertools.pairwise(wire) if since <= a < until]
+        else:
+            sent = [t for t in list(self.sent) if since <= t < until]
+            windows = list(itertools.pairwise([*sent, sent[-1] + self.interval])) if sent else []
         lost, i = 0, 0
-        for k, t in enumerate(sent):
-            end = sent[k + 1] if k + 1 < len(sent) else t + self.interval
+        for t, end in windows:
             while i < len(answers) and answers[i] < t:
                 i += 1
             if not (i < len(answers) and answers[i] < end):
