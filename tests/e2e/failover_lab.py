@@ -134,13 +134,26 @@ SO_TIMESTAMPNS = 35  # (SCM_TIMESTAMPNS: a struct timespec on CLOCK_REALTIME per
 SO_RCVBUFFORCE = 33
 
 
-def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
-    """When the kernel received the frame, on time.monotonic()'s clock (now if not stamped)."""
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-            seconds, nanoseconds = struct.unpack_from("qq", data)
-            return float(seconds + nanoseconds / 1e9 - (time.time() - time.monotonic()))
-    return time.monotonic()
+class _KernelClock:
+    """Kernel timestamps (CLOCK_REALTIME) on time.monotonic()'s clock. The offset between the
+    two is read between two monotonic readings and kept only when they are close: a thread
+    switch between the readings would shift every time by as much."""
+
+    def __init__(self) -> None:
+        self.offset = time.time() - time.monotonic()
+
+    def arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
+        """When the kernel received or sent the frame (now if it was not stamped)."""
+        before = time.monotonic()
+        wall = time.time()
+        after = time.monotonic()
+        if after - before < 0.0001:
+            self.offset = wall - (before + after) / 2
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = struct.unpack_from("qq", data)
+                return float(seconds + nanoseconds / 1e9 - self.offset)
+        return after
 
 
 @dataclass
@@ -202,6 +215,7 @@ class Prober:
             IPv6Address(VIP6), me,
         ).encode()  # fmt: skip
         vip4, vip6 = IPv4Address(VIP4), IPv6Address(VIP6)
+        clock = _KernelClock()
         next_at = time.monotonic()
         with sock, tx:
             while not self._stop.is_set():
@@ -217,7 +231,7 @@ class Prober:
                 if not readable:
                     continue
                 data, ancillary, _, _ = sock.recvmsg(2048, 64)
-                t = _arrival(ancillary)
+                t = clock.arrival(ancillary)
                 if data[6:12] == me:  # ours, leaving: a probe (or the kernel's own, e.g. an RS)
                     if data in (arp, ns):
                         self.on_wire[4 if data == arp else 6].append(t)
