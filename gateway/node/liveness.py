@@ -21,12 +21,13 @@ Theory of operation.
   the new owner's status through the API server, because it works while the API server is away
   and says what the client sees: that node answers now. An announcement seen up to
   `ANNOUNCED_RECENTLY` before we stopped owning the address counts (every node learns of the
-  change at about the same time, and the new owner may be first). `handoff` seconds is the
-  upper bound, when nothing is seen (a new owner on another segment, a lost frame).
+  change at about the same time, and the new owner may be first); we stop AFTER_SEEN (0.1 s)
+  after it, past the new owner's busiest moments. `handoff` seconds is the upper bound, when
+  nothing is seen (a new owner on another segment, a lost frame).
 - **Leaving.** On SIGTERM the role deletes its sessions (the BFD service sends AdminDown, RFC 5880
   §6.8.16: each peer's session goes Down at its next packet, so they drop us at once, API server
   or not), releases its Lease (for peers without BFD), keeps answering until each of its
-  addresses was seen announced by another node (`handed_over`), or `handoff` seconds at most,
+  addresses was seen announced by another node (`handed_over_at`), or `handoff` seconds at most,
   then withdraws.
 """
 
@@ -59,6 +60,9 @@ DEFAULT_HANDOFF = 1.0
 #: Seconds before a hand-off began during which another node seen announcing the address counts
 #: as the new owner's announcement.
 ANNOUNCED_RECENTLY = 0.5
+#: Seconds we still answer after the new owner was seen announcing: its first moments are its
+#: busiest (table, groups, burst, replies to its role), and answers 10 ms late were measured then.
+AFTER_SEEN = 0.1
 
 # A BFD lane step: the method, its request, and what to record once it succeeded.
 BfdStep = tuple[str, Message, Callable[[object], None]]
@@ -259,7 +263,7 @@ class Liveness:
         for ip, (since, until, _) in list(self._held.items()):
             if ip in ips:
                 del self._held[ip]  # ours again
-            elif self._taken_over(ip, since):
+            elif (seen := self._taken_over(ip, since)) is not None and now >= seen + AFTER_SEEN:
                 log.info("%s: handed over after %.3f s (new owner seen)", ip, now - since)
                 del self._held[ip]
             elif until <= now:
@@ -281,16 +285,26 @@ class Liveness:
             ended = ended or any(_canonical(held) == key for held in self._held)
         return ended
 
-    def handed_over(self, ips: Iterable[str], since: float) -> bool:
-        """Whether every one of `ips` was seen announced by another node since a hand-off began
-        at `since` (or up to ANNOUNCED_RECENTLY before)."""
-        return all(self._taken_over(ip, since) for ip in ips)
+    def handed_over_at(self, ips: Iterable[str], since: float) -> float | None:
+        """When every one of `ips` is handed over (AFTER_SEEN after the last was seen announced
+        by another node since a hand-off began at `since`, or up to ANNOUNCED_RECENTLY before),
+        or None while one was not seen."""
+        seen = [self._taken_over(ip, since) for ip in ips]
+        if any(t is None for t in seen):
+            return None
+        return max((t for t in seen if t is not None), default=since) + AFTER_SEEN
 
-    def _taken_over(self, ip: str, since: float) -> bool:
-        return self._elsewhere.get(_canonical(ip), float("-inf")) >= since - ANNOUNCED_RECENTLY
+    def _taken_over(self, ip: str, since: float) -> float | None:
+        """When another node was seen announcing `ip` (counted from since - ANNOUNCED_RECENTLY)."""
+        seen = self._elsewhere.get(_canonical(ip))
+        return seen if seen is not None and seen >= since - ANNOUNCED_RECENTLY else None
 
     def next_deadline(self, now: float) -> float | None:
         times = [until for _, until, _ in self._held.values() if until > now]
+        for ip, (since, _, _) in self._held.items():
+            seen = self._taken_over(ip, since)
+            if seen is not None and seen + AFTER_SEEN > now:
+                times.append(seen + AFTER_SEEN)
         membership = self.membership.next_deadline(now)
         if membership is not None:
             times.append(membership)

@@ -610,8 +610,9 @@ class NodeReconciler:
             self._wake_at = now  # a pass withdraws the hand-offs that ended
         if self._leave_at is not None and self._withdrawing is None and not self.left:
             held = {a.ip for a in self._l2_sent} if self._l2_sent is not None else None
-            if held is not None and self.liveness.handed_over(held, self._leave_from):
-                self._leave_at = min(self._leave_at, now)  # every address has its new owner
+            at = None if held is None else self.liveness.handed_over_at(held, self._leave_from)
+            if at is not None:
+                self._leave_at = min(self._leave_at, at)  # every address has its new owner
 
     def _report(self, synced: list[str], now: float) -> None:
         """Status objects and events for what the services now hold (after a successful sync,

@@ -225,8 +225,10 @@ class Prober:
                     tx.send(ns)
                     self.sent.append(now)
                     # Fell behind (a loaded machine): no burst to catch up, and never two
-                    # probes so close that an answer to the first would arrive after the second.
-                    next_at = max(next_at + self.interval, now + self.interval / 2)
+                    # probes so close that an answer to the first would arrive after the second
+                    # (from the time they left: this thread may have been preempted before).
+                    left = time.monotonic()
+                    next_at = max(next_at + self.interval, left + self.interval / 2)
                 readable, _, _ = select.select([sock], [], [], max(0.0, next_at - now))
                 if not readable:
                     continue
