@@ -29,8 +29,8 @@ from tests.e2e.lab import wait_for
 FAILOVER_BOUND = 1.0
 FENCE_BOUND = 0.15 + 2 * RENEW_TIMEOUT + 0.5
 # Planned hand-offs of each kind per test. The old owner answers until it sees the new owner's
-# gratuitous ARP / unsolicited NA (reported by its L2 service), then one pass of its node role
-# withdraws the address; the fixed hand-off delay (1 s) is only the fallback.
+# gratuitous ARP / unsolicited NA (reported by its L2 service), and 0.1 s later (AFTER_SEEN) a
+# pass of its node role withdraws the address; the fixed hand-off delay (1 s) is the fallback.
 HANDOFFS = 3
 HANDOFF_FALLBACK = 1.0
 OVERLAP_BOUND = 0.5
