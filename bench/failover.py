@@ -16,8 +16,11 @@ one after it, per address whose owner was the faulted node):
   bridge port down), stop (every process SIGSTOPped), mode = bfd50 (our default, 50 ms x 3),
   bfd300 (MetalLB's BFDProfile defaults, 300 ms x 3), lease (Leases alone, `--liveness lease`);
   `failover_<fault>_ratio_bfd50_over_lease_{p50,p99}` (target <= 0.05; p99 target <= 500 ms);
-- `handoff_{sigterm,exclude}_lost_probes` (target 0): the owner's node role stopped with
-  SIGTERM, the owner labelled node.kubernetes.io/exclude-from-external-load-balancers;
+- `handoff_{sigterm,exclude,selector}_lost_probes` (target 0): the owner's node role stopped
+  with SIGTERM, the owner labelled node.kubernetes.io/exclude-from-external-load-balancers, the
+  L2Advertisement's nodeSelectors changed to leave it out; `handoff_<kind>_overlap_{p50,p99,max}`:
+  how long the old owner still answered after the new one's first answer (it stops once it has
+  seen the new owner announce; `--handoff`, 1 s, is the bound);
 - `api_outage_lost_probes`, `api_outage_owner_changes` (target 0) over `--outage` seconds with
   every node healthy, and `api_outage_kill_failover` for an owner killed during the outage;
 - `skew_double_answers`, `skew_owner_changes` (target 0): node roles writing their Leases with
@@ -169,27 +172,39 @@ def report(name: str, windows: list[float]) -> None:
 def bench_handoffs(lab: FailoverLab, runs: int) -> None:
     prober = lab.prober
     assert prober is not None
-    for kind in ("sigterm", "exclude"):
+    for kind in ("sigterm", "exclude", "selector"):
         lost = 0
+        overlaps: list[float] = []
         for _ in range(runs):
-            owner = lab.settle(QUIET)[4]
+            owners = lab.settle(QUIET)
+            owner = owners[4]
             start = time.monotonic()
             if kind == "sigterm":
                 popen = lab.lab.procs[f"{owner}-role"].popen
                 assert popen is not None
                 popen.send_signal(15)
                 popen.wait(15)
-            else:
+            elif kind == "exclude":
                 lab.exclude(owner, on=True)
+            else:
+                lab.advertise_except(owner)
             wait_for("a new owner", functools.partial(other_answers, lab, 4, owner), 30, 0.01)
-            time.sleep(2.0)  # real time: past the hand-off
+            time.sleep(2.0)  # real time: past the hand-off's bound
             end = time.monotonic()
             lost += sum(prober.lost_probes(f, start, end) for f in (4, 6))
+            for family in (f for f, node in owners.items() if node == owner):
+                answers = prober.answers(family, start, end)
+                new = next(h.t for h in answers if h.mac != lab.macs[owner])
+                old = max((h.t for h in answers if h.mac == lab.macs[owner]), default=new)
+                overlaps.append(max(0.0, old - new))
             if kind == "sigterm":
                 lab.start_node(owner)  # (its BFD and L2 services kept running)
-            else:
+            elif kind == "exclude":
                 lab.exclude(owner, on=False)
+            else:
+                lab.advertise_except(None)
         emit(f"handoff_{kind}_lost_probes", lost, f"probes_in_{runs}_handoffs")
+        report(f"handoff_{kind}_overlap", overlaps)
 
 
 def bench_api_outage(lab: FailoverLab, outage: float) -> None:

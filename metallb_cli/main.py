@@ -377,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--handoff",
         type=float,
         default=1.0,
-        help="seconds an address is still answered after another node became its owner",
+        help="at most this many seconds an address is still answered after another node "
+        "became its owner (it stops as soon as it sees that node announce it)",
     )
     _add_gateway_options(node, listen="127.0.0.1:50055", metrics="127.0.0.1:9125")
     rec = sub.add_parser(

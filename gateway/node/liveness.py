@@ -14,8 +14,16 @@ Theory of operation.
   set; `layer2` empties the announcements while `membership.fenced`.
 - **Hand-off.** An address this node stops owning while it is healthy (another node became the
   owner: exclusion label, selector change, a node back after the hold, or this node leaving) is
-  still answered for `handoff` seconds, so the new owner's answers and gratuitous burst start
-  before ours stop (make-before-break: at worst both answer for that long, never neither).
+  still answered until another node is seen announcing it, so the new owner answers before we
+  stop (make-before-break: never neither). The new owner sends its gratuitous ARP / unsolicited
+  NA as it starts answering; our L2 service sees it on the wire and reports it in its WatchEvents
+  stream (EVENT_TYPE_ANNOUNCED_ELSEWHERE), which `announced_elsewhere` records. The wire, not
+  the new owner's status through the API server, because it works while the API server is away
+  and says what the client sees: that node answers now. An announcement seen up to
+  `ANNOUNCED_RECENTLY` before we stopped owning the address counts (every node learns of the
+  change at about the same time, and the new owner may be first); we stop AFTER_SEEN (0.1 s)
+  after it, past the new owner's busiest moments. `handoff` seconds is the upper bound, when
+  nothing is seen (a new owner on another segment, a lost frame).
 - **Resuming.** The node role asks to be woken every `HEARTBEAT` seconds (`clock_deadline`);
   a call arriving more than `FREEZE_GAP` after that (`clock`) means the process did not run
   meanwhile: frozen (SIGSTOP, a paused VM) or starved. The sans-I/O core sees it from the `now`
@@ -28,8 +36,9 @@ Theory of operation.
   (a long pass) looks the same; it costs at most `resume_settle` of delay for a changed set.
 - **Leaving.** On SIGTERM the role deletes its sessions (the BFD service sends AdminDown, RFC 5880
   §6.8.16: each peer's session goes Down at its next packet, so they drop us at once, API server
-  or not), releases its Lease (for peers without BFD), keeps answering for `handoff` seconds, then
-  withdraws.
+  or not), releases its Lease (for peers without BFD), keeps answering until each of its
+  addresses was seen announced by another node (`handed_over_at`), or `handoff` seconds at most,
+  then withdraws.
 """
 
 import ipaddress
@@ -45,6 +54,7 @@ from gateway.node.desired import L2Announcement
 from gateway.node.membership import DEFAULT_MEMBERSHIP_TIMING, Membership, MembershipTiming
 from gateway.snapshot import Snapshot
 from metallb.bfd.v1 import bfd_pb2
+from metallb.l2.v1 import l2_pb2
 from metallb_rules.bfd_profile import BFDProfile
 from metallb_rules.config.model import Config
 
@@ -54,7 +64,8 @@ log = logging.getLogger(__name__)
 FAST_PROFILE = BFDProfile(
     name="metallb-grpc-node-default", receive_interval=50, transmit_interval=50
 )
-#: Seconds an address is still answered after another node became its owner.
+#: Seconds an address is still answered after another node became its owner, at most (until
+#: the new owner is seen announcing it).
 DEFAULT_HANDOFF = 1.0
 #: The node role is woken at least this often (seconds), so a gap in its clock shows.
 HEARTBEAT = 0.05
@@ -64,6 +75,12 @@ HEARTBEAT = 0.05
 #: and so is every freeze after which the L2 service holds its answers (a beat gap over 150 ms:
 #: services/l2/core/resume.py), so that this role always confirms the set it holds.
 FREEZE_GAP = 0.08
+#: Seconds before a hand-off began during which another node seen announcing the address counts
+#: as the new owner's announcement.
+ANNOUNCED_RECENTLY = 0.5
+#: Seconds we still answer after the new owner was seen announcing: its first moments are its
+#: busiest (table, groups, burst, replies to its role), and answers 10 ms late were measured then.
+AFTER_SEEN = 0.1
 
 # A BFD lane step: the method, its request, and what to record once it succeeded.
 BfdStep = tuple[str, Message, Callable[[object], None]]
@@ -129,7 +146,10 @@ class Liveness:
         self._owner_of: dict[str, str] = {}  # session address -> node (wanted or held)
         self._wanted: dict[str, tuple[str, bfd_pb2.SessionConf]] = {}  # as of the last pass
         self._layer2_last: list[L2Announcement] = []
-        self._held: dict[str, tuple[float, list[L2Announcement]]] = {}  # ip -> (until, entries)
+        # ip -> (since, until, entries): handed off at `since`, answered until seen announced
+        # elsewhere or `until`.
+        self._held: dict[str, tuple[float, float, list[L2Announcement]]] = {}
+        self._elsewhere: dict[str, float] = {}  # ip -> when another node last announced it
         self.leaving = False
         self._fenced = False
         self._clock_at: float | None = None  # the last call's time
@@ -283,15 +303,52 @@ class Liveness:
                 dropped.setdefault(a.ip, []).append(a)
         for ip, entries in dropped.items():
             if ip not in self._held:
-                self._held[ip] = (now + self.handoff, entries)
-        for ip in [ip for ip, (until, _) in self._held.items() if ip in ips or until <= now]:
-            del self._held[ip]
-        out = list(wanted) + [a for _, entries in self._held.values() for a in entries]
+                self._held[ip] = (now, now + self.handoff, entries)
+        for ip, (since, until, _) in list(self._held.items()):
+            if ip in ips:
+                del self._held[ip]  # ours again
+            elif (seen := self._taken_over(ip, since)) is not None and now >= seen + AFTER_SEEN:
+                log.info("%s: handed over after %.3f s (new owner seen)", ip, now - since)
+                del self._held[ip]
+            elif until <= now:
+                log.info("%s: handed over after %.3f s (no new owner seen)", ip, now - since)
+                del self._held[ip]
+        recent = now - ANNOUNCED_RECENTLY
+        self._elsewhere = {ip: t for ip, t in self._elsewhere.items() if t >= recent}
+        out = list(wanted) + [a for _, _, entries in self._held.values() for a in entries]
         self._layer2_last = out
         return out
 
+    def announced_elsewhere(self, ips: Iterable[str], now: float) -> bool:
+        """Another node was seen announcing `ips` (our L2 service's EVENT_TYPE_ANNOUNCED_ELSEWHERE);
+        True if that ends a hand-off (a pass should withdraw them)."""
+        ended = False
+        for ip in ips:
+            key = _canonical(ip)
+            self._elsewhere[key] = now
+            ended = ended or any(_canonical(held) == key for held in self._held)
+        return ended
+
+    def handed_over_at(self, ips: Iterable[str], since: float) -> float | None:
+        """When every one of `ips` is handed over (AFTER_SEEN after the last was seen announced
+        by another node since a hand-off began at `since`, or up to ANNOUNCED_RECENTLY before),
+        or None while one was not seen."""
+        seen = [self._taken_over(ip, since) for ip in ips]
+        if any(t is None for t in seen):
+            return None
+        return max((t for t in seen if t is not None), default=since) + AFTER_SEEN
+
+    def _taken_over(self, ip: str, since: float) -> float | None:
+        """When another node was seen announcing `ip` (counted from since - ANNOUNCED_RECENTLY)."""
+        seen = self._elsewhere.get(_canonical(ip))
+        return seen if seen is not None and seen >= since - ANNOUNCED_RECENTLY else None
+
     def next_deadline(self, now: float) -> float | None:
-        times = [until for until, _ in self._held.values() if until > now]
+        times = [until for _, until, _ in self._held.values() if until > now]
+        for ip, (since, _, _) in self._held.items():
+            seen = self._taken_over(ip, since)
+            if seen is not None and seen + AFTER_SEEN > now:
+                times.append(seen + AFTER_SEEN)
         membership = self.membership.next_deadline(now)
         if membership is not None:
             times.append(membership)
@@ -306,3 +363,21 @@ def _detection(profile: BFDProfile) -> float:
 
 def _ignore(_: object) -> None:
     pass
+
+
+def _canonical(ip: str) -> str:
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return ip
+
+
+def announced_elsewhere(message: Message) -> list[str]:
+    """The addresses another node was seen announcing, in an L2 WatchEvents response."""
+    if not isinstance(message, l2_pb2.WatchEventsResponse):
+        return []
+    return [
+        event.foreign.ip
+        for event in message.events
+        if event.type == l2_pb2.EVENT_TYPE_ANNOUNCED_ELSEWHERE
+    ]

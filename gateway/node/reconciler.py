@@ -28,8 +28,10 @@ ConfigurationState, and the next pass is scheduled:
 - an invalid configuration keeps the last valid one in force (reported in ConfigurationState);
 - with a `Liveness` (gateway/node/liveness.py), the L2 members come from BFD and Leases with
   fencing (gateway/node/membership.py): a BFD session change runs a pass at once, a third lane
-  keeps the BFD sessions to the other speakers, L2 withdrawals are handed off, and `Leave` (SIGTERM)
-  drops our sessions and Lease, keeps answering for the hand-off, withdraws, then sets `left`;
+  keeps the BFD sessions to the other speakers, L2 withdrawals are handed off (answered until
+  the L2 service reports another node announcing them, or the hand-off's bound), and `Leave`
+  (SIGTERM) drops our sessions and Lease, keeps answering until every address has its new owner
+  (or the bound), withdraws, then sets `left`;
   every call first shows its `now` to `Liveness.clock`: after a gap in our clock (the node was
   frozen) the L2 set is forgotten and not sent while `resuming`, then sent again (the L2
   service, frozen too, answers only once a set confirms what it holds).
@@ -48,7 +50,7 @@ from gateway.instances import InstanceTracker, ServiceInstance
 from gateway.leases import ObservedLeases
 from gateway.node.desired import DesiredMemo, NodeDesired
 from gateway.node.facts import FactOp, FactsWatch, NodeFacts
-from gateway.node.liveness import BfdSessionState, Liveness
+from gateway.node.liveness import BfdSessionState, Liveness, announced_elsewhere
 from gateway.node.rpc import AdvertisementBuilder, announcement_specs, peer_conf
 from gateway.node.status import BGP, L2, StatusOp, StatusReporter, wanted_statuses
 from gateway.reconciler import Failure, IdSequence
@@ -187,6 +189,7 @@ class NodeReconciler:
         self._urgent_at: float | None = None  # membership changed: a pass at once
         self._liveness_at: float | None = None  # liveness changes with time alone then
         self._leave_at: float | None = None  # leaving: withdraw then
+        self._leave_from = 0.0  # leaving since
         self._withdrawing: int | None = None
         self.left = False
         self._snapshot = snapshot
@@ -249,6 +252,8 @@ class NodeReconciler:
             if self.liveness is not None and self.liveness.session(change, now):
                 self._urgent(now)
             return
+        if isinstance(change, FactsWatch) and change.service == "l2":
+            self._announced_elsewhere(announced_elsewhere(change.message), now)
         if self.facts is not None and self.facts.handle(change):
             self._publish_facts()
             return
@@ -612,6 +617,19 @@ class NodeReconciler:
         if self._renew_every is not None:
             self._out.append(ReleaseLease(self._ids()))
         self._leave_at = now + self.liveness.handoff
+        self._leave_from = now
+
+    def _announced_elsewhere(self, ips: list[str], now: float) -> None:
+        """Other nodes were seen announcing `ips`: withdraw what they took over from us."""
+        if not ips or self.liveness is None:
+            return
+        if self.liveness.announced_elsewhere(ips, now) and self._wake_at is None:
+            self._wake_at = now  # a pass withdraws the hand-offs that ended
+        if self._leave_at is not None and self._withdrawing is None and not self.left:
+            held = {a.ip for a in self._l2_sent} if self._l2_sent is not None else None
+            at = None if held is None else self.liveness.handed_over_at(held, self._leave_from)
+            if at is not None:
+                self._leave_at = min(self._leave_at, at)  # every address has its new owner
 
     def _report(self, synced: list[str], now: float) -> None:
         """Status objects and events for what the services now hold (after a successful sync,

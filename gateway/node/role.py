@@ -159,7 +159,10 @@ class NodeRole:
                     "l2",
                     lambda: l2.WatchEvents(l2_pb2.WatchEventsRequest(), wait_for_ready=True),
                     resume_token_instance,
-                    functools.partial(FactsWatch, "l2") if self._facts is not None else None,
+                    # (facts, and hand-offs: the announcements of other nodes it reports)
+                    functools.partial(FactsWatch, "l2")
+                    if self._facts is not None or self.reconciler.liveness is not None
+                    else None,
                 )
             )
         if "bgp" in self._stubs:

@@ -30,12 +30,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
 
 from services.l2.core.answer import LinkReplies, ReplyTable, build_replies
 from services.l2.core.drop import DropReason
+from services.l2.core.frames import format_mac
 from services.l2.core.interfaces import Link
 from services.l2.core.priority import FloodGuard
 from services.l2.core.responder import InterfaceView
@@ -61,7 +63,10 @@ STOP_CHECK = 1.0
 # SetAnnouncements, a scrape) the thread waits until the holder is asked to let go, which
 # CPython does after the switch interval: 5 ms by default, 0.5 ms here (docs/l2.md).
 SWITCH_INTERVAL = 0.0005
+# Seconds between two reports of another host announcing the same address of ours.
+REPORT_EVERY = 0.1
 
+IPAddress = IPv4Address | IPv6Address
 Table = ReplyTable[int]  # tags: the counter slot of each address (`L2Metrics.slot`)
 _NOTHING: Table = ReplyTable(MappingProxyType({}))  # before the first sync, after close
 
@@ -75,16 +80,42 @@ class _Installed:
         self.table: Table = _NOTHING
 
 
+class _Reports:
+    """Announcements of our addresses by other hosts, handed to the loop at most every
+    REPORT_EVERY seconds per address (a flood of them costs the loop nothing more)."""
+
+    __slots__ = ("_last", "_report")
+
+    def __init__(self, report: Callable[[IPAddress, bytes, str], None]) -> None:
+        self._report = report
+        self._last: dict[IPAddress, float] = {}
+
+    def seen(self, replies: LinkReplies[int], data: bytes) -> None:
+        found = replies.announced_elsewhere(data)
+        if found is None:
+            return
+        ip, mac = found
+        now = time.monotonic()
+        if now - self._last.get(ip, float("-inf")) < REPORT_EVERY:
+            return
+        if len(self._last) > len(replies.announced):  # forget addresses no longer answered
+            self._last = {a: t for a, t in self._last.items() if a in replies.announced}
+        self._last[ip] = now
+        self._report(ip, mac, replies.view.name)
+
+
 def _answer(
     sock: socket.socket,
     replies: LinkReplies[int],
     data: bytes,
     counters: HotCounters,
+    reports: _Reports,
     *,
     guard: ResumeGuard,
     stamp: float | None,
 ) -> None:
-    """The hot path proper, for either mode: answer one frame or count why not."""
+    """The hot path proper, for either mode: answer one frame or count why not, and report
+    another host announcing one of our addresses."""
     if stamp is not None:
         refused = guard.refuse(time.time() - stamp, time.monotonic())
     else:
@@ -92,6 +123,7 @@ def _answer(
     if refused is not None:
         counters.dropped[refused] += 1
         return
+    reports.seen(replies, data)
     result = replies.answer(data)
     if isinstance(result, DropReason):
         counters.dropped[result] += 1
@@ -118,9 +150,11 @@ class _LinkThread:
         priority: int,
         *,
         resume: ResumeGuard,
+        report: Callable[[IPAddress, bytes, str], None],
     ) -> None:
         self._sock = sock
         self._resume = resume
+        self._reports = _Reports(report)
         self._index = view.index
         self._name = view.name
         self._installed = installed
@@ -171,7 +205,7 @@ class _LinkThread:
             replies = installed.table.links.get(index)
             try:
                 if replies is not None:
-                    _answer(sock, replies, data, counters, guard=resume, stamp=stamp)
+                    _answer(sock, replies, data, counters, self._reports, guard=resume, stamp=stamp)
             except Exception:  # a bug must not silence the link: log it and keep answering
                 log.exception("%s: answering %s", self._name, data.hex())
             if guard is not None:
@@ -283,6 +317,10 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.resume = ResumeGuard(resume)
         self._watch: _ResumeWatch | None = None
+        # Called on the loop when another host announces one of our addresses (the service
+        # publishes it to the watchers): (address, its MAC, the interface's name).
+        self.on_announced_elsewhere: Callable[[IPAddress, bytes, str], None] | None = None
+        self._loop_reports = _Reports(self._announced_elsewhere)
 
     def start(self) -> None:
         check_raw_sockets()
@@ -368,6 +406,7 @@ class Engine:
                     self.metrics,
                     self.priority,
                     resume=self.resume,
+                    report=self._announced_elsewhere_threadsafe,
                 )
             else:
                 assert self._loop is not None
@@ -410,7 +449,29 @@ class Engine:
                 return
             replies = self._installed.table.links.get(responder.view.index)
             if replies is not None:
-                _answer(sock, replies, data, counters, guard=self.resume, stamp=stamp)
+                _answer(
+                    sock,
+                    replies,
+                    data,
+                    counters,
+                    self._loop_reports,
+                    guard=self.resume,
+                    stamp=stamp,
+                )
+
+    # --- another host announcing one of our addresses ---
+
+    def _announced_elsewhere_threadsafe(self, ip: IPAddress, mac: bytes, link: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._announced_elsewhere, ip, mac, link)
+
+    def _announced_elsewhere(self, ip: IPAddress, mac: bytes, link: str) -> None:
+        if not any(ip in r.announced for r in self._installed.table.links.values()):
+            return  # withdrawn meanwhile
+        log.info("%s announced by %s on %s", ip, format_mac(mac), link)
+        if self.on_announced_elsewhere is not None:
+            self.on_announced_elsewhere(ip, mac, link)
 
     # --- gratuitous rounds ---
 

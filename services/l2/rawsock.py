@@ -2,8 +2,8 @@
 
 One raw socket per eligible interface (blocking, for the thread that reads it, or non-blocking,
 for the event loop). A classic BPF program attached with SO_ATTACH_FILTER before the socket is
-bound lets only ARP requests (ar$op = 1) and ICMPv6 Neighbor Solicitations without extension
-headers reach userspace, so the kernel drops the rest of the traffic for free;
+bound lets only ARP requests (ar$op = 1) and ICMPv6 Neighbor Solicitations and Advertisements
+without extension headers reach userspace, so the kernel drops the rest of the traffic for free;
 PACKET_IGNORE_OUTGOING hides our own frames (gratuitous ARP requests included). SO_TIMESTAMPNS
 has the kernel stamp each frame on arrival (`recv_stamped`), so a request queued while the
 service was frozen is known for what it is (services/l2/core/resume.py). Solicited-node
@@ -39,20 +39,23 @@ _ACCEPT = 0x40000
 
 
 def bpf_program(arp: bool, ndp: bool) -> list[tuple[int, int, int, int]]:
-    """(code, jt, jf, k) instructions accepting ARP requests if `arp` and Neighbor
-    Solicitations if `ndp`; offsets are from the Ethernet header (no VLAN tag)."""
+    """(code, jt, jf, k) instructions accepting ARP requests if `arp`, and Neighbor
+    Solicitations and Advertisements if `ndp`; offsets are from the Ethernet header (no VLAN
+    tag). (An Advertisement is never answered: an unsolicited one for an address we answer for
+    is another host announcing it, `LinkReplies.announced_elsewhere`.)"""
     return [
         (_LDH_ABS, 0, 0, 12),  # 0: A = ethertype
-        (_JEQ_K, 0 if arp else 8, 2, ETH_P_ARP),  # 1: ARP -> 2 (or reject), else -> 4
+        (_JEQ_K, 0 if arp else 9, 2, ETH_P_ARP),  # 1: ARP -> 2 (or reject), else -> 4
         (_LDH_ABS, 0, 0, 20),  # 2: A = ar$op
-        (_JEQ_K, 5, 6, 1),  # 3: request -> accept, else reject
-        (_JEQ_K, 0 if ndp else 5, 5, ETH_P_IPV6),  # 4: IPv6 -> 5 (or reject), else reject
+        (_JEQ_K, 6, 7, 1),  # 3: request -> accept, else reject
+        (_JEQ_K, 0 if ndp else 6, 6, ETH_P_IPV6),  # 4: IPv6 -> 5 (or reject), else reject
         (_LDB_ABS, 0, 0, 20),  # 5: A = next header
-        (_JEQ_K, 0, 3, 58),  # 6: ICMPv6 -> 7, else reject
+        (_JEQ_K, 0, 4, 58),  # 6: ICMPv6 -> 7, else reject
         (_LDB_ABS, 0, 0, 54),  # 7: A = ICMPv6 type
-        (_JEQ_K, 0, 1, 135),  # 8: NS -> accept, else reject
-        (_RET_K, 0, 0, _ACCEPT),  # 9: accept
-        (_RET_K, 0, 0, 0),  # 10: reject
+        (_JEQ_K, 1, 0, 135),  # 8: NS -> accept, else -> 9
+        (_JEQ_K, 0, 1, 136),  # 9: NA -> accept, else reject
+        (_RET_K, 0, 0, _ACCEPT),  # 10: accept
+        (_RET_K, 0, 0, 0),  # 11: reject
     ]
 
 

@@ -8,6 +8,7 @@ and publishes the resulting events to the watchers.
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
+from ipaddress import IPv4Address, IPv6Address
 from typing import TypeVar
 
 import grpc
@@ -27,12 +28,14 @@ from metallb_runtime.watch import (
     watch_stream,
 )
 from services.l2 import convert
+from services.l2.core.frames import format_mac
 from services.l2.core.interfaces import compile_excludes
 from services.l2.core.table import AnnouncementSpec, AnnouncementState, Event, InterfaceState
 from services.l2.engine import DEFAULT_PRIORITY, Engine
 from services.l2.metrics import L2Metrics
 from services.l2.netlink import link_events, read_links
 
+IPAddress = IPv4Address | IPv6Address
 SERVICE_NAME = l2_pb2.DESCRIPTOR.services_by_name["L2Service"].full_name
 
 
@@ -74,6 +77,7 @@ class L2State:
         self.instance_id = new_instance_id()
         self.watchers: ChangeLog[l2_pb2.Event] = ChangeLog(self.instance_id)
         self.desired: list[AnnouncementSpec] = []  # as the last SetAnnouncements gave it
+        self.engine.on_announced_elsewhere = self.announced_elsewhere
 
     async def start(self) -> None:
         self.engine.start()  # raises, naming CAP_NET_RAW, if raw sockets are not allowed
@@ -102,6 +106,12 @@ class L2State:
     def publish(self, events: Sequence[Event]) -> None:
         for event in events:
             self.watchers.append(Pending(partial(_event, event)))  # built by the streams
+
+    def announced_elsewhere(self, ip: IPAddress, mac: bytes, link: str) -> None:
+        """Another host announced `ip`, which we answer for (on the loop, between commands)."""
+        foreign = l2_pb2.ForeignAnnouncement(ip=str(ip), mac=format_mac(mac), interface=link)
+        event = l2_pb2.Event(type=l2_pb2.EVENT_TYPE_ANNOUNCED_ELSEWHERE, foreign=foreign)
+        self.watchers.record(event)
 
     def subscribe(
         self, token: common_pb2.ResumeToken | None

@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -129,6 +130,32 @@ def seed_objects() -> list[dict[str, Any]]:
     return objects
 
 
+SO_TIMESTAMPNS = 35  # (SCM_TIMESTAMPNS: a struct timespec on CLOCK_REALTIME per frame)
+SO_RCVBUFFORCE = 33
+
+
+class _KernelClock:
+    """Kernel timestamps (CLOCK_REALTIME) on time.monotonic()'s clock. The offset between the
+    two is read between two monotonic readings and kept only when they are close: a thread
+    switch between the readings would shift every time by as much."""
+
+    def __init__(self) -> None:
+        self.offset = time.time() - time.monotonic()
+
+    def arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
+        """When the kernel received or sent the frame (now if it was not stamped)."""
+        before = time.monotonic()
+        wall = time.time()
+        after = time.monotonic()
+        if after - before < 0.0001:
+            self.offset = wall - (before + after) / 2
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanoseconds = struct.unpack_from("qq", data)
+                return float(seconds + nanoseconds / 1e9 - self.offset)
+        return after
+
+
 @dataclass
 class Heard:
     t: float  # time.monotonic() when received
@@ -146,6 +173,9 @@ class Prober:
     interval: float = 0.01
     heard: list[Heard] = field(default_factory=list)
     sent: list[float] = field(default_factory=list)
+    # When each family's probes left, timed by the kernel as tcpdump times them (the receiving
+    # socket sees what the sending one sent).
+    on_wire: dict[int, list[float]] = field(default_factory=lambda: {4: [], 6: []})
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -164,7 +194,15 @@ class Prober:
     def _run(self, ready: threading.Event) -> None:
         with netns(self.ns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+            tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         sock.bind((LINK, 0))
+        tx.bind((LINK, 0))
+        # Probes and answers are timed by the kernel as they pass, not when this thread sends or
+        # reads them: the thread shares the GIL with the fake API server, busiest right at a
+        # hand-off, and a late read made an answer look later than the next probe.
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        # Room for seconds of frames: a thread kept from reading must not lose answers.
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
         ready.set()
         me = parse_mac(self.mac)
         arp = ArpFrame(
@@ -177,24 +215,29 @@ class Prober:
             IPv6Address(VIP6), me,
         ).encode()  # fmt: skip
         vip4, vip6 = IPv4Address(VIP4), IPv6Address(VIP6)
+        clock = _KernelClock()
         next_at = time.monotonic()
-        with sock:
+        with sock, tx:
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_at:
-                    sock.send(arp)
-                    sock.send(ns)
+                    tx.send(arp)
+                    tx.send(ns)
                     self.sent.append(now)
-                    next_at += self.interval
-                    if next_at < now:  # fell behind (a loaded machine): no burst to catch up
-                        next_at = now + self.interval
+                    # Fell behind (a loaded machine): no burst to catch up, and never two
+                    # probes so close that an answer to the first would arrive after the second
+                    # (from the time they left: this thread may have been preempted before).
+                    left = time.monotonic()
+                    next_at = max(next_at + self.interval, left + self.interval / 2)
                 readable, _, _ = select.select([sock], [], [], max(0.0, next_at - now))
                 if not readable:
                     continue
-                data = sock.recv(2048)
-                t = time.monotonic()
-                if data[6:12] == me:
-                    continue  # our own probe
+                data, ancillary, _, _ = sock.recvmsg(2048, 64)
+                t = clock.arrival(ancillary)
+                if data[6:12] == me:  # ours, leaving: a probe (or the kernel's own, e.g. an RS)
+                    if data in (arp, ns):
+                        self.on_wire[4 if data == arp else 6].append(t)
+                    continue
                 with contextlib.suppress(Exception):
                     self._hear(decode_frame(data), t, me, vip4, vip6)
 
@@ -251,12 +294,18 @@ class Prober:
         return out
 
     def lost_probes(self, family: int, since: float, until: float) -> int:
-        """Probes sent within [since, until) that no node answered before the next probe."""
+        """Probes sent within [since, until) that no node answered before the next probe
+        (both as the kernel timed them on the wire)."""
         answers = [h.t for h in self.answers(family, since, until + 1.0)]
-        sent = [t for t in list(self.sent) if since <= t < until]
+        wire = list(self.on_wire[family])
+        if wire:  # each probe until the next one (a probe is judged once the next one is
+            # recorded: the reading thread sees it leave after the answers to the one before)
+            windows = [(a, b) for a, b in itertools.pairwise(wire) if since <= a < until]
+        else:
+            sent = [t for t in list(self.sent) if since <= t < until]
+            windows = list(itertools.pairwise([*sent, sent[-1] + self.interval])) if sent else []
         lost, i = 0, 0
-        for k, t in enumerate(sent):
-            end = sent[k + 1] if k + 1 < len(sent) else t + self.interval
+        for t, end in windows:
             while i < len(answers) and answers[i] < t:
                 i += 1
             if not (i < len(answers) and answers[i] < end):
@@ -412,6 +461,14 @@ class FailoverLab:
         else:
             labels.pop(EXCLUDE, None)
         obj["metadata"]["labels"] = labels
+        self.kube.update(obj)
+
+    def advertise_except(self, node: str | None) -> None:
+        """Select every node but `node` in the L2Advertisement's nodeSelectors (None: all)."""
+        assert self.kube is not None
+        obj = self.kube.get("l2advertisements.metallb.io", "l2", NAMESPACE)
+        hostname = {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [node]}
+        obj["spec"] = {"nodeSelectors": [{"matchExpressions": [hostname]}]} if node else {}
         self.kube.update(obj)
 
     def link(self, node: str, up: bool) -> None:

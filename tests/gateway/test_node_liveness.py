@@ -9,6 +9,7 @@ import grpc
 
 from gateway.driver import Failure
 from gateway.instances import ServiceInstance
+from gateway.node.facts import FactsWatch
 from gateway.node.liveness import BfdSessionState, Liveness
 from gateway.node.reconciler import (
     Leave,
@@ -18,6 +19,7 @@ from gateway.node.reconciler import (
     RenewLease,
     Rpc,
 )
+from metallb.l2.v1 import l2_pb2
 from metallb_rules.announce.layer2 import elect
 from tests.gateway.test_node_reconciler import (
     L2_ADVERTISEMENT,
@@ -217,6 +219,91 @@ def test_an_excluded_owner_keeps_answering_for_the_hand_off() -> None:
         Expect(),  # the new owner announces meanwhile
         Advance(0.05),
         Expect(("l2", set())),
+    ])  # fmt: skip
+
+
+def seen_elsewhere(*ips: str) -> Change:
+    """Our L2 service saw another node announce `ips` (its gratuitous ARP / unsolicited NA)."""
+    foreign = [
+        l2_pb2.Event(
+            type=l2_pb2.EVENT_TYPE_ANNOUNCED_ELSEWHERE,
+            foreign=l2_pb2.ForeignAnnouncement(ip=ip, mac="02:00:00:00:00:02", interface="eth0"),
+        )
+        for ip in ips
+    ]
+    return Change(FactsWatch("l2", l2_pb2.WatchEventsResponse(events=foreign)))
+
+
+def test_an_excluded_owner_stops_answering_once_it_sees_the_new_owner_announce() -> None:
+    i = address_owned_by("node-1")
+    ip = f"192.0.2.{i}"
+    cluster = cluster_for(i)
+    _, vt = start(cluster)
+    play(vt, [
+        *synced({ip}),
+        Change(lambda: cluster.put(node_obj("node-1", {EXCLUDE: ""}))),
+        Advance(0.2),
+        Expect(),  # still ours: nobody else announced it yet
+        seen_elsewhere("192.0.2.250"),  # not one of ours: nothing to do
+        Advance(0.01),
+        Expect(),
+        seen_elsewhere(ip),
+        Advance(0.09),
+        Expect(),  # still answering while the new owner settles in
+        Advance(0.01),
+        Expect(("l2", set())),  # 0.1 s after it was seen, not after the 1 s bound
+    ])  # fmt: skip
+
+
+def test_a_new_owner_seen_just_before_the_hand_off_counts_and_an_old_one_does_not() -> None:
+    i = address_owned_by("node-1")
+    ip = f"192.0.2.{i}"
+    cluster = cluster_for(i)
+    _, vt = start(cluster)
+    play(vt, [
+        *synced({ip}),
+        seen_elsewhere(ip),  # the new owner learnt of the label before us
+        Advance(0.3),
+        Change(lambda: cluster.put(node_obj("node-1", {EXCLUDE: ""}))),
+        Advance(0.1),
+        Expect(("l2", set())),  # the pass that hands it off withdraws it too (seen 0.4 s ago)
+        Reply(("l2",)),
+        Change(lambda: cluster.put(node_obj("node-1"))),
+        Advance(0.1),
+        Expect(("l2", {ip})),  # ours again
+        Reply(("l2",)),
+        Advance(1.0),
+        seen_elsewhere(ip),  # a conflict, 0.6 s before the next hand-off: too old to count
+        Advance(0.6),
+        Change(lambda: cluster.put(node_obj("node-1", {EXCLUDE: ""}))),
+        Advance(0.9),
+        Expect(),
+        Advance(0.2),
+        Expect(("l2", set())),  # the bound
+    ])  # fmt: skip
+
+
+def test_leaving_withdraws_once_every_address_was_seen_announced_by_its_new_owner() -> None:
+    i = address_owned_by("node-1")
+    ip = f"192.0.2.{i}"
+    reconciler, vt = start(cluster_for(i))
+    play(vt, [
+        *synced({ip}),
+        Change(Leave()),
+        Expect(
+            ("bfd", "DeleteSession", "10.0.0.2"),
+            ("bfd", "DeleteSession", "10.0.0.3"),
+            ("release lease",),
+        ),
+        Advance(0.1),
+        Expect(),
+        seen_elsewhere(ip),  # the next owner took over at our AdminDown and announced
+        Advance(0.09),
+        Expect(),
+        Advance(0.01),
+        Expect(("l2", set())),
+        Reply(("l2",)),
+        Check(lambda: reconciler.left),
     ])  # fmt: skip
 
 

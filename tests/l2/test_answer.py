@@ -1,6 +1,7 @@
 """The prepared reply table (what the hot path runs) against `decide` (the rules), the flood
 guard that bounds real-time priority, and the per-thread counters."""
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv6Address
@@ -15,9 +16,12 @@ from services.l2.core.drop import DropReason, FrameDecodeError
 from services.l2.core.frames import (
     BROADCAST_MAC,
     ArpFrame,
+    NeighborAdvertisement,
     NeighborSolicitation,
     decode_frame,
     format_mac,
+    gratuitous_arp,
+    unsolicited_na,
 )
 from services.l2.core.priority import FloodGuard
 from services.l2.core.responder import ALL, InterfaceView, Reply, Scope, decide
@@ -239,3 +243,35 @@ def test_counters_from_many_threads_sum_exactly_and_survive_retirement() -> None
     text = "\n".join(f"{s.name}{s.labels} {s.value}" for m in metrics.collect() for s in m.samples)
     assert f"metallb_layer2_requests_received{{'ip': '{ON_ENS1}'}} {4 * per_thread}" in text
     assert str(ON_ENS2) not in text  # no series before its first count
+
+
+def test_another_host_announcing_one_of_our_addresses_is_recognised() -> None:
+    """The new owner's gratuitous ARP (RFC 5227 §3 Announcement, MetalLB's pair) and
+    unsolicited NA (RFC 4861 §7.2.6) name the address and its MAC; anything else does not."""
+    ens1 = TABLE.links[ENS1.index]
+    request, reply = gratuitous_arp(PEER_MAC, ON_ENS1)
+    assert ens1.announced_elsewhere(request.encode()) == (ON_ENS1, PEER_MAC)
+    assert ens1.announced_elsewhere(reply.encode()) == (ON_ENS1, PEER_MAC)
+    assert ens1.announced_elsewhere(unsolicited_na(PEER_MAC, V6).encode()) == (V6, PEER_MAC)
+    mine = (*gratuitous_arp(OUR_MAC, ON_ENS1), unsolicited_na(OUR_MAC, V6))
+    not_ours = (*gratuitous_arp(PEER_MAC, NOBODY), unsolicited_na(PEER_MAC, V6))
+    others = [
+        *(frame.encode() for frame in mine),  # our own
+        gratuitous_arp(PEER_MAC, NOBODY)[0].encode(),  # an address we do not answer for
+        gratuitous_arp(PEER_MAC, ON_ENS2)[0].encode(),  # answered on ens2 only
+        not_ours[2].encode()[:60],  # truncated
+        ArpFrame(BROADCAST_MAC, PEER_MAC, 1, PEER_MAC, NOBODY, b"\0" * 6, ON_ENS1).encode(),
+        NeighborSolicitation(
+            b"\x33\x33\xff\x00\x00\x10", PEER_MAC, LL, V6, V6, PEER_MAC
+        ).encode(),  # a question, not an announcement
+        solicited(unsolicited_na(PEER_MAC, V6)).encode(),  # an answer to someone's question
+    ]
+    for frame in others:
+        assert ens1.announced_elsewhere(frame) is None, frame.hex()
+    assert (
+        TABLE.links[ENS2.index].announced_elsewhere(unsolicited_na(PEER_MAC, V6).encode()) is None
+    )
+
+
+def solicited(na: NeighborAdvertisement) -> NeighborAdvertisement:
+    return dataclasses.replace(na, solicited=True, override=False, eth_dst=OUR_MAC)

@@ -226,6 +226,54 @@ def test_gratuitous_burst_seen_in_the_peer_namespace(arun: Run, lab: Lab, l2: L2
     arun(set_announcements(l2))
 
 
+def test_another_host_announcing_our_address_is_reported_in_the_watch(
+    arun: Run, lab: Lab, l2: L2Process
+) -> None:
+    """A peer's gratuitous ARP and unsolicited NA for addresses we answer on ens1 (a hand-off's
+    new owner) come out of WatchEvents as EVENT_TYPE_ANNOUNCED_ELSEWHERE, naming its MAC."""
+    peer = lab.mac(lab.peer, "p1")
+    garp = Ether(dst="ff:ff:ff:ff:ff:ff", src=peer) / ARP(
+        op=1, hwsrc=peer, psrc="10.77.1.95", hwdst="ff:ff:ff:ff:ff:ff", pdst="10.77.1.95"
+    )
+    na = (
+        Ether(dst="33:33:00:00:00:01", src=peer)
+        / IPv6(src="fd77:1::95", dst="ff02::1", hlim=255)
+        / ICMPv6ND_NA(R=0, S=0, O=1, tgt="fd77:1::95")
+        / ICMPv6NDOptDstLLAddr(lladdr=peer)
+    )
+
+    async def watch() -> list[l2_pb2.ForeignAnnouncement]:
+        found: list[l2_pb2.ForeignAnnouncement] = []
+        async with grpc.aio.insecure_channel(l2.target) as channel:
+            call = l2.stub(channel).WatchEvents(l2_pb2.WatchEventsRequest())
+            while len(found) < 2:
+                response = await asyncio.wait_for(call.read(), 5)
+                if response.HasField("end_of_snapshot"):
+                    with netns(lab.peer):
+                        sock = raw_socket("p1")
+                    with sock:
+                        sock.send(bytes(garp))
+                        sock.send(bytes(na))
+                found += [
+                    e.foreign
+                    for e in response.events
+                    if e.type == l2_pb2.EVENT_TYPE_ANNOUNCED_ELSEWHERE
+                ]
+            call.cancel()
+        await grpc_settled()
+        return found
+
+    arun(set_announcements(l2, spec("10.77.1.95", "ens1"), spec("fd77:1::95", "ens1")))
+    try:
+        found = arun(watch())
+    finally:
+        arun(set_announcements(l2))
+    assert sorted((f.ip, f.mac, f.interface) for f in found) == [
+        ("10.77.1.95", peer, "ens1"),
+        ("fd77:1::95", peer, "ens1"),
+    ]
+
+
 def test_interface_rules_and_a_link_brought_up_is_served_at_once(
     arun: Run, lab: Lab, l2: L2Process
 ) -> None:

@@ -29,7 +29,14 @@ from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from services.l2.core.drop import DropReason, FrameDecodeError
-from services.l2.core.frames import BROADCAST_MAC, ETH_P_ARP, ArpOperation, decode_frame
+from services.l2.core.frames import (
+    BROADCAST_MAC,
+    ETH_P_ARP,
+    ETH_P_IPV6,
+    ArpOperation,
+    NeighborAdvertisement,
+    decode_frame,
+)
 from services.l2.core.responder import InterfaceView, Reply, Scope, announcement_reason, decide
 
 __all__ = ["LinkReplies", "ReplyTable", "build_replies"]
@@ -42,6 +49,10 @@ _ARP_HEAD = struct.Struct("!HHHBBH")  # ethertype, then ar$hrd, ar$pro, ar$hln, 
 _REQUEST_HEAD = _ARP_HEAD.pack(ETH_P_ARP, 1, 0x0800, 6, 4, ArpOperation.REQUEST)
 _REPLY_HEAD = _ARP_HEAD.pack(ETH_P_ARP, 1, 0x0800, 6, 4, ArpOperation.REPLY)
 _ARP_SIZE = 42  # Ethernet header + the Ethernet/IPv4 ARP packet
+_ARP_ETHERTYPE = ETH_P_ARP.to_bytes(2, "big")
+_IPV6_ETHERTYPE = ETH_P_IPV6.to_bytes(2, "big")
+_ICMP6_TYPE = 54  # Ethernet header (14) + IPv6 header (40): the ICMPv6 type
+_NA_TYPE = 136  # RFC 4861 §4.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,36 @@ class LinkReplies(Generic[T]):
             # To the requester's hardware address, then ours; target = the requester.
             return frame[22:28] + middle + frame[22:32], tag
         return self._general(frame)
+
+    def announced_elsewhere(self, frame: bytes) -> tuple[IPAddress, bytes] | None:
+        """(address, MAC) if `frame` is another host announcing an address this link answers
+        for: an ARP Announcement (RFC 5227 §3: sender and target protocol address equal, as
+        every gratuitous ARP) or an unsolicited Neighbor Advertisement (RFC 4861 §7.2.6), with a
+        hardware address other than ours. A hand-off's old owner waits for it (the new owner
+        announces as it starts answering); any other is a conflict."""
+        if frame[12:14] == _ARP_ETHERTYPE:
+            if len(frame) < _ARP_SIZE or frame[28:32] != frame[38:42]:
+                return None
+            mac = frame[22:28]
+            if mac == self.view.mac or frame[28:32] not in self.arp:
+                return None
+            return IPv4Address(frame[28:32]), mac
+        if (
+            frame[12:14] != _IPV6_ETHERTYPE
+            or len(frame) <= _ICMP6_TYPE
+            or (frame[_ICMP6_TYPE] != _NA_TYPE)
+        ):
+            return None
+        try:
+            decoded = decode_frame(frame)
+        except FrameDecodeError:
+            return None
+        if not isinstance(decoded, NeighborAdvertisement) or decoded.solicited:
+            return None
+        mac = decoded.target_lla or decoded.eth_src
+        if mac == self.view.mac or announcement_reason(decoded.target, self.view, self.announced):
+            return None
+        return decoded.target, mac
 
     def _general(self, frame: bytes) -> tuple[bytes, T] | DropReason:
         try:

@@ -35,6 +35,7 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_INTERFACE_ADDED: _ClassVar[EventType]
     EVENT_TYPE_INTERFACE_CHANGED: _ClassVar[EventType]
     EVENT_TYPE_INTERFACE_REMOVED: _ClassVar[EventType]
+    EVENT_TYPE_ANNOUNCED_ELSEWHERE: _ClassVar[EventType]
 ANNOUNCEMENT_STATUS_UNSPECIFIED: AnnouncementStatus
 ANNOUNCEMENT_STATUS_ANNOUNCING: AnnouncementStatus
 ANNOUNCEMENT_STATUS_NO_INTERFACE: AnnouncementStatus
@@ -54,6 +55,7 @@ EVENT_TYPE_ANNOUNCEMENT_UPDATED: EventType
 EVENT_TYPE_INTERFACE_ADDED: EventType
 EVENT_TYPE_INTERFACE_CHANGED: EventType
 EVENT_TYPE_INTERFACE_REMOVED: EventType
+EVENT_TYPE_ANNOUNCED_ELSEWHERE: EventType
 
 class AnnouncementSpec(_message.Message):
     __slots__ = ("ip", "all_interfaces", "interfaces", "owner")
@@ -153,15 +155,27 @@ class WatchEventsRequest(_message.Message):
     resume_token: _common_pb2.ResumeToken
     def __init__(self, resume_token: _Optional[_Union[_common_pb2.ResumeToken, _Mapping]] = ...) -> None: ...
 
+class ForeignAnnouncement(_message.Message):
+    __slots__ = ("ip", "mac", "interface")
+    IP_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    ip: str
+    mac: str
+    interface: str
+    def __init__(self, ip: _Optional[str] = ..., mac: _Optional[str] = ..., interface: _Optional[str] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("type", "announcement", "interface")
+    __slots__ = ("type", "announcement", "interface", "foreign")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_FIELD_NUMBER: _ClassVar[int]
     type: EventType
     announcement: Announcement
     interface: Interface
-    def __init__(self, type: _Optional[_Union[EventType, str]] = ..., announcement: _Optional[_Union[Announcement, _Mapping]] = ..., interface: _Optional[_Union[Interface, _Mapping]] = ...) -> None: ...
+    foreign: ForeignAnnouncement
+    def __init__(self, type: _Optional[_Union[EventType, str]] = ..., announcement: _Optional[_Union[Announcement, _Mapping]] = ..., interface: _Optional[_Union[Interface, _Mapping]] = ..., foreign: _Optional[_Union[ForeignAnnouncement, _Mapping]] = ...) -> None: ...
 
 class WatchEventsResponse(_message.Message):
     __slots__ = ("events", "end_of_snapshot", "resume_token")
