@@ -4,7 +4,11 @@
 
 Three node namespaces on one bridge, each running the BFD service, the L2 service and the node
 role (every process as in production, over gRPC), the fake API server reachable over the bridge,
-and a client probing the two service addresses every 10 ms (ARP for IPv4, NS for IPv6).
+and a client probing the two service addresses every 10 ms (ARP for IPv4, NS for IPv6, and ICMP
+echo to each through the client's kernel: every node accepts traffic for the addresses as
+kube-proxy in IPVS mode would, so an echo reply comes from the node the client's neighbour cache
+points at). Both addresses belong to one dual-stack Service, so they have one owner and every
+failover measures both.
 
 Figures (`name value unit`; the window is from the last answer before the fault to the first
 one after it, per address whose owner was the faulted node):
@@ -13,6 +17,9 @@ one after it, per address whose owner was the faulted node):
   bridge port down), stop (every process SIGSTOPped), mode = bfd50 (our default, 50 ms x 3),
   bfd300 (MetalLB's BFDProfile defaults, 300 ms x 3), lease (Leases alone, `--liveness lease`);
   `failover_<fault>_ratio_bfd50_over_lease_{p50,p99}` (target <= 0.05; p99 target <= 500 ms);
+  `failover_<fault>_<mode>_icmp_{p50,p99,max}`: the same window for the echo probe (a killed or
+  frozen owner's kernel keeps answering echo until the client's cache follows the new owner's
+  gratuitous ARP / unsolicited NA, so there it is short; a cut link shows the whole window);
 - `handoff_{sigterm,exclude}_lost_probes` (target 0): the owner's node role stopped with
   SIGTERM, the owner labelled node.kubernetes.io/exclude-from-external-load-balancers;
 - `api_outage_lost_probes`, `api_outage_owner_changes` (target 0) over `--outage` seconds with
@@ -46,15 +53,20 @@ from metallb.l2.v1 import l2_pb2, l2_pb2_grpc  # noqa: E402
 from tests.e2e.failover_lab import NODES, FailoverLab, failover_lab  # noqa: E402
 from tests.e2e.lab import wait_for  # noqa: E402
 
+# One dual-stack Service holds both addresses: one owner, so every failover measures both.
 MODES = {
-    "bfd50": {"liveness": "bfd"},
-    "bfd300": {"liveness": "bfd", "bfd_profile": "metallb-defaults"},
-    "lease": {"liveness": "lease"},
+    "bfd50": {"liveness": "bfd", "dual_stack": True},
+    "bfd300": {"liveness": "bfd", "bfd_profile": "metallb-defaults", "dual_stack": True},
+    "lease": {"liveness": "lease", "dual_stack": True},
 }
 FAULTS = ("kill", "link", "stop")
 # Seconds of one steady owner per address before a fault: a node back from the previous one
 # reclaims its addresses after BFD comes Up again (slow start, about 1 s) and the 2 s hold.
 QUIET = 5.0
+# Seconds to wait for echo replies from the new owner after a takeover (the client's neighbour
+# cache follows the gratuitous ARP / unsolicited NA at once; a stale entry is probed after
+# 5 s, `delay_first_probe_time`).
+ECHO_WAIT = 30.0
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -83,8 +95,18 @@ def other_answers(lab: FailoverLab, family: int, owner: str) -> bool:
     return node is not None and node != owner
 
 
-def one_failover(lab: FailoverLab, fault: str) -> list[float]:
-    """Fault the owner of the IPv4 address; the unanswered windows of the addresses it owned."""
+def echo_moved(lab: FailoverLab, family: int, owner: str) -> bool:
+    """An ICMP echo reply from another node than `owner`: the client's neighbour cache follows
+    the new owner (until then a killed or frozen owner's kernel still answers, as a node whose
+    speaker died keeps forwarding with kube-proxy)."""
+    assert lab.prober is not None
+    node = lab.node_of(lab.prober.owner(family, 0.05, kind="echo"))
+    return node is not None and node != owner
+
+
+def one_failover(lab: FailoverLab, fault: str, echo: list[float] | None = None) -> list[float]:
+    """Fault the owner of the IPv4 address; the unanswered windows of the addresses it owned
+    (ARP/NDP), and in `echo` those of the ICMP echo probe (when the lab accepts traffic)."""
     prober = lab.prober
     assert prober is not None
     owners = lab.settle(QUIET)
@@ -100,8 +122,14 @@ def one_failover(lab: FailoverLab, fault: str) -> list[float]:
     try:
         for family in families:
             wait_for("a new owner", functools.partial(other_answers, lab, family, owner), 60, 0.01)
+        if echo is not None and lab.accept:
+            for family in families:
+                moved = functools.partial(echo_moved, lab, family, owner)
+                wait_for("echo replies from the new owner", moved, ECHO_WAIT, 0.01)
         time.sleep(0.3)  # real time: the answers after the takeover
         end = time.monotonic()
+        if echo is not None and lab.accept:
+            echo += [prober.silence_after(f, start, end, "echo") for f in families]
         return [prober.silence_after(f, start, end) for f in families]
     finally:
         if fault == "kill":
@@ -118,10 +146,13 @@ def bench_failovers(mode: str, runs: int, faults: list[str]) -> dict[str, list[f
         lab.settle(QUIET)
         for fault in faults:
             windows: list[float] = []
+            echo: list[float] = []
             for _ in range(runs):
-                windows += one_failover(lab, fault)
+                windows += one_failover(lab, fault, echo)
             out[fault] = windows
             report(f"failover_{fault}_{mode}", windows)
+            if echo:
+                report(f"failover_{fault}_{mode}_icmp", echo)
     return out
 
 
