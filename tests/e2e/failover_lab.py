@@ -381,7 +381,10 @@ class FailoverLab:
         (`seed_objects`)."""
         # Each process lives at most an hour (a whole benchmark run: longer than the e2e lab's
         # five minutes).
-        self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-", lifetime=3600)
+        # The pid in the names: two processes (the bench runs its lease-only lab in its own)
+        # may hold objects at the same id.
+        tag = f"{os.getpid() % 100000}{id(self) % 1000:03d}"
+        self.lab = Lab(prefix=f"mlbfo-{tag}-", lifetime=3600)
         self.liveness = liveness
         self.bfd_profile = bfd_profile
         self.extra = extra
