@@ -1,13 +1,13 @@
 """L2 failover as a client sees it (issue 13), on the lab of tests/e2e/failover_lab.py.
 
-    python3 bench/failover.py         (root: network namespaces, raw sockets; about 31 min)
+    python3 bench/failover.py         (root: network namespaces, raw sockets; about 30 min)
 
 One run gives every figure below: 20 failovers per fault and mode (`--runs`, `--bfd300-runs`,
 `--lease-runs`), 10 hand-offs of each kind, 10 isolations, a 60 s API outage, 30 s of skewed
 clocks. It first prints `bench_estimated_duration` (from the per-part costs in `COST`) and
-last `bench_duration`. The lease-only section, the longest (windows of 15 s: about 30 min for
+last `bench_duration`. The lease-only section, the longest (windows of 15 s: about 22 min for
 its 60 failovers), runs beside the others in a process and namespaces of its own, so the whole
-takes about as long as the rest (serially, `--serial`: about an hour); its windows are too long
+takes about as long as the rest (serially, `--serial`: about 50 min); its windows are too long
 for the others' load to matter. A section that fails prints `# <section> failed: ...` and the
 run goes on. Small counts check the bench itself: `--runs 2 --handoffs 1 --isolations 1
 --outage 10 --skew-seconds 5` (about 5 min).
@@ -277,11 +277,11 @@ def bench_isolation(lab: FailoverLab, runs: int) -> None:
 
 
 SECTIONS = ("failover", "bfd300", "lease", "handoff", "outage", "isolation", "skew")
-# Seconds each part takes on this 2-core machine (measured with --runs 2, load 3-4), for the
+# Seconds each part takes on this 2-core machine (measured in full runs, load 1-4), for the
 # estimate printed first: a lab's start, one failover per mode (the fault, the takeover, the
 # owner's return and QUIET seconds of one steady owner), one hand-off round of each kind, one
 # isolation, and what the outage and skew sections add to their own durations.
-COST = {"lab": 12.0, "bfd50": 10.0, "bfd300": 12.0, "lease": 28.0, "handoff": 20.0,
+COST = {"lab": 12.0, "bfd50": 10.0, "bfd300": 10.0, "lease": 21.0, "handoff": 20.0,
         "isolation": 15.0, "outage": 25.0, "skew": 15.0}  # fmt: skip
 
 

@@ -187,7 +187,7 @@ def test_the_bridge_forgets_a_group_its_port_stops_reporting(snooping: Lab) -> N
     membership interval, and a solicitation for it no longer reaches the node."""
     lab = snooping
     timers(lab, QUERY, RESPONSE, MEMBERSHIP)
-    lab.run(lab.peer, "bridge", "mdb", "add", "dev", "brq", "port", "s4",
+    lab.run(lab.peer, require_binary("bridge"), "mdb", "add", "dev", "brq", "port", "s4",
             "grp", "ff02::1:ff00:99", "temp")  # fmt: skip  # as if a report had come
     assert delivered(lab, UNJOINED)  # (nobody answers it)
     wait_until("the unreported group forgotten",
@@ -218,7 +218,7 @@ def test_the_group_stays_joined_across_mld_queries_and_is_left_on_withdraw(
 def back(lab: Lab) -> bool:
     """The link is back at both ends: the bridge port forwards, and the node's link runs with
     its link-local address (Linux may take up to a second for either: linkwatch)."""
-    port = lab.run(lab.peer, "bridge", "link", "show", "dev", "s4").stdout
+    port = lab.run(lab.peer, require_binary("bridge"), "link", "show", "dev", "s4").stdout
     node = lab.ip(lab.node, "link", "show", "dev", "ens4")
     link_local = lab.ip(lab.node, "-6", "addr", "show", "dev", "ens4", "scope", "link")
     return "state forwarding" in port and "state UP" in node and "fe80::" in link_local
