@@ -38,7 +38,7 @@ from types import MappingProxyType
 from services.l2.core.answer import LinkReplies, ReplyTable, build_replies
 from services.l2.core.drop import DropReason
 from services.l2.core.frames import format_mac
-from services.l2.core.interfaces import Link
+from services.l2.core.interfaces import Link, carrier_returns
 from services.l2.core.priority import FloodGuard
 from services.l2.core.responder import InterfaceView
 from services.l2.core.resume import DEFAULT_RESUME_TIMING, ResumeGuard, ResumeTiming
@@ -59,6 +59,17 @@ DEFAULT_PRIORITY = 1
 # How long a link thread's recv blocks before it looks whether it was stopped: a stopped
 # thread answers nothing more, and exits within this time.
 STOP_CHECK = 1.0
+# Seconds after a link comes back (up, or carrier regained) when the solicited-node groups held
+# on it are reported again. A snooping switch forgets a port's groups when the port loses its
+# link, and otherwise learns them again only from the answers to its next query (up to its
+# query response interval after the port is back, 10 s by default), forwarding no
+# solicitation for them to this node meanwhile. The kernel reports a group when it is joined,
+# not when carrier returns; and the switch port may forward a moment after this end sees
+# carrier, while Linux handles a carrier change up to 1 s late (linkwatch's rate limit, which
+# also hides a shorter flap from every flag: hence `Link.carrier_ups`). Measured on a veth pair
+# into a Linux bridge (tests/l2/test_mld.py): 0.3-9 s without these reports, and the report
+# at the join was lost in most flaps.
+REPORT_AGAIN = (0.0, 0.1, 0.3, 0.6, 1.0, 1.5, 2.0)
 # A link thread woken by a frame needs the GIL. While the event loop runs Python (a large
 # SetAnnouncements, a scrape) the thread waits until the holder is asked to let go, which
 # CPython does after the switch interval: 5 ms by default, 0.5 ms here (docs/l2.md).
@@ -313,6 +324,8 @@ class Engine:
         self._loop_counters: HotCounters | None = None  # loop mode's hot path
         self._responders: dict[int, _Responder] = {}
         self._groups: dict[int, GroupMembership] = {}
+        # Links operationally up at the last sync, with their count of carrier returns.
+        self._running: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.resume = ResumeGuard(resume)
@@ -423,6 +436,21 @@ class Engine:
                 membership.set(groups)
             except OSError as err:
                 log.warning("cannot join solicited-node groups on link %d: %s", index, err)
+        links = (state.link for state in self.table.interfaces())
+        back, self._running = carrier_returns(links, self._running)
+        if self._loop is not None:
+            for index in back:  # (or seen for the first time: nothing held yet, nothing sent)
+                for delay in REPORT_AGAIN:
+                    self._loop.call_later(delay, self._report_again, index)
+
+    def _report_again(self, index: int) -> None:
+        membership = self._groups.get(index)
+        if membership is None:  # not an NDP link (any more), or the engine closed
+            return
+        try:
+            membership.report_again()
+        except OSError as err:
+            log.warning("cannot report solicited-node groups on link %d: %s", index, err)
 
     def _close_responder(self, index: int) -> None:
         responder = self._responders.pop(index)

@@ -43,6 +43,7 @@ def _link(msg: Any, link_locals: dict[int, IPv6Address]) -> Link:
         mac=mac,
         master=master or None,
         link_local=link_locals.get(msg["index"]),
+        carrier_ups=msg.get("carrier_up_count") or 0,
     )
 
 

@@ -163,6 +163,13 @@ class GroupMembership:
             self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, self._mreq(group))
             self.groups.add(group)
 
+    def report_again(self) -> None:
+        """Make the kernel report every group held once more: leaving and joining again sends
+        a Done and a Report (MLDv1), or the state-change records (MLDv2)."""
+        for group in sorted(self.groups):
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, self._mreq(group))
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, self._mreq(group))
+
     def close(self) -> None:
         self._sock.close()  # the kernel leaves every group the socket joined
         self.groups.clear()

@@ -15,6 +15,17 @@ hold an address each, VIP4 and VIP6, with an endpoint on every node, so MetalLB'
 picks the owner. `Prober` is the client: every 10 ms an ARP request for VIP4 and a Neighbor
 Solicitation for VIP6 (RFC 4861 §7.2.2), and a record of every reply and unsolicited NA heard.
 
+Each node namespace also accepts traffic for both addresses as kube-proxy in IPVS mode makes a
+node do (`accept_traffic`): the addresses sit on a dummy link `kube-ipvs0` (in MetalLB's default
+exclude list, so the L2 service never answers there), with `arp_ignore=1` / `arp_announce=2` so
+the kernel answers no ARP request for them on the node's link nor uses them as ARP sender, and
+the IPv6 one `nodad` on the dummy only (the kernel answers a Neighbor Solicitation only for an
+address of the link it came in on). So only the L2 service's answers make the client send there,
+and the client's ICMP echo requests (`Prober(echo=True)`, every 10 ms to each address, through
+the client's own kernel: its neighbour cache, updated by the gratuitous ARP / unsolicited NA) are
+answered by the kernel of whichever node the client's cache points at; the prober records the
+source MAC of every echo reply.
+
 Used by tests/e2e/test_failover.py and bench/failover.py.
 """
 
@@ -83,7 +94,10 @@ def node_object(name: str) -> dict[str, Any]:
     }
 
 
-def seed_objects() -> list[dict[str, Any]]:
+def seed_objects(dual_stack: bool = False) -> list[dict[str, Any]]:
+    """The pool, the L2Advertisement, the nodes, and the Services: web4 (VIP4) and web6
+    (VIP6), or with `dual_stack` one Service `web` holding both (MetalLB elects one owner per
+    Service, so both addresses then move together and every failover measures both)."""
     objects: list[dict[str, Any]] = [
         {
             "apiVersion": "metallb.io/v1beta1",
@@ -105,28 +119,22 @@ def seed_objects() -> list[dict[str, Any]]:
         },
         *(node_object(n) for n in NODES),
     ]
-    for name, vip, family in (("web4", VIP4, "IPv4"), ("web6", VIP6, "IPv6")):
+    services = [("web4", [VIP4], ["IPv4"]), ("web6", [VIP6], ["IPv6"])]
+    if dual_stack:
+        services = [("web", [VIP4, VIP6], ["IPv4", "IPv6"])]
+    for name, vips, families in services:
         objects.append({
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "ipFamilies": [family], "ports": [{"port": 80}]},
-            "status": {"loadBalancer": {"ingress": [{"ip": vip}]}},
+            "spec": {"type": "LoadBalancer", "ipFamilies": families, "ports": [{"port": 80}],
+                     "ipFamilyPolicy": "RequireDualStack" if dual_stack else "SingleStack"},
+            "status": {"loadBalancer": {"ingress": [{"ip": vip} for vip in vips]}},
         })  # fmt: skip
-        objects.append({
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": f"{name}-1",
-                "namespace": "default",
-                "labels": {"kubernetes.io/service-name": name},
-            },
-            "addressType": family,
-            "endpoints": [
-                {"addresses": ["10.244.0.1"], "conditions": {"ready": True}, "nodeName": n}
-                for n in NODES
-            ],
-        })  # fmt: skip
+        objects += [
+            _endpoints(name, family, f"{name}-{family.lower()}" if dual_stack else f"{name}-1")
+            for family in families
+        ]
     return objects
 
 
@@ -156,12 +164,71 @@ class _KernelClock:
         return after
 
 
+def _endpoints(name: str, family: str, slice_name: str) -> dict[str, Any]:
+    """An EndpointSlice of Service `name` with a ready endpoint on every node."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": slice_name,
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": name},
+        },
+        "addressType": family,
+        "endpoints": [
+            {"addresses": ["10.244.0.1"], "conditions": {"ready": True}, "nodeName": n}
+            for n in NODES
+        ],
+    }
+
+
 @dataclass
 class Heard:
     t: float  # time.monotonic() when received
     family: int  # 4 or 6
     mac: str
     solicited: bool  # an answer to our probe (False: gratuitous ARP / unsolicited NA)
+    kind: str = "nd"  # "nd": an ARP or NDP answer; "echo": an ICMP echo reply (its source MAC)
+
+
+ICMP_FILTER, ICMP6_FILTER = 1, 1  # linux/icmp.h (SOL_RAW), linux/icmpv6.h (IPPROTO_ICMPV6)
+SOL_RAW = 255
+
+
+def _echo_sockets() -> tuple[socket.socket, socket.socket]:
+    """Raw ICMP sockets that send echo requests through the kernel (its routes and neighbour
+    cache) and read nothing: every incoming type is filtered out (the replies are seen, with
+    their MACs, on the prober's packet socket)."""
+    v4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    v4.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", 0xFFFFFFFF))
+    v6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    v6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, b"\xff" * 32)
+    return v4, v6
+
+
+def _echo_request(icmp_type: int, ident: int, seq: int) -> bytes:
+    """An ICMP echo request (RFC 792, RFC 4443 §4.1); the checksum is the IPv4 one (the kernel
+    fills in ICMPv6's, which covers the pseudo-header)."""
+    payload = b"metallb-grpc failover probe!"  # an even length: the sum below takes 16-bit words
+    body = struct.pack("!BBHHH", icmp_type, 0, 0, ident, seq) + payload
+    if icmp_type != 8:
+        return body
+    total = sum(struct.unpack(f"!{len(body) // 2}H", body))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return body[:2] + struct.pack("!H", ~total & 0xFFFF) + body[4:]
+
+
+def echo_reply_from(data: bytes, vip4: bytes, vip6: bytes) -> int | None:
+    """The family of an Ethernet frame that is an ICMP echo reply from VIP4 or VIP6, else
+    None."""
+    ethertype = data[12:14]
+    if ethertype == b"\x08\x00" and len(data) >= 34 and data[23] == 1 and data[26:30] == vip4:
+        offset = 14 + (data[14] & 0x0F) * 4
+        return 4 if len(data) > offset and data[offset] == 0 else None
+    if ethertype == b"\x86\xdd" and len(data) >= 55 and data[20] == 58 and data[22:38] == vip6:
+        return 6 if data[54] == 129 else None
+    return None
 
 
 @dataclass
@@ -176,6 +243,7 @@ class Prober:
     # When each family's probes left, timed by the kernel as tcpdump times them (the receiving
     # socket sees what the sending one sent).
     on_wire: dict[int, list[float]] = field(default_factory=lambda: {4: [], 6: []})
+    echo: bool = False  # also an ICMP echo request to each address every interval
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -195,6 +263,7 @@ class Prober:
         with netns(self.ns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
             tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            echo = _echo_sockets() if self.echo else None
         sock.bind((LINK, 0))
         tx.bind((LINK, 0))
         # Probes and answers are timed by the kernel as they pass, not when this thread sends or
@@ -216,14 +285,21 @@ class Prober:
         ).encode()  # fmt: skip
         vip4, vip6 = IPv4Address(VIP4), IPv6Address(VIP6)
         clock = _KernelClock()
+        ident, seq = os.getpid() & 0xFFFF, 0
         next_at = time.monotonic()
-        with sock, tx:
+        with sock, tx, contextlib.ExitStack() as stack:
+            if echo is not None:
+                for owned in echo:
+                    stack.enter_context(owned)
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_at:
                     tx.send(arp)
                     tx.send(ns)
                     self.sent.append(now)
+                    if echo is not None:
+                        seq = (seq + 1) & 0xFFFF
+                        self._send_echo(echo, ident, seq)
                     # Fell behind (a loaded machine): no burst to catch up, and never two
                     # probes so close that an answer to the first would arrive after the second
                     # (from the time they left: this thread may have been preempted before).
@@ -238,8 +314,20 @@ class Prober:
                     if data in (arp, ns):
                         self.on_wire[4 if data == arp else 6].append(t)
                     continue
+                family = echo_reply_from(data, vip4.packed, vip6.packed)
+                if family is not None:
+                    self.heard.append(Heard(t, family, data[6:12].hex(":"), True, "echo"))
+                    continue
                 with contextlib.suppress(Exception):
                     self._hear(decode_frame(data), t, me, vip4, vip6)
+
+    def _send_echo(self, echo: tuple[socket.socket, socket.socket], ident: int, seq: int) -> None:
+        v4, v6 = echo
+        for sock, request, to in ((v4, _echo_request(8, ident, seq), (VIP4, 0)),
+                                  (v6, _echo_request(128, ident, seq), (VIP6, 0))):  # fmt: skip
+            # Unreachable for a moment (no neighbour yet, its queue full): a lost probe.
+            with contextlib.suppress(OSError):
+                sock.sendto(request, socket.MSG_DONTWAIT, to)
 
     def _hear(self, frame: object, t: float, me: bytes, vip4: object, vip6: object) -> None:
         if isinstance(frame, ArpFrame) and frame.sender_ip == vip4:
@@ -251,16 +339,19 @@ class Prober:
 
     # What the client saw.
 
-    def answers(self, family: int, since: float = 0.0, until: float = float("inf")) -> list[Heard]:
+    def answers(
+        self, family: int, since: float = 0.0, until: float = float("inf"), kind: str = "nd"
+    ) -> list[Heard]:
+        """Answers to our probes: ARP/NDP (`kind="nd"`) or ICMP echo replies (`"echo"`)."""
         return [
             h
             for h in list(self.heard)
-            if h.family == family and since <= h.t < until and h.solicited
+            if h.family == family and since <= h.t < until and h.solicited and h.kind == kind
         ]
 
-    def owner(self, family: int, within: float = 0.2) -> str | None:
+    def owner(self, family: int, within: float = 0.2, kind: str = "nd") -> str | None:
         """The MAC answering now (the latest answer, if recent)."""
-        answers = self.answers(family, time.monotonic() - within)
+        answers = self.answers(family, time.monotonic() - within, kind=kind)
         return answers[-1].mac if answers else None
 
     def longest_silence(self, family: int, since: float, until: float) -> float:
@@ -268,13 +359,13 @@ class Prober:
         times = [since, *(h.t for h in self.answers(family, since, until)), until]
         return max(b - a for a, b in itertools.pairwise(times))
 
-    def silence_after(self, family: int, event: float, until: float) -> float:
+    def silence_after(self, family: int, event: float, until: float, kind: str = "nd") -> float:
         """The longest time without an answer from the last answer before `event` to `until`
         (the window during which no node answered; a late answer of the old owner to a probe
         sent before the fault does not end it early)."""
-        before = [h.t for h in self.answers(family, event - 1.0, event)]
+        before = [h.t for h in self.answers(family, event - 1.0, event, kind)]
         times = [before[-1] if before else event]
-        times += [h.t for h in self.answers(family, event, until)]
+        times += [h.t for h in self.answers(family, event, until, kind)]
         times.append(until)
         return max(b - a for a, b in itertools.pairwise(times))
 
@@ -329,15 +420,25 @@ class FailoverLab:
         bfd_profile: str = "",
         extra: tuple[str, ...] = (),
         skews: dict[str, float] | None = None,
+        accept: bool = True,
+        dual_stack: bool = False,
     ) -> None:
-        """`skews`: seconds added to a node role's wall clock (what it writes in its Lease)."""
+        """`skews`: seconds added to a node role's wall clock (what it writes in its Lease);
+        `accept`: every node accepts traffic for the addresses (`accept_traffic`) and the
+        prober sends ICMP echo requests too; `dual_stack`: one Service holds both addresses
+        (`seed_objects`)."""
         # Each process lives at most an hour (a whole benchmark run: longer than the e2e lab's
         # five minutes).
-        self.lab = Lab(prefix=f"mlbfo-{id(self) % 100000}-", lifetime=3600)
+        # The pid in the names: two processes (the bench runs its lease-only lab in its own)
+        # may hold objects at the same id.
+        tag = f"{os.getpid() % 100000}{id(self) % 1000:03d}"
+        self.lab = Lab(prefix=f"mlbfo-{tag}-", lifetime=3600)
         self.liveness = liveness
         self.bfd_profile = bfd_profile
         self.extra = extra
         self.skews = skews or {}
+        self.accept = accept
+        self.dual_stack = dual_stack
         self.kube: FakeKube | None = None
         self.prober: Prober | None = None
         self.macs: dict[str, str] = {}
@@ -362,6 +463,8 @@ class FailoverLab:
             sh("ip", "-n", ns, "addr", "add", f"{SUBNET6}{host}/64", "dev", LINK, "nodad")
             sh("ip", "-n", ns, "link", "set", LINK, "up")
             self.macs[role] = lab.mac(role)
+            if self.accept and role in NODES:
+                accept_traffic(ns)
         self.run.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -376,7 +479,7 @@ class FailoverLab:
     def start_api(self) -> FakeKube:
         if self.kube is None:
             self.kube = FakeKube(host="0.0.0.0", port=API_PORT)  # (inside the api netns)
-            for obj in seed_objects():
+            for obj in seed_objects(self.dual_stack):
                 created = self.kube.create(obj)
                 if "status" in obj:  # a subresource: not taken on create
                     self.kube.update_status({**created, "status": obj["status"]})
@@ -477,7 +580,8 @@ class FailoverLab:
     # The client.
 
     def start_prober(self) -> Prober:
-        self.prober = Prober(self.lab.ns("client"), self.macs["client"]).start()
+        client = self.lab.ns("client")
+        self.prober = Prober(client, self.macs["client"], echo=self.accept).start()
         return self.prober
 
     def wait_owner(self, family: int, timeout: float = 30.0) -> str:
@@ -553,6 +657,26 @@ class FailoverLab:
         self.lab.close()
         if self.kube is not None:
             self.kube.stop()
+
+
+def accept_traffic(ns: str) -> None:
+    """Make node namespace `ns` accept traffic for VIP4 and VIP6 as kube-proxy in IPVS mode does:
+    the addresses on the dummy link kube-ipvs0; ARP for them answered by nobody but the L2
+    service (arp_ignore=1: only for addresses of the link asked on; arp_announce=2: never one of
+    them as the sender of our own requests); the IPv6 one without DAD, on the dummy only."""
+    sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+       "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+       f"net.ipv4.conf.{LINK}.arp_ignore=1", f"net.ipv4.conf.{LINK}.arp_announce=2")  # fmt: skip
+    try:
+        sh("ip", "-n", ns, "link", "add", "kube-ipvs0", "type", "dummy")
+    except RuntimeError:  # a kernel without the dummy driver (this lab's VM): a veth pair with
+        # both ends here stands in, a link that no request arrives on (both names excluded)
+        sh("ip", "-n", ns, "link", "add", "kube-ipvs0", "type", "veth", "peer", "name",
+           "kube-ipvs0p")  # fmt: skip
+        sh("ip", "-n", ns, "link", "set", "kube-ipvs0p", "up")
+    sh("ip", "-n", ns, "addr", "add", f"{VIP4}/32", "dev", "kube-ipvs0")
+    sh("ip", "-n", ns, "addr", "add", f"{VIP6}/128", "dev", "kube-ipvs0", "nodad")
+    sh("ip", "-n", ns, "link", "set", "kube-ipvs0", "up")
 
 
 @contextlib.contextmanager

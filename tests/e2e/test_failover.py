@@ -1,6 +1,7 @@
 """L2 failover with real processes (tests/e2e/failover_lab.py has the picture): three nodes, each
 running the BFD service, the L2 service and the node role against the fake API server, and a
-client probing both service addresses (ARP for IPv4, Neighbor Solicitation for IPv6) every 10 ms.
+client probing both service addresses (ARP for IPv4, Neighbor Solicitation for IPv6, and ICMP
+echo to each, which every node accepts as kube-proxy would) every 10 ms.
 The tests run in file order over one lab; each leaves every node running and the addresses
 settled.
 
@@ -57,6 +58,23 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def echo_resumes(lab: FailoverLab, family: int, owner: str, since: float) -> None:
+    """The client's ICMP echo requests (to the address, through its kernel's neighbour cache)
+    are answered by another node than `owner` within the bound, and were never unanswered for
+    longer: the gratuitous ARP / unsolicited NA moved the client's traffic to a node that
+    accepts it (kube-proxy-like, tests/e2e/failover_lab.py)."""
+    prober = lab.prober
+    assert prober is not None
+
+    def moved() -> bool:
+        node = lab.node_of(prober.owner(family, 0.05, kind="echo"))
+        return node is not None and node != owner
+
+    wait_for(f"IPv{family} echo replies from another node", moved, FAILOVER_BOUND + 1.0, 0.02)
+    silence = prober.silence_after(family, since, time.monotonic(), "echo")
+    assert silence <= FAILOVER_BOUND, f"no IPv{family} echo reply for {silence:.3f} s"
+
+
 def announced(lab: FailoverLab, node: str) -> list[str]:
     with grpc.insecure_channel(f"unix:{lab.run / node / 'l2.sock'}") as channel:
         stub = l2_pb2_grpc.L2ServiceStub(channel)
@@ -80,6 +98,7 @@ def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: i
     time.sleep(0.5)  # real time on the wire: let answers and the NA burst be heard
     silence = prober.silence_after(family, killed_at, time.monotonic())
     assert silence <= FAILOVER_BOUND, f"no answer for {silence:.3f} s after {owner} died"
+    echo_resumes(lab, family, owner, killed_at)
     assert after in NODES
     if family == 6:  # the new owner's unsolicited NA (RFC 4861 §7.2.6) right at the takeover
         burst = prober.unsolicited(6, lab.macs[after], killed_at)
@@ -108,6 +127,7 @@ def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fa
         time.sleep(0.3)  # real time on the wire: the answers after the takeover
         silence = prober.silence_after(4, start, time.monotonic())
         assert silence <= FAILOVER_BOUND, f"no answer for {silence:.3f} s ({fault})"
+        echo_resumes(lab, 4, owner, start)
     finally:
         if fault == "link":
             lab.link(owner, up=True)

@@ -22,6 +22,7 @@ from services.l2.core.interfaces import (
     Ineligible,
     Link,
     LinkFlag,
+    carrier_returns,
     compile_excludes,
     eligibility,
 )
@@ -171,6 +172,21 @@ def test_custom_and_empty_exclude_lists() -> None:
     assert eligibility(link("ens2"), custom).arp == Ineligible.EXCLUDED
     assert eligibility(link("ens20"), custom).arp is None
     assert eligibility(link("mywg0"), custom).arp == Ineligible.EXCLUDED  # unanchored: anywhere
+
+
+def test_carrier_returns_are_links_running_again_or_with_carrier_regained_since() -> None:
+    running = UP_BCAST | LinkFlag.RUNNING
+    ens1, ens2 = Link(2, "ens1", running, OUR_MAC), Link(3, "ens2", running, OTHER_MAC)
+    back, seen = carrier_returns([ens1, ens2], {})
+    assert back == [2, 3]  # seen for the first time
+    assert carrier_returns([ens1, ens2], seen) == ([], seen)
+    no_carrier = Link(3, "ens2", UP_BCAST, OTHER_MAC)  # IFF_UP, no IFF_RUNNING
+    back, seen = carrier_returns([ens1, no_carrier], seen)
+    assert (back, seen) == ([], {2: 0})
+    assert carrier_returns([ens1, ens2], seen)[0] == [3]  # running again
+    # Carrier lost and regained between two reads: no flag changed, the count did.
+    bounced = Link(2, "ens1", running, OUR_MAC, carrier_ups=1)
+    assert carrier_returns([bounced, ens2], {2: 0, 3: 0})[0] == [2]
 
 
 # --- the gratuitous schedule -------------------------------------------------------------------

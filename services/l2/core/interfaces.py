@@ -13,7 +13,7 @@ without an Ethernet (ARPHRD_ETHER) address cannot be answered for and is `NOT_ET
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
@@ -23,6 +23,7 @@ __all__ = [
     "Ineligible",
     "Link",
     "LinkFlag",
+    "carrier_returns",
     "compile_excludes",
     "eligibility",
 ]
@@ -52,6 +53,7 @@ class LinkFlag(enum.IntFlag):
     UP = 0x1
     BROADCAST = 0x2
     LOOPBACK = 0x8
+    RUNNING = 0x40  # operationally up (RFC 2863): it has carrier, frames can pass
     NOARP = 0x80
 
 
@@ -77,6 +79,9 @@ class Link:
     mac: bytes | None  # None unless ARPHRD_ETHER with a 6-byte address
     master: int | None = None
     link_local: IPv6Address | None = None
+    # Times the link has regained carrier (IFLA_CARRIER_UP_COUNT): a flap shorter than the
+    # kernel's link-event delay shows in no flag, only here.
+    carrier_ups: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +115,14 @@ def eligibility(link: Link, exclude: re.Pattern[str] | None) -> Eligibility:
     arp = None if link.flags & LinkFlag.BROADCAST else Ineligible.NOT_BROADCAST
     ndp = None if link.link_local is not None else Ineligible.NO_IPV6_LINK_LOCAL
     return Eligibility(arp, ndp)
+
+
+def carrier_returns(
+    links: Iterable[Link], before: Mapping[int, int]
+) -> tuple[list[int], dict[int, int]]:
+    """The links that came back since `before` (operationally up now, and down then or with
+    carrier regained since: a flap too short for any flag to show), and the new `before`:
+    each running link's count of carrier returns. A switch forgot the groups of such a link's
+    port, so they must be reported again (RFC 3810 §6.1, services/l2/engine.py)."""
+    now = {link.index: link.carrier_ups for link in links if link.flags & LinkFlag.RUNNING}
+    return [index for index, ups in now.items() if before.get(index) != ups], now
