@@ -230,30 +230,14 @@ def bench_handoffs(lab: FailoverLab, runs: int) -> None:
             owners = lab.settle(QUIET)
             owner = owners[4]
             start = time.monotonic()
-            if kind == "sigterm":
-                popen = lab.lab.procs[f"{owner}-role"].popen
-                assert popen is not None
-                popen.send_signal(15)
-                popen.wait(15)
-            elif kind == "exclude":
-                lab.exclude(owner, on=True)
-            else:
-                lab.advertise_except(owner)
+            lab.hand_off(kind, owner)
             wait_for("a new owner", functools.partial(other_answers, lab, 4, owner), 30, 0.01)
             time.sleep(2.0)  # real time: past the hand-off's bound
             end = time.monotonic()
             lost += sum(prober.lost_probes(f, start, end) for f in (4, 6))
             for family in (f for f, node in owners.items() if node == owner):
-                answers = prober.answers(family, start, end)
-                new = next(h.t for h in answers if h.mac != lab.macs[owner])
-                old = max((h.t for h in answers if h.mac == lab.macs[owner]), default=new)
-                overlaps.append(max(0.0, old - new))
-            if kind == "sigterm":
-                lab.start_node(owner)  # (its BFD and L2 services kept running)
-            elif kind == "exclude":
-                lab.exclude(owner, on=False)
-            else:
-                lab.advertise_except(None)
+                overlaps.append(prober.overlap(family, start, end, lab.macs[owner]))
+            lab.take_back(kind, owner)
         emit(f"handoff_{kind}_lost_probes", lost, f"probes_in_{runs}_handoffs")
         report(f"handoff_{kind}_overlap", overlaps)
 

@@ -19,7 +19,10 @@ good (`metallb_runtime/limits.py` bounds how many are open). A Watch takes a per
 its request is read and parsed.
 
 A call that waits `wait` seconds without a permit is answered RESOURCE_EXHAUSTED, saying why and
-which flags raise the bounds; a call whose client gives up while waiting leaves the queue.
+which flags raise the bounds; a call whose client gives up while waiting leaves the queue. An
+admitted call whose message does not arrive within `read_wait` seconds is answered
+RESOURCE_EXHAUSTED too and gives its permit back, so clients that open calls and never send
+their message cannot keep the others out.
 """
 
 from __future__ import annotations
@@ -45,18 +48,28 @@ DEFAULT_MAX_CALLS = 2
 #: How long a call waits for admission before RESOURCE_EXHAUSTED: longer than sixteen 4 MiB
 #: ConvergeServices of 33,000 Services take one after the other (bench/limits.py, ~40 s).
 DEFAULT_CALL_WAIT = 60.0
+#: How long an admitted call may take to deliver its request message: a permit is held while it
+#: is read, so a client that opens calls and never sends their message must not keep every other
+#: call out (a 4 MiB message over a unix socket or loopback takes milliseconds).
+DEFAULT_READ_WAIT = 10.0
 
 
 class Admission:
     """At most `limit` permits out at once; a caller waits at most `wait` seconds for one."""
 
-    def __init__(self, limit: int = DEFAULT_MAX_CALLS, wait: float = DEFAULT_CALL_WAIT) -> None:
+    def __init__(
+        self,
+        limit: int = DEFAULT_MAX_CALLS,
+        wait: float = DEFAULT_CALL_WAIT,
+        read_wait: float = DEFAULT_READ_WAIT,
+    ) -> None:
         if limit <= 0:
             raise ValueError("--max-calls must be positive")
         if wait < 0:
             raise ValueError("--call-wait must not be negative")
         self.limit = limit
         self.wait = wait
+        self.read_wait = read_wait
         self.in_use = 0
         self.waiting = 0
         # Created in the server's loop, at its first call.
@@ -122,15 +135,28 @@ async def _admitted_request(
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, admission.refusal(method))
     if hold:
         context.add_done_callback(admission.release)
-        request = await context.read()
+        request = await _read(admission, method, context)
     else:
         try:
-            request = await context.read()
+            request = await _read(admission, method, context)
         finally:
             admission.release()
     if request is grpc.aio.EOF:  # a unary call without its message: not a client of ours
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{method}: no request message")
     return request
+
+
+async def _read(admission: Admission, method: str, context: grpc.aio.ServicerContext) -> Any:
+    """The request message, within `read_wait` seconds of admission (the permit is held)."""
+    try:
+        return await asyncio.wait_for(context.read(), admission.read_wait)
+    except TimeoutError:
+        log.info("%s RESOURCE_EXHAUSTED: no request within %g s", method, admission.read_wait)
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"{method}: the request message did not arrive within {admission.read_wait:g} s of "
+            "the call's admission (a permit is held while it is read)",
+        )
 
 
 def _unary(

@@ -189,6 +189,41 @@ def test_a_call_that_waits_too_long_is_refused_with_the_flags_to_raise() -> None
     run_async(scenario())
 
 
+def test_a_call_that_never_sends_its_request_gives_its_permit_back() -> None:
+    """Bound 1, a client that opens a call and never sends its message: the call is answered
+    RESOURCE_EXHAUSTED once `read_wait` has passed and the next call is served (without the
+    bound the permit was held until the client left, and every other call was refused after
+    `--call-wait`)."""
+
+    async def scenario() -> None:
+        async with (
+            serving(max_calls=1) as (server, _backend),
+            grpc.aio.insecure_channel(server.address) as ch,
+        ):
+            assert server.admission is not None
+            server.admission.read_wait = 0.2
+            never = asyncio.Event()
+
+            async def nothing() -> AsyncIterator[bytes]:
+                await never.wait()  # the message never comes (until the test ends)
+                yield b"late"
+
+            silent = ch.stream_unary(f"/{SERVICE}/Hold")(nothing())
+            await until(server, lambda: server.admission.in_use == 1)  # type: ignore[union-attr]
+            served = await asyncio.wait_for(hold(ch)(b"next"), 5)
+            assert served == b"done:next"
+            try:
+                await silent
+            except grpc.aio.AioRpcError as err:
+                assert err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "did not arrive within 0.2 s" in (err.details() or "")
+            else:
+                raise AssertionError("the silent call was served")
+            never.set()
+
+    run_async(scenario())
+
+
 def test_a_refused_request_is_freed_when_its_call_ends() -> None:
     """An error answer does not keep the request alive in a reference cycle until the cyclic
     collector runs (the servers run it rarely): it is freed when the call ends."""

@@ -403,6 +403,14 @@ class Prober:
                 lost += 1
         return lost
 
+    def overlap(self, family: int, since: float, until: float, old: str) -> float:
+        """How long MAC `old` still answered after another MAC's first answer (0: it had
+        stopped before)."""
+        answers = self.answers(family, since, until)
+        new = next(h.t for h in answers if h.mac != old)
+        last = max((h.t for h in answers if h.mac == old), default=new)
+        return max(0.0, last - new)
+
     def unsolicited(self, family: int, mac: str, since: float) -> list[Heard]:
         return [
             h for h in list(self.heard)
@@ -573,6 +581,28 @@ class FailoverLab:
         hostname = {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [node]}
         obj["spec"] = {"nodeSelectors": [{"matchExpressions": [hostname]}]} if node else {}
         self.kube.update(obj)
+
+    def hand_off(self, kind: str, node: str) -> None:
+        """A planned move away from `node`: its node role stopped with SIGTERM ("sigterm"), the
+        exclusion label ("exclude"), or the L2Advertisement's selectors leaving it out."""
+        if kind == "sigterm":
+            popen = self.lab.procs[f"{node}-role"].popen
+            assert popen is not None
+            popen.send_signal(signal.SIGTERM)  # the node role only: a planned stop
+            popen.wait(15)
+        elif kind == "exclude":
+            self.exclude(node, on=True)
+        else:
+            self.advertise_except(node)
+
+    def take_back(self, kind: str, node: str) -> None:
+        """Undo `hand_off(kind, node)`."""
+        if kind == "sigterm":
+            self.start_node(node)  # (its BFD and L2 services kept running)
+        elif kind == "exclude":
+            self.exclude(node, on=False)
+        else:
+            self.advertise_except(None)
 
     def link(self, node: str, up: bool) -> None:
         sh("ip", "-n", self.lab.ns("br"), "link", "set", self.port(node), "up" if up else "down")

@@ -245,15 +245,7 @@ def test_a_planned_hand_off_loses_no_probe(lab: FailoverLab, kind: str) -> None:
         owner = owners[4]
         moved = [family for family, node in owners.items() if node == owner]
         start = time.monotonic()
-        if kind == "sigterm":
-            role = lab.lab.procs[f"{owner}-role"]
-            assert role.popen is not None
-            role.popen.send_signal(signal.SIGTERM)  # the node role only: a planned stop
-            role.popen.wait(10)
-        elif kind == "exclude":
-            lab.exclude(owner, on=True)
-        else:
-            lab.advertise_except(owner)
+        lab.hand_off(kind, owner)
         moved_away = functools.partial(lambda old: lab.node_of(prober.owner(4)) != old, owner)
         wait_for("another node to answer", moved_away, 10)
         time.sleep(HANDOFF_FALLBACK + 0.5)  # real time: past the longest the old one may answer
@@ -261,17 +253,10 @@ def test_a_planned_hand_off_loses_no_probe(lab: FailoverLab, kind: str) -> None:
         for family in (4, 6):
             assert prober.lost_probes(family, start, end) == 0, f"IPv{family}, {kind}"
         for family in moved:
-            answers = prober.answers(family, start, end)
-            new = next(h.t for h in answers if h.mac != lab.macs[owner])
-            old = max((h.t for h in answers if h.mac == lab.macs[owner]), default=new)
-            assert old - new <= OVERLAP_BOUND, f"IPv{family}: both answered for {old - new:.3f} s"
-            assert answers[-1].mac != lab.macs[owner]
-        if kind == "sigterm":
-            lab.start_node(owner)  # (its BFD and L2 services kept running)
-        elif kind == "exclude":
-            lab.exclude(owner, on=False)
-        else:
-            lab.advertise_except(None)
+            both = prober.overlap(family, start, end, lab.macs[owner])
+            assert both <= OVERLAP_BOUND, f"IPv{family}: both answered for {both:.3f} s"
+            assert prober.answers(family, start, end)[-1].mac != lab.macs[owner]
+        lab.take_back(kind, owner)
     lab.settle()
 
 
