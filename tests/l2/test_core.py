@@ -1,6 +1,7 @@
 """The sans-I/O core: responder decisions, interface rules, the gratuitous schedule and the
 announcement table, all without a socket."""
 
+import dataclasses
 import re
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
@@ -125,6 +126,19 @@ def test_ns_answered_with_solicited_na_on_any_interface_for_all_scope() -> None:
         assert (na.eth_dst, na.ip_dst) == (PEER_MAC, IPv6Address("fe80::b"))
         assert (na.target, na.target_lla, na.ip_src) == (VIP6, OUR_MAC, VIP6)
         assert decode_frame(na.encode()) == na  # a valid frame, checksum included
+
+
+def test_unicast_ns_of_neighbour_unreachability_detection_answered_only_for_our_mac() -> None:
+    """A client's NUD probe (RFC 4861 §7.3.3: a unicast NS to the address, to the MAC it has
+    cached) is answered by the owner whose MAC it is, so a new owner whose unsolicited NA moved
+    the client's entry keeps it reachable; sent to another MAC, it is not ours to answer."""
+    probe = NeighborSolicitation(OUR_MAC, PEER_MAC, IPv6Address("fe80::b"), VIP6, VIP6, PEER_MAC)
+    reply = decide(probe, ENS1, ANNOUNCED)
+    assert isinstance(reply, Reply) and reply.ip == VIP6
+    assert isinstance(reply.frame, NeighborAdvertisement) and reply.frame.solicited
+    assert (reply.frame.eth_dst, reply.frame.target_lla) == (PEER_MAC, OUR_MAC)
+    elsewhere = dataclasses.replace(probe, eth_dst=b"\x02\x00\x00\x00\x00\x99")
+    assert decide(elsewhere, ENS1, ANNOUNCED) == DropReason.ETHERNET_DESTINATION
 
 
 # --- interface eligibility ---------------------------------------------------------------------
