@@ -16,18 +16,27 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
+from ipaddress import IPv6Address
 
 import grpc
 import pytest
 
 from gateway.node.app import RENEW_TIMEOUT
 from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+from services.l2.core.frames import (
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    decode_frame,
+    parse_mac,
+)
 from services.l2.core.resume import DEFAULT_RESUME_TIMING
 from tests.conftest import require_binary, require_root
-from tests.e2e.failover_lab import NODES, FailoverLab, failover_lab
-from tests.e2e.lab import wait_for
+from tests.e2e.failover_lab import NODES, VIP6, FailoverLab, failover_lab
+from tests.e2e.lab import LINK, wait_for
+from tests.l2.lab import netns
 
 FAILOVER_BOUND = 1.0
 FENCE_BOUND = 0.15 + 2 * RENEW_TIMEOUT + 0.5
@@ -75,6 +84,42 @@ def echo_resumes(lab: FailoverLab, family: int, owner: str, since: float) -> Non
     assert silence <= FAILOVER_BOUND, f"no IPv{family} echo reply for {silence:.3f} s"
 
 
+# A source address of the client's NUD probe that the prober never uses, so its answer is told
+# apart from the answers to the prober's multicast NS.
+NUD_SOURCE = IPv6Address("fe80::7e7e")
+
+
+def nud_answered(lab: FailoverLab, node: str, within: float = 1.0) -> float:
+    """Send the client's neighbour-unreachability probe (RFC 4861 §7.3.3: a unicast NS for the
+    service's IPv6 address to `node`'s MAC) every 50 ms until `node` answers it with a solicited
+    NA; how long that took."""
+    me = parse_mac(lab.macs["client"])
+    mac = parse_mac(lab.macs[node])
+    probe = NeighborSolicitation(mac, me, NUD_SOURCE, IPv6Address(VIP6), IPv6Address(VIP6), me)
+    with netns(lab.lab.ns("client")):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86DD))
+    with sock:
+        sock.bind((LINK, 0))
+        sock.settimeout(0.05)
+        start = time.monotonic()
+        while time.monotonic() - start < within:
+            sock.send(probe.encode())
+            try:
+                while True:
+                    frame = decode_frame(sock.recv(2048))
+                    if (
+                        isinstance(frame, NeighborAdvertisement)
+                        and frame.solicited
+                        and frame.ip_dst == NUD_SOURCE
+                        and frame.target == IPv6Address(VIP6)
+                        and frame.eth_src == mac
+                    ):
+                        return time.monotonic() - start
+            except (TimeoutError, ValueError):
+                continue
+    raise AssertionError(f"{node} did not answer a unicast NS to its MAC within {within} s")
+
+
 def announced(lab: FailoverLab, node: str) -> list[str]:
     with grpc.insecure_channel(f"unix:{lab.run / node / 'l2.sock'}") as channel:
         stub = l2_pb2_grpc.L2ServiceStub(channel)
@@ -103,6 +148,8 @@ def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: i
     if family == 6:  # the new owner's unsolicited NA (RFC 4861 §7.2.6) right at the takeover
         burst = prober.unsolicited(6, lab.macs[after], killed_at)
         assert burst and burst[0].t - killed_at <= FAILOVER_BOUND
+        # and the client's NUD probes, now sent to the new owner's MAC, are answered
+        assert nud_answered(lab, after) < 1.0
     lab.restart(owner)
     lab.settle()
 
