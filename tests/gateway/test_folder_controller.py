@@ -19,6 +19,7 @@ from metallb.ipam.v1 import ipam_pb2_grpc
 from metallb_runtime.channel import service_channel
 from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
+from tests.gateway.polling import until
 
 POOL = """
 apiVersion: metallb.io/v1beta1
@@ -43,14 +44,6 @@ spec: {{type: LoadBalancer, clusterIP: 10.96.0.9, ports: [{{port: 80}}]}}
 def ingress(folder: Path, name: str) -> list[str]:
     obj = read_folder(folder).objects["Service"].get(f"demo/{name}") or {}
     return [i["ip"] for i in (obj.get("status", {}).get("loadBalancer", {}).get("ingress") or [])]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        # Polls files the role writes from its write threads: a wait on I/O, not a clock.
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

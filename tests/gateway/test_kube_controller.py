@@ -7,7 +7,6 @@ every address across a restart of IPAM, and clear status when the pool goes away
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from metallb_runtime.channel import service_channel
 from metallb_runtime.server import Server
 from services.ipam.service import ipam_binding
 from tests.fakekube import FakeKube
+from tests.gateway.polling import until
 
 POOL = {
     "apiVersion": "metallb.io/v1beta1",
@@ -49,14 +49,6 @@ def service(name: str) -> dict[str, Any]:
 def ingress(kube: FakeKube, name: str) -> list[str]:
     obj = kube.get("services", name, "default")
     return [i["ip"] for i in (obj.get("status", {}).get("loadBalancer", {}).get("ingress") or [])]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        # Polls the fake API server (HTTP, another thread): a wait on the network, not a clock.
-        await asyncio.sleep(0.05)
 
 
 async def start_ipam(socket: Path) -> Server:

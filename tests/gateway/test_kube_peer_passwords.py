@@ -11,7 +11,6 @@ MetalLB's errors about the Secret are the same on both roles.
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.deploy.conftest import rendered
 from tests.deploy.test_rbac_can_i import CONTROLLER, SPEAKER, can_i
 from tests.fakekube import FakeKube
 from tests.fakekube.fake import Access
+from tests.gateway.polling import until
 
 NS = "metallb-system"
 POOL = {
@@ -118,15 +118,6 @@ class Cluster:
     controller: ControllerRole
     node: NodeRole
     bgp: RecordingBGP
-
-
-async def until(condition: Callable[[], Any], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        # Polls what two roles in other tasks and the fake API server's threads bring about:
-        # a wait on them, not a clock.
-        await asyncio.sleep(0.05)
 
 
 async def _server(binding: Callable[[CollectorRegistry], Any], socket: Path) -> Server:

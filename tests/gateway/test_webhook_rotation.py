@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import datetime
+import functools
 import json
 import logging
 import os
@@ -17,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from tests.conftest import ROOT, require_binary
 from tests.fakekube import FakeKube, wait_for
 from tests.fakekube.errors import KubeError
 from tests.fakekube.fake import write_kubeconfig
+from tests.gateway import polling
 
 NS = "metallb-system"
 # Where the shipped Secret lives: a namespace of its own, which the speaker cannot read.
@@ -186,11 +187,8 @@ def webhook() -> Iterator[WebhookServer]:
         server.stop()
 
 
-async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)  # the rotator and the webhook work over HTTP and files
+# The rotator and the webhook work over HTTP and files.
+until = functools.partial(polling.until, timeout=20.0, step=0.02)
 
 
 def test_first_start_creates_the_certificate_injects_the_ca_and_serves(
