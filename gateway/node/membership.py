@@ -22,12 +22,16 @@ Theory of operation. For each other node the verdict is, in this order:
    since renewals could not be seen meanwhile.
 
 This node itself is always a member, unless it is **fenced**: it has lost BFD to every peer (one
-was Up, none is now) *and* it cannot renew its own Lease (the last renewal since failed, or none
-succeeded for `renew_deadline` seconds). A fenced node must stop answering: the other nodes see
-its sessions Down and have elected someone else. When BFD to every peer is lost,
-`renewal_wanted` asks for a renewal at once, so the bound is: a fenced node stops answering within
-the detection time plus one renewal timeout after it was cut off (and never later than
-`renew_deadline` after its last successful renewal). It answers again only once it has not met
+was Up, none is now) *and* it cannot renew its own Lease. When BFD to every peer is lost,
+`renewal_wanted` asks for a renewal at once, and only outcomes *after the loss* answer the
+question: a renewal then failed (fenced), or succeeded (not fenced, until none succeeds for
+`renew_deadline` seconds), or no outcome came within `renewal_wait` (fenced). A failure from
+before the loss says nothing: the API server may have come back since (a renewal failed during an
+outage that has just ended, then a planned leave and a restart took both peers' sessions Down: the
+node fenced itself on that stale failure and left an address unanswered for 3.5 s). A fenced node
+must stop answering: the other nodes see its sessions Down and have elected someone else. The
+bound: a fenced node stops answering within the detection time plus one renewal (at most
+`renewal_wait`) after it was cut off. It answers again only once it has not met
 the fencing condition for `rejoin_hold` seconds, the same hold its peers apply before counting it
 in again, so it does not flap, and not while a peer back Up is still in its hold (it would elect
 itself for that peer's addresses for a moment).
@@ -76,6 +80,9 @@ class MembershipTiming:
     # Without a successful renewal of our own Lease for this long, we "cannot renew" it even
     # while a renewal is still outstanding (client-go's renewDeadline).
     renew_deadline: float = 10.0
+    # BFD to every peer lost: how long the renewal asked for may take to answer before we count
+    # it failed (gateway/node/app.py: two requests of RENEW_TIMEOUT, 1 s, each).
+    renewal_wait: float = 2.5
     # After a resume, a BFD session going Down within one detection time plus this long means
     # we were the one cut off: our BFD service, frozen too, declares its sessions Down at the
     # latest one detection time after it runs again (the packets queued meanwhile refresh them
@@ -217,8 +224,12 @@ class Membership:
             times.append(self._resumed_at + self._settle)
         if self._cut_off_at is not None:
             times.append(self._cut_off_at + hold)
-        if not self._fenced and self._all_lost_at is not None and self._renewed_at is not None:
-            times.append(self._renewed_at + self.timing.renew_deadline)
+        if not self._fenced and self._all_lost_at is not None:
+            ok = self._renewed_at
+            if ok is not None and ok >= self._all_lost_at:
+                times.append(ok + self.timing.renew_deadline)
+            else:
+                times.append(self._all_lost_at + self.timing.renewal_wait)
         if self._api_reachable:
             expiry = self._leases.next_expiry(now)
             if expiry is not None:
@@ -244,11 +255,15 @@ class Membership:
         peers = [p for p in self._peers.values() if p.sessions]
         return any(p.ever_up for p in peers) and not any(any(p.sessions.values()) for p in peers)
 
-    def _cannot_renew(self, now: float) -> bool:
+    def _cannot_renew(self, now: float, since: float) -> bool:
+        """Our Lease cannot be renewed, as renewals after `since` (BFD to every peer lost)
+        tell."""
         ok, failed = self._renewed_at, self._renew_failed_at
-        if failed is not None and (ok is None or failed > ok):
-            return True
-        return ok is not None and now - ok >= self.timing.renew_deadline
+        if failed is not None and failed >= since and (ok is None or failed > ok):
+            return True  # the renewal asked for failed
+        if ok is not None and ok >= since:
+            return now - ok >= self.timing.renew_deadline  # the survivor, while it renews
+        return now - since >= self.timing.renewal_wait  # no answer yet
 
     def _rejoining(self, now: float) -> bool:
         """A peer is Up but still within its hold: not counted in yet."""
@@ -287,7 +302,7 @@ class Membership:
         elif not lost:
             self._all_lost_at = None
             self._renewal_wanted = False
-        condition = lost and self._cannot_renew(now)
+        condition = self._all_lost_at is not None and self._cannot_renew(now, self._all_lost_at)
         if condition:
             self._fenced = True
             self._clear_since = None

@@ -154,11 +154,14 @@ def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: i
     lab.settle()
 
 
+@pytest.mark.parametrize("family", [4, 6])
 @pytest.mark.parametrize("fault", ["link", "stop"])
-def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fault: str) -> None:
+def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(
+    lab: FailoverLab, fault: str, family: int
+) -> None:
     prober = lab.prober
     assert prober is not None
-    owner = lab.settle()[4]
+    owner = lab.settle()[family]
     start = time.monotonic()
     if fault == "link":
         lab.link(owner, up=False)  # its bridge port down
@@ -167,14 +170,14 @@ def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(lab: FailoverLab, fa
     try:
         wait_for(
             "another node to answer",
-            lambda: lab.node_of(prober.owner(4, 0.05)) not in (None, owner),
+            lambda: lab.node_of(prober.owner(family, 0.05)) not in (None, owner),
             10,
             0.02,
         )
         time.sleep(0.3)  # real time on the wire: the answers after the takeover
-        silence = prober.silence_after(4, start, time.monotonic())
-        assert silence <= FAILOVER_BOUND, f"no answer for {silence:.3f} s ({fault})"
-        echo_resumes(lab, 4, owner, start)
+        silence = prober.silence_after(family, start, time.monotonic())
+        assert silence <= FAILOVER_BOUND, f"no IPv{family} answer for {silence:.3f} s ({fault})"
+        echo_resumes(lab, family, owner, start)
     finally:
         if fault == "link":
             lab.link(owner, up=True)

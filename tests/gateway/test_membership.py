@@ -194,7 +194,9 @@ def test_a_fenced_node_answers_again_only_after_the_hold() -> None:
     m.renewal(False, 0.5, api_reachable=False)  # the API went away first: not fenced (BFD Up)
     assert not m.fenced(0.5)
     m.bfd("node-b", "b", False, 1.0)
-    assert m.fenced(1.0)  # the last renewal failed and no peer is left: at once
+    assert m.renewal_wanted() and not m.fenced(1.0)  # a failure before the loss says nothing
+    m.renewal(False, 1.2, api_reachable=False)
+    assert m.fenced(1.2)  # the renewal asked for failed and no peer is left
     m.bfd("node-b", "b", True, 2.0)  # the link is back
     assert m.fenced(3.9)
     assert m.next_deadline(2.0) == 4.0
@@ -204,6 +206,25 @@ def test_a_fenced_node_answers_again_only_after_the_hold() -> None:
     assert not m.fenced(5.5)
     # node-b sees node-a back after the same hold: node-a sees node-b back at the same moment.
     assert m.live(NODES, 5.5) == {"node-a", "node-b"}
+
+
+def test_a_renewal_failed_before_bfd_was_lost_does_not_fence() -> None:
+    """A renewal failed during an API-server outage that has just ended; then both peers'
+    sessions go Down (one restarted, one leaving): the node asks for a renewal and keeps
+    answering; it succeeds, so the node is the survivor, not the one cut off."""
+    m = Membership("node-a", TIMING)
+    m.renewal(True, 0.0)
+    m.bfd("node-b", "b", True, 0.0)
+    m.bfd("node-c", "c", True, 0.0)
+    m.renewal(False, 20.0, api_reachable=False)  # the outage: past renew_deadline since 0.0
+    m.bfd("node-b", "b", False, 25.0)  # killed, restarting
+    m.bfd("node-c", "c", False, 26.0)  # leaving (AdminDown)
+    assert m.renewal_wanted()
+    assert not m.fenced(26.0)
+    assert m.live(NODES, 26.0) == {"node-a"}
+    m.renewal(True, 26.1)
+    assert not m.fenced(26.1)
+    assert not m.fenced(30.0)
 
 
 def test_without_peers_a_node_never_fences() -> None:
@@ -231,7 +252,9 @@ def test_a_fenced_node_waits_for_every_returning_peer_before_answering() -> None
     m.bfd("node-c", "c", True, 0.0)
     m.bfd("node-b", "b", False, 1.0)
     m.bfd("node-c", "c", False, 1.0)
-    assert m.fenced(1.0)
+    assert not m.fenced(2.0)
+    assert m.next_deadline(2.0) == 3.5  # no answer to the renewal asked for: renewal_wait
+    assert m.fenced(3.5)
     m.bfd("node-b", "b", True, 2.0)
     m.bfd("node-c", "c", True, 2.5)  # a little later
     assert m.fenced(4.0)  # node-c is not counted in yet: we would take its addresses
