@@ -18,6 +18,13 @@ Streams are not counted: a Watch lives as long as its client wants and would hol
 good (`metallb_runtime/limits.py` bounds how many are open). A Watch takes a permit only while
 its request is read and parsed.
 
+Methods named `serial` (a service's complete-set calls: IPAM's ConvergeServices, SetPools and
+RestoreAllocations) are also admitted one call at a time per method, before the shared permit is
+taken: such a call replaces the service's whole state, so its owner runs them one after the other
+anyway, and two in progress at once would only hold two whole requests, their converted forms
+and their responses together (each is the largest thing the service reads) for no gain. A second
+one waits, its message unread, without holding a shared permit, so other calls go on meanwhile.
+
 A call that waits `wait` seconds without a permit is answered RESOURCE_EXHAUSTED, saying why and
 which flags raise the bounds; a call whose client gives up while waiting leaves the queue. An
 admitted call whose message does not arrive within `read_wait` seconds is answered
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -55,13 +62,15 @@ DEFAULT_READ_WAIT = 10.0
 
 
 class Admission:
-    """At most `limit` permits out at once; a caller waits at most `wait` seconds for one."""
+    """At most `limit` permits out at once, and one call at a time of each `serial` method (full
+    names, `/package.Service/Method`); a caller waits at most `wait` seconds in all."""
 
     def __init__(
         self,
         limit: int = DEFAULT_MAX_CALLS,
         wait: float = DEFAULT_CALL_WAIT,
         read_wait: float = DEFAULT_READ_WAIT,
+        serial: Iterable[str] = (),
     ) -> None:
         if limit <= 0:
             raise ValueError("--max-calls must be positive")
@@ -70,10 +79,12 @@ class Admission:
         self.limit = limit
         self.wait = wait
         self.read_wait = read_wait
+        self.serial = frozenset(serial)
         self.in_use = 0
         self.waiting = 0
         # Created in the server's loop, at its first call.
         self._free: asyncio.Semaphore | None = None
+        self._serial: dict[str, asyncio.Lock] = {}
         self._changed: asyncio.Event | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -81,28 +92,52 @@ class Admission:
             self._free = asyncio.Semaphore(self.limit)
         return self._free
 
-    async def acquire(self) -> bool:
-        """True once a permit is ours; False when none came free within `wait` seconds."""
-        free = self._semaphore()
-        if free.locked():
-            self.waiting += 1
-            self._notify()
-            try:
-                await asyncio.wait_for(free.acquire(), self.wait)
-            except TimeoutError:
-                return False
-            finally:
-                self.waiting -= 1
-        else:
-            await free.acquire()  # returns at once: a permit is free
+    async def acquire(self, method: str = "") -> bool:
+        """True once a permit is ours (and, for a serial `method`, its turn); False when they did
+        not come within `wait` seconds."""
+        deadline = asyncio.get_running_loop().time() + self.wait
+        turn = self._turn(method)
+        if turn is not None and not await self._take(turn, deadline):
+            return False
+        admitted = False
+        try:  # a turn not followed by a permit (timed out, or the client left) is given back
+            admitted = await self._take(self._semaphore(), deadline)
+        finally:
+            if turn is not None and not admitted:
+                turn.release()
+        if not admitted:
+            return False
         self.in_use += 1
         self._notify()
         return True
 
-    def release(self, *_: object) -> None:
+    def _turn(self, method: str) -> asyncio.Lock | None:
+        if method not in self.serial:
+            return None
+        return self._serial.setdefault(method, asyncio.Lock())
+
+    async def _take(self, lock: asyncio.Semaphore | asyncio.Lock, deadline: float) -> bool:
+        if not lock.locked():
+            await lock.acquire()  # returns at once: it is free
+            return True
+        self.waiting += 1
+        self._notify()
+        try:
+            left = deadline - asyncio.get_running_loop().time()
+            await asyncio.wait_for(lock.acquire(), max(left, 0))
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+        return True
+
+    def release(self, method: str = "") -> None:
         assert self._free is not None
         self.in_use -= 1
         self._free.release()
+        turn = self._serial.get(method)
+        if turn is not None:
+            turn.release()
         self._notify()
 
     def changed(self) -> Awaitable[bool]:
@@ -117,11 +152,16 @@ class Admission:
             self._changed.set()
             self._changed = None
 
+    def _one_at_a_time(self, method: str) -> str:
+        if method not in self.serial:
+            return ""
+        return " or another call of this method (one at a time: each replaces the whole state)"
+
     def refusal(self, method: str) -> str:
         return (
             f"{method}: the server is busy: {self.in_use} calls in progress, its limit "
-            f"(--max-calls {self.limit}), and this call waited {self.wait:g} s for one to end "
-            "(--call-wait)"
+            f"(--max-calls {self.limit}){self._one_at_a_time(method)}, and this call waited "
+            f"{self.wait:g} s for one to end (--call-wait)"
         )
 
 
@@ -130,17 +170,17 @@ async def _admitted_request(
 ) -> Any:
     """The call's one request, read once a permit is held; the permit is given back when the
     call ends (`hold`) or once the request is read."""
-    if not await admission.acquire():
+    if not await admission.acquire(method):
         log.info("%s RESOURCE_EXHAUSTED: waited %g s for admission", method, admission.wait)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, admission.refusal(method))
     if hold:
-        context.add_done_callback(admission.release)
+        context.add_done_callback(lambda _: admission.release(method))
         request = await _read(admission, method, context)
     else:
         try:
             request = await _read(admission, method, context)
         finally:
-            admission.release()
+            admission.release(method)
     if request is grpc.aio.EOF:  # a unary call without its message: not a client of ours
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{method}: no request message")
     return request

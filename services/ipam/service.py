@@ -52,6 +52,12 @@ SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
 
 T = TypeVar("T")
 
+#: The calls that replace a whole set (every Service, every pool, every allocation): admitted one
+#: at a time each (metallb_runtime/admission.py). The owner runs them one after the other anyway;
+#: two in progress would only hold two of the largest requests IPAM reads, their converted forms
+#: and their responses at once (bench/limits.py: a 4 MiB ConvergeServices is ~39,600 Services).
+SERIAL_METHODS = ("ConvergeServices", "SetPools", "RestoreAllocations")
+
 _EVENT_TYPES = {
     ChangeType.ALLOCATED: ipam_pb2.ALLOCATION_EVENT_TYPE_ALLOCATED,
     ChangeType.RELEASED: ipam_pb2.ALLOCATION_EVENT_TYPE_RELEASED,
@@ -365,7 +371,7 @@ def ipam_binding(
     def register(server: grpc.aio.Server) -> None:
         ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state, limits), server)
 
-    return state_binding(SERVICE_NAME, register, state)
+    return state_binding(SERVICE_NAME, register, state, serial=SERIAL_METHODS)
 
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:

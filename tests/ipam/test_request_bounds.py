@@ -222,3 +222,15 @@ def test_a_name_longer_than_any_kubernetes_name_is_refused_unquoted(
         "SetPools": ("INVALID_ARGUMENT", f"pools[0].name: {why}"),
         "Allocate": ("INVALID_ARGUMENT", f"service.requested_pool: {why}"),
     }
+
+
+def test_the_complete_set_calls_are_admitted_one_at_a_time() -> None:
+    """ConvergeServices, SetPools and RestoreAllocations each replace a whole set, and are the
+    largest requests IPAM reads: the binding names them serial (metallb_runtime/admission.py;
+    tests/test_admission.py shows what that does), by names the service really has."""
+    binding = ipam_binding(CollectorRegistry())
+    service = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"]
+    methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+    assert binding.serial <= methods
+    complete_set = {"ConvergeServices", "SetPools", "RestoreAllocations"}
+    assert {name.rpartition("/")[2] for name in binding.serial} == complete_set
