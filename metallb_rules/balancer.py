@@ -13,7 +13,7 @@ allocations of services absent from the set are released, and only then is anyth
 out; then each service is decided in restore order.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -341,13 +341,18 @@ def decide_batch(
     *,
     complete_set: bool = False,
     deleted: Iterable[str] = (),
+    emit: Callable[[int, Decision], None] | None = None,
 ) -> tuple[list[Decision], list[Outcome]]:
     """Decide every (service, namespace labels) of a batch; decisions in the batch's order.
 
     `deleted` services are released first. With `complete_set` the services are every service
     the caller handles: the allocator is rebuilt from their status, allocations of services not
     in the set are released, new allocations are allowed, and they are decided in restore order.
-    Without it, they are decided in the order given."""
+    Without it, they are decided in the order given.
+
+    With `emit`, each decision is given to `emit(index in services, decision)` as soon as it is
+    made, and not kept: the list returned is empty (a caller answering a complete set of ~40,000
+    Services writes each into its response rather than holding them all at once)."""
     gone = [release_deleted(alloc, key) for key in deleted]
     order: Sequence[int] = range(len(services))
     requests: list[ServiceRequest | None] = [None] * len(services)
@@ -364,8 +369,12 @@ def decide_batch(
                 requests[i] = service_request(svc, labels)
                 restorations.append((requests[i], svc.ingress_ips))
         alloc.restore(restorations, complete=True)  # type: ignore[arg-type]
-    decisions: list[Decision | None] = [None] * len(services)
+    decisions: list[Decision | None] = [None] * (len(services) if emit is None else 0)
     for i in order:
         svc, labels = services[i]
-        decisions[i] = set_balancer(svc, alloc, labels, requests[i])
+        decision = set_balancer(svc, alloc, labels, requests[i])
+        if emit is None:
+            decisions[i] = decision
+        else:
+            emit(i, decision)
     return [d for d in decisions if d is not None], gone

@@ -203,8 +203,9 @@ def _unary(
     inner: Callable[..., Awaitable[Any]], admission: Admission, method: str
 ) -> Callable[..., Awaitable[Any]]:
     async def unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-        request = await _admitted_request(admission, method, context, hold=True)
-        return await inner(request, context)
+        # The request is the handler's alone (not a local here): a handler may drop it once
+        # converted, before the call ends (IPAM's ConvergeServices does).
+        return await inner(await _admitted_request(admission, method, context, hold=True), context)
 
     return unary
 

@@ -10,9 +10,11 @@ import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 from prometheus_client import CollectorRegistry
 
 from metallb.common.v1 import common_pb2
@@ -42,7 +44,7 @@ from metallb_runtime.watch import (
     response,
     watch_stream,
 )
-from services.ipam import convert
+from services.ipam import convert, wire
 from services.ipam.limits import DEFAULT_LIMITS, IPAMLimits
 from services.ipam.metrics import AllocatorMetrics
 
@@ -183,48 +185,56 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         )
 
     async def ConvergeServices(
-        self, request: ipam_pb2.ConvergeServicesRequest, context: grpc.aio.ServicerContext
+        self, request: Message, context: grpc.aio.ServicerContext
     ) -> ipam_pb2.ConvergeServicesResponse:
+        """Off the wire, `request` is a `wire.RawConvergeServicesRequest`: each Service is parsed,
+        converted and dropped in turn, and the request itself is dropped once converted (the
+        wrappers around this handler keep no reference to it). Each decision is written into
+        the response as it is made (issue 15: a 4 MiB complete set is ~39,600 Services)."""
+        raw: Any = wire.raw_converge_request(request)
+        del request
         check = self._limits.check_services
-        check(len(request.services), "services")
-        check(len(request.deleted), "deleted", "deleted keys")
-        check(len(request.namespace_labels), "namespace_labels", "namespaces")
-        labels = {name: dict(entry.labels) for name, entry in request.namespace_labels.items()}
-        items: list[tuple[ServiceSpec, Mapping[str, str]] | DomainError] = []
-        for i, svc in enumerate(request.services):
-            try:
-                spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
-                items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
-            except DomainError as err:
-                items.append(kept(err))
+        check(len(raw.services), "services")
+        check(len(raw.deleted), "deleted", "deleted keys")
+        check(len(raw.namespace_labels), "namespace_labels", "namespaces")
+        labels = {name: dict(entry.labels) for name, entry in raw.namespace_labels.items()}
         deleted = [
             convert.service_key_from_proto(key, f"deleted[{i}]")
-            for i, key in enumerate(request.deleted)
+            for i, key in enumerate(raw.deleted)
         ]
-        valid = [item for item in items if not isinstance(item, DomainError)]
-        complete = request.complete_set
+        reply = ipam_pb2.ConvergeServicesResponse()
+        answers = reply.decisions
+        items: list[tuple[ServiceSpec, Mapping[str, str]]] = []
+        positions: list[int] = []  # of each item, its answer's index
+        for i, data in enumerate(raw.services):
+            field = f"services[{i}]"
+            svc = wire.parse_service(data, field)
+            answer = answers.add()
+            try:
+                spec = convert.load_balancer_service_from_proto(svc, field)
+            except DomainError as err:
+                answer.service.namespace = svc.namespace
+                answer.service.name = svc.name
+                answer.error.CopyFrom(convert.status_of(err))
+                continue
+            items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
+            positions.append(i)
+        complete = raw.complete_set
+        del raw
 
-        def command() -> tuple[list[Decision], list[Outcome]]:
+        def emit(index: int, decision: Decision) -> None:
+            convert.decision_to_proto(decision, into=answers[positions[index]])
+
+        def command() -> list[Outcome]:
             if not complete:
                 self._alloc.require_restored()  # before any change: the whole call fails
-            return decide_batch(self._alloc, valid, complete_set=complete, deleted=deleted)
+            return decide_batch(
+                self._alloc, items, complete_set=complete, deleted=deleted, emit=emit
+            )[1]
 
-        decisions, gone = await self._run(command)
-        reply = ipam_pb2.ConvergeServicesResponse(
-            deleted=[convert.outcome_to_proto(o) for o in gone]
-        )
-        out = iter(decisions)
-        for i, item in enumerate(items):
-            if isinstance(item, DomainError):
-                key = request.services[i]
-                reply.decisions.append(
-                    ipam_pb2.ServiceDecision(
-                        service=common_pb2.ServiceKey(namespace=key.namespace, name=key.name),
-                        error=convert.status_of(item),
-                    )
-                )
-            else:
-                convert.decision_to_proto(next(out), into=reply.decisions.add())
+        gone = await self._run(command)
+        items.clear()
+        reply.deleted.extend([convert.outcome_to_proto(o) for o in gone])
         return reply
 
     async def Allocate(
@@ -362,6 +372,28 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         )
 
 
+def _add_servicer(servicer: IPAMServicer, server: grpc.aio.Server) -> None:
+    """`ipam_pb2_grpc.add_IPAMServiceServicer_to_server`, with ConvergeServices' request read
+    as `wire.RawConvergeServicesRequest` (the same bytes on the wire)."""
+    handlers = {}
+    for method in ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].methods:
+        build = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        request = GetMessageClass(method.input_type)
+        if method.name == "ConvergeServices":
+            request = wire.RawConvergeServicesRequest
+        handlers[method.name] = build(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
 def ipam_binding(
     registry: CollectorRegistry, limits: IPAMLimits = DEFAULT_LIMITS
 ) -> ServiceBinding:
@@ -369,9 +401,17 @@ def ipam_binding(
     state = IPAMState(registry)
 
     def register(server: grpc.aio.Server) -> None:
-        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state, limits), server)
+        _add_servicer(IPAMServicer(state, limits), server)
 
     return state_binding(SERVICE_NAME, register, state, serial=SERIAL_METHODS)
+
+
+class _Refused(NamedTuple):
+    """A Service of a ConvergeServices that could not be converted: its key and why."""
+
+    namespace: str
+    name: str
+    error: DomainError
 
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:
