@@ -23,9 +23,10 @@ The allocator is a plain object: one owner calls it, it does no I/O, and each mu
 """
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from types import MappingProxyType
 
 from metallb_rules.addresses import IPAddress, parse_ip
 from metallb_rules.allocator.errors import (
@@ -57,20 +58,29 @@ from metallb_rules.errors import DomainError, FailedPreconditionError, kept
 from metallb_rules.gotext import quote, quote_list
 
 _VERSION = {Family.IPV4: 4, Family.IPV6: 6}
+_NOT_LABELLED: tuple[Mapping[str, str], Mapping[str, str]] = (
+    MappingProxyType({}),
+    MappingProxyType({}),
+)
 _FAMILY = {4: Family.IPV4, 6: Family.IPV6}
 
 
 class _IPRecord:
-    """Who uses one address: MetalLB's sharingKeyForIP, servicesOnIP and portsInUse in one."""
+    """Who uses one address: MetalLB's sharingKeyForIP, servicesOnIP and portsInUse in one.
+
+    Most addresses have one user, whose allocation lists its ports: `ports` (which user holds
+    each port) is None until a second user comes (`Allocator._holder` reads both forms). IPAM
+    holds one record per Service of a complete set (~39,600 in a 4 MiB ConvergeServices, issue
+    15): a dictionary and a list each cost more than the record."""
 
     __slots__ = ("backend", "pool", "ports", "services", "sharing")
 
-    def __init__(self, pool: str, sharing: str, backend: str) -> None:
+    def __init__(self, pool: str, sharing: str, backend: str, user: str) -> None:
         self.pool = pool
         self.sharing = sharing
         self.backend = backend
-        self.services: list[str] = []
-        self.ports: dict[Port, str] = {}
+        self.services: tuple[str, ...] = (user,)
+        self.ports: dict[Port, str] | None = None
 
 
 class _PoolIndex:
@@ -149,7 +159,9 @@ class Allocator:
         self._fallback: list[Pool] = []
         self._index = _PoolIndex({})
         self._allocs: dict[str, Allocation] = {}
-        self._requests: dict[str, ServiceRequest] = {}
+        # Of each allocated service, what pool selectors read (namespace labels, labels): a new
+        # pool set re-checks them. Not its whole request: IPAM keeps one per Service.
+        self._selected: dict[str, tuple[Mapping[str, str], Mapping[str, str]]] = {}
         # Address records per family, keyed by the address's integer value.
         self._ips: dict[int, dict[int, _IPRecord]] = {4: {}, 6: {}}
         self._used: dict[int, list[int]] = {4: [], 6: []}
@@ -178,7 +190,7 @@ class Allocator:
         moved: list[MovedAllocation] = []
         for key in sorted(self._allocs):
             alloc = self._allocs[key]
-            req = self._requests[key]
+            namespace_labels, labels = self._selected[key]
             pool = index.pool_for(alloc.ips)
             if pool is None:
                 lost.append(
@@ -188,7 +200,7 @@ class Allocator:
                         f"{quote_list(alloc.ips)} is not allowed in config",
                     )
                 )
-            elif not pool.admits(req.namespace, req.namespace_labels, req.labels):
+            elif not pool.admits(alloc.namespace, namespace_labels, labels):
                 lost.append(
                     LostAllocation(
                         alloc,
@@ -442,7 +454,7 @@ class Allocator:
                     f"{','.join(others)}"
                 )
         for port in req.ports:
-            holder = rec.ports.get(port)
+            holder = self._holder(rec, port)
             if holder is not None and holder != req.key:
                 raise AddressInUseError(f"port {port} is already in use on {quote(ip)}")
 
@@ -530,7 +542,7 @@ class Allocator:
             if value > space.end:
                 break
             rec = records[value]
-            if all(rec.ports.get(p, req.key) == req.key for p in req.ports):
+            if all(self._holder(rec, p) in (None, req.key) for p in req.ports):
                 return value
         return None
 
@@ -543,22 +555,31 @@ class Allocator:
             pool.name,
             req.sharing_key,
             req.backend_key,
-            tuple(dict.fromkeys(req.ports)),
+            req.ports if len(req.ports) < 2 else tuple(dict.fromkeys(req.ports)),
         )
         previous = self._unassign(key)
         self._allocs[key] = alloc
-        self._requests[key] = req
+        self._selected[key] = (
+            (req.namespace_labels, req.labels)
+            if req.namespace_labels or req.labels
+            else _NOT_LABELLED
+        )
         self._services[pool.name] += 1
         for ip in alloc.ips:
             version, value = ip.version, int(ip)
             records = self._ips[version]
             rec = records.get(value)
             if rec is None:
-                rec = records[value] = _IPRecord(pool.name, alloc.sharing_key, alloc.backend_key)
+                rec = _IPRecord(pool.name, alloc.sharing_key, alloc.backend_key, key)
+                records[value] = rec
                 insort(self._used[version], value)
                 self._group_add(rec, version, value)
                 self._in_use[pool.name][version == 6] += 1
-            rec.services.append(key)
+                continue
+            if rec.ports is None:  # a second user: which one holds each port, from now on
+                first = rec.services[0]
+                rec.ports = dict.fromkeys(self._allocs[first].ports, first)
+            rec.services = (*rec.services, key)
             for port in alloc.ports:
                 rec.ports[port] = key
         if previous != alloc:
@@ -569,21 +590,29 @@ class Allocator:
         alloc = self._allocs.pop(key, None)
         if alloc is None:
             return None
-        del self._requests[key]
+        del self._selected[key]
         self._services[alloc.pool] -= 1
         for ip in alloc.ips:
             version, value = ip.version, int(ip)
             rec = self._ips[version][value]
-            rec.services.remove(key)
-            for port in alloc.ports:
-                if rec.ports.get(port) == key:
-                    del rec.ports[port]
+            rec.services = tuple([user for user in rec.services if user != key])
+            if rec.ports is not None:
+                for port in alloc.ports:
+                    if rec.ports.get(port) == key:
+                        del rec.ports[port]
             if not rec.services:
                 del self._ips[version][value]
                 _remove(self._used[version], value)
                 self._group_remove(rec, version, value)
                 self._in_use[rec.pool][version == 6] -= 1
         return alloc
+
+    def _holder(self, rec: _IPRecord, port: Port) -> str | None:
+        """The service holding `port` on `rec`'s address (MetalLB's portsInUse), if any."""
+        if rec.ports is not None:
+            return rec.ports.get(port)
+        user = rec.services[0]
+        return user if port in self._allocs[user].ports else None
 
     def _group_add(self, rec: _IPRecord, version: int, value: int) -> None:
         if rec.sharing:
@@ -601,7 +630,7 @@ class Allocator:
         """Check every internal index against the allocations (for tests); raise on mismatch."""
         expected: dict[IPAddress, dict[str, Allocation]] = {}
         for key, alloc in self._allocs.items():
-            assert key == alloc.key and key in self._requests
+            assert key == alloc.key and key in self._selected
             for ip in alloc.ips:
                 expected.setdefault(ip, {})[key] = alloc
         records = {
@@ -616,7 +645,10 @@ class Allocator:
             rec = records[ip]
             assert sorted(rec.services) == sorted(users), f"users of {ip} disagree"
             ports = {p: k for k, a in users.items() for p in a.ports}
-            assert rec.ports == ports, f"ports on {ip} disagree"
+            if rec.ports is None:  # one user: its allocation's ports are the record's
+                assert len(rec.services) == 1, f"users of {ip} without their ports"
+            else:
+                assert rec.ports == ports, f"ports on {ip} disagree"
             if rec.sharing:
                 groups.setdefault((rec.sharing, rec.backend), {4: [], 6: []})[ip.version].append(
                     int(ip)

@@ -1,6 +1,7 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
 from collections.abc import Container, Iterable, Mapping, Sequence
+from sys import intern
 from types import MappingProxyType
 
 from google.protobuf import any_pb2
@@ -279,23 +280,30 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
     except KeyError:
         _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
         raise
-    selector, labels, annotations = svc.selector, svc.labels, svc.annotations
     return ServiceSpec(
-        svc.namespace,
+        intern(svc.namespace),
         svc.name,
-        svc.type,
+        intern(svc.type),
         None,
         tuple(svc.cluster_ips),
         families,
         policy,
         svc.load_balancer_ip,
-        svc.external_traffic_policy or "Cluster",
-        dict(selector) if selector else {},
-        dict(labels) if labels else {},
-        dict(annotations) if annotations else {},
+        intern(svc.external_traffic_policy or "Cluster"),
+        _string_map(svc.selector),
+        _string_map(svc.labels),
+        _string_map(svc.annotations),
         ports,
         tuple(svc.ingress_ips),
     )
+
+
+def _string_map(entries: Mapping[str, str]) -> Mapping[str, str]:
+    """A map field as a dict with its keys interned, or one shared empty mapping: IPAM holds a
+    complete set of Services (and the labels of each for good), whose keys repeat."""
+    if not entries:
+        return _NO_LABELS
+    return {intern(key): value for key, value in entries.items()}
 
 
 _OUTCOMES = {
