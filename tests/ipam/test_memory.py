@@ -1,0 +1,68 @@
+"""What a complete set of Services costs IPAM in Python objects (issue 15: IPAM's peak RSS under
+16 concurrent maximum-size requests < 2x idle; a 4 MiB ConvergeServices is ~39,600 Services).
+
+Measured with tracemalloc over a deterministic in-process conversion and decision of N
+Services shaped like bench/limits.py's (a label, a selector, one port, one cluster IP): what one
+converted Service costs while the set is decided, and what the allocator keeps of each for good.
+The bounds are generous (1.25x and 1.3x what the code takes today: ~1,000 and ~910 bytes); the
+code before the slimming (unslotted ServiceSpec, the allocator keeping each whole request, a
+port dictionary per address) took ~1,440 and ~1,570 bytes."""
+
+import gc
+import tracemalloc
+from collections.abc import Mapping
+
+from metallb.common.v1 import common_pb2
+from metallb.ipam.v1 import ipam_pb2
+from metallb_rules.allocator.allocator import Allocator
+from metallb_rules.allocator.pools import PoolSpec
+from metallb_rules.balancer import decide_batch
+from metallb_rules.service import ServiceSpec
+from services.ipam import convert
+
+N = 4000
+
+
+def _service(i: int) -> ipam_pb2.LoadBalancerService:
+    return ipam_pb2.LoadBalancerService(
+        namespace="default",
+        name=f"web-{i:05}",
+        type="LoadBalancer",
+        cluster_ips=[f"10.96.{i >> 8 & 255}.{i & 255}"],
+        ip_families=[common_pb2.IP_FAMILY_IPV4],
+        external_traffic_policy="Cluster",
+        selector={"app": f"web-{i:05}"},
+        labels={"app": f"web-{i:05}"},
+        ports=[common_pb2.Port(protocol=common_pb2.PROTOCOL_TCP, port=80)],
+    )
+
+
+def _traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def test_a_complete_set_costs_a_bounded_number_of_bytes_per_service() -> None:
+    services = [_service(i) for i in range(N)]
+    alloc = Allocator()
+    alloc.set_pools([PoolSpec(name="default", addresses=("198.18.0.0/16",))])
+    alloc.restore([], complete=True)
+    no_labels: Mapping[str, str] = {}
+    tracemalloc.start()
+    try:
+        before = _traced()
+        items: list[tuple[ServiceSpec, Mapping[str, str]]] = [
+            (convert.load_balancer_service_from_proto(svc, f"services[{i}]"), no_labels)
+            for i, svc in enumerate(services)
+        ]
+        converted = (_traced() - before) / N
+        decided = []
+        decide_batch(alloc, items, complete_set=True, emit=lambda i, d: decided.append(i))
+        alloc.take_changes()
+        del items
+        kept = (_traced() - before) / N
+    finally:
+        tracemalloc.stop()
+    assert len(decided) == N and len(alloc.allocations()) == N
+    assert converted < 1250, f"{converted:.0f} bytes per converted Service"
+    assert kept < 1200, f"{kept:.0f} bytes kept per allocated Service"
