@@ -61,7 +61,7 @@ class ServiceSpec:
     @property
     def backend_key(self) -> str:
         """MetalLB `k8salloc.BackendKey`: the sorted selector for Local, "" for Cluster."""
-        if self.external_traffic_policy != "Local":
+        if not selector_is_read(self.external_traffic_policy):
             return ""
         return ",".join(f"{k}={v}" for k, v in sorted(self.selector.items()))
 
@@ -72,6 +72,12 @@ class ServiceSpec:
     @property
     def deprecated_annotations(self) -> list[str]:
         return sorted(k for k in self.annotations if k.startswith(DEPRECATED))
+
+
+def selector_is_read(external_traffic_policy: str) -> bool:
+    """Whether the rules read a Service's selector: only as the backend key of a Local Service
+    (MetalLB `k8salloc.BackendKey`), so a converter may leave it out otherwise."""
+    return external_traffic_policy == "Local"
 
 
 def service_from_k8s(obj: Mapping[str, Any]) -> ServiceSpec:

@@ -1,6 +1,7 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
 from collections.abc import Container, Iterable, Mapping, Sequence
+from functools import lru_cache
 from sys import intern
 from types import MappingProxyType
 
@@ -25,7 +26,7 @@ from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
 from metallb_rules.balancer import Decision, Outcome
 from metallb_rules.errors import DomainError
 from metallb_rules.labels import LabelSelector, SelectorError
-from metallb_rules.service import ServicePort, ServiceSpec
+from metallb_rules.service import ServicePort, ServiceSpec, selector_is_read
 from metallb_runtime.limits import require_name_length
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -274,12 +275,13 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
     if not svc.namespace or not svc.name:
         raise InvalidServiceError("service namespace and name are required", field=field)
     try:  # the common case in one pass; a bad value is found and named below
-        families = tuple([_FAMILY_NAMES[f] for f in svc.ip_families])
+        families = _family_names(tuple(svc.ip_families))
         policy = _POLICY_NAMES[svc.ip_family_policy]
-        ports = tuple([ServicePort(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+        ports = _service_ports(tuple([(p.protocol, p.port) for p in svc.ports]))
     except KeyError:
         _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
         raise
+    traffic_policy = intern(svc.external_traffic_policy or "Cluster")
     return ServiceSpec(
         intern(svc.namespace),
         svc.name,
@@ -289,13 +291,27 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
         families,
         policy,
         svc.load_balancer_ip,
-        intern(svc.external_traffic_policy or "Cluster"),
-        _string_map(svc.selector),
+        traffic_policy,
+        _string_map(svc.selector) if selector_is_read(traffic_policy) else _NO_LABELS,
         _string_map(svc.labels),
         _string_map(svc.annotations),
         ports,
         tuple(svc.ingress_ips),
     )
+
+
+# A complete set's Services mostly share a few family lists and port lists: one tuple of each
+# (IPAM holds a whole set of Services at once, issue 15). A bad value raises KeyError, uncached.
+@lru_cache(maxsize=16)
+def _family_names(families: tuple[common_pb2.IPFamily, ...]) -> tuple[str, ...]:
+    return tuple([_FAMILY_NAMES[f] for f in families])
+
+
+@lru_cache(maxsize=1024)
+def _service_ports(
+    ports: tuple[tuple[common_pb2.Protocol, int], ...],
+) -> tuple[ServicePort, ...]:
+    return tuple([ServicePort(_PROTOCOLS[protocol], port) for protocol, port in ports])
 
 
 def _string_map(entries: Mapping[str, str]) -> Mapping[str, str]:

@@ -7,6 +7,7 @@ watchers and refreshes the gauges of the pools they touched.
 
 import asyncio
 import functools
+from array import array
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -205,7 +206,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         reply = ipam_pb2.ConvergeServicesResponse()
         answers = reply.decisions
         items: list[tuple[ServiceSpec, Mapping[str, str]]] = []
-        positions: list[int] = []  # of each item, its answer's index
+        positions = array("L")  # of each item, its answer's index (an int object is 32 bytes)
         for i, data in enumerate(raw.services):
             field = f"services[{i}]"
             svc = wire.parse_service(data, field)
