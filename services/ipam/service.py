@@ -1,8 +1,8 @@
 """The IPAM gRPC service: a thin servicer over the allocator, owned by one asyncio task.
 
 Each handler converts the request to domain types, submits one command to the state owner, and
-converts the result back. After every command the owner publishes the allocator's changes to the
-watchers and refreshes the gauges of the pools they touched.
+converts the result back. Each change the allocator makes goes to the watchers' log as it is made
+(in the owner, so streams read it after the command); the gauges are read at each scrape.
 """
 
 import asyncio
@@ -79,10 +79,10 @@ class IPAMState:
     """The allocator, its owner task, its watchers and its metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.allocator = Allocator()
+        self.allocator = Allocator(on_change=self._publish)
         self.instance_id = new_instance_id()
         self.metrics = AllocatorMetrics(registry, self._usages)
-        self.owner = StateOwner("ipam", after_each=self._publish)
+        self.owner = StateOwner("ipam")
         self.watchers: ChangeLog[ipam_pb2.AllocationEvent] = ChangeLog(self.instance_id)
 
     async def start(self) -> None:
@@ -102,11 +102,11 @@ class IPAMState:
                 continue
         return usages
 
-    def _publish(self) -> None:
-        """After each command: the allocator's changes to the watchers."""
-        changes = self.allocator.take_changes()
-        for change in changes:
-            self.watchers.append(Pending(partial(_event, change)))
+    def _publish(self, change: Change) -> None:
+        """Each allocator change to the watchers, as it is made: in the owner, during a command,
+        so streams see them after it, in order (the log keeps what its streams have not read,
+        and 4,096 more; not every change of a complete set until the call ends)."""
+        self.watchers.append(Pending(partial(_event, change)))
 
     def subscribe(self, token: common_pb2.ResumeToken | None) -> Subscription[Allocation]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
