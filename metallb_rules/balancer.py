@@ -344,6 +344,17 @@ def release_deleted(alloc: Allocator, key: str) -> Outcome:
     return Outcome.REPROCESS_ALL if alloc.release(key) is not None else Outcome.SUCCESS
 
 
+def _release_absent(
+    alloc: Allocator, services: Sequence[tuple[ServiceSpec, Mapping[str, str]]]
+) -> None:
+    """Release the allocations of services not in the complete set (their keys, one string per
+    Service, are gone before the set is decided)."""
+    keys = {svc.key for svc, _ in services}
+    for held in alloc.allocations():
+        if held.key not in keys:
+            alloc.release(held.key)
+
+
 def decide_batch(
     alloc: Allocator,
     services: Sequence[tuple[ServiceSpec, Mapping[str, str]]],
@@ -367,10 +378,7 @@ def decide_batch(
     requests: list[ServiceRequest | None] = [None] * len(services)
     if complete_set:
         order = sorted(order, key=lambda i: (-len(services[i][0].ingress_ips), services[i][0].key))
-        keys = {svc.key for svc, _ in services}
-        for held in alloc.allocations():
-            if held.key not in keys:
-                alloc.release(held.key)
+        _release_absent(alloc, services)
         restorations = []
         for i in order:
             svc, labels = services[i]

@@ -185,13 +185,12 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
         )
 
-    async def ConvergeServices(
-        self, request: Message, context: grpc.aio.ServicerContext
-    ) -> ipam_pb2.ConvergeServicesResponse:
+    async def ConvergeServices(self, request: Message, context: grpc.aio.ServicerContext) -> bytes:
         """Off the wire, `request` is a `wire.RawConvergeServicesRequest`: each Service is parsed,
         converted and dropped in turn, and the request itself is dropped once converted (the
-        wrappers around this handler keep no reference to it). Each decision is written into
-        the response as it is made (issue 15: a 4 MiB complete set is ~39,600 Services)."""
+        wrappers around this handler keep no reference to it). Each decision is encoded into the
+        response as it is made; the answer is the response's encoding (`wire.ConvergeAnswer`).
+        Issue 15: a 4 MiB complete set is ~39,600 Services."""
         raw: Any = wire.raw_converge_request(request)
         del request
         check = self._limits.check_services
@@ -203,20 +202,18 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             convert.service_key_from_proto(key, f"deleted[{i}]")
             for i, key in enumerate(raw.deleted)
         ]
-        reply = ipam_pb2.ConvergeServicesResponse()
-        answers = reply.decisions
+        answer = wire.ConvergeAnswer(len(raw.services))
         items: list[tuple[ServiceSpec, Mapping[str, str]]] = []
         positions = array("L")  # of each item, its answer's index (an int object is 32 bytes)
         for i, data in enumerate(raw.services):
             field = f"services[{i}]"
             svc = wire.parse_service(data, field)
-            answer = answers.add()
             try:
                 spec = convert.load_balancer_service_from_proto(svc, field)
             except DomainError as err:
-                answer.service.namespace = svc.namespace
-                answer.service.name = svc.name
-                answer.error.CopyFrom(convert.status_of(err))
+                key = common_pb2.ServiceKey(namespace=svc.namespace, name=svc.name)
+                refused = ipam_pb2.ServiceDecision(service=key, error=convert.status_of(err))
+                answer.set(i, refused)
                 continue
             items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
             positions.append(i)
@@ -224,7 +221,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         del raw
 
         def emit(index: int, decision: Decision) -> None:
-            convert.decision_to_proto(decision, into=answers[positions[index]])
+            answer.set(positions[index], convert.decision_to_proto(decision))
 
         def command() -> list[Outcome]:
             if not complete:
@@ -235,8 +232,7 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
 
         gone = await self._run(command)
         items.clear()
-        reply.deleted.extend([convert.outcome_to_proto(o) for o in gone])
-        return reply
+        return answer.encode([convert.outcome_to_proto(o) for o in gone])
 
     async def Allocate(
         self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
@@ -375,7 +371,8 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
 
 def _add_servicer(servicer: IPAMServicer, server: grpc.aio.Server) -> None:
     """`ipam_pb2_grpc.add_IPAMServiceServicer_to_server`, with ConvergeServices' request read
-    as `wire.RawConvergeServicesRequest` (the same bytes on the wire)."""
+    as `wire.RawConvergeServicesRequest` and its response sent as the handler encoded it (the
+    same bytes on the wire)."""
     handlers = {}
     for method in ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].methods:
         build = (
@@ -384,12 +381,13 @@ def _add_servicer(servicer: IPAMServicer, server: grpc.aio.Server) -> None:
             else grpc.unary_unary_rpc_method_handler
         )
         request = GetMessageClass(method.input_type)
+        response: Callable[..., bytes] = GetMessageClass(method.output_type).SerializeToString
         if method.name == "ConvergeServices":
-            request = wire.RawConvergeServicesRequest
+            request, response = wire.RawConvergeServicesRequest, wire.encoded
         handlers[method.name] = build(
             getattr(servicer, method.name),
             request_deserializer=request.FromString,
-            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+            response_serializer=response,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)

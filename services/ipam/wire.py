@@ -8,6 +8,8 @@ length-delimited wire type, so every valid message reads the same), the request 
 and each Service is parsed on its own, converted, and dropped (issue 15, bench/limits.py).
 """
 
+from collections.abc import Iterable
+
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
@@ -58,3 +60,42 @@ def parse_service(data: bytes, field: str) -> ipam_pb2.LoadBalancerService:
         return ipam_pb2.LoadBalancerService.FromString(data)
     except DecodeError:
         raise InvalidArgumentError("not a valid LoadBalancerService message", field) from None
+
+
+class ConvergeAnswer:
+    """A `ConvergeServicesResponse` built as its encoding: each Service's decision is encoded
+    when it is made (in any order: a complete set is decided in restore order, answered in the
+    request's), and the response is their concatenation. Built as one message, the answer to
+    ~39,600 Services was ~12 MB of message objects, then its 4 MB encoding besides."""
+
+    def __init__(self, count: int) -> None:
+        self._decisions: list[bytes] = [_EMPTY_DECISION] * count
+
+    def set(self, index: int, decision: ipam_pb2.ServiceDecision) -> None:
+        """`decision` as the `index`th of the response's `decisions`."""
+        data = decision.SerializeToString()
+        self._decisions[index] = _DECISIONS_TAG + _varint(len(data)) + data
+
+    def encode(self, deleted: Iterable[ipam_pb2.SyncOutcome]) -> bytes:
+        """The response: its decisions, then `deleted` (fields in any order decode the same)."""
+        rest = ipam_pb2.ConvergeServicesResponse(deleted=deleted).SerializeToString()
+        decisions, self._decisions = self._decisions, []
+        return b"".join(decisions) + rest if rest else b"".join(decisions)
+
+
+def encoded(response: bytes | Message) -> bytes:
+    """The response serializer of a method whose handler may answer with its encoding."""
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_DECISIONS_TAG = bytes([1 << 3 | 2])  # ConvergeServicesResponse.decisions, length-delimited
+_EMPTY_DECISION = _DECISIONS_TAG + b"\x00"
