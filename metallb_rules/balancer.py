@@ -13,6 +13,7 @@ allocations of services absent from the set are released, and only then is anyth
 out; then each service is decided in restore order.
 """
 
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -344,15 +345,25 @@ def release_deleted(alloc: Allocator, key: str) -> Outcome:
     return Outcome.REPROCESS_ALL if alloc.release(key) is not None else Outcome.SUCCESS
 
 
-def _release_absent(
+def _complete_set_order(
     alloc: Allocator, services: Sequence[tuple[ServiceSpec, Mapping[str, str]]]
-) -> None:
-    """Release the allocations of services not in the complete set (their keys, one string per
-    Service, are gone before the set is decided)."""
-    keys = {svc.key for svc, _ in services}
+) -> tuple[Sequence[int], list[int]]:
+    """The restore order of a complete set (§1.7: more status addresses first, then by key), and
+    those of it whose status is to be restored, in that order; the allocations of services not
+    in the set are released. Each service is read once here, and the keys are gone when this
+    returns (a caller may convert each service as it is read rather than hold them all)."""
+    heads = []
+    restoring = bytearray(len(services))
+    for i, (svc, _) in enumerate(services):
+        heads.append((-len(svc.ingress_ips), svc.key, i))
+        restoring[i] = bool(svc.ingress_ips) and svc.type == "LoadBalancer"
+    heads.sort()  # ties (one key twice) in the batch's order, as a stable sort by key gives
+    keys = {key for _, key, _ in heads}
     for held in alloc.allocations():
         if held.key not in keys:
             alloc.release(held.key)
+    order = array("L", [i for _, _, i in heads])
+    return order, [i for i in order if restoring[i]]
 
 
 def decide_batch(
@@ -372,19 +383,19 @@ def decide_batch(
 
     With `emit`, each decision is given to `emit(index in services, decision)` as soon as it is
     made, and not kept: the list returned is empty (a caller answering a complete set of ~40,000
-    Services writes each into its response rather than holding them all at once)."""
+    Services writes each into its response rather than holding them all at once). `services`
+    is read by index, each service two or three times, never kept: it may convert each service
+    as it is read."""
     gone = [release_deleted(alloc, key) for key in deleted]
     order: Sequence[int] = range(len(services))
     requests: list[ServiceRequest | None] = [None] * len(services)
     if complete_set:
-        order = sorted(order, key=lambda i: (-len(services[i][0].ingress_ips), services[i][0].key))
-        _release_absent(alloc, services)
+        order, restoring = _complete_set_order(alloc, services)
         restorations = []
-        for i in order:
+        for i in restoring:
             svc, labels = services[i]
-            if svc.ingress_ips and svc.type == "LoadBalancer":
-                requests[i] = service_request(svc, labels)
-                restorations.append((requests[i], svc.ingress_ips))
+            requests[i] = service_request(svc, labels)
+            restorations.append((requests[i], svc.ingress_ips))
         alloc.restore(restorations, complete=True)  # type: ignore[arg-type]
     decisions: list[Decision | None] = [None] * (len(services) if emit is None else 0)
     for i in order:

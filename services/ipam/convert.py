@@ -268,8 +268,15 @@ _POLICY_NAMES = {
 }
 
 
-def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
-    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+def check_load_balancer_service(svc: ipam_pb2.LoadBalancerService, field: str) -> None:
+    """What `load_balancer_service_from_proto` refuses, without building the Service: a malformed
+    item raises `InvalidServiceError` naming its field."""
+    _load_balancer_service_parts(svc, field)
+
+
+def _load_balancer_service_parts(
+    svc: ipam_pb2.LoadBalancerService, field: str
+) -> tuple[tuple[str, ...], str, tuple[ServicePort, ...]]:
     require_name_length(svc.namespace, f"{field}.namespace")
     require_name_length(svc.name, f"{field}.name")
     if not svc.namespace or not svc.name:
@@ -281,6 +288,12 @@ def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: s
     except KeyError:
         _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
         raise
+    return families, policy, ports
+
+
+def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
+    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+    families, policy, ports = _load_balancer_service_parts(svc, field)
     traffic_policy = intern(svc.external_traffic_policy or "Cluster")
     return ServiceSpec(
         intern(svc.namespace),
