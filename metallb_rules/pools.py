@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from metallb_rules.addresses import AddressParseError, IPAddress, IPNetwork, parse_entry
+from metallb_rules.addresses import AddressParseError, IPAddress, IPNetwork, parse_entry, span
 from metallb_rules.errors import InvalidArgumentError
 from metallb_rules.gotext import quote
 from metallb_rules.labels import EVERYTHING, LabelSelector
@@ -176,7 +176,7 @@ class _Defined:
         self._count = 0
 
     def first_overlap(self, net: IPNetwork) -> IPNetwork | None:
-        start, end = int(net.network_address), int(net.broadcast_address)
+        start, end = span(net)
         starts, entries = self._starts[net.version], self._entries[net.version]
         # Disjoint intervals sorted by start have increasing ends: the ones that overlap
         # [start, end] are a contiguous run, ending at the last start <= end.
@@ -191,7 +191,7 @@ class _Defined:
         return None if found is None else found[1]
 
     def add(self, net: IPNetwork) -> None:
-        start, end = int(net.network_address), int(net.broadcast_address)
+        start, end = span(net)
         at = bisect_left(self._starts[net.version], start)
         self._starts[net.version].insert(at, start)
         self._entries[net.version].insert(at, (start, end, self._count, net))
