@@ -10,7 +10,8 @@ probing, which would grow it, is off: `metallb_runtime/server.py`), so a call wa
 admission costs its window, not its 4 MiB message. A permit is given back when the call ends,
 its response sent: what a call holds until then is counted (the message as gRPC received it, the
 parsed request, the domain objects it was converted to, the response). Without it, 16 clients
-each sending a 4 MiB ConvergeServices took IPAM from 92 MB to 470 MB (bench/limits.py). Every
+each sending a 4 MiB ConvergeServices took IPAM from 92 MB to 470 MB (bench/limits.py; 155 MB
+now, docs/security.md). Every
 connection and every stream waits in the same queue, so opening more of them gains a client
 nothing.
 
@@ -46,11 +47,11 @@ from metallb_runtime.handlers import WrappingInterceptor, kind_of, stream_items
 log = logging.getLogger("metallb_runtime.rpc")
 
 #: Calls reading or running their request at once, per server (both listeners). What a 4 MiB
-#: request costs IPAM while it runs ranges from ~10 MB (a refused GetPool) to ~180 MB (a
-#: ConvergeServices of 39,612 new Services, most of it the state they leave): the bound keeps
-#: the peak at a few of them. Two, not one, so that a slow call (SetPools validating in a worker
-#: thread) leaves room for a health check; handlers share one event loop, so a third call in
-#: progress would wait for the loop, not finish sooner.
+#: request costs IPAM while it runs ranges from ~10 MB (a refused GetPool) to ~50 MB (a
+#: ConvergeServices of 39,612 new Services, most of it the state they leave; one at a time, as
+#: a serial method): the bound keeps the peak at a few of them. Two, not one, so that a slow
+#: call (SetPools validating in a worker thread) leaves room for a health check; handlers share
+#: one event loop, so a third call in progress would wait for the loop, not finish sooner.
 DEFAULT_MAX_CALLS = 2
 #: How long a call waits for admission before RESOURCE_EXHAUSTED: longer than sixteen 4 MiB
 #: ConvergeServices of 33,000 Services take one after the other (bench/limits.py, ~40 s).
