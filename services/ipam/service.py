@@ -187,11 +187,12 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         )
 
     async def ConvergeServices(self, request: Message, context: grpc.aio.ServicerContext) -> bytes:
-        """Off the wire, `request` is a `wire.RawConvergeServicesRequest`: each Service is parsed,
-        converted and dropped in turn, and the request itself is dropped once converted (the
-        wrappers around this handler keep no reference to it). Each decision is encoded into the
-        response as it is made; the answer is the response's encoding (`wire.ConvergeAnswer`).
-        Issue 15: a 4 MiB complete set is ~39,600 Services."""
+        """Off the wire, `request` is a `wire.RawConvergeServicesRequest`, its Services as bytes:
+        each is checked on arrival, then parsed and converted each time the rules read it, never
+        all held at once (`_Converted`); the request goes once decided (the wrappers around this
+        handler keep no reference to it). Each decision is encoded into the answer as it is
+        made, and the answer is the response's encoding (`wire.ConvergeAnswer`). Issue 15: a
+        4 MiB complete set is ~39,600 Services."""
         raw: Any = wire.raw_converge_request(request)
         del request
         check = self._limits.check_services
