@@ -8,7 +8,9 @@ average.
   round through /proc/PID/clear_refs) while 16 clients each send one maximum-size request at
   once, for four request shapes: GetPool with a 4 MiB name (the issue's finding), a 4 MiB
   ConvergeServices of real Services, SetPools at its count bound and AllocateBatch at its count
-  bound; the worst over the idle RSS (target < 2).
+  bound; the worst over the idle RSS (target < 2). Last measured (docs/security.md, four runs,
+  load 0.8-1.6): worst 1.74-1.75 (SetPools; ConvergeServices 1.67-1.68, AllocateBatch 1.50-1.51,
+  GetPool 1.28-1.36), idle 92 MB; 3.81 before the per-Service and per-pool memory work.
 - BGP (`metallb-grpc bgp`): the RSS growth after a peer (a scripted router on loopback) sends
   1,000,000 /32 prefixes over an established session (target +20 MB at most; received routes are
   only counted, up to the per-peer bound of 100,000).

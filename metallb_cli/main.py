@@ -37,7 +37,7 @@ from metallb_runtime.limits import (
     DEFAULT_MAX_STREAMS_PER_CLIENT,
     positive_int,
 )
-from metallb_runtime.runtime import tune_gc
+from metallb_runtime.runtime import return_large_blocks, tune_gc
 from metallb_runtime.server import (
     Server,
     parse_host_port,
@@ -664,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     tune_gc()
+    return_large_blocks()
     try:
         if args.command == "reconcile":
             return _reconcile(args)

@@ -24,6 +24,14 @@ def parse_ip(text: str) -> IPAddress:
     return ipaddress.ip_address(text)
 
 
+def span(net: IPNetwork) -> tuple[int, int]:
+    """The first and last addresses of `net`, as integers. Not `net.broadcast_address`: that is
+    cached in a dictionary of the network's own, with an address object, both kept as long as
+    the network (IPAM holds every network of two pool sets while SetPools replaces one)."""
+    start = int(net.network_address)
+    return start, start + (1 << (net.max_prefixlen - net.prefixlen)) - 1
+
+
 def is_buggy(ip: IPAddress) -> bool:
     """IPv4 addresses ending in .0 or .255 confuse some CPE firmwares (MetalLB §1.5)."""
     return ip.version == 4 and int(ip) & 0xFF in (0, 0xFF)

@@ -10,13 +10,21 @@ probing, which would grow it, is off: `metallb_runtime/server.py`), so a call wa
 admission costs its window, not its 4 MiB message. A permit is given back when the call ends,
 its response sent: what a call holds until then is counted (the message as gRPC received it, the
 parsed request, the domain objects it was converted to, the response). Without it, 16 clients
-each sending a 4 MiB ConvergeServices took IPAM from 92 MB to 470 MB (bench/limits.py). Every
+each sending a 4 MiB ConvergeServices took IPAM from 92 MB to 470 MB (bench/limits.py; 155 MB
+now, docs/security.md). Every
 connection and every stream waits in the same queue, so opening more of them gains a client
 nothing.
 
 Streams are not counted: a Watch lives as long as its client wants and would hold a permit for
 good (`metallb_runtime/limits.py` bounds how many are open). A Watch takes a permit only while
 its request is read and parsed.
+
+Methods named `serial` (a service's complete-set calls: IPAM's ConvergeServices, SetPools and
+RestoreAllocations) are also admitted one call at a time per method, before the shared permit is
+taken: such a call replaces the service's whole state, so its owner runs them one after the other
+anyway, and two in progress at once would only hold two whole requests, their converted forms
+and their responses together (each is the largest thing the service reads) for no gain. A second
+one waits, its message unread, without holding a shared permit, so other calls go on meanwhile.
 
 A call that waits `wait` seconds without a permit is answered RESOURCE_EXHAUSTED, saying why and
 which flags raise the bounds; a call whose client gives up while waiting leaves the queue. An
@@ -29,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -39,11 +47,11 @@ from metallb_runtime.handlers import WrappingInterceptor, kind_of, stream_items
 log = logging.getLogger("metallb_runtime.rpc")
 
 #: Calls reading or running their request at once, per server (both listeners). What a 4 MiB
-#: request costs IPAM while it runs ranges from ~10 MB (a refused GetPool) to ~180 MB (a
-#: ConvergeServices of 39,612 new Services, most of it the state they leave): the bound keeps
-#: the peak at a few of them. Two, not one, so that a slow call (SetPools validating in a worker
-#: thread) leaves room for a health check; handlers share one event loop, so a third call in
-#: progress would wait for the loop, not finish sooner.
+#: request costs IPAM while it runs ranges from ~10 MB (a refused GetPool) to ~50 MB (a
+#: ConvergeServices of 39,612 new Services, most of it the state they leave; one at a time, as
+#: a serial method): the bound keeps the peak at a few of them. Two, not one, so that a slow
+#: call (SetPools validating in a worker thread) leaves room for a health check; handlers share
+#: one event loop, so a third call in progress would wait for the loop, not finish sooner.
 DEFAULT_MAX_CALLS = 2
 #: How long a call waits for admission before RESOURCE_EXHAUSTED: longer than sixteen 4 MiB
 #: ConvergeServices of 33,000 Services take one after the other (bench/limits.py, ~40 s).
@@ -55,13 +63,15 @@ DEFAULT_READ_WAIT = 10.0
 
 
 class Admission:
-    """At most `limit` permits out at once; a caller waits at most `wait` seconds for one."""
+    """At most `limit` permits out at once, and one call at a time of each `serial` method (full
+    names, `/package.Service/Method`); a caller waits at most `wait` seconds in all."""
 
     def __init__(
         self,
         limit: int = DEFAULT_MAX_CALLS,
         wait: float = DEFAULT_CALL_WAIT,
         read_wait: float = DEFAULT_READ_WAIT,
+        serial: Iterable[str] = (),
     ) -> None:
         if limit <= 0:
             raise ValueError("--max-calls must be positive")
@@ -70,10 +80,12 @@ class Admission:
         self.limit = limit
         self.wait = wait
         self.read_wait = read_wait
+        self.serial = frozenset(serial)
         self.in_use = 0
         self.waiting = 0
         # Created in the server's loop, at its first call.
         self._free: asyncio.Semaphore | None = None
+        self._serial: dict[str, asyncio.Lock] = {}
         self._changed: asyncio.Event | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -81,28 +93,52 @@ class Admission:
             self._free = asyncio.Semaphore(self.limit)
         return self._free
 
-    async def acquire(self) -> bool:
-        """True once a permit is ours; False when none came free within `wait` seconds."""
-        free = self._semaphore()
-        if free.locked():
-            self.waiting += 1
-            self._notify()
-            try:
-                await asyncio.wait_for(free.acquire(), self.wait)
-            except TimeoutError:
-                return False
-            finally:
-                self.waiting -= 1
-        else:
-            await free.acquire()  # returns at once: a permit is free
+    async def acquire(self, method: str = "") -> bool:
+        """True once a permit is ours (and, for a serial `method`, its turn); False when they did
+        not come within `wait` seconds."""
+        deadline = asyncio.get_running_loop().time() + self.wait
+        turn = self._turn(method)
+        if turn is not None and not await self._take(turn, deadline):
+            return False
+        admitted = False
+        try:  # a turn not followed by a permit (timed out, or the client left) is given back
+            admitted = await self._take(self._semaphore(), deadline)
+        finally:
+            if turn is not None and not admitted:
+                turn.release()
+        if not admitted:
+            return False
         self.in_use += 1
         self._notify()
         return True
 
-    def release(self, *_: object) -> None:
+    def _turn(self, method: str) -> asyncio.Lock | None:
+        if method not in self.serial:
+            return None
+        return self._serial.setdefault(method, asyncio.Lock())
+
+    async def _take(self, lock: asyncio.Semaphore | asyncio.Lock, deadline: float) -> bool:
+        if not lock.locked():
+            await lock.acquire()  # returns at once: it is free
+            return True
+        self.waiting += 1
+        self._notify()
+        try:
+            left = deadline - asyncio.get_running_loop().time()
+            await asyncio.wait_for(lock.acquire(), max(left, 0))
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+        return True
+
+    def release(self, method: str = "") -> None:
         assert self._free is not None
         self.in_use -= 1
         self._free.release()
+        turn = self._serial.get(method)
+        if turn is not None:
+            turn.release()
         self._notify()
 
     def changed(self) -> Awaitable[bool]:
@@ -117,11 +153,16 @@ class Admission:
             self._changed.set()
             self._changed = None
 
+    def _one_at_a_time(self, method: str) -> str:
+        if method not in self.serial:
+            return ""
+        return " or another call of this method (one at a time: each replaces the whole state)"
+
     def refusal(self, method: str) -> str:
         return (
             f"{method}: the server is busy: {self.in_use} calls in progress, its limit "
-            f"(--max-calls {self.limit}), and this call waited {self.wait:g} s for one to end "
-            "(--call-wait)"
+            f"(--max-calls {self.limit}){self._one_at_a_time(method)}, and this call waited "
+            f"{self.wait:g} s for one to end (--call-wait)"
         )
 
 
@@ -130,17 +171,17 @@ async def _admitted_request(
 ) -> Any:
     """The call's one request, read once a permit is held; the permit is given back when the
     call ends (`hold`) or once the request is read."""
-    if not await admission.acquire():
+    if not await admission.acquire(method):
         log.info("%s RESOURCE_EXHAUSTED: waited %g s for admission", method, admission.wait)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, admission.refusal(method))
     if hold:
-        context.add_done_callback(admission.release)
+        context.add_done_callback(lambda _: admission.release(method))
         request = await _read(admission, method, context)
     else:
         try:
             request = await _read(admission, method, context)
         finally:
-            admission.release()
+            admission.release(method)
     if request is grpc.aio.EOF:  # a unary call without its message: not a client of ours
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{method}: no request message")
     return request
@@ -163,8 +204,9 @@ def _unary(
     inner: Callable[..., Awaitable[Any]], admission: Admission, method: str
 ) -> Callable[..., Awaitable[Any]]:
     async def unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-        request = await _admitted_request(admission, method, context, hold=True)
-        return await inner(request, context)
+        # The request is the handler's alone (not a local here): a handler may drop it once
+        # converted, before the call ends (IPAM's ConvergeServices does).
+        return await inner(await _admitted_request(admission, method, context, hold=True), context)
 
     return unary
 

@@ -65,7 +65,9 @@ def _wrap_handler(
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             try:
-                return await inner_uu(request, context)
+                call = inner_uu(request, context)
+                del request  # the handler's alone: it may drop it once converted
+                return await call
             except Exception as err:
                 if _is_abort(err):
                     raise

@@ -9,7 +9,7 @@ call counts), Prometheus metrics on their own HTTP port, `--listen` as `host:por
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,6 +53,9 @@ class ServiceBinding:
     # Called when stopping begins: ends the service's long-lived streams (Watch*), which would
     # otherwise hold the graceful stop for its whole grace period.
     drain: Callable[[], None] | None = None
+    # Methods admitted one call at a time (full names, `/package.Service/Method`): the calls
+    # that replace the service's whole state (metallb_runtime/admission.py).
+    serial: frozenset[str] = frozenset()
 
 
 class _Streams(Protocol):
@@ -71,11 +74,20 @@ class ServiceState(Protocol):
 
 
 def state_binding(
-    full_name: str, register: Callable[[grpc.aio.Server], None], state: ServiceState
+    full_name: str,
+    register: Callable[[grpc.aio.Server], None],
+    state: ServiceState,
+    serial: Iterable[str] = (),
 ) -> ServiceBinding:
-    """The binding of a service whose state starts, stops and drains its watch streams."""
+    """The binding of a service whose state starts, stops and drains its watch streams;
+    `serial` names methods (without the service) admitted one call at a time."""
     return ServiceBinding(
-        full_name, register, start=state.start, stop=state.stop, drain=state.watchers.close_all
+        full_name,
+        register,
+        start=state.start,
+        stop=state.stop,
+        drain=state.watchers.close_all,
+        serial=frozenset(f"/{full_name}/{method}" for method in serial),
     )
 
 
@@ -125,7 +137,11 @@ class Server:
         self.streams = StreamLimits(
             self.transport.max_streams, self.transport.max_streams_per_client
         )
-        self.admission = Admission(self.transport.max_calls, self.transport.call_wait)
+        self.admission = Admission(
+            self.transport.max_calls,
+            self.transport.call_wait,
+            serial=[method for binding in self.bindings for method in binding.serial],
+        )
         for binding in self.bindings:
             if binding.start is not None:
                 await binding.start()

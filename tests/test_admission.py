@@ -1,6 +1,7 @@
 """Admission of unary calls (issue 15: IPAM's peak RSS under 16 concurrent maximum-size requests
-< 2x idle): at most `--max-calls` calls read and run their request at once, the others wait with
-their message unread, a bounded time; Watch streams do not hold a permit.
+< 2x idle): at most `--max-calls` calls read and run their request at once, and one at a time of a
+serial method, the others wait with their message unread, a bounded time; Watch streams do not
+hold a permit.
 
 The tests serve a small generic service whose handlers block on events, and whose request
 deserializer records which requests the server has read."""
@@ -62,6 +63,12 @@ class Backend:
             await self.release.wait()
         return b"done:" + name
 
+    async def drop(self, request: Request, context: grpc.aio.ServicerContext) -> bytes:
+        """Drops its request, and says whether that freed it."""
+        ref = weakref.ref(request)
+        del request
+        return b"freed" if ref() is None else b"kept"
+
     async def stream(
         self, request: Request, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
@@ -71,6 +78,10 @@ class Backend:
     def register(self, server: grpc.aio.Server) -> None:
         handlers = {
             "Hold": grpc.unary_unary_rpc_method_handler(self.hold, request_deserializer=self.parse),
+            "Serial": grpc.unary_unary_rpc_method_handler(
+                self.hold, request_deserializer=self.parse
+            ),
+            "Drop": grpc.unary_unary_rpc_method_handler(self.drop, request_deserializer=self.parse),
             "Stream": grpc.unary_stream_rpc_method_handler(
                 self.stream, request_deserializer=self.parse
             ),
@@ -83,7 +94,7 @@ async def serving(max_calls: int, call_wait: float = 60.0) -> AsyncIterator[tupl
     backend = Backend()
     folder = tempfile.mkdtemp(prefix="mlb-adm-")
     server = Server(
-        [ServiceBinding(SERVICE, backend.register)],
+        [ServiceBinding(SERVICE, backend.register, serial=frozenset({f"/{SERVICE}/Serial"}))],
         f"unix:{folder}/s.sock",
         registry=CollectorRegistry(),
         grace=0.2,
@@ -135,6 +146,57 @@ def test_a_large_call_is_not_read_until_the_admitted_one_ends() -> None:
             assert answers == [b"done:hold-1", b"done:big", b"done:other"]
             assert backend.read[0] == b"hold-1" and sorted(backend.read[1:]) == [b"big", b"other"]
             assert server.admission.in_use == 0
+
+    run_async(scenario())
+
+
+def test_a_serial_method_runs_one_call_at_a_time_and_leaves_the_other_permits() -> None:
+    """Bound 2, `Serial` named serial (as IPAM's complete-set calls are): while one Serial call
+    runs, a second one waits with its 3 MiB request unread, holding no permit, so another
+    method's call is still served; it is read once the first ends."""
+
+    async def scenario() -> None:
+        async with (
+            serving(max_calls=2) as (server, backend),
+            grpc.aio.insecure_channel(server.address) as ch,
+        ):
+            serial: Callable[..., Any] = ch.unary_unary(f"/{SERVICE}/Serial")
+            first = asyncio.ensure_future(serial(b"hold-1"))
+            await backend.event(b"hold-1").wait()
+            second = asyncio.ensure_future(serial(BIG))
+            await until(server, lambda: server.admission.waiting == 1)  # type: ignore[union-attr]
+            assert await asyncio.wait_for(hold(ch)(b"other"), 10) == b"done:other"
+            assert backend.read == [b"hold-1", b"other"]  # the second Serial call is unread
+            backend.release.set()
+            assert list(await asyncio.gather(first, second)) == [b"done:hold-1", b"done:big"]
+            assert server.admission is not None and server.admission.in_use == 0
+
+    run_async(scenario())
+
+
+def test_a_serial_call_that_waits_too_long_is_refused_and_gives_its_turn_back() -> None:
+    """A Serial call waiting past `--call-wait` for the running one is refused, naming why; the
+    next Serial call is served once the first ends (the refused call left no turn taken)."""
+
+    async def scenario() -> None:
+        async with (
+            serving(max_calls=2, call_wait=0.2) as (server, backend),
+            grpc.aio.insecure_channel(server.address) as ch,
+        ):
+            serial: Callable[..., Any] = ch.unary_unary(f"/{SERVICE}/Serial")
+            first = asyncio.ensure_future(serial(b"hold-1"))
+            await backend.event(b"hold-1").wait()
+            try:
+                await serial(BIG)
+            except grpc.aio.AioRpcError as err:
+                assert err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "another call of this method" in (err.details() or "")
+            else:
+                raise AssertionError("the waiting Serial call was served")
+            backend.release.set()
+            assert await first == b"done:hold-1"
+            assert await asyncio.wait_for(serial(b"again"), 10) == b"done:again"
+            assert b"big" not in backend.read
 
     run_async(scenario())
 
@@ -242,6 +304,26 @@ def test_a_refused_request_is_freed_when_its_call_ends() -> None:
             assert [ref() for ref in backend.parsed] == [None]
 
     gc.disable()
+    try:
+        run_async(scenario())
+    finally:
+        gc.enable()
+
+
+def test_a_handler_that_drops_its_request_frees_it_while_the_call_runs() -> None:
+    """The wrappers around a handler (admission, error mapping and metrics) keep no reference to
+    the request: a handler that has converted a large request can free it before it decides
+    and answers (IPAM's ConvergeServices does; a 4 MiB complete set parsed is tens of MB)."""
+
+    async def scenario() -> None:
+        async with (
+            serving(max_calls=2) as (server, _backend),
+            grpc.aio.insecure_channel(server.address) as ch,
+        ):
+            drop: Callable[..., Any] = ch.unary_unary(f"/{SERVICE}/Drop")
+            assert await drop(BIG) == b"freed"
+
+    gc.disable()  # freed by its reference count, not by a collection
     try:
         run_async(scenario())
     finally:

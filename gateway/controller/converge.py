@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from metallb.common.v1 import common_pb2
 from metallb.ipam.v1 import ipam_pb2
 from metallb_rules.balancer import Decision, Event, Outcome
-from metallb_rules.service import ALLOCATED_FROM, DEPRECATED, STABLE, ServiceSpec
+from metallb_rules.service import (
+    ALLOCATED_FROM,
+    DEPRECATED,
+    STABLE,
+    ServiceSpec,
+    selector_is_read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ def load_balancer_service(svc: ServiceSpec) -> ipam_pb2.LoadBalancerService:
         ),
         load_balancer_ip=svc.load_balancer_ip,
         external_traffic_policy=svc.external_traffic_policy,
-        selector=svc.selector if svc.external_traffic_policy == "Local" else None,
+        selector=svc.selector if selector_is_read(svc.external_traffic_policy) else None,
         labels=svc.labels,
         annotations={
             k: v for k, v in svc.annotations.items() if k.startswith((STABLE, DEPRECATED))

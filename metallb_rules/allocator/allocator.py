@@ -19,13 +19,16 @@ Decisions follow MetalLB section 1 of the behaviour reference, with its error te
 is random (equal priorities, fallback pools) we order by (priority, pool name); see docs/ipam.md.
 
 The allocator is a plain object: one owner calls it, it does no I/O, and each mutation appends a
-`Change` that the owner drains with `take_changes()` to feed watchers.
+`Change` that the owner drains with `take_changes()` to feed watchers, or hands it at once to
+`on_change` (a complete set of ~39,600 Services replaced is ~79,000 changes, each holding an
+allocation: collected, they would all live until the call ends).
 """
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from types import MappingProxyType
 
 from metallb_rules.addresses import IPAddress, parse_ip
 from metallb_rules.allocator.errors import (
@@ -57,20 +60,29 @@ from metallb_rules.errors import DomainError, FailedPreconditionError, kept
 from metallb_rules.gotext import quote, quote_list
 
 _VERSION = {Family.IPV4: 4, Family.IPV6: 6}
+_NOT_LABELLED: tuple[Mapping[str, str], Mapping[str, str]] = (
+    MappingProxyType({}),
+    MappingProxyType({}),
+)
 _FAMILY = {4: Family.IPV4, 6: Family.IPV6}
 
 
 class _IPRecord:
-    """Who uses one address: MetalLB's sharingKeyForIP, servicesOnIP and portsInUse in one."""
+    """Who uses one address: MetalLB's sharingKeyForIP, servicesOnIP and portsInUse in one.
+
+    Most addresses have one user, whose allocation lists its ports: `ports` (which user holds
+    each port) is None until a second user comes (`Allocator._holder` reads both forms). IPAM
+    holds one record per Service of a complete set (~39,600 in a 4 MiB ConvergeServices, issue
+    15): a dictionary and a list each cost more than the record."""
 
     __slots__ = ("backend", "pool", "ports", "services", "sharing")
 
-    def __init__(self, pool: str, sharing: str, backend: str) -> None:
+    def __init__(self, pool: str, sharing: str, backend: str, user: str) -> None:
         self.pool = pool
         self.sharing = sharing
         self.backend = backend
-        self.services: list[str] = []
-        self.ports: dict[Port, str] = {}
+        self.services: tuple[str, ...] = (user,)
+        self.ports: dict[Port, str] | None = None
 
 
 class _PoolIndex:
@@ -143,13 +155,15 @@ def _sharing_compatible(rec: _IPRecord, sharing: str, backend: str) -> bool:
 class Allocator:
     """Pools, allocations and the rules between them. Not thread-safe: one owner calls it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[Change], None] | None = None) -> None:
         self._pools: dict[str, Pool] = {}
         self._pinnable: list[Pool] = []
         self._fallback: list[Pool] = []
         self._index = _PoolIndex({})
         self._allocs: dict[str, Allocation] = {}
-        self._requests: dict[str, ServiceRequest] = {}
+        # Of each allocated service, what pool selectors read (namespace labels, labels): a new
+        # pool set re-checks them. Not its whole request: IPAM keeps one per Service.
+        self._selected: dict[str, tuple[Mapping[str, str], Mapping[str, str]]] = {}
         # Address records per family, keyed by the address's integer value.
         self._ips: dict[int, dict[int, _IPRecord]] = {4: {}, 6: {}}
         self._used: dict[int, list[int]] = {4: [], 6: []}
@@ -157,6 +171,7 @@ class Allocator:
         self._in_use: dict[str, list[int]] = {}
         self._services: dict[str, int] = {}
         self._changes: list[Change] = []
+        self._changed = self._changes.append if on_change is None else on_change
         self.pools_set = False
         self.restore_complete = False
 
@@ -178,7 +193,7 @@ class Allocator:
         moved: list[MovedAllocation] = []
         for key in sorted(self._allocs):
             alloc = self._allocs[key]
-            req = self._requests[key]
+            namespace_labels, labels = self._selected[key]
             pool = index.pool_for(alloc.ips)
             if pool is None:
                 lost.append(
@@ -188,7 +203,7 @@ class Allocator:
                         f"{quote_list(alloc.ips)} is not allowed in config",
                     )
                 )
-            elif not pool.admits(req.namespace, req.namespace_labels, req.labels):
+            elif not pool.admits(alloc.namespace, namespace_labels, labels):
                 lost.append(
                     LostAllocation(
                         alloc,
@@ -204,10 +219,10 @@ class Allocator:
         self.pools_set = True
         for gone in lost:
             self._unassign(gone.allocation.key)
-            self._changes.append(Change(ChangeType.RELEASED, gone.allocation, gone.reason))
+            self._changed(Change(ChangeType.RELEASED, gone.allocation, gone.reason))
         for move in moved:
             self._allocs[move.allocation.key] = move.allocation
-            self._changes.append(Change(ChangeType.ALLOCATED, move.allocation))
+            self._changed(Change(ChangeType.ALLOCATED, move.allocation))
         self._recount()
         return lost, moved
 
@@ -260,6 +275,7 @@ class Allocator:
         return pool.name if pool is not None else None
 
     def take_changes(self) -> list[Change]:
+        """The changes since the last call (none when they go to `on_change`)."""
         changes, self._changes = self._changes, []
         return changes
 
@@ -397,7 +413,7 @@ class Allocator:
         """MetalLB `Unassign`: free what the service holds; None if it held nothing."""
         alloc = self._unassign(key)
         if alloc is not None:
-            self._changes.append(Change(ChangeType.RELEASED, alloc, ReleaseReason.RELEASED))
+            self._changed(Change(ChangeType.RELEASED, alloc, ReleaseReason.RELEASED))
         return alloc
 
     def restore(
@@ -442,7 +458,7 @@ class Allocator:
                     f"{','.join(others)}"
                 )
         for port in req.ports:
-            holder = rec.ports.get(port)
+            holder = self._holder(rec, port)
             if holder is not None and holder != req.key:
                 raise AddressInUseError(f"port {port} is already in use on {quote(ip)}")
 
@@ -530,7 +546,7 @@ class Allocator:
             if value > space.end:
                 break
             rec = records[value]
-            if all(rec.ports.get(p, req.key) == req.key for p in req.ports):
+            if all(self._holder(rec, p) in (None, req.key) for p in req.ports):
                 return value
         return None
 
@@ -543,47 +559,64 @@ class Allocator:
             pool.name,
             req.sharing_key,
             req.backend_key,
-            tuple(dict.fromkeys(req.ports)),
+            req.ports if len(req.ports) < 2 else tuple(dict.fromkeys(req.ports)),
         )
         previous = self._unassign(key)
         self._allocs[key] = alloc
-        self._requests[key] = req
+        self._selected[key] = (
+            (req.namespace_labels, req.labels)
+            if req.namespace_labels or req.labels
+            else _NOT_LABELLED
+        )
         self._services[pool.name] += 1
         for ip in alloc.ips:
             version, value = ip.version, int(ip)
             records = self._ips[version]
             rec = records.get(value)
             if rec is None:
-                rec = records[value] = _IPRecord(pool.name, alloc.sharing_key, alloc.backend_key)
+                rec = _IPRecord(pool.name, alloc.sharing_key, alloc.backend_key, key)
+                records[value] = rec
                 insort(self._used[version], value)
                 self._group_add(rec, version, value)
                 self._in_use[pool.name][version == 6] += 1
-            rec.services.append(key)
+                continue
+            if rec.ports is None:  # a second user: which one holds each port, from now on
+                first = rec.services[0]
+                rec.ports = dict.fromkeys(self._allocs[first].ports, first)
+            rec.services = (*rec.services, key)
             for port in alloc.ports:
                 rec.ports[port] = key
         if previous != alloc:
-            self._changes.append(Change(ChangeType.ALLOCATED, alloc))
+            self._changed(Change(ChangeType.ALLOCATED, alloc))
         return alloc
 
     def _unassign(self, key: str) -> Allocation | None:
         alloc = self._allocs.pop(key, None)
         if alloc is None:
             return None
-        del self._requests[key]
+        del self._selected[key]
         self._services[alloc.pool] -= 1
         for ip in alloc.ips:
             version, value = ip.version, int(ip)
             rec = self._ips[version][value]
-            rec.services.remove(key)
-            for port in alloc.ports:
-                if rec.ports.get(port) == key:
-                    del rec.ports[port]
+            rec.services = tuple([user for user in rec.services if user != key])
+            if rec.ports is not None:
+                for port in alloc.ports:
+                    if rec.ports.get(port) == key:
+                        del rec.ports[port]
             if not rec.services:
                 del self._ips[version][value]
                 _remove(self._used[version], value)
                 self._group_remove(rec, version, value)
                 self._in_use[rec.pool][version == 6] -= 1
         return alloc
+
+    def _holder(self, rec: _IPRecord, port: Port) -> str | None:
+        """The service holding `port` on `rec`'s address (MetalLB's portsInUse), if any."""
+        if rec.ports is not None:
+            return rec.ports.get(port)
+        user = rec.services[0]
+        return user if port in self._allocs[user].ports else None
 
     def _group_add(self, rec: _IPRecord, version: int, value: int) -> None:
         if rec.sharing:
@@ -601,7 +634,7 @@ class Allocator:
         """Check every internal index against the allocations (for tests); raise on mismatch."""
         expected: dict[IPAddress, dict[str, Allocation]] = {}
         for key, alloc in self._allocs.items():
-            assert key == alloc.key and key in self._requests
+            assert key == alloc.key and key in self._selected
             for ip in alloc.ips:
                 expected.setdefault(ip, {})[key] = alloc
         records = {
@@ -616,7 +649,10 @@ class Allocator:
             rec = records[ip]
             assert sorted(rec.services) == sorted(users), f"users of {ip} disagree"
             ports = {p: k for k, a in users.items() for p in a.ports}
-            assert rec.ports == ports, f"ports on {ip} disagree"
+            if rec.ports is None:  # one user: its allocation's ports are the record's
+                assert len(rec.services) == 1, f"users of {ip} without their ports"
+            else:
+                assert rec.ports == ports, f"ports on {ip} disagree"
             if rec.sharing:
                 groups.setdefault((rec.sharing, rec.backend), {4: [], 6: []})[ip.version].append(
                     int(ip)

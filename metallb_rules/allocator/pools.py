@@ -13,7 +13,7 @@ from metallb_rules.pools import ParsedPool, PoolSpec, ServiceAllocationSpec, par
 __all__ = ["Pool", "PoolSpec", "ServiceAllocationSpec", "parse_pools"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pool:
     """A validated pool, its address spaces in spec order, and its (total, ipv4, ipv6) counts."""
 

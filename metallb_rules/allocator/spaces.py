@@ -10,7 +10,7 @@ address with a binary search over the sorted in-use addresses, never walking the
 import ipaddress
 from dataclasses import dataclass
 
-from metallb_rules.addresses import IPAddress, IPNetwork, is_buggy
+from metallb_rules.addresses import IPAddress, IPNetwork, is_buggy, span
 
 MAX_INT64 = (1 << 63) - 1
 
@@ -33,14 +33,13 @@ class AddressSpace:
 
     @classmethod
     def of(cls, network: IPNetwork, avoid_buggy: bool) -> "AddressSpace":
-        start = int(network.network_address)
-        end = int(network.broadcast_address)
+        start, end = span(network)
         size = end - start + 1
         v4_buggy = avoid_buggy and network.version == 4
         per_block = v4_buggy and network.prefixlen <= 24
         first_buggy = v4_buggy and is_buggy(network.network_address)
         # A /32 has one address: buggy or not, it is counted (and skipped) once.
-        last_buggy = v4_buggy and size > 1 and is_buggy(network.broadcast_address)
+        last_buggy = v4_buggy and size > 1 and end & 0xFF in (0, 0xFF)  # is_buggy, as a value
         count = size - 2 * (size // 256) if per_block else size - first_buggy - last_buggy
         return cls(
             network=network,

@@ -1,6 +1,8 @@
 """Protobuf messages of `metallb.ipam.v1` to and from the allocator's domain types."""
 
 from collections.abc import Container, Iterable, Mapping, Sequence
+from functools import lru_cache
+from sys import intern
 from types import MappingProxyType
 
 from google.protobuf import any_pb2
@@ -24,7 +26,7 @@ from metallb_rules.allocator.pools import Pool, PoolSpec, ServiceAllocationSpec
 from metallb_rules.balancer import Decision, Outcome
 from metallb_rules.errors import DomainError
 from metallb_rules.labels import LabelSelector, SelectorError
-from metallb_rules.service import ServicePort, ServiceSpec
+from metallb_rules.service import ServicePort, ServiceSpec, selector_is_read
 from metallb_runtime.limits import require_name_length
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -266,36 +268,71 @@ _POLICY_NAMES = {
 }
 
 
-def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
-    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+def check_load_balancer_service(svc: ipam_pb2.LoadBalancerService, field: str) -> None:
+    """What `load_balancer_service_from_proto` refuses, without building the Service: a malformed
+    item raises `InvalidServiceError` naming its field."""
+    _load_balancer_service_parts(svc, field)
+
+
+def _load_balancer_service_parts(
+    svc: ipam_pb2.LoadBalancerService, field: str
+) -> tuple[tuple[str, ...], str, tuple[ServicePort, ...]]:
     require_name_length(svc.namespace, f"{field}.namespace")
     require_name_length(svc.name, f"{field}.name")
     if not svc.namespace or not svc.name:
         raise InvalidServiceError("service namespace and name are required", field=field)
     try:  # the common case in one pass; a bad value is found and named below
-        families = tuple([_FAMILY_NAMES[f] for f in svc.ip_families])
+        families = _family_names(tuple(svc.ip_families))
         policy = _POLICY_NAMES[svc.ip_family_policy]
-        ports = tuple([ServicePort(_PROTOCOLS[p.protocol], p.port) for p in svc.ports])
+        ports = _service_ports(tuple([(p.protocol, p.port) for p in svc.ports]))
     except KeyError:
         _invalid_enum(svc, field, _FAMILY_NAMES, _POLICY_NAMES)
         raise
-    selector, labels, annotations = svc.selector, svc.labels, svc.annotations
+    return families, policy, ports
+
+
+def load_balancer_service_from_proto(svc: ipam_pb2.LoadBalancerService, field: str) -> ServiceSpec:
+    """The Service as the rules read it; a malformed item raises `InvalidServiceError`."""
+    families, policy, ports = _load_balancer_service_parts(svc, field)
+    traffic_policy = intern(svc.external_traffic_policy or "Cluster")
     return ServiceSpec(
-        svc.namespace,
+        intern(svc.namespace),
         svc.name,
-        svc.type,
+        intern(svc.type),
         None,
         tuple(svc.cluster_ips),
         families,
         policy,
         svc.load_balancer_ip,
-        svc.external_traffic_policy or "Cluster",
-        dict(selector) if selector else {},
-        dict(labels) if labels else {},
-        dict(annotations) if annotations else {},
+        traffic_policy,
+        _string_map(svc.selector) if selector_is_read(traffic_policy) else _NO_LABELS,
+        _string_map(svc.labels),
+        _string_map(svc.annotations),
         ports,
         tuple(svc.ingress_ips),
     )
+
+
+# A complete set's Services mostly share a few family lists and port lists: one tuple of each
+# (IPAM holds a whole set of Services at once, issue 15). A bad value raises KeyError, uncached.
+@lru_cache(maxsize=16)
+def _family_names(families: tuple[common_pb2.IPFamily, ...]) -> tuple[str, ...]:
+    return tuple([_FAMILY_NAMES[f] for f in families])
+
+
+@lru_cache(maxsize=1024)
+def _service_ports(
+    ports: tuple[tuple[common_pb2.Protocol, int], ...],
+) -> tuple[ServicePort, ...]:
+    return tuple([ServicePort(_PROTOCOLS[protocol], port) for protocol, port in ports])
+
+
+def _string_map(entries: Mapping[str, str]) -> Mapping[str, str]:
+    """A map field as a dict with its keys interned, or one shared empty mapping: IPAM holds a
+    complete set of Services (and the labels of each for good), whose keys repeat."""
+    if not entries:
+        return _NO_LABELS
+    return {intern(key): value for key, value in entries.items()}
 
 
 _OUTCOMES = {

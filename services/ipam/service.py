@@ -1,18 +1,21 @@
 """The IPAM gRPC service: a thin servicer over the allocator, owned by one asyncio task.
 
 Each handler converts the request to domain types, submits one command to the state owner, and
-converts the result back. After every command the owner publishes the allocator's changes to the
-watchers and refreshes the gauges of the pools they touched.
+converts the result back. Each change the allocator makes goes to the watchers' log as it is made
+(in the owner, so streams read it after the command); the gauges are read at each scrape.
 """
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Mapping
+from array import array
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 import grpc
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 from prometheus_client import CollectorRegistry
 
 from metallb.common.v1 import common_pb2
@@ -42,15 +45,22 @@ from metallb_runtime.watch import (
     response,
     watch_stream,
 )
-from services.ipam import convert
+from services.ipam import convert, wire
 from services.ipam.limits import DEFAULT_LIMITS, IPAMLimits
 from services.ipam.metrics import AllocatorMetrics
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
+_Item = tuple[ServiceSpec, Mapping[str, str]]  # a Service and its namespace's labels
 
 SERVICE_NAME = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].full_name
 
 T = TypeVar("T")
+
+#: The calls that replace a whole set (every Service, every pool, every allocation): admitted one
+#: at a time each (metallb_runtime/admission.py). The owner runs them one after the other anyway;
+#: two in progress would only hold two of the largest requests IPAM reads, their converted forms
+#: and their responses at once (bench/limits.py: a 4 MiB ConvergeServices is ~39,600 Services).
+SERIAL_METHODS = ("ConvergeServices", "SetPools", "RestoreAllocations")
 
 _EVENT_TYPES = {
     ChangeType.ALLOCATED: ipam_pb2.ALLOCATION_EVENT_TYPE_ALLOCATED,
@@ -70,10 +80,10 @@ class IPAMState:
     """The allocator, its owner task, its watchers and its metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.allocator = Allocator()
+        self.allocator = Allocator(on_change=self._publish)
         self.instance_id = new_instance_id()
         self.metrics = AllocatorMetrics(registry, self._usages)
-        self.owner = StateOwner("ipam", after_each=self._publish)
+        self.owner = StateOwner("ipam")
         self.watchers: ChangeLog[ipam_pb2.AllocationEvent] = ChangeLog(self.instance_id)
 
     async def start(self) -> None:
@@ -93,11 +103,11 @@ class IPAMState:
                 continue
         return usages
 
-    def _publish(self) -> None:
-        """After each command: the allocator's changes to the watchers."""
-        changes = self.allocator.take_changes()
-        for change in changes:
-            self.watchers.append(Pending(partial(_event, change)))
+    def _publish(self, change: Change) -> None:
+        """Each allocator change to the watchers, as it is made: in the owner, during a command,
+        so streams see them after it, in order (the log keeps what its streams have not read,
+        and 4,096 more; not every change of a complete set until the call ends)."""
+        self.watchers.append(Pending(partial(_event, change)))
 
     def subscribe(self, token: common_pb2.ResumeToken | None) -> Subscription[Allocation]:
         """Runs in the owner task: the snapshot and the subscription are one atomic step."""
@@ -176,50 +186,62 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
             lambda: ipam_pb2.GetPoolResponse(pool=self._pool_status(request.name))
         )
 
-    async def ConvergeServices(
-        self, request: ipam_pb2.ConvergeServicesRequest, context: grpc.aio.ServicerContext
-    ) -> ipam_pb2.ConvergeServicesResponse:
+    async def ConvergeServices(self, request: Message, context: grpc.aio.ServicerContext) -> bytes:
+        """Off the wire, `request` is a `wire.RawConvergeServicesRequest`, its Services as bytes:
+        each is checked on arrival, then parsed and converted each time the rules read it, never
+        all held at once (`_Converted`); the request goes once decided (the wrappers around this
+        handler keep no reference to it). Each decision is encoded into the answer as it is
+        made, and the answer is the response's encoding (`wire.ConvergeAnswer`). Issue 15: a
+        4 MiB complete set is ~39,600 Services."""
+        raw: Any = wire.raw_converge_request(request)
+        del request
         check = self._limits.check_services
-        check(len(request.services), "services")
-        check(len(request.deleted), "deleted", "deleted keys")
-        check(len(request.namespace_labels), "namespace_labels", "namespaces")
-        labels = {name: dict(entry.labels) for name, entry in request.namespace_labels.items()}
-        items: list[tuple[ServiceSpec, Mapping[str, str]] | DomainError] = []
-        for i, svc in enumerate(request.services):
-            try:
-                spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
-                items.append((spec, labels.get(spec.namespace, _NO_LABELS)))
-            except DomainError as err:
-                items.append(kept(err))
+        check(len(raw.services), "services")
+        check(len(raw.deleted), "deleted", "deleted keys")
+        check(len(raw.namespace_labels), "namespace_labels", "namespaces")
+        labels = {name: dict(entry.labels) for name, entry in raw.namespace_labels.items()}
         deleted = [
             convert.service_key_from_proto(key, f"deleted[{i}]")
-            for i, key in enumerate(request.deleted)
+            for i, key in enumerate(raw.deleted)
         ]
-        valid = [item for item in items if not isinstance(item, DomainError)]
-        complete = request.complete_set
+        answer = wire.ConvergeAnswer(len(raw.services))
+        positions = array("L")  # of each valid Service, its index (an int object is 32 bytes)
+        for i, data in enumerate(raw.services):
+            field = f"services[{i}]"
+            svc = wire.parse_service(data, field)
+            try:
+                convert.check_load_balancer_service(svc, field)
+            except DomainError as err:
+                key = common_pb2.ServiceKey(namespace=svc.namespace, name=svc.name)
+                refused = ipam_pb2.ServiceDecision(service=key, error=convert.status_of(err))
+                answer.set(i, refused)
+                continue
+            positions.append(i)
+        complete = raw.complete_set
+        services = _Converted(raw.services, positions, labels)
+        del raw
 
-        def command() -> tuple[list[Decision], list[Outcome]]:
-            if not complete:
-                self._alloc.require_restored()  # before any change: the whole call fails
-            return decide_batch(self._alloc, valid, complete_set=complete, deleted=deleted)
+        def emit(index: int, decision: Decision) -> None:
+            answer.set(positions[index], convert.decision_to_proto(decision))
 
-        decisions, gone = await self._run(command)
-        reply = ipam_pb2.ConvergeServicesResponse(
-            deleted=[convert.outcome_to_proto(o) for o in gone]
-        )
-        out = iter(decisions)
-        for i, item in enumerate(items):
-            if isinstance(item, DomainError):
-                key = request.services[i]
-                reply.decisions.append(
-                    ipam_pb2.ServiceDecision(
-                        service=common_pb2.ServiceKey(namespace=key.namespace, name=key.name),
-                        error=convert.status_of(item),
-                    )
-                )
-            else:
-                convert.decision_to_proto(next(out), into=reply.decisions.add())
-        return reply
+        command = partial(self._converge, services, complete, deleted, emit)
+        del services
+        gone = await self._run(command)
+        del command  # and the request with it, before the answer is joined
+        return answer.encode([convert.outcome_to_proto(o) for o in gone])
+
+    def _converge(
+        self,
+        services: Sequence[_Item],
+        complete: bool,
+        deleted: list[str],
+        emit: Callable[[int, Decision], None],
+    ) -> list[Outcome]:
+        if not complete:
+            self._alloc.require_restored()  # before any change: the whole call fails
+        return decide_batch(
+            self._alloc, services, complete_set=complete, deleted=deleted, emit=emit
+        )[1]
 
     async def Allocate(
         self, request: ipam_pb2.AllocateRequest, context: grpc.aio.ServicerContext
@@ -356,6 +378,30 @@ class IPAMServicer(ipam_pb2_grpc.IPAMServiceServicer):
         )
 
 
+def _add_servicer(servicer: IPAMServicer, server: grpc.aio.Server) -> None:
+    """`ipam_pb2_grpc.add_IPAMServiceServicer_to_server`, with ConvergeServices' request read
+    as `wire.RawConvergeServicesRequest` and its response sent as the handler encoded it (the
+    same bytes on the wire)."""
+    handlers = {}
+    for method in ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"].methods:
+        build = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        request = GetMessageClass(method.input_type)
+        response: Callable[..., bytes] = GetMessageClass(method.output_type).SerializeToString
+        if method.name == "ConvergeServices":
+            request, response = wire.RawConvergeServicesRequest, wire.encoded
+        handlers[method.name] = build(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=response,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
 def ipam_binding(
     registry: CollectorRegistry, limits: IPAMLimits = DEFAULT_LIMITS
 ) -> ServiceBinding:
@@ -363,9 +409,43 @@ def ipam_binding(
     state = IPAMState(registry)
 
     def register(server: grpc.aio.Server) -> None:
-        ipam_pb2_grpc.add_IPAMServiceServicer_to_server(IPAMServicer(state, limits), server)
+        _add_servicer(IPAMServicer(state, limits), server)
 
-    return state_binding(SERVICE_NAME, register, state)
+    return state_binding(SERVICE_NAME, register, state, serial=SERIAL_METHODS)
+
+
+class _Converted(Sequence[_Item]):
+    """The valid Services of a ConvergeServices, each converted when `decide_batch` reads it
+    (two or three times) and not kept: a 4 MiB complete set held converted at once was ~25 MB
+    (~620 bytes a Service) besides the state it replaces (issue 15). Parsing and converting one
+    takes ~12 us, ~0.5 s a call more for ~39,600."""
+
+    def __init__(
+        self,
+        data: Sequence[bytes],
+        positions: Sequence[int],
+        labels: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        self._data = data  # the request's Services, as bytes (services/ipam/wire.py)
+        self._positions = positions
+        self._labels = labels
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> _Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_Item]: ...
+
+    def __getitem__(self, index: int | slice) -> _Item | Sequence[_Item]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        i = self._positions[index]
+        svc = wire.parse_service(self._data[i], f"services[{i}]")
+        spec = convert.load_balancer_service_from_proto(svc, f"services[{i}]")
+        return spec, self._labels.get(spec.namespace, _NO_LABELS)
 
 
 def _batch_result(result: Allocation | DomainError) -> ipam_pb2.AllocateResult:

@@ -86,6 +86,7 @@ class AllocatorMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.alloc = Allocator()
         self.alloc.restore([], complete=True)
+        self.requests: dict[str, ServiceRequest] = {}  # the last one allocated, per service
 
     @rule(spec=pool_sets)
     def set_pools(self, spec: Sequence[tuple[set[str], bool, bool, str | None]]) -> None:
@@ -131,6 +132,7 @@ class AllocatorMachine(RuleBasedStateMachine):
                 ]
         try:
             got = self.alloc.allocate(req)
+            self.requests[req.key] = req
         except DomainError as err:
             event(f"refused: {type(err).__name__}")
             got = None
@@ -151,9 +153,8 @@ class AllocatorMachine(RuleBasedStateMachine):
         current = self.alloc.allocations()
         fresh = Allocator()
         fresh.set_pools([p.spec for p in self.alloc.pools()])
-        requests = {a.key: self.alloc._requests[a.key] for a in current}
         results = fresh.restore(
-            [(requests[a.key], [str(ip) for ip in a.ips]) for a in current], complete=True
+            [(self.requests[a.key], [str(ip) for ip in a.ips]) for a in current], complete=True
         )
         assert all(r.error is None for r in results), results
         assert {a.key: a.ips for a in fresh.allocations()} == {a.key: a.ips for a in current}

@@ -222,3 +222,54 @@ def test_a_name_longer_than_any_kubernetes_name_is_refused_unquoted(
         "SetPools": ("INVALID_ARGUMENT", f"pools[0].name: {why}"),
         "Allocate": ("INVALID_ARGUMENT", f"service.requested_pool: {why}"),
     }
+
+
+def test_the_complete_set_calls_are_admitted_one_at_a_time() -> None:
+    """ConvergeServices, SetPools and RestoreAllocations each replace a whole set, and are the
+    largest requests IPAM reads: the binding names them serial (metallb_runtime/admission.py;
+    tests/test_admission.py shows what that does), by names the service really has."""
+    binding = ipam_binding(CollectorRegistry())
+    service = ipam_pb2.DESCRIPTOR.services_by_name["IPAMService"]
+    methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+    assert binding.serial <= methods
+    complete_set = {"ConvergeServices", "SetPools", "RestoreAllocations"}
+    assert {name.rpartition("/")[2] for name in binding.serial} == complete_set
+
+
+def test_a_converge_with_a_malformed_service_is_refused_naming_it(
+    arun: Callable[..., Any],
+) -> None:
+    """ConvergeServices reads each Service of the message on its own (services/ipam/wire.py): a
+    Service whose bytes are not a LoadBalancerService (here a field cut short, and text that is
+    not UTF-8) refuses the whole call with INVALID_ARGUMENT naming the item (it was UNKNOWN,
+    the whole message failing to parse)."""
+    good = ipam_pb2.LoadBalancerService(namespace="default", name="web").SerializeToString()
+    cut = b"\x0a\x05ab"  # field 1 (namespace): 5 bytes announced, 2 sent
+    not_utf8 = b"\x0a\x02\xff\xfe"
+    item = bytes([0x0A])  # ConvergeServicesRequest.services, length-delimited
+
+    def message(*services: bytes) -> bytes:
+        return b"".join(item + bytes([len(s)]) + s for s in services)
+
+    async def scenario() -> list[tuple[str, str]]:
+        registry = CollectorRegistry()
+        server = Server([ipam_binding(registry)], "127.0.0.1:0", registry=registry, grace=0.5)
+        address = await server.start()
+        out = []
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                converge = channel.unary_unary("/metallb.ipam.v1.IPAMService/ConvergeServices")
+                for data in (message(good, cut), message(good, good, not_utf8)):
+                    try:
+                        await converge(data)
+                        out.append(("OK", ""))
+                    except grpc.aio.AioRpcError as err:
+                        out.append((err.code().name, err.details() or ""))
+        finally:
+            await server.stop()
+        return out
+
+    assert arun(scenario()) == [
+        ("INVALID_ARGUMENT", "services[1]: not a valid LoadBalancerService message"),
+        ("INVALID_ARGUMENT", "services[2]: not a valid LoadBalancerService message"),
+    ]
