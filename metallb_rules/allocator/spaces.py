@@ -39,7 +39,7 @@ class AddressSpace:
         per_block = v4_buggy and network.prefixlen <= 24
         first_buggy = v4_buggy and is_buggy(network.network_address)
         # A /32 has one address: buggy or not, it is counted (and skipped) once.
-        last_buggy = v4_buggy and size > 1 and end & 0xFF in (0, 0xFF)  # is_buggy, as a value
+        last_buggy = v4_buggy and size > 1 and is_buggy(ipaddress.ip_address(end))
         count = size - 2 * (size // 256) if per_block else size - first_buggy - last_buggy
         return cls(
             network=network,

@@ -97,5 +97,7 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-_DECISIONS_TAG = bytes([1 << 3 | 2])  # ConvergeServicesResponse.decisions, length-delimited
+# ConvergeServicesResponse.decisions' key: its field number, the length-delimited wire type (2).
+_DECISIONS = ipam_pb2.ConvergeServicesResponse.DESCRIPTOR.fields_by_name["decisions"].number
+_DECISIONS_TAG = _varint(_DECISIONS << 3 | 2)
 _EMPTY_DECISION = _DECISIONS_TAG + b"\x00"
