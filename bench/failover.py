@@ -64,10 +64,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "protos")]
 
-import grpc  # noqa: E402
 
 from bench.load import print_load  # noqa: E402
-from metallb.l2.v1 import l2_pb2, l2_pb2_grpc  # noqa: E402
 from tests.e2e.failover_lab import NODES, FailoverLab, failover_lab  # noqa: E402
 from tests.e2e.lab import wait_for  # noqa: E402
 
@@ -99,32 +97,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def announced(lab: FailoverLab, node: str) -> list[str]:
-    with grpc.insecure_channel(f"unix:{lab.run / node / 'l2.sock'}") as channel:
-        stub = l2_pb2_grpc.L2ServiceStub(channel)
-        reply = stub.ListAnnouncements(l2_pb2.ListAnnouncementsRequest(), timeout=5)
-    return [a.ip for a in reply.announcements]
-
-
-def withdrawn(lab: FailoverLab, node: str) -> bool:
-    return not announced(lab, node)
-
-
-def other_answers(lab: FailoverLab, family: int, owner: str) -> bool:
-    assert lab.prober is not None
-    node = lab.node_of(lab.prober.owner(family, 0.05))
-    return node is not None and node != owner
-
-
-def echo_moved(lab: FailoverLab, family: int, owner: str) -> bool:
-    """An ICMP echo reply from another node than `owner`: the client's neighbour cache follows
-    the new owner (until then a killed or frozen owner's kernel still answers, as a node whose
-    speaker died keeps forwarding with kube-proxy)."""
-    assert lab.prober is not None
-    node = lab.node_of(lab.prober.owner(family, 0.05, kind="echo"))
-    return node is not None and node != owner
-
-
 def one_failover(
     lab: FailoverLab,
     fault: str,
@@ -148,10 +120,13 @@ def one_failover(
         lab.signal(owner, 19)  # SIGSTOP
     try:
         for family in families:
-            wait_for("a new owner", functools.partial(other_answers, lab, family, owner), 60, 0.01)
+            another = functools.partial(lab.answered_by_another, family, owner)
+            wait_for("a new owner", another, 60, 0.01)
         if echo is not None and lab.accept:
-            for family in families:
-                moved = functools.partial(echo_moved, lab, family, owner)
+            for family in families:  # the client's neighbour cache follows the new owner (until
+                # then a killed or frozen owner's kernel still answers, as a node whose speaker
+                # died keeps forwarding with kube-proxy)
+                moved = functools.partial(lab.answered_by_another, family, owner, "echo")
                 wait_for("echo replies from the new owner", moved, ECHO_WAIT, 0.01)
         time.sleep(0.3)  # real time: the answers after the takeover
         end = time.monotonic()
@@ -231,7 +206,7 @@ def bench_handoffs(lab: FailoverLab, runs: int) -> None:
             owner = owners[4]
             start = time.monotonic()
             lab.hand_off(kind, owner)
-            wait_for("a new owner", functools.partial(other_answers, lab, 4, owner), 30, 0.01)
+            wait_for("a new owner", functools.partial(lab.answered_by_another, 4, owner), 30, 0.01)
             time.sleep(2.0)  # real time: past the hand-off's bound
             end = time.monotonic()
             lost += sum(prober.lost_probes(f, start, end) for f in (4, 6))
@@ -259,7 +234,7 @@ def bench_api_outage(lab: FailoverLab, outage: float) -> None:
         owner = owners[4]
         killed = time.monotonic()
         lab.kill(owner)
-        wait_for("a new owner", lambda: other_answers(lab, 4, owner), 30, 0.01)
+        wait_for("a new owner", functools.partial(lab.answered_by_another, 4, owner), 30, 0.01)
         time.sleep(0.3)  # real time: the answers after the takeover
         window = prober.silence_after(4, killed, time.monotonic())
         emit("api_outage_kill_failover", window * 1000, "ms")
@@ -298,7 +273,7 @@ def bench_isolation(lab: FailoverLab, runs: int) -> None:
         start = time.monotonic()
         lab.isolate(owner, on=True)
         try:
-            gone = functools.partial(withdrawn, lab, owner)
+            gone = functools.partial(lambda node: not lab.announced(node), owner)
             wait_for("the isolated owner to withdraw", gone, 30, 0.01)
             bound = time.monotonic()
             stops.append(bound - start)

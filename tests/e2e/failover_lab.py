@@ -614,6 +614,24 @@ class FailoverLab:
         self.prober = Prober(client, self.macs["client"], echo=self.accept).start()
         return self.prober
 
+    def answered_by_another(self, family: int, owner: str, kind: str = "nd") -> str | None:
+        """The node other than `owner` answering the family's address in the last 50 ms
+        (ARP/NDP, or `kind="echo"`: ICMP echo replies), if any."""
+        assert self.prober is not None
+        node = self.node_of(self.prober.owner(family, 0.05, kind=kind))
+        return node if node is not None and node != owner else None
+
+    def announced(self, node: str) -> list[str]:
+        """The addresses `node`'s L2 service announces (its ListAnnouncements)."""
+        import grpc
+
+        from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
+
+        with grpc.insecure_channel(f"unix:{self.run / node / 'l2.sock'}") as channel:
+            stub = l2_pb2_grpc.L2ServiceStub(channel)
+            reply = stub.ListAnnouncements(l2_pb2.ListAnnouncementsRequest(), timeout=5)
+        return sorted(a.ip for a in reply.announcements)
+
     def wait_owner(self, family: int, timeout: float = 30.0) -> str:
         """The node answering for the family's address, once one does steadily."""
         prober = self.prober

@@ -21,11 +21,9 @@ import time
 from collections.abc import Iterator
 from ipaddress import IPv6Address
 
-import grpc
 import pytest
 
 from gateway.node.app import RENEW_TIMEOUT
-from metallb.l2.v1 import l2_pb2, l2_pb2_grpc
 from services.l2.core.frames import (
     NeighborAdvertisement,
     NeighborSolicitation,
@@ -74,11 +72,7 @@ def echo_resumes(lab: FailoverLab, family: int, owner: str, since: float) -> Non
     accepts it (kube-proxy-like, tests/e2e/failover_lab.py)."""
     prober = lab.prober
     assert prober is not None
-
-    def moved() -> bool:
-        node = lab.node_of(prober.owner(family, 0.05, kind="echo"))
-        return node is not None and node != owner
-
+    moved = functools.partial(lab.answered_by_another, family, owner, "echo")
     wait_for(f"IPv{family} echo replies from another node", moved, FAILOVER_BOUND + 1.0, 0.02)
     silence = prober.silence_after(family, since, time.monotonic(), "echo")
     assert silence <= FAILOVER_BOUND, f"no IPv{family} echo reply for {silence:.3f} s"
@@ -120,13 +114,6 @@ def nud_answered(lab: FailoverLab, node: str, within: float = 1.0) -> float:
     raise AssertionError(f"{node} did not answer a unicast NS to its MAC within {within} s")
 
 
-def announced(lab: FailoverLab, node: str) -> list[str]:
-    with grpc.insecure_channel(f"unix:{lab.run / node / 'l2.sock'}") as channel:
-        stub = l2_pb2_grpc.L2ServiceStub(channel)
-        reply = stub.ListAnnouncements(l2_pb2.ListAnnouncementsRequest(), timeout=5)
-    return sorted(a.ip for a in reply.announcements)
-
-
 @pytest.mark.parametrize("family", [4, 6])
 def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: int) -> None:
     prober = lab.prober
@@ -136,7 +123,7 @@ def test_a_killed_owner_is_replaced_within_the_bound(lab: FailoverLab, family: i
     lab.kill(owner)  # every process of the node: BFD, L2 and the node role
     after = wait_for(
         "another node to answer",
-        lambda: (n := lab.node_of(prober.owner(family, 0.05))) not in (None, owner) and n,
+        functools.partial(lab.answered_by_another, family, owner),
         10,
         0.02,
     )
@@ -168,12 +155,8 @@ def test_a_cut_or_frozen_owner_is_replaced_within_the_bound(
     else:
         lab.signal(owner, signal.SIGSTOP)  # every process of the node frozen
     try:
-        wait_for(
-            "another node to answer",
-            lambda: lab.node_of(prober.owner(family, 0.05)) not in (None, owner),
-            10,
-            0.02,
-        )
+        another = functools.partial(lab.answered_by_another, family, owner)
+        wait_for("another node to answer", another, 10, 0.02)
         time.sleep(0.3)  # real time on the wire: the answers after the takeover
         silence = prober.silence_after(family, start, time.monotonic())
         assert silence <= FAILOVER_BOUND, f"no IPv{family} answer for {silence:.3f} s ({fault})"
@@ -200,12 +183,8 @@ def test_a_resumed_owner_never_answers_beside_the_node_that_took_over(lab: Failo
     mac = lab.macs[owner]
     lab.signal(owner, signal.SIGSTOP)  # every process of the node frozen
     try:
-        wait_for(
-            "another node to answer",
-            lambda: lab.node_of(prober.owner(4, 0.05)) not in (None, owner),
-            10,
-            0.02,
-        )
+        another = functools.partial(lab.answered_by_another, 4, owner)
+        wait_for("another node to answer", another, 10, 0.02)
         # Real time: frozen a while longer, so probes queue up in its sockets (seconds old
         # when it resumes) and its BFD sessions time out on both sides.
         time.sleep(1.0)
@@ -286,14 +265,8 @@ def test_an_api_outage_moves_nothing_until_an_owner_dies(lab: FailoverLab) -> No
             assert prober.double_answers(family, start, killed_at) == 0
         lab.kill(owner)
         for family in [f for f, node in owners.items() if node == owner]:
-            wait_for(
-                f"another node to answer for the IPv{family} address",
-                functools.partial(
-                    lambda f: lab.node_of(prober.owner(f, 0.05)) not in (None, owner), family
-                ),
-                10,
-                0.02,
-            )
+            another = functools.partial(lab.answered_by_another, family, owner)
+            wait_for(f"another node to answer for the IPv{family} address", another, 10, 0.02)
         time.sleep(0.3)  # real time on the wire: the answers after the takeover
         for family in [f for f, node in owners.items() if node == owner]:
             silence = prober.silence_after(family, killed_at, time.monotonic())
@@ -339,11 +312,11 @@ def test_a_planned_hand_off_loses_no_probe(lab: FailoverLab, kind: str) -> None:
 
 def test_an_isolated_owner_stops_answering_within_the_fence_bound(lab: FailoverLab) -> None:
     owner = lab.settle()[4]
-    assert announced(lab, owner)
+    assert lab.announced(owner)
     cut_at = time.monotonic()
     lab.link(owner, up=False)  # its peers and the API server are behind that link
     try:
-        wait_for("the isolated owner to withdraw", lambda: not announced(lab, owner), 10, 0.02)
+        wait_for("the isolated owner to withdraw", lambda: not lab.announced(owner), 10, 0.02)
         fenced_after = time.monotonic() - cut_at
         assert fenced_after <= FENCE_BOUND
         # The others took the address over meanwhile.
