@@ -1,25 +1,21 @@
 """One asyncio task owns a service's mutable state; RPC handlers submit commands and await them.
 
 This is GoBGP's `mgmtOperation` pattern: no locks, and every command sees the state as the
-previous one left it. After each command the owner runs `after_each` (for example, to publish the
-changes the command made to watchers and metrics) before the next command starts.
+previous one left it. A command publishes its own changes as it makes them (IPAM's allocator
+hands each change to the watchers' log: services/ipam/service.py).
 """
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-log = logging.getLogger(__name__)
-
 
 class StateOwner:
-    def __init__(self, name: str, after_each: Callable[[], None] | None = None) -> None:
+    def __init__(self, name: str) -> None:
         self._name = name
-        self._after_each = after_each
         self._queue: asyncio.Queue[tuple[Callable[[], Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -39,15 +35,12 @@ class StateOwner:
 
         Commands are synchronous, so while any other coroutine runs the owner is between
         commands; when nothing is queued either, `command` runs at once, here, exactly as the
-        owner would run it next (with `after_each`), saving two task switches per call (a third
+        owner would run it next, saving two task switches per call (a third
         of a unary call's cost over grpc.aio's own)."""
         if self._task is None:
             raise RuntimeError(f"state owner {self._name} is not running")
         if self._queue.empty():
-            try:
-                return command()
-            finally:
-                self._run_after_each()
+            return command()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((command, future))
         return await future
@@ -63,11 +56,3 @@ class StateOwner:
                 future.set_exception(err)
             else:
                 future.set_result(result)
-            self._run_after_each()
-
-    def _run_after_each(self) -> None:
-        if self._after_each is not None:
-            try:
-                self._after_each()
-            except Exception:
-                log.exception("%s: publishing the result of a command failed", self._name)
